@@ -1,0 +1,200 @@
+/*  braid_msg.h - the braid wire protocol: header codec and framing.
+
+    Every message is a multipart ZeroMQ message: the routing id where the
+    socket adds one, then one header frame (a msgpack array: version, type,
+    fields...), then zero or more raw payload frames. proto/PROTOCOL.md is
+    normative; proto/braid_msgs.def is the message table.
+
+    braid_msg_decode() is pure and total: any byte string either fills a
+    braid_msg_t or returns a braid_err_t. Nothing it decodes is allocated:
+    strings are copied into fixed buffers whose sizes are the protocol's
+    bounds.
+*/
+
+#ifndef BRAID_MSG_H_INCLUDED
+#define BRAID_MSG_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BRAID_PROTO_VERSION 1
+
+/*  Bounds. Each one is a promise to the receiver, checked on decode.       */
+#define BRAID_MAX_BATCH 1024          /* payload frames in one message      */
+#define BRAID_MAX_SOURCES 32          /* sources in a job or on a worker    */
+#define BRAID_MAX_NAME 64             /* source or worker name, bytes       */
+#define BRAID_MAX_TEXT 1024           /* error or status text, bytes        */
+#define BRAID_MAX_QUERIES 10000000    /* queries in one job                 */
+#define BRAID_MAX_QUERY_LEN 8192      /* bytes in one query                 */
+#define BRAID_MAX_INFLIGHT 1000000    /* per-job in-flight limit            */
+#define BRAID_MAX_SLOTS 65535         /* slots one worker announces         */
+#define BRAID_MAX_ATTEMPTS 1000       /* attempts of one task               */
+#define BRAID_MAX_HEADER 8192         /* bytes in one header frame          */
+#define BRAID_MAX_FRAME (16u << 20)   /* ZMQ_MAXMSGSIZE on bound sockets    */
+#define BRAID_MAX_DEPTH 3             /* msgpack nesting in a header        */
+
+/*  Channels. A message type is valid on exactly one.                      */
+typedef enum {
+    BRAID_CH_CLIENT = 1,    /* client DEALER -> broker frontend ROUTER      */
+    BRAID_CH_TO_CLIENT,     /* broker frontend ROUTER -> client DEALER      */
+    BRAID_CH_WORKER,        /* worker DEALER -> broker backend ROUTER       */
+    BRAID_CH_TO_WORKER,     /* broker backend ROUTER -> worker DEALER       */
+    BRAID_CH_SINK           /* worker PUSH -> broker sink PULL              */
+} braid_channel_t;
+
+/*  Message types, from braid_msgs.def.                                     */
+typedef enum {
+#define BRAID_MSG(ID, NAME, FIELDS, MINF, MAXF, CH) BRAID_MSG_##NAME = ID,
+#include "braid_msgs.def"
+#undef BRAID_MSG
+} braid_msg_type_t;
+
+/*  Task end status.                                                        */
+typedef enum {
+    BRAID_STATUS_OK = 0,
+    BRAID_STATUS_FAILED = 1,
+    BRAID_STATUS_TIMEOUT = 2,
+    BRAID_STATUS_CANCELLED = 3
+} braid_status_t;
+#define BRAID_STATUS_COUNT 4
+
+/*  Job ordering modes.                                                     */
+typedef enum {
+    BRAID_ORDER_SUBMIT = 0,     /* exactly a sequential run's output        */
+    BRAID_ORDER_ARRIVAL = 1,    /* as partials arrive, seq order per task   */
+    BRAID_ORDER_KEY = 2         /* reserved: k-way merge by sort key        */
+} braid_order_t;
+
+/*  SUBMIT flags.                                                           */
+#define BRAID_FLAG_FAIL_FAST 0x1u
+
+/*  ERROR codes (broker -> client).                                         */
+typedef enum {
+    BRAID_ERR_CODE_BAD_REQUEST = 400,   /* malformed or out of bounds       */
+    BRAID_ERR_CODE_UNKNOWN_JOB = 404,   /* job id not open for this client  */
+    BRAID_ERR_CODE_CONFLICT = 409,      /* job id reused with other params  */
+    BRAID_ERR_CODE_TOO_MANY = 429,      /* too many open jobs               */
+    BRAID_ERR_CODE_UNAVAILABLE = 503    /* broker is stopping               */
+} braid_err_code_t;
+
+/*  Decode errors: why a header was refused. 0 is success.                  */
+typedef enum {
+    BRAID_OK = 0,
+    BRAID_ERR_EMPTY,        /* no header frame, or a zero-length one        */
+    BRAID_ERR_TOO_BIG,      /* header longer than BRAID_MAX_HEADER          */
+    BRAID_ERR_MSGPACK,      /* not one complete msgpack object, or trailing */
+    BRAID_ERR_DEPTH,        /* nested deeper than BRAID_MAX_DEPTH           */
+    BRAID_ERR_NOT_ARRAY,    /* top level is not an array of >= 2            */
+    BRAID_ERR_VERSION,      /* version is not BRAID_PROTO_VERSION           */
+    BRAID_ERR_UNKNOWN_TYPE, /* type not in the message table                */
+    BRAID_ERR_CHANNEL,      /* type not valid on this channel               */
+    BRAID_ERR_FIELD_COUNT,  /* wrong number of fields for the type          */
+    BRAID_ERR_FIELD_TYPE,   /* a field has the wrong msgpack type           */
+    BRAID_ERR_RANGE,        /* a field is out of its bounds                 */
+    BRAID_ERR_FRAMES,       /* payload frame count wrong for the type       */
+    BRAID_ERR_FRAME_SIZE,   /* a payload frame is too large for the type    */
+    BRAID_ERR_ROUTING,      /* routed message without a routing id          */
+    BRAID_ERR_COUNT
+} braid_err_t;
+
+/*  A decoded header. Which members are meaningful depends on type; see the
+    FIELDS column of braid_msgs.def and the letters in PROTOCOL.md.          */
+typedef struct {
+    uint8_t type;                   /* braid_msg_type_t                     */
+    uint8_t job_id[16];             /* j: client-chosen job id              */
+    uint32_t order;                 /* o: braid_order_t                     */
+    uint32_t max_inflight;          /* m: per-job in-flight limit, 0 = none */
+    uint32_t timeout_msec;          /* t: per-task timeout, 0 = none        */
+    uint32_t flags;                 /* f: BRAID_FLAG_*                      */
+    uint32_t count;                 /* n: number of queries in the job      */
+    uint64_t credit;                /* c: client credit, absolute out_seq   */
+    uint32_t first;                 /* F: index of the first query carried  */
+    uint64_t out_seq;               /* O: per-job broker->client sequence   */
+    uint32_t query;                 /* q: query index                       */
+    uint32_t source;                /* s: source index in the job's list    */
+    uint64_t seq;                   /* e: seq of the first partial carried  */
+    uint32_t status;                /* x: braid_status_t (or job status)    */
+    uint64_t parts;                 /* p: number of partials of a task      */
+    uint32_t attempts;              /* a: attempt number / attempts made    */
+    uint32_t code;                  /* C: braid_err_code_t                  */
+    uint64_t task_id;               /* k: broker-chosen task id             */
+    uint32_t slots;                 /* l: worker's concurrent slots         */
+    uint64_t window;                /* w: task credit, seq < window; 0=none */
+    uint64_t resume;                /* r: first seq the worker must send    */
+    char text[BRAID_MAX_TEXT + 1];  /* E: error or status text              */
+    char name[BRAID_MAX_NAME + 1];  /* N: source name / worker name         */
+    uint32_t nsources;              /* S or R: number of entries            */
+    char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];            /* S   */
+    uint64_t summary[BRAID_MAX_SOURCES][BRAID_STATUS_COUNT];        /* R   */
+} braid_msg_t;
+
+/*  Decode one header frame of a message that travelled on channel, with
+    nframes payload frames after it. Pure; returns BRAID_OK or the reason.  */
+braid_err_t
+braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t channel,
+                 braid_msg_t *msg);
+
+/*  Encode the header of msg into a new frame. Returns NULL if msg is not
+    valid for its type (a bug in the caller) or on allocation failure.      */
+zframe_t *
+braid_msg_encode(const braid_msg_t *msg);
+
+/*  Encode the header into buf (at most bufsize bytes); returns the length,
+    or 0 if it does not fit or msg is invalid.                              */
+size_t
+braid_msg_encode_buf(const braid_msg_t *msg, void *buf, size_t bufsize);
+
+/*  Start a message: zero msg and set its type.                             */
+void
+braid_msg_init(braid_msg_t *msg, braid_msg_type_t type);
+
+/*  Receive one message from sock without ever holding more than
+    2 + BRAID_MAX_BATCH frames: a longer message is drained and refused.
+    If routed, the first frame is the routing id and is returned in
+    *routing_id (caller owns it; it is also returned on a decode error, so
+    the caller may reply). Payload frames are returned in *payload (caller
+    owns; may be empty). Returns 0 on success, -1 if interrupted or the
+    socket failed, -2 if the message was malformed (*err says why).         */
+int
+braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+               zframe_t **routing_id, zmsg_t **payload, braid_err_t *err);
+
+/*  Send msg's header and then the payload frames (consumed, may be NULL) on
+    sock, after a copy of routing_id if it is not NULL. Nonblocking when
+    dontwait is true. Returns 0, or -1 with errno set (EAGAIN, EHOSTUNREACH).
+    On -1 the payload is destroyed all the same.                            */
+int
+braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+               zmsg_t **payload, bool dontwait);
+
+/*  Names, for logs and the CLI.                                            */
+const char *
+braid_msg_type_name(int type);
+const char *
+braid_err_name(braid_err_t err);
+const char *
+braid_status_name(int status);
+/*  Parse a status name; -1 if unknown.                                     */
+int
+braid_status_parse(const char *name);
+
+/*  Set ZMQ_MAXMSGSIZE and HWMs on a socket a peer can reach.               */
+void
+braid_socket_harden(void *sock, int hwm);
+
+/*  True if name is a valid source or worker name: 1..BRAID_MAX_NAME bytes
+    of [A-Za-z0-9_.-].                                                      */
+bool
+braid_name_valid(const char *name, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
