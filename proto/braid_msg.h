@@ -173,6 +173,16 @@ int
 braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                zmsg_t **payload, bool dontwait);
 
+/*  Send without blocking, and without losing anything when the peer cannot
+    take the message now: returns 0 when the message was queued (*payload
+    consumed), or -1 with errno set (EAGAIN: the pipe is full;
+    EHOSTUNREACH: no such peer) and *payload left untouched, still owned by
+    the caller, so it can be retried or destroyed. ZeroMQ queues a multipart
+    message whole or not at all, so only the first frame can fail.         */
+int
+braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   zmsg_t **payload);
+
 /*  Names, for logs and the CLI.                                            */
 const char *
 braid_msg_type_name(int type);

@@ -1,0 +1,538 @@
+/*  job.c - one client job: queries, tasks, and the ordered merge.          */
+
+#include "job.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A job holds at most this many bytes of query text.                      */
+#define S_MAX_QUERY_BYTES (1u << 30)
+
+typedef struct {
+    zmsg_t *buf;        /* received, not yet emitted: seq fwd .. recv-1    */
+    char *error;        /* end error text, NULL when none                  */
+    uint64_t recv;      /* partials received (next seq expected)           */
+    uint64_t fwd;       /* partials emitted to the client                  */
+    uint64_t parts;     /* part count of the end record                    */
+    int32_t worker;     /* worker holding a slot for this task, or -1      */
+    uint16_t attempt;   /* current attempt, 0 before the first dispatch    */
+    uint8_t state;      /* braid_task_state_t                              */
+    uint8_t status;     /* braid_status_t once DONE                        */
+    uint8_t queued;     /* in the arrival-order ready queue                */
+} s_task_t;
+
+struct braid_job_t {
+    uint8_t id[16];
+    uint32_t serial;
+    uint32_t order;
+    uint32_t max_inflight;
+    uint32_t timeout_msec;
+    uint32_t flags;
+    uint32_t count;             /* queries announced                       */
+    uint32_t received;          /* queries received                        */
+    uint32_t nsources;
+    char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];
+    uint32_t next[BRAID_MAX_SOURCES];   /* next query to dispatch, per src */
+    uint64_t summary[BRAID_MAX_SOURCES][BRAID_STATUS_COUNT];
+
+    char *qbuf;                 /* query bytes, back to back               */
+    size_t qlen, qcap;
+    uint32_t *qoff;             /* count + 1 offsets into qbuf             */
+
+    s_task_t *tasks;            /* count * nsources                        */
+    uint64_t ntasks;            /* tasks whose query has arrived           */
+    uint64_t emitted;           /* tasks whose END is out                  */
+    uint64_t head;              /* submit order: next task to emit         */
+    uint32_t held;              /* tasks holding a worker slot             */
+
+    uint32_t *ready;            /* arrival order: ring of task indices     */
+    uint64_t ready_cap, ready_head, ready_len;
+
+    uint64_t out_seq;           /* next out_seq to use                     */
+    uint64_t credit;            /* may emit out_seq < credit               */
+    bool cancelled;
+    bool job_end_sent;
+};
+
+braid_job_t *
+braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks)
+{
+    assert(submit && submit->type == BRAID_MSG_SUBMIT);
+    uint64_t ntasks = (uint64_t) submit->count * submit->nsources;
+    if (submit->count == 0 || submit->nsources == 0 || ntasks > max_tasks)
+        return NULL;
+    braid_job_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    memcpy(self->id, submit->job_id, sizeof self->id);
+    self->serial = serial;
+    self->order = submit->order;
+    self->max_inflight = submit->max_inflight;
+    self->timeout_msec = submit->timeout_msec;
+    self->flags = submit->flags;
+    self->count = submit->count;
+    self->nsources = submit->nsources;
+    memcpy(self->sources, submit->sources, sizeof self->sources);
+    self->credit = submit->credit;
+    self->qoff = calloc((size_t) submit->count + 1, sizeof *self->qoff);
+    self->tasks = calloc((size_t) ntasks, sizeof *self->tasks);
+    if (self->order == BRAID_ORDER_ARRIVAL) {
+        self->ready_cap = ntasks;
+        self->ready = malloc((size_t) ntasks * sizeof *self->ready);
+    }
+    if (!self->qoff || !self->tasks || (self->order == BRAID_ORDER_ARRIVAL && !self->ready)) {
+        braid_job_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+braid_job_destroy(braid_job_t **self_p)
+{
+    assert(self_p);
+    braid_job_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->tasks) {
+        for (uint64_t i = 0; i < self->ntasks; i++) {
+            zmsg_destroy(&self->tasks[i].buf);
+            free(self->tasks[i].error);
+        }
+    }
+    free(self->tasks);
+    free(self->qoff);
+    free(self->qbuf);
+    free(self->ready);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
+{
+    zmsg_t *msg = *frames;
+    *frames = NULL;
+    int rc = 0;
+    size_t n = zmsg_size(msg);
+    if (self->cancelled || first + (uint64_t) n <= self->received)
+        goto done;      /* a duplicate of what arrived, or a late one      */
+    if (first > self->received || first + (uint64_t) n > self->count) {
+        rc = -1;
+        goto done;
+    }
+    /*  Skip the part already received, then append the rest.             */
+    size_t skip = self->received - first;
+    size_t i = 0;
+    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg), i++) {
+        if (i < skip)
+            continue;
+        size_t len = zframe_size(f);
+        if (self->qlen + len > S_MAX_QUERY_BYTES) {
+            rc = -1;
+            goto done;
+        }
+        if (self->qlen + len > self->qcap) {
+            size_t cap = self->qcap ? self->qcap : 4096;
+            while (cap < self->qlen + len)
+                cap *= 2;
+            char *grown = realloc(self->qbuf, cap);
+            if (!grown) {
+                rc = -1;
+                goto done;
+            }
+            self->qbuf = grown;
+            self->qcap = cap;
+        }
+        if (len)
+            memcpy(self->qbuf + self->qlen, zframe_data(f), len);
+        self->qlen += len;
+        self->received++;
+        self->qoff[self->received] = (uint32_t) self->qlen;
+    }
+    for (uint64_t i = self->ntasks; i < (uint64_t) self->received * self->nsources; i++)
+        self->tasks[i].worker = -1;
+    self->ntasks = (uint64_t) self->received * self->nsources;
+done:
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+uint32_t
+braid_job_wants(braid_job_t *self)
+{
+    if (self->cancelled || (self->max_inflight && self->held >= self->max_inflight))
+        return 0;
+    uint32_t mask = 0;
+    for (uint32_t s = 0; s < self->nsources; s++)
+        if (self->next[s] < self->received)
+            mask |= 1u << s;
+    return mask;
+}
+
+int64_t
+braid_job_next_task(braid_job_t *self, uint32_t avail)
+{
+    uint32_t wants = braid_job_wants(self) & avail;
+    int64_t best = -1;
+    for (uint32_t s = 0; s < self->nsources; s++) {
+        if (!(wants & (1u << s)))
+            continue;
+        int64_t idx = (int64_t) self->next[s] * self->nsources + s;
+        if (best < 0 || idx < best)
+            best = idx;
+    }
+    return best;
+}
+
+uint32_t
+braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker)
+{
+    assert(idx < self->ntasks);
+    s_task_t *t = &self->tasks[idx];
+    assert(t->state == BRAID_TASK_PENDING && t->worker < 0);
+    uint32_t q = idx / self->nsources, s = idx % self->nsources;
+    if (self->next[s] <= q)
+        self->next[s] = q + 1;
+    t->state = BRAID_TASK_RUNNING;
+    t->worker = worker;
+    t->attempt++;
+    self->held++;
+    return t->attempt;
+}
+
+/*  Put task idx on the arrival-order ready queue.                          */
+static void
+s_ready(braid_job_t *self, uint32_t idx)
+{
+    s_task_t *t = &self->tasks[idx];
+    if (self->order != BRAID_ORDER_ARRIVAL || t->queued)
+        return;
+    /*  The ring holds every task at most once: it never overflows.         */
+    assert(self->ready_len < self->ready_cap);
+    self->ready[(self->ready_head + self->ready_len) % self->ready_cap] = idx;
+    self->ready_len++;
+    t->queued = 1;
+}
+
+/*  Record the end of task t (not yet emitted).                             */
+static void
+s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text)
+{
+    s_task_t *t = &self->tasks[idx];
+    t->state = BRAID_TASK_DONE;
+    t->status = (uint8_t) status;
+    t->parts = parts;
+    free(t->error);
+    t->error = (text && *text) ? strdup(text) : NULL;
+    self->summary[idx % self->nsources][status]++;
+    s_ready(self, idx);
+}
+
+static s_task_t *
+s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
+{
+    if (idx >= self->ntasks)
+        return NULL;
+    s_task_t *t = &self->tasks[idx];
+    if (t->state != BRAID_TASK_RUNNING || t->attempt != attempt)
+        return NULL;
+    return t;
+}
+
+/*  Release the worker slot task t holds.                                   */
+static int32_t
+s_release(braid_job_t *self, s_task_t *t)
+{
+    int32_t worker = t->worker;
+    if (worker >= 0) {
+        t->worker = -1;
+        assert(self->held > 0);
+        self->held--;
+    }
+    return worker;
+}
+
+int
+braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames)
+{
+    zmsg_t *msg = *frames;
+    *frames = NULL;
+    s_task_t *t = s_running(self, idx, attempt);
+    if (!t) {
+        zmsg_destroy(&msg);
+        return -1;
+    }
+    if (seq != t->recv) {
+        zmsg_destroy(&msg);
+        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, "result stream gap: a partial was lost");
+        return -2;
+    }
+    if (!t->buf) {
+        t->buf = msg;
+        msg = NULL;
+    } else {
+        zframe_t *f;
+        while ((f = zmsg_pop(msg)))
+            zmsg_append(t->buf, &f);
+        zmsg_destroy(&msg);
+    }
+    t->recv = t->fwd + zmsg_size(t->buf);
+    s_ready(self, idx);
+    return 0;
+}
+
+int
+braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
+               uint64_t parts, const char *text, int32_t *worker_p)
+{
+    *worker_p = -1;
+    if (idx >= self->ntasks)
+        return -1;
+    s_task_t *t = &self->tasks[idx];
+    if (t->attempt != attempt)
+        return -1;
+    /*  A task ended by cancel or by a gap still holds its slot until its
+        worker says DONE: release it, record nothing.                       */
+    if (t->state != BRAID_TASK_RUNNING) {
+        *worker_p = s_release(self, t);
+        return -1;
+    }
+    *worker_p = s_release(self, t);
+    if (parts != t->recv) {
+        s_end(self, idx, BRAID_STATUS_FAILED, t->recv,
+              "part count mismatch: partials were lost");
+        return -2;
+    }
+    s_end(self, idx, status, parts, text);
+    return 0;
+}
+
+void
+braid_job_credit(braid_job_t *self, uint64_t credit)
+{
+    if (credit > self->credit)
+        self->credit = credit;
+}
+
+void
+braid_job_cancel(braid_job_t *self, braid_job_cancel_fn *cancel_fn, void *arg)
+{
+    if (self->cancelled)
+        return;
+    self->cancelled = true;
+    /*  Queries that never arrived never became tasks.                      */
+    self->count = self->received;
+    for (uint64_t i = 0; i < self->ntasks; i++) {
+        s_task_t *t = &self->tasks[i];
+        if (t->state == BRAID_TASK_RUNNING && t->worker >= 0 && cancel_fn)
+            cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt, t->worker);
+        if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
+            zmsg_destroy(&t->buf);
+            t->recv = t->fwd;
+            s_end(self, (uint32_t) i, BRAID_STATUS_CANCELLED, t->fwd, "cancelled");
+        }
+    }
+}
+
+/*  Emit one message if credit allows. 0 sent, -1 blocked.                  */
+static int
+s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, braid_job_emit_fn *emit, void *arg)
+{
+    if (self->out_seq >= self->credit)
+        return -1;
+    memcpy(msg->job_id, self->id, sizeof self->id);
+    msg->out_seq = self->out_seq;
+    if (emit(arg, self, msg, payload) != 0)
+        return -1;
+    self->out_seq++;
+    return 0;
+}
+
+/*  Emit task idx's buffered partials, then its END if it is done.
+    Returns 0 when everything it had is out, -1 when blocked.               */
+static int
+s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg)
+{
+    s_task_t *t = &self->tasks[idx];
+    braid_msg_t msg;
+    while (t->buf && zmsg_size(t->buf) > 0) {
+        zmsg_t *batch;
+        size_t n = zmsg_size(t->buf);
+        if (n <= BRAID_MAX_BATCH) {
+            batch = t->buf;
+            t->buf = NULL;
+        } else {
+            batch = zmsg_new();
+            for (size_t i = 0; i < BRAID_MAX_BATCH; i++) {
+                zframe_t *f = zmsg_pop(t->buf);
+                zmsg_append(batch, &f);
+            }
+            n = BRAID_MAX_BATCH;
+        }
+        braid_msg_init(&msg, BRAID_MSG_PARTIAL);
+        msg.query = idx / self->nsources;
+        msg.source = idx % self->nsources;
+        msg.seq = t->fwd;
+        if (s_emit(self, &msg, &batch, emit, arg) != 0) {
+            /*  Put the batch back in front of what is left.                */
+            if (t->buf) {
+                zframe_t *f;
+                while ((f = zmsg_pop(t->buf)))
+                    zmsg_append(batch, &f);
+                zmsg_destroy(&t->buf);
+            }
+            t->buf = batch;
+            return -1;
+        }
+        t->fwd += n;
+    }
+    zmsg_destroy(&t->buf);
+    if (t->state != BRAID_TASK_DONE)
+        return 0;
+    braid_msg_init(&msg, BRAID_MSG_END);
+    msg.query = idx / self->nsources;
+    msg.source = idx % self->nsources;
+    msg.status = t->status;
+    msg.parts = t->parts;
+    msg.attempts = t->attempt;
+    if (t->error)
+        snprintf(msg.text, sizeof msg.text, "%s", t->error);
+    if (s_emit(self, &msg, NULL, emit, arg) != 0)
+        return -1;
+    t->state = BRAID_TASK_EMITTED;
+    free(t->error);
+    t->error = NULL;
+    self->emitted++;
+    return 0;
+}
+
+bool
+braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg)
+{
+    if (self->job_end_sent)
+        return true;
+    if (self->order == BRAID_ORDER_ARRIVAL) {
+        while (self->ready_len > 0) {
+            uint32_t idx = self->ready[self->ready_head];
+            if (s_flush_task(self, idx, emit, arg) != 0)
+                return false;
+            self->tasks[idx].queued = 0;
+            self->ready_head = (self->ready_head + 1) % self->ready_cap;
+            self->ready_len--;
+        }
+    } else {
+        while (self->head < self->ntasks) {
+            if (s_flush_task(self, (uint32_t) self->head, emit, arg) != 0)
+                return false;
+            if (self->tasks[self->head].state != BRAID_TASK_EMITTED)
+                break;
+            self->head++;
+        }
+    }
+    if (self->received < self->count || self->emitted < self->ntasks)
+        return false;
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_JOB_END);
+    bool some_failed = false;
+    for (uint32_t s = 0; s < self->nsources; s++) {
+        memcpy(msg.summary[s], self->summary[s], sizeof msg.summary[s]);
+        if (self->summary[s][BRAID_STATUS_FAILED] || self->summary[s][BRAID_STATUS_TIMEOUT])
+            some_failed = true;
+    }
+    msg.nsources = self->nsources;
+    msg.status = self->cancelled ? BRAID_STATUS_CANCELLED
+                 : some_failed   ? BRAID_STATUS_FAILED
+                                 : BRAID_STATUS_OK;
+    if (s_emit(self, &msg, NULL, emit, arg) != 0)
+        return false;
+    self->job_end_sent = true;
+    return true;
+}
+
+bool
+braid_job_finished(braid_job_t *self)
+{
+    return self->job_end_sent && self->held == 0;
+}
+
+const uint8_t *
+braid_job_id(braid_job_t *self)
+{
+    return self->id;
+}
+
+uint32_t
+braid_job_serial(braid_job_t *self)
+{
+    return self->serial;
+}
+
+uint32_t
+braid_job_nsources(braid_job_t *self)
+{
+    return self->nsources;
+}
+
+const char *
+braid_job_source_name(braid_job_t *self, uint32_t source)
+{
+    return source < self->nsources ? self->sources[source] : NULL;
+}
+
+uint32_t
+braid_job_count(braid_job_t *self)
+{
+    return self->count;
+}
+
+uint32_t
+braid_job_received(braid_job_t *self)
+{
+    return self->received;
+}
+
+const char *
+braid_job_query(braid_job_t *self, uint32_t idx, size_t *len)
+{
+    uint32_t q = idx / self->nsources;
+    assert(q < self->received);
+    *len = self->qoff[q + 1] - self->qoff[q];
+    return self->qbuf ? self->qbuf + self->qoff[q] : "";
+}
+
+uint32_t
+braid_job_inflight(braid_job_t *self)
+{
+    return self->held;
+}
+
+uint32_t
+braid_job_timeout_msec(braid_job_t *self)
+{
+    return self->timeout_msec;
+}
+
+bool
+braid_job_same(braid_job_t *self, const braid_msg_t *submit)
+{
+    if (submit->order != self->order || submit->max_inflight != self->max_inflight ||
+        submit->timeout_msec != self->timeout_msec || submit->flags != self->flags ||
+        (submit->count != self->count && !self->cancelled) || submit->nsources != self->nsources)
+        return false;
+    for (uint32_t s = 0; s < self->nsources; s++)
+        if (strcmp(submit->sources[s], self->sources[s]) != 0)
+            return false;
+    return true;
+}
+
+size_t
+braid_job_buffered_bytes(braid_job_t *self)
+{
+    size_t bytes = self->qcap;
+    for (uint64_t i = 0; i < self->ntasks; i++)
+        if (self->tasks[i].buf)
+            bytes += zmsg_content_size(self->tasks[i].buf);
+    return bytes;
+}

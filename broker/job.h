@@ -1,0 +1,138 @@
+/*  job.h - one client job: its queries, its tasks, and the ordered merge of
+    their streams toward the client.
+
+    A job owns nsources x count tasks, task index = query * nsources +
+    source, so index order is the order of a sequential run. Results enter
+    through braid_job_data() and braid_job_done(); braid_job_pump() emits
+    what the ordering mode and the client's credit allow, through a
+    caller-supplied emitter, so this module does no I/O and can be tested
+    alone.
+*/
+
+#ifndef BRAID_JOB_H_INCLUDED
+#define BRAID_JOB_H_INCLUDED
+
+#include "braid_msg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct braid_job_t braid_job_t;
+
+/*  Emit one message to the job's client. Returns 0 when sent (*payload
+    consumed), -1 when the client cannot take it now (*payload untouched;
+    the job stops pumping until called again).                              */
+typedef int(braid_job_emit_fn)(void *arg, braid_job_t *job, const braid_msg_t *msg,
+                               zmsg_t **payload);
+
+/*  Task states.                                                            */
+typedef enum {
+    BRAID_TASK_PENDING = 0, /* not dispatched (or waiting to be again)      */
+    BRAID_TASK_RUNNING,     /* on a worker                                  */
+    BRAID_TASK_DONE,        /* end recorded, END not yet emitted            */
+    BRAID_TASK_EMITTED      /* END emitted: nothing more will happen        */
+} braid_task_state_t;
+
+/*  Create a job from a decoded SUBMIT. serial is the broker's unique number
+    for it (high half of every task id). Returns NULL on allocation failure
+    or if the job would exceed max_tasks tasks.                            */
+braid_job_t *
+braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks);
+
+/*  Destroy the job and everything it buffers. NULL-safe, sets *self_p.     */
+void
+braid_job_destroy(braid_job_t **self_p);
+
+/*  Accept QUERIES: frames are queries first, first+1, ... (consumed).
+    Returns 0 (also for a duplicate that is ignored), -1 on a violation:
+    first beyond the queries received, more than count, or more than the
+    job's byte budget.                                                      */
+int
+braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames);
+
+/*  Pick the next task to dispatch among the sources whose bit is set in
+    avail (bit s = some worker serving source s has a free slot), lowest
+    task index first, honouring the per-job in-flight limit. Returns the
+    task index, or -1 if none.                                              */
+int64_t
+braid_job_next_task(braid_job_t *self, uint32_t avail);
+
+/*  Bit mask of the sources that have tasks waiting for dispatch now (0
+    when the in-flight limit is reached).                                   */
+uint32_t
+braid_job_wants(braid_job_t *self);
+
+/*  Mark task idx as dispatched to worker (an index the broker chose); the
+    attempt number is returned, for the TASK message.                       */
+uint32_t
+braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker);
+
+/*  Result stream of task idx, attempt: partials seq, seq+1, ... (frames
+    consumed). Returns 0 if accepted, -1 if stale (another attempt, or the
+    task is not running), -2 if the seqs leave a gap (the task then fails).  */
+int
+braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames);
+
+/*  End of task idx, attempt. *worker_p is set to the worker that held the
+    slot (or -1): the caller frees that slot. Returns 0 if recorded, -1 if
+    stale, -2 if the part count did not match what arrived (recorded as
+    failed).                                                                */
+int
+braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
+               uint64_t parts, const char *text, int32_t *worker_p);
+
+/*  Raise the client's credit (absolute out_seq limit; lower is ignored).   */
+void
+braid_job_credit(braid_job_t *self, uint64_t credit);
+
+/*  Cancel the job: tasks not yet ended end cancelled. For each running
+    task, cancel_fn(arg, task_id, attempt, worker) is called so the caller
+    tells the worker; the slot stays busy until that task's DONE arrives.   */
+typedef void(braid_job_cancel_fn)(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker);
+void
+braid_job_cancel(braid_job_t *self, braid_job_cancel_fn *cancel_fn, void *arg);
+
+/*  Emit what ordering and credit allow. Returns true once JOB_END has been
+    emitted.                                                                */
+bool
+braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg);
+
+/*  True when JOB_END has been emitted and no task holds a worker slot: the
+    job can be destroyed.                                                   */
+bool
+braid_job_finished(braid_job_t *self);
+
+/*  Accessors.                                                              */
+const uint8_t *
+braid_job_id(braid_job_t *self);
+uint32_t
+braid_job_serial(braid_job_t *self);
+uint32_t
+braid_job_nsources(braid_job_t *self);
+const char *
+braid_job_source_name(braid_job_t *self, uint32_t source);
+uint32_t
+braid_job_count(braid_job_t *self);
+uint32_t
+braid_job_received(braid_job_t *self);
+/*  The query of task idx (borrowed) and its length.                        */
+const char *
+braid_job_query(braid_job_t *self, uint32_t idx, size_t *len);
+uint32_t
+braid_job_inflight(braid_job_t *self);
+uint32_t
+braid_job_timeout_msec(braid_job_t *self);
+/*  True if submit has the same parameters as the job's SUBMIT.             */
+bool
+braid_job_same(braid_job_t *self, const braid_msg_t *submit);
+/*  Bytes the job holds in buffered partials and queries.                   */
+size_t
+braid_job_buffered_bytes(braid_job_t *self);
+
+static inline uint64_t
+braid_task_id(uint32_t serial, uint32_t idx)
+{
+    return ((uint64_t) serial << 32) | idx;
+}
+
+#endif
