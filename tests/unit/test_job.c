@@ -1,0 +1,427 @@
+/*  test_job.c - the broker's job module: ordering, credit, cancel, limits.
+    Results are fed in random interleavings; the emitted stream is checked
+    against what a sequential run would print.                              */
+
+#include "job.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/*  ---------------------------------------------------------------------
+    A recording emitter                                                    */
+
+typedef struct {
+    uint8_t type;
+    uint32_t query, source, status;
+    uint64_t seq, parts, out_seq;
+    char data[64];      /* one line per partial, concatenated (short)      */
+    size_t nframes;
+} s_rec_t;
+
+typedef struct {
+    s_rec_t *recs;
+    size_t n, cap;
+    int refuse_every;   /* refuse every Nth call (0 = never)               */
+    int calls;
+} s_sink_t;
+
+static int
+s_record(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
+{
+    (void) job;
+    s_sink_t *sink = arg;
+    sink->calls++;
+    if (sink->refuse_every && sink->calls % sink->refuse_every == 0)
+        return -1;
+    if (sink->n == sink->cap) {
+        sink->cap = sink->cap ? sink->cap * 2 : 256;
+        sink->recs = realloc(sink->recs, sink->cap * sizeof *sink->recs);
+        assert_non_null(sink->recs);
+    }
+    s_rec_t *r = &sink->recs[sink->n++];
+    memset(r, 0, sizeof *r);
+    r->type = msg->type;
+    r->query = msg->query;
+    r->source = msg->source;
+    r->status = msg->status;
+    r->seq = msg->seq;
+    r->parts = msg->parts;
+    r->out_seq = msg->out_seq;
+    if (payload && *payload) {
+        r->nframes = zmsg_size(*payload);
+        zmsg_destroy(payload);
+    }
+    return 0;
+}
+
+static braid_msg_t
+s_submit(uint32_t count, uint32_t nsources, uint32_t order, uint64_t credit)
+{
+    braid_msg_t m;
+    braid_msg_init(&m, BRAID_MSG_SUBMIT);
+    for (int i = 0; i < 16; i++)
+        m.job_id[i] = (uint8_t) i;
+    m.order = order;
+    m.count = count;
+    m.credit = credit;
+    m.nsources = nsources;
+    for (uint32_t s = 0; s < nsources; s++)
+        snprintf(m.sources[s], sizeof m.sources[s], "src%u", s);
+    return m;
+}
+
+static void
+s_add_queries(braid_job_t *job, uint32_t first, uint32_t n)
+{
+    zmsg_t *frames = zmsg_new();
+    for (uint32_t i = 0; i < n; i++)
+        zmsg_addstrf(frames, "query %u", first + i);
+    assert_int_equal(braid_job_add_queries(job, first, &frames), 0);
+    assert_null(frames);
+}
+
+static zmsg_t *
+s_frames(size_t n)
+{
+    zmsg_t *m = zmsg_new();
+    for (size_t i = 0; i < n; i++)
+        zmsg_addstr(m, "x");
+    return m;
+}
+
+/*  ---------------------------------------------------------------------
+    Random runs: dispatch everything, deliver results interleaved at
+    random, check the emitted stream.                                      */
+
+typedef struct {
+    uint32_t idx, attempt, parts, sent;
+    bool done;
+} s_run_t;
+
+static void
+s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_step)
+{
+    srand(seed);
+    const uint32_t count = 40, ns = 3, ntasks = count * ns;
+    braid_msg_t sub = s_submit(count, ns, order, credit_step);
+    braid_job_t *job = braid_job_new(&sub, 7, 1000000);
+    assert_non_null(job);
+    s_add_queries(job, 0, 25);
+    s_add_queries(job, 10, 30);         /* overlaps: the first 15 ignored */
+
+    s_run_t *runs = calloc(ntasks, sizeof *runs);
+    uint32_t nrun = 0;
+    int64_t idx;
+    while ((idx = braid_job_next_task(job, 0x7)) >= 0) {
+        runs[nrun].idx = (uint32_t) idx;
+        runs[nrun].attempt = braid_job_start(job, (uint32_t) idx, 1);
+        runs[nrun].parts = (uint32_t) (rand() % 5);
+        nrun++;
+    }
+    assert_int_equal(nrun, ntasks);
+
+    s_sink_t sink = {.refuse_every = refuse_every};
+    uint64_t credit = credit_step;
+    uint32_t left = ntasks;
+    while (left) {
+        s_run_t *r = &runs[rand() % ntasks];
+        if (r->done)
+            continue;
+        if (r->sent < r->parts) {
+            uint32_t n = 1 + (uint32_t) rand() % (r->parts - r->sent);
+            zmsg_t *frames = s_frames(n);
+            assert_int_equal(braid_job_data(job, r->idx, r->attempt, r->sent, &frames), 0);
+            r->sent += n;
+        } else {
+            int32_t worker = -1;
+            uint32_t status = (r->idx % 7 == 3) ? BRAID_STATUS_FAILED : BRAID_STATUS_OK;
+            assert_int_equal(
+                braid_job_done(job, r->idx, r->attempt, status, r->parts, "boom", &worker), 0);
+            assert_int_equal(worker, 1);
+            r->done = true;
+            left--;
+        }
+        braid_job_pump(job, s_record, &sink);
+        credit += credit_step;
+        braid_job_credit(job, credit);
+    }
+    /*  Drain: keep granting credit until JOB_END is out.                   */
+    for (int i = 0; i < 100000 && !braid_job_pump(job, s_record, &sink); i++) {
+        credit += credit_step;
+        braid_job_credit(job, credit);
+    }
+    assert_true(braid_job_finished(job));
+
+    /*  Check the stream.                                                   */
+    for (size_t i = 0; i < sink.n; i++)
+        assert_int_equal(sink.recs[i].out_seq, i);
+    assert_int_equal(sink.recs[sink.n - 1].type, BRAID_MSG_JOB_END);
+    assert_int_equal(sink.recs[sink.n - 1].status, BRAID_STATUS_FAILED);
+
+    uint64_t *seen = calloc(ntasks, sizeof *seen);
+    bool *ended = calloc(ntasks, sizeof *ended);
+    uint32_t expect_task = 0;
+    for (size_t i = 0; i + 1 < sink.n; i++) {
+        s_rec_t *m = &sink.recs[i];
+        uint32_t t = m->query * ns + m->source;
+        assert_true(t < ntasks);
+        assert_false(ended[t]);
+        if (order == BRAID_ORDER_SUBMIT) {
+            /*  Exactly the sequential order: task after task.              */
+            assert_int_equal(t, expect_task);
+        }
+        if (m->type == BRAID_MSG_PARTIAL) {
+            assert_int_equal(m->seq, seen[t]);
+            seen[t] += m->nframes;
+        } else {
+            assert_int_equal(m->type, BRAID_MSG_END);
+            assert_int_equal(m->parts, seen[t]);
+            assert_int_equal(m->status,
+                             t % 7 == 3 ? BRAID_STATUS_FAILED : BRAID_STATUS_OK);
+            ended[t] = true;
+            expect_task++;
+        }
+    }
+    for (uint32_t t = 0; t < ntasks; t++) {
+        assert_true(ended[t]);
+        s_run_t *r = NULL;
+        for (uint32_t k = 0; k < ntasks; k++)
+            if (runs[k].idx == t)
+                r = &runs[k];
+        assert_non_null(r);
+        assert_int_equal(seen[t], r->parts);
+    }
+    free(seen);
+    free(ended);
+    free(runs);
+    free(sink.recs);
+    braid_job_destroy(&job);
+    assert_null(job);
+}
+
+static void
+test_submit_order_is_sequential(void **state)
+{
+    (void) state;
+    for (unsigned seed = 1; seed <= 20; seed++)
+        s_random_run(BRAID_ORDER_SUBMIT, seed, 0, 1000000);
+}
+
+static void
+test_arrival_order_keeps_seq(void **state)
+{
+    (void) state;
+    for (unsigned seed = 1; seed <= 20; seed++)
+        s_random_run(BRAID_ORDER_ARRIVAL, seed, 0, 1000000);
+}
+
+static void
+test_small_credit_loses_nothing(void **state)
+{
+    (void) state;
+    for (unsigned seed = 1; seed <= 10; seed++) {
+        s_random_run(BRAID_ORDER_SUBMIT, seed, 0, 1);
+        s_random_run(BRAID_ORDER_ARRIVAL, seed, 0, 1);
+    }
+}
+
+static void
+test_refusing_client_loses_nothing(void **state)
+{
+    (void) state;
+    for (unsigned seed = 1; seed <= 10; seed++) {
+        s_random_run(BRAID_ORDER_SUBMIT, seed, 3, 1000000);
+        s_random_run(BRAID_ORDER_ARRIVAL, seed, 2, 1000000);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Targeted cases                                                         */
+
+static void
+test_credit_bounds_emission(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 2);
+    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    s_add_queries(job, 0, 1);
+    uint32_t a = braid_job_start(job, 0, 0);
+    s_sink_t sink = {0};
+    for (int i = 0; i < 5; i++) {
+        zmsg_t *f = s_frames(1);
+        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), 0);
+        braid_job_pump(job, s_record, &sink);
+    }
+    assert_int_equal(sink.n, 2);        /* credit 2: two messages only    */
+    braid_job_credit(job, 1);           /* lower grant: ignored           */
+    braid_job_pump(job, s_record, &sink);
+    assert_int_equal(sink.n, 2);
+    braid_job_credit(job, 100);
+    braid_job_pump(job, s_record, &sink);
+    /*  The three waiting partials leave as one batch.                      */
+    assert_int_equal(sink.n, 3);
+    assert_int_equal(sink.recs[2].seq, 2);
+    assert_int_equal(sink.recs[2].nframes, 3);
+    int32_t w;
+    assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 5, "", &w), 0);
+    assert_true(braid_job_pump(job, s_record, &sink));
+    assert_int_equal(sink.n, 5);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static void
+test_inflight_limit(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(9, 1, BRAID_ORDER_SUBMIT, 1000);
+    sub.max_inflight = 3;
+    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    s_add_queries(job, 0, 9);
+    uint32_t att[9];
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(braid_job_next_task(job, 1), i);
+        att[i] = braid_job_start(job, i, 0);
+    }
+    assert_int_equal(braid_job_next_task(job, 1), -1);
+    assert_int_equal(braid_job_wants(job), 0);
+    int32_t w;
+    assert_int_equal(braid_job_done(job, 1, att[1], BRAID_STATUS_OK, 0, "", &w), 0);
+    assert_int_equal(braid_job_inflight(job), 2);
+    assert_int_equal(braid_job_next_task(job, 1), 3);
+    assert_int_equal(braid_job_next_task(job, 0), -1);  /* no worker: none */
+    braid_job_destroy(&job);
+}
+
+static void
+test_stale_and_gap(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(2, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    s_add_queries(job, 0, 2);
+    uint32_t a0 = braid_job_start(job, 0, 0);
+    uint32_t a1 = braid_job_start(job, 1, 0);
+    zmsg_t *f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 0, a0 + 1, 0, &f), -1);   /* stale   */
+    assert_null(f);
+    f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 5, a0, 0, &f), -1);       /* no task */
+    f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 1, a1, 3, &f), -2);       /* gap     */
+    int32_t w = 99;
+    /*  The failed task still holds its slot until its DONE.                */
+    assert_int_equal(braid_job_inflight(job), 2);
+    assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 4, "", &w), -1);
+    assert_int_equal(w, 0);
+    assert_int_equal(braid_job_inflight(job), 1);
+    /*  A DONE whose part count disagrees fails the task.                   */
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 2, "", &w), -2);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, s_record, &sink));
+    assert_int_equal(sink.n, 3);
+    assert_int_equal(sink.recs[0].status, BRAID_STATUS_FAILED);
+    assert_int_equal(sink.recs[1].status, BRAID_STATUS_FAILED);
+    assert_true(braid_job_finished(job));
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static size_t s_cancels;
+static void
+s_on_cancel(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker)
+{
+    (void) arg;
+    (void) attempt;
+    assert_int_equal(worker, 4);
+    assert_int_equal(task_id >> 32, 9);
+    s_cancels++;
+}
+
+static void
+test_cancel(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(10, 2, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 9, 100);
+    s_add_queries(job, 0, 6);   /* 4 queries never arrive                */
+    uint32_t a[3];
+    for (uint32_t i = 0; i < 3; i++)
+        a[i] = braid_job_start(job, (uint32_t) braid_job_next_task(job, 3), 4);
+    zmsg_t *f = s_frames(2);
+    assert_int_equal(braid_job_data(job, 0, a[0], 0, &f), 0);
+    int32_t w;
+    assert_int_equal(braid_job_done(job, 0, a[0], BRAID_STATUS_OK, 2, "", &w), 0);
+    s_cancels = 0;
+    braid_job_cancel(job, s_on_cancel, NULL);
+    assert_int_equal(s_cancels, 2);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, s_record, &sink));
+    /*  Task 0 ok with its 2 partials, then 11 cancelled ends, JOB_END.     */
+    assert_int_equal(sink.n, 1 + 1 + 11 + 1);
+    assert_int_equal(sink.recs[1].status, BRAID_STATUS_OK);
+    for (size_t i = 2; i < 13; i++)
+        assert_int_equal(sink.recs[i].status, BRAID_STATUS_CANCELLED);
+    assert_int_equal(sink.recs[13].status, BRAID_STATUS_CANCELLED);
+    /*  Slots stay busy until the workers confirm.                          */
+    assert_false(braid_job_finished(job));
+    assert_int_equal(braid_job_done(job, 1, a[1], BRAID_STATUS_CANCELLED, 0, "", &w), -1);
+    assert_int_equal(braid_job_done(job, 2, a[2], BRAID_STATUS_CANCELLED, 0, "", &w), -1);
+    assert_true(braid_job_finished(job));
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static void
+test_queries_rules(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(4, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    zmsg_t *f = zmsg_new();
+    zmsg_addstr(f, "a");
+    assert_int_equal(braid_job_add_queries(job, 1, &f), -1);   /* gap      */
+    s_add_queries(job, 0, 2);
+    f = zmsg_new();
+    zmsg_addstr(f, "x");
+    zmsg_addstr(f, "y");
+    zmsg_addstr(f, "z");
+    assert_int_equal(braid_job_add_queries(job, 2, &f), -1);   /* over n   */
+    s_add_queries(job, 0, 1);                                   /* dup: ok  */
+    assert_int_equal(braid_job_received(job), 2);
+    size_t len;
+    const char *q = braid_job_query(job, 1, &len);
+    assert_int_equal(len, 7);
+    assert_memory_equal(q, "query 1", 7);
+    braid_job_destroy(&job);
+
+    /*  Too many tasks for the broker's limit.                              */
+    braid_msg_t big = s_submit(1000, 2, BRAID_ORDER_SUBMIT, 1);
+    assert_null(braid_job_new(&big, 1, 1999));
+    assert_non_null(job = braid_job_new(&big, 1, 2000));
+    braid_job_destroy(&job);
+    braid_job_destroy(&job);    /* idempotent */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_submit_order_is_sequential),
+        cmocka_unit_test(test_arrival_order_keeps_seq),
+        cmocka_unit_test(test_small_credit_loses_nothing),
+        cmocka_unit_test(test_refusing_client_loses_nothing),
+        cmocka_unit_test(test_credit_bounds_emission),
+        cmocka_unit_test(test_inflight_limit),
+        cmocka_unit_test(test_stale_and_gap),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_queries_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
