@@ -18,6 +18,8 @@
 #define S_FRONTEND_HWM 200000       /* > the sum of client credit windows  */
 #define S_BACKEND_HWM 20000
 #define S_SINK_HWM 100000
+/*  Nothing a client sends is longer than a query or a header.              */
+#define S_FRONTEND_MAX_FRAME (BRAID_MAX_HEADER + BRAID_MAX_QUERY_LEN)
 
 /*  A registered worker.                                                    */
 typedef struct {
@@ -190,6 +192,12 @@ s_source_served(braid_broker_t *self, uint16_t gid)
 /*  ---------------------------------------------------------------------
     Jobs                                                                   */
 
+static bool
+s_payload_intact(zmsg_t **payload)
+{
+    return !payload || *payload;
+}
+
 static int
 s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 {
@@ -204,7 +212,7 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     }
     if (braid_msg_try_send(self->frontend, ent->client, msg, payload) == 0)
         return 0;
-    if (errno == EAGAIN) {
+    if (errno == EAGAIN && s_payload_intact(payload)) {
         if (!ent->blocked) {
             ent->blocked = true;
             self->blocked_jobs++;
@@ -342,6 +350,12 @@ s_on_submit(braid_broker_t *self, zframe_t *client, const braid_msg_t *msg)
     }
     uint16_t gid[BRAID_MAX_SOURCES];
     for (uint32_t s = 0; s < msg->nsources; s++) {
+        for (uint32_t t = 0; t < s; t++)
+            if (streq(msg->sources[s], msg->sources[t])) {
+                s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_BAD_REQUEST,
+                             "a source is named twice");
+                goto done;
+            }
         int id = s_source_id(self, msg->sources[s], false);
         if (id < 0 || !s_source_served(self, (uint16_t) id)) {
             char text[128];
@@ -792,7 +806,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
 }
 
 static zsock_t *
-s_bind(int type, const char *endpoint, int hwm, char **bound)
+s_bind(int type, const char *endpoint, int hwm, int64_t max_frame, char **bound)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock)
@@ -800,6 +814,8 @@ s_bind(int type, const char *endpoint, int hwm, char **bound)
     braid_socket_harden(sock, hwm);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 1);
+    if (max_frame)
+        zsock_set_maxmsgsize(sock, max_frame);
     if (zmq_bind(zsock_resolve(sock), endpoint) != 0) {
         braid_error("cannot bind endpoint=%s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
@@ -831,9 +847,10 @@ braid_broker_new(const braid_broker_config_t *cfg)
     zhashx_set_key_duplicator(self->jobs_by_serial, NULL);
     zhashx_set_key_destructor(self->jobs_by_serial, NULL);
 
-    self->frontend = s_bind(ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM, &self->endpoint[0]);
-    self->backend = s_bind(ZMQ_ROUTER, cfg->backend, S_BACKEND_HWM, &self->endpoint[1]);
-    self->sink = s_bind(ZMQ_PULL, cfg->sink, S_SINK_HWM, &self->endpoint[2]);
+    self->frontend = s_bind(ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM, S_FRONTEND_MAX_FRAME,
+                            &self->endpoint[0]);
+    self->backend = s_bind(ZMQ_ROUTER, cfg->backend, S_BACKEND_HWM, 0, &self->endpoint[1]);
+    self->sink = s_bind(ZMQ_PULL, cfg->sink, S_SINK_HWM, 0, &self->endpoint[2]);
     if (!self->frontend || !self->backend || !self->sink) {
         braid_broker_destroy(&self);
         return NULL;

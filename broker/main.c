@@ -1,6 +1,8 @@
 /*  main.c - braidd: flags, config, signals, exit codes. Thin glue.         */
 
+#include "braid_conf.h"
 #include "braid_log.h"
+#include "braid_msg.h"
 #include "broker.h"
 
 #include <czmq.h>
@@ -26,6 +28,55 @@ s_usage(FILE *out)
             "  -v, --verbose         debug logging\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n");
+}
+
+/*  Read the config file into cfg. The strings stay owned by *conf_p.
+    Returns 0, or -1 with "FILE:LINE: what" in err.                         */
+static int
+s_load_config(const char *path, braid_broker_config_t *cfg, braid_conf_t **conf_p, char *err,
+              size_t errsize)
+{
+    braid_conf_t *conf = braid_conf_load(path, err, errsize);
+    if (!conf)
+        return -1;
+    *conf_p = conf;
+    for (braid_conf_t *sec = braid_conf_child(conf); sec; sec = braid_conf_next(sec)) {
+        if (!streq(braid_conf_name(sec), "broker")) {
+            braid_conf_error(sec, err, errsize, "unknown section '%s' (expected broker)",
+                             braid_conf_name(sec));
+            return -1;
+        }
+        for (braid_conf_t *key = braid_conf_child(sec); key; key = braid_conf_next(key)) {
+            const char *name = braid_conf_name(key);
+            const char *value = braid_conf_value(key);
+            if (streq(name, "frontend") || streq(name, "backend") || streq(name, "sink")) {
+                if (!value || !*value) {
+                    braid_conf_error(key, err, errsize, "%s needs an endpoint", name);
+                    return -1;
+                }
+                if (streq(name, "frontend"))
+                    cfg->frontend = value;
+                else if (streq(name, "backend"))
+                    cfg->backend = value;
+                else
+                    cfg->sink = value;
+            } else if (streq(name, "max_jobs_per_client")) {
+                uint64_t v;
+                if (braid_conf_uint(sec, name, 1, 100000, cfg->max_jobs_per_client, &v, err,
+                                    errsize))
+                    return -1;
+                cfg->max_jobs_per_client = (uint32_t) v;
+            } else if (streq(name, "max_tasks_per_job")) {
+                if (braid_conf_uint(sec, name, 1, BRAID_MAX_QUERIES, cfg->max_tasks_per_job,
+                                    &cfg->max_tasks_per_job, err, errsize))
+                    return -1;
+            } else {
+                braid_conf_error(key, err, errsize, "unknown key '%s' in section broker", name);
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 int
@@ -63,7 +114,15 @@ main(int argc, char **argv)
         return 2;
     }
     braid_log_verbose(verbose);
-    (void) config_file;
+    braid_conf_t *conf = NULL;
+    if (config_file) {
+        char err[512];
+        if (s_load_config(config_file, &cfg, &conf, err, sizeof err) != 0) {
+            fprintf(stderr, "braidd: %s\n", err);
+            braid_conf_destroy(&conf);
+            return 2;
+        }
+    }
     if (frontend)
         cfg.frontend = frontend;
     if (backend)
@@ -73,13 +132,16 @@ main(int argc, char **argv)
 
     zsys_init();
     braid_broker_t *broker = braid_broker_new(&cfg);
-    if (!broker)
+    if (!broker) {
+        braid_conf_destroy(&conf);
         return 1;
+    }
     braid_notice("ready frontend=%s backend=%s sink=%s",
                  braid_broker_endpoint(broker, "frontend"),
                  braid_broker_endpoint(broker, "backend"), braid_broker_endpoint(broker, "sink"));
     int rc = braid_broker_run(broker);
     braid_notice("stopping");
     braid_broker_destroy(&broker);
+    braid_conf_destroy(&conf);
     return rc == 0 ? 0 : 1;
 }

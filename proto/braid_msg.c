@@ -269,9 +269,15 @@ s_decode_field(const s_field_t *f, const msgpack_object *o, braid_msg_t *msg)
         size_t len;
         if ((rc = s_get_str(o, &s, &len)))
             return rc;
-        if (len > f->max || memchr(s, 0, len))
+        if (len > f->max)
             return BRAID_ERR_RANGE;
-        memcpy(base, s, len);
+        /*  msgpack-c gives a zero-length str a NULL ptr: memchr and memcpy
+            must not see it, even with length 0.                           */
+        if (len > 0) {
+            if (memchr(s, 0, len))
+                return BRAID_ERR_RANGE;
+            memcpy(base, s, len);
+        }
         base[len] = 0;
         return 0;
     }
@@ -567,7 +573,7 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     if (too_many)
         e = BRAID_ERR_FRAMES;
     else if (routed && nframes < 2)
-        e = nframes == 1 ? BRAID_ERR_EMPTY : BRAID_ERR_ROUTING;
+        e = BRAID_ERR_ROUTING;      /* nothing after the routing id        */
     else if (!header)
         e = BRAID_ERR_EMPTY;
     else

@@ -99,7 +99,7 @@ typedef enum {
     BRAID_ERR_RANGE,        /* a field is out of its bounds                 */
     BRAID_ERR_FRAMES,       /* payload frame count wrong for the type       */
     BRAID_ERR_FRAME_SIZE,   /* a payload frame is too large for the type    */
-    BRAID_ERR_ROUTING,      /* routed message without a routing id          */
+    BRAID_ERR_ROUTING,      /* routed message with nothing after its id     */
     BRAID_ERR_COUNT
 } braid_err_t;
 
@@ -178,7 +178,9 @@ braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
     consumed), or -1 with errno set (EAGAIN: the pipe is full;
     EHOSTUNREACH: no such peer) and *payload left untouched, still owned by
     the caller, so it can be retried or destroyed. ZeroMQ queues a multipart
-    message whole or not at all, so only the first frame can fail.         */
+    message whole or not at all, so only the first frame can fail; a later
+    one fails only while the context terminates, and then -1 is returned
+    with *payload destroyed (NULL).                                         */
 int
 braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                    zmsg_t **payload);

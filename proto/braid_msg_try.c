@@ -26,14 +26,19 @@ braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *ms
             return -1;
     } else if (zmq_send(handle, buf, len, ZMQ_DONTWAIT | (nbody ? ZMQ_SNDMORE : 0)) < 0)
         return -1;
+    /*  Only the first frame can be refused; a later one fails only when
+        the context is terminating. Then the message is lost: the payload
+        is destroyed and -1 returned with *payload NULL.                    */
+    int rc = 0;
     for (size_t i = 0; i < nbody; i++) {
         zframe_t *frame = zmsg_pop(body);
         if (zframe_send(&frame, handle, i + 1 < nbody ? ZFRAME_MORE : 0) < 0) {
             zframe_destroy(&frame);
+            rc = -1;
             break;
         }
     }
     if (payload)
         zmsg_destroy(payload);
-    return 0;
+    return rc;
 }

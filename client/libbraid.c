@@ -1,0 +1,881 @@
+/*  libbraid.c - the braid client library (see braid.h).
+
+    One DEALER per submission. submit() tries each endpoint in turn with a
+    fresh socket (a fresh routing id), so nothing queued for a dead broker
+    ever reaches the next one. Once a broker accepts, next() is the only
+    place that does I/O: each call first hands out what it already holds
+    (the frames of the last PARTIAL), then loops on one zmq_poll that
+    interleaves
+
+      - sending, non-blocking and at most S_SEND_BURST messages per turn:
+        a pending CANCEL, a pending CREDIT, the next QUERIES batch, a PING;
+      - receiving one message and turning it into events.
+
+    so a job of millions of queries never blocks on a send while the broker
+    waits for us to read. Flow control: the SUBMIT grants out_seq < window;
+    each message received counts as consumed (the caller takes its events
+    before we receive again), and when half the window is consumed a CREDIT
+    grants consumed + window. Credit is absolute, so it is also resent
+    whenever the stream has been quiet for a heartbeat (a lost grant is
+    repaired by the next one).
+*/
+
+#include "braid.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#ifndef BRAID_VERSION
+#define BRAID_VERSION "0.1.0"
+#endif
+
+#define S_SEND_BURST 16         /* messages sent per turn before polling    */
+#define S_SNDHWM 1000           /* messages queued toward the broker        */
+#define S_RESUBMIT_MSEC 1000    /* resend SUBMIT while waiting for ACCEPT   */
+#define S_CANCEL_LINGER 200     /* msec to flush a CANCEL on close          */
+#define S_MAX_WINDOW 1000000
+
+/*  ---------------------------------------------------------------------
+    braid_job_t                                                            */
+
+struct _braid_job_t {
+    uint32_t order;
+    uint32_t max_inflight;
+    uint32_t timeout_msec;
+    uint32_t flags;
+    uint32_t nsources;
+    char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];
+    char *bytes;            /* all queries back to back                     */
+    size_t bytes_len;
+    size_t bytes_cap;
+    size_t *offsets;        /* query i is bytes[offsets[i] .. offsets[i+1]) */
+    size_t nqueries;
+    size_t offsets_cap;     /* entries allocated, >= nqueries + 1           */
+};
+
+braid_job_t *
+braid_job_new(void)
+{
+    braid_job_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->offsets_cap = 64;
+    self->offsets = calloc(self->offsets_cap, sizeof *self->offsets);
+    if (!self->offsets) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+braid_job_destroy(braid_job_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    braid_job_t *self = *self_p;
+    free(self->bytes);
+    free(self->offsets);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+braid_job_add_source(braid_job_t *self, const char *name)
+{
+    if (!name || !braid_name_valid(name, strlen(name))) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (uint32_t i = 0; i < self->nsources; i++)
+        if (strcmp(self->sources[i], name) == 0) {
+            errno = EEXIST;
+            return -1;
+        }
+    if (self->nsources >= BRAID_MAX_SOURCES) {
+        errno = E2BIG;
+        return -1;
+    }
+    strcpy(self->sources[self->nsources++], name);
+    return 0;
+}
+
+int
+braid_job_add_query(braid_job_t *self, const void *data, size_t size)
+{
+    if (size > BRAID_MAX_QUERY_LEN) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (self->nqueries >= BRAID_MAX_QUERIES) {
+        errno = E2BIG;
+        return -1;
+    }
+    if (self->nqueries + 2 > self->offsets_cap) {
+        size_t cap = self->offsets_cap * 2;
+        size_t *offsets = realloc(self->offsets, cap * sizeof *offsets);
+        if (!offsets) {
+            errno = ENOMEM;
+            return -1;
+        }
+        self->offsets = offsets;
+        self->offsets_cap = cap;
+    }
+    if (size > self->bytes_cap - self->bytes_len) {
+        size_t cap = self->bytes_cap ? self->bytes_cap : 4096;
+        while (size > cap - self->bytes_len)
+            cap *= 2;
+        char *bytes = realloc(self->bytes, cap);
+        if (!bytes) {
+            errno = ENOMEM;
+            return -1;
+        }
+        self->bytes = bytes;
+        self->bytes_cap = cap;
+    }
+    if (size)
+        memcpy(self->bytes + self->bytes_len, data, size);
+    self->bytes_len += size;
+    self->nqueries++;
+    self->offsets[self->nqueries] = self->bytes_len;
+    return 0;
+}
+
+int
+braid_job_set_order(braid_job_t *self, braid_order_t order)
+{
+    if (order != BRAID_ORDER_SUBMIT && order != BRAID_ORDER_ARRIVAL) {
+        errno = EINVAL;
+        return -1;
+    }
+    self->order = order;
+    return 0;
+}
+
+int
+braid_job_set_max_inflight(braid_job_t *self, uint32_t max_inflight)
+{
+    if (max_inflight > BRAID_MAX_INFLIGHT) {
+        errno = EINVAL;
+        return -1;
+    }
+    self->max_inflight = max_inflight;
+    return 0;
+}
+
+int
+braid_job_set_timeout(braid_job_t *self, uint32_t timeout_msec)
+{
+    if (timeout_msec > 7u * 24 * 3600 * 1000) {
+        errno = EINVAL;
+        return -1;
+    }
+    self->timeout_msec = timeout_msec;
+    return 0;
+}
+
+void
+braid_job_set_fail_fast(braid_job_t *self, bool on)
+{
+    if (on)
+        self->flags |= BRAID_FLAG_FAIL_FAST;
+    else
+        self->flags &= ~BRAID_FLAG_FAIL_FAST;
+}
+
+size_t
+braid_job_query_count(const braid_job_t *self)
+{
+    return self->nqueries;
+}
+
+size_t
+braid_job_source_count(const braid_job_t *self)
+{
+    return self->nsources;
+}
+
+const char *
+braid_job_source(const braid_job_t *self, size_t index)
+{
+    return index < self->nsources ? self->sources[index] : NULL;
+}
+
+/*  ---------------------------------------------------------------------
+    braid_client_t                                                         */
+
+struct _braid_client_t {
+    char **endpoints;
+    size_t nendpoints;
+    int connect_timeout_msec;
+    int heartbeat_msec;
+    int idle_timeout_msec;
+    uint32_t window;
+
+    braid_job_t *job;           /* the submitted job, owned                 */
+    uint8_t job_id[16];
+    zsock_t *sock;              /* DEALER to the accepting broker           */
+    const char *endpoint;       /* the accepting endpoint (in endpoints)    */
+
+    bool open;                  /* accepted, last event not yet returned    */
+    bool finished;              /* the last event has been returned         */
+    bool cancel_wanted;         /* CANCEL to send (or sent)                 */
+    bool cancel_sent;
+    bool credit_wanted;         /* CREDIT to send                           */
+    uint32_t next_query;        /* queries sent so far                      */
+    uint64_t expected_out_seq;  /* = messages consumed                      */
+    uint64_t granted;           /* credit limit last granted                */
+    int64_t last_recv;          /* zclock_mono() of the last message in     */
+    int64_t last_ping;          /* ... of the last PING out                 */
+    int64_t last_credit;        /* ... of the last CREDIT out               */
+
+    braid_msg_t msg;            /* the message being handed out             */
+    zmsg_t *frames;             /* its remaining PARTIAL frames             */
+    zframe_t *frame;            /* the frame of the last PARTIAL event      */
+    uint64_t frame_seq;         /* seq of the next frame in frames          */
+    braid_msg_t fail;           /* a local ERROR event waiting to go out    */
+    bool fail_pending;
+
+    uint64_t dropped;
+    char error[2048];
+};
+
+static void
+s_set_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_set_error(braid_client_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+}
+
+/*  Append "; text" to the error (used to list every endpoint's failure).  */
+static void
+s_add_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_add_error(braid_client_t *self, const char *fmt, ...)
+{
+    size_t len = strlen(self->error);
+    if (len && len + 2 < sizeof self->error) {
+        strcpy(self->error + len, "; ");
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error + len, sizeof self->error - len, fmt, ap);
+    va_end(ap);
+}
+
+braid_client_t *
+braid_client_new(void)
+{
+    braid_client_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->connect_timeout_msec = BRAID_CLIENT_CONNECT_TIMEOUT;
+    self->heartbeat_msec = BRAID_CLIENT_HEARTBEAT;
+    self->idle_timeout_msec = BRAID_CLIENT_IDLE_TIMEOUT;
+    self->window = BRAID_CLIENT_WINDOW;
+    return self;
+}
+
+/*  Drop the socket and the stream state; keep the job for the accessors.  */
+static void
+s_close_stream(braid_client_t *self)
+{
+    zframe_destroy(&self->frame);
+    zmsg_destroy(&self->frames);
+    if (self->sock && self->cancel_sent)
+        zsock_set_linger(self->sock, S_CANCEL_LINGER);
+    zsock_destroy(&self->sock);
+    self->endpoint = NULL;
+    self->open = false;
+    self->finished = false;
+    self->cancel_wanted = false;
+    self->cancel_sent = false;
+    self->credit_wanted = false;
+    self->fail_pending = false;
+    self->next_query = 0;
+    self->expected_out_seq = 0;
+    self->granted = 0;
+}
+
+void
+braid_client_destroy(braid_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    braid_client_t *self = *self_p;
+    s_close_stream(self);
+    braid_job_destroy(&self->job);
+    for (size_t i = 0; i < self->nendpoints; i++)
+        free(self->endpoints[i]);
+    free(self->endpoints);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+braid_client_add_endpoint(braid_client_t *self, const char *endpoint)
+{
+    if (!endpoint || !*endpoint) {
+        errno = EINVAL;
+        return -1;
+    }
+    char **endpoints = realloc(self->endpoints, (self->nendpoints + 1) * sizeof *endpoints);
+    if (!endpoints) {
+        errno = ENOMEM;
+        return -1;
+    }
+    self->endpoints = endpoints;
+    if (!(endpoints[self->nendpoints] = strdup(endpoint))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    self->nendpoints++;
+    return 0;
+}
+
+void
+braid_client_set_connect_timeout(braid_client_t *self, int timeout_msec)
+{
+    if (timeout_msec > 0)
+        self->connect_timeout_msec = timeout_msec;
+}
+
+void
+braid_client_set_window(braid_client_t *self, uint32_t window)
+{
+    if (window >= 1 && window <= S_MAX_WINDOW)
+        self->window = window;
+}
+
+void
+braid_client_set_heartbeat(braid_client_t *self, int interval_msec, int idle_timeout_msec)
+{
+    if (interval_msec > 0)
+        self->heartbeat_msec = interval_msec;
+    if (idle_timeout_msec > 0)
+        self->idle_timeout_msec = idle_timeout_msec;
+}
+
+/*  A header with only the job id (CREDIT, CANCEL, SUBMIT are filled on). */
+static void
+s_msg_job(braid_client_t *self, braid_msg_t *msg, braid_msg_type_t type)
+{
+    braid_msg_init(msg, type);
+    memcpy(msg->job_id, self->job_id, sizeof self->job_id);
+}
+
+static int
+s_send_submit(braid_client_t *self)
+{
+    braid_msg_t msg;
+    s_msg_job(self, &msg, BRAID_MSG_SUBMIT);
+    msg.order = self->job->order;
+    msg.max_inflight = self->job->max_inflight;
+    msg.timeout_msec = self->job->timeout_msec;
+    msg.flags = self->job->flags;
+    msg.count = (uint32_t) self->job->nqueries;
+    msg.credit = self->granted;
+    msg.nsources = self->job->nsources;
+    memcpy(msg.sources, self->job->sources, sizeof msg.sources);
+    return braid_msg_send(self->sock, NULL, &msg, NULL, true);
+}
+
+static int
+s_send_cancel(braid_client_t *self)
+{
+    braid_msg_t msg;
+    s_msg_job(self, &msg, BRAID_MSG_CANCEL);
+    int rc = braid_msg_send(self->sock, NULL, &msg, NULL, true);
+    if (rc == 0)
+        self->cancel_sent = true;
+    return rc;
+}
+
+static bool
+s_interrupted(void)
+{
+    return zsys_interrupted != 0;
+}
+
+static int
+s_poll(zsock_t *sock, short events, int64_t wait_msec, short *revents)
+{
+    zmq_pollitem_t item = {zsock_resolve(sock), 0, events, 0};
+    if (wait_msec < 0)
+        wait_msec = 0;
+    int rc = zmq_poll(&item, 1, (long) wait_msec);
+    *revents = rc > 0 ? item.revents : 0;
+    return rc;
+}
+
+/*  Wait for the accepting endpoint's answer to SUBMIT. 0 accepted, -1
+    with errno ETIMEDOUT, ECONNREFUSED or EINTR (error text added).         */
+static int
+s_await_accept(braid_client_t *self, const char *endpoint)
+{
+    int64_t start = zclock_mono();
+    int64_t deadline = start + self->connect_timeout_msec;
+    int64_t last_submit = start;
+    while (true) {
+        int64_t now = zclock_mono();
+        if (s_interrupted()) {
+            errno = EINTR;
+            return -1;
+        }
+        if (now >= deadline) {
+            s_add_error(self, "%s: no answer within %d msec", endpoint,
+                        self->connect_timeout_msec);
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (now - last_submit >= S_RESUBMIT_MSEC) {
+            s_send_submit(self);    /* idempotent; repairs a lost SUBMIT  */
+            last_submit = now;
+        }
+        int64_t wait = deadline - now;
+        if (wait > last_submit + S_RESUBMIT_MSEC - now)
+            wait = last_submit + S_RESUBMIT_MSEC - now;
+        short revents;
+        int rc = s_poll(self->sock, ZMQ_POLLIN, wait, &revents);
+        if (rc < 0) {
+            if (errno == EINTR)
+                return -1;
+            s_add_error(self, "%s: poll: %s", endpoint, zmq_strerror(errno));
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        while (revents & ZMQ_POLLIN) {
+            zmsg_t *payload = NULL;
+            braid_err_t err;
+            rc = braid_msg_recv(self->sock, false, BRAID_CH_TO_CLIENT, &self->msg, NULL, &payload,
+                                &err);
+            zmsg_destroy(&payload);
+            if (rc == -1) {
+                if (errno == EINTR)
+                    return -1;
+                break;
+            }
+            if (rc == -2)
+                self->dropped++;
+            else if (memcmp(self->msg.job_id, self->job_id, 16) != 0)
+                self->dropped++;    /* PONG, or another job's leftovers */
+            else if (self->msg.type == BRAID_MSG_ACCEPT)
+                return 0;
+            else if (self->msg.type == BRAID_MSG_ERROR) {
+                s_add_error(self, "%s: refused: %u %s", endpoint, self->msg.code,
+                            self->msg.text);
+                errno = ECONNREFUSED;
+                return -1;
+            } else
+                self->dropped++;
+            revents = (short) (zsock_events(self->sock) & ZMQ_POLLIN);
+        }
+    }
+}
+
+int
+braid_client_submit(braid_client_t *self, braid_job_t **job_p)
+{
+    braid_job_t *job = job_p ? *job_p : NULL;
+    if (job_p)
+        *job_p = NULL;
+    s_close_stream(self);
+    braid_job_destroy(&self->job);
+    self->error[0] = 0;
+    if (!job || job->nsources == 0 || job->nqueries == 0 || self->nendpoints == 0) {
+        s_set_error(self, "%s", !job                  ? "no job"
+                                : job->nsources == 0  ? "no source"
+                                : job->nqueries == 0  ? "no query"
+                                                      : "no broker endpoint");
+        braid_job_destroy(&job);
+        errno = EINVAL;
+        return -1;
+    }
+    self->job = job;
+    if (getrandom(self->job_id, sizeof self->job_id, 0) != (ssize_t) sizeof self->job_id) {
+        s_set_error(self, "getrandom: %s", strerror(errno));
+        return -1;
+    }
+    int last_errno = ETIMEDOUT;
+    for (size_t i = 0; i < self->nendpoints; i++) {
+        const char *endpoint = self->endpoints[i];
+        s_close_stream(self);
+        self->granted = self->window;
+        self->sock = zsock_new(ZMQ_DEALER);
+        if (!self->sock) {
+            s_add_error(self, "%s: cannot create socket", endpoint);
+            continue;
+        }
+        braid_socket_harden(self->sock, S_SNDHWM);
+        /*  Let credit, not the HWM, be what holds the broker back.         */
+        zsock_set_rcvhwm(self->sock, (int) self->window + 64);
+        if (zsock_connect(self->sock, "%s", endpoint) == -1) {
+            s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
+            zsock_destroy(&self->sock);
+            last_errno = EINVAL;
+            continue;
+        }
+        s_send_submit(self);
+        if (s_await_accept(self, endpoint) == 0) {
+            self->endpoint = endpoint;
+            self->open = true;
+            self->error[0] = 0;
+            int64_t now = zclock_mono();
+            self->last_recv = now;
+            self->last_ping = now;
+            self->last_credit = now;
+            return 0;
+        }
+        if (errno == EINTR) {
+            /*  It may have accepted after all: tell it to let go.          */
+            s_send_cancel(self);
+            zsock_set_linger(self->sock, S_CANCEL_LINGER);
+            zsock_destroy(&self->sock);
+            s_set_error(self, "interrupted");
+            errno = EINTR;
+            return -1;
+        }
+        last_errno = errno;
+        zsock_destroy(&self->sock);
+    }
+    errno = last_errno;
+    return -1;
+}
+
+int
+braid_client_cancel(braid_client_t *self)
+{
+    if (!self->job || !self->sock) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (self->open)
+        self->cancel_wanted = true;
+    return 0;
+}
+
+/*  ---------------------------------------------------------------------
+    The stream                                                              */
+
+/*  Turn the stream into a local error: the ERROR event goes out next and
+    ends the stream; the broker is asked to cancel the job.                 */
+static void
+s_fail(braid_client_t *self, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+s_fail(braid_client_t *self, int code, const char *fmt, ...)
+{
+    s_msg_job(self, &self->fail, BRAID_MSG_ERROR);
+    self->fail.code = (uint32_t) code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->fail.text, sizeof self->fail.text, fmt, ap);
+    va_end(ap);
+    snprintf(self->error, sizeof self->error, "%s", self->fail.text);
+    self->fail_pending = true;
+    if (!self->cancel_sent)
+        s_send_cancel(self);
+}
+
+/*  Send what is due without blocking: cancel, credit, queries, ping.      */
+static void
+s_pump(braid_client_t *self, int64_t now)
+{
+    int sent = 0;
+    if (self->cancel_wanted && !self->cancel_sent && s_send_cancel(self) == 0)
+        sent++;
+    if (self->credit_wanted) {
+        braid_msg_t msg;
+        s_msg_job(self, &msg, BRAID_MSG_CREDIT);
+        msg.credit = self->granted;
+        if (braid_msg_send(self->sock, NULL, &msg, NULL, true) == 0) {
+            self->credit_wanted = false;
+            self->last_credit = now;
+            sent++;
+        }
+    }
+    braid_job_t *job = self->job;
+    while (!self->cancel_wanted && self->next_query < job->nqueries && sent < S_SEND_BURST) {
+        if (!(zsock_events(self->sock) & ZMQ_POLLOUT))
+            break;
+        zmsg_t *payload = zmsg_new();
+        uint32_t first = self->next_query;
+        uint32_t n = (uint32_t) job->nqueries - first;
+        if (n > BRAID_MAX_BATCH)
+            n = BRAID_MAX_BATCH;
+        for (uint32_t i = first; i < first + n; i++) {
+            size_t size = job->offsets[i + 1] - job->offsets[i];
+            zmsg_addmem(payload, size ? job->bytes + job->offsets[i] : "", size);
+        }
+        braid_msg_t msg;
+        s_msg_job(self, &msg, BRAID_MSG_QUERIES);
+        msg.first = first;
+        if (braid_msg_send(self->sock, NULL, &msg, &payload, true) != 0)
+            break;      /* EAGAIN: the batch is rebuilt next turn          */
+        self->next_query = first + n;
+        sent++;
+    }
+    if (now - self->last_ping >= self->heartbeat_msec) {
+        braid_msg_t msg;
+        braid_msg_init(&msg, BRAID_MSG_PING);
+        braid_msg_send(self->sock, NULL, &msg, NULL, true);
+        self->last_ping = now;
+        /*  A quiet stream may be a lost grant: repeat it, it is absolute.  */
+        if (now - self->last_recv >= self->heartbeat_msec &&
+            now - self->last_credit >= self->heartbeat_msec)
+            self->credit_wanted = true;
+    }
+}
+
+/*  Fill *ev from the next frame of the current PARTIAL.                    */
+static void
+s_next_partial(braid_client_t *self, braid_event_t *ev)
+{
+    zframe_destroy(&self->frame);
+    self->frame = zmsg_pop(self->frames);
+    memset(ev, 0, sizeof *ev);
+    ev->type = BRAID_EVENT_PARTIAL;
+    ev->query = self->msg.query;
+    ev->source = self->msg.source;
+    ev->source_name = self->job->sources[self->msg.source];
+    ev->seq = self->frame_seq++;
+    ev->data = zframe_data(self->frame);
+    ev->size = zframe_size(self->frame);
+    ev->text = "";
+    if (zmsg_size(self->frames) == 0)
+        zmsg_destroy(&self->frames);
+}
+
+static void
+s_error_event(braid_client_t *self, const braid_msg_t *msg, braid_event_t *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = BRAID_EVENT_ERROR;
+    ev->code = (int) msg->code;
+    ev->text = msg->text;
+    ev->source_name = "";
+    self->open = false;
+    self->finished = true;
+}
+
+/*  Handle one well-formed message. Returns 1 if *ev was filled.           */
+static int
+s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
+{
+    braid_msg_t *msg = &self->msg;
+    if (msg->type == BRAID_MSG_PONG)
+        return 0;
+    if (memcmp(msg->job_id, self->job_id, 16) != 0) {
+        self->dropped++;
+        return 0;
+    }
+    if (msg->type == BRAID_MSG_ERROR) {
+        s_error_event(self, msg, ev);
+        return 1;
+    }
+    if (msg->type != BRAID_MSG_PARTIAL && msg->type != BRAID_MSG_END &&
+        msg->type != BRAID_MSG_JOB_END) {
+        self->dropped++;    /* a repeated ACCEPT                           */
+        return 0;
+    }
+    if (msg->out_seq < self->expected_out_seq) {
+        self->dropped++;    /* a duplicate                                 */
+        return 0;
+    }
+    if (msg->out_seq > self->expected_out_seq) {
+        s_fail(self, BRAID_CLIENT_ERR_GAP, "lost messages: out_seq %llu expected, %llu received",
+               (unsigned long long) self->expected_out_seq, (unsigned long long) msg->out_seq);
+        return 0;
+    }
+    self->expected_out_seq++;
+    if (self->expected_out_seq + (self->window - self->window / 2) >= self->granted) {
+        self->granted = self->expected_out_seq + self->window;
+        self->credit_wanted = true;
+    }
+    if (msg->type != BRAID_MSG_JOB_END &&
+        (msg->query >= self->job->nqueries || msg->source >= self->job->nsources)) {
+        s_fail(self, BRAID_CLIENT_ERR_PROTOCOL, "%s for query %u source %u: out of range",
+               braid_msg_type_name(msg->type), msg->query, msg->source);
+        return 0;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->text = "";
+    ev->source_name = "";
+    switch (msg->type) {
+    case BRAID_MSG_PARTIAL:
+        self->frames = *payload_p;
+        *payload_p = NULL;
+        self->frame_seq = msg->seq;
+        s_next_partial(self, ev);
+        return 1;
+    case BRAID_MSG_END:
+        ev->type = BRAID_EVENT_END;
+        ev->query = msg->query;
+        ev->source = msg->source;
+        ev->source_name = self->job->sources[msg->source];
+        ev->status = (int) msg->status;
+        ev->parts = msg->parts;
+        ev->attempts = msg->attempts;
+        ev->text = msg->text;
+        return 1;
+    default:    /* JOB_END */
+        ev->type = BRAID_EVENT_JOB_END;
+        ev->status = (int) msg->status;
+        ev->nsources = msg->nsources < self->job->nsources ? msg->nsources : self->job->nsources;
+        ev->summary = (const uint64_t(*)[BRAID_STATUS_COUNT]) msg->summary;
+        self->open = false;
+        self->finished = true;
+        return 1;
+    }
+}
+
+int
+braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
+{
+    zframe_destroy(&self->frame);
+    if (self->finished)
+        return 0;
+    if (!self->open || !self->sock) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (self->frames) {
+        s_next_partial(self, ev);
+        return 1;
+    }
+    int64_t deadline = timeout_msec < 0 ? INT64_MAX : zclock_mono() + timeout_msec;
+    while (true) {
+        if (self->fail_pending) {
+            self->fail_pending = false;
+            s_error_event(self, &self->fail, ev);
+            return 1;
+        }
+        if (s_interrupted()) {
+            errno = EINTR;
+            return -1;
+        }
+        int64_t now = zclock_mono();
+        s_pump(self, now);
+        if (now - self->last_recv >= self->idle_timeout_msec) {
+            s_fail(self, BRAID_CLIENT_ERR_LOST, "broker %s: nothing received for %d msec",
+                   self->endpoint, self->idle_timeout_msec);
+            continue;
+        }
+        int64_t wait = self->last_ping + self->heartbeat_msec - now;
+        if (wait > self->last_recv + self->idle_timeout_msec - now)
+            wait = self->last_recv + self->idle_timeout_msec - now;
+        if (wait > deadline - now)
+            wait = deadline - now;
+        bool want_out = !self->cancel_wanted && self->next_query < self->job->nqueries;
+        want_out = want_out || self->credit_wanted || (self->cancel_wanted && !self->cancel_sent);
+        short revents;
+        int rc = s_poll(self->sock, (short) (ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), wait,
+                        &revents);
+        if (rc < 0) {
+            if (errno != EINTR)
+                s_set_error(self, "poll: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (revents & ZMQ_POLLIN) {
+            zmsg_t *payload = NULL;
+            braid_err_t err;
+            rc = braid_msg_recv(self->sock, false, BRAID_CH_TO_CLIENT, &self->msg, NULL, &payload,
+                                &err);
+            if (rc == -1) {
+                if (errno != EINTR)
+                    s_set_error(self, "recv: %s", zmq_strerror(errno));
+                return -1;
+            }
+            self->last_recv = zclock_mono();
+            if (rc == -2) {
+                self->dropped++;
+                continue;
+            }
+            rc = s_handle(self, &payload, ev);
+            zmsg_destroy(&payload);
+            if (rc == 1)
+                return 1;
+            continue;
+        }
+        if (revents & ZMQ_POLLOUT)
+            continue;
+        if (zclock_mono() >= deadline) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Accessors                                                               */
+
+const void *
+braid_client_query(braid_client_t *self, uint32_t index, size_t *size)
+{
+    if (!self->job || index >= self->job->nqueries)
+        return NULL;
+    if (size)
+        *size = self->job->offsets[index + 1] - self->job->offsets[index];
+    return self->job->bytes ? self->job->bytes + self->job->offsets[index] : "";
+}
+
+const char *
+braid_client_source(braid_client_t *self, uint32_t index)
+{
+    if (!self->job || index >= self->job->nsources)
+        return NULL;
+    return self->job->sources[index];
+}
+
+uint32_t
+braid_client_query_count(braid_client_t *self)
+{
+    return self->job ? (uint32_t) self->job->nqueries : 0;
+}
+
+uint32_t
+braid_client_source_count(braid_client_t *self)
+{
+    return self->job ? self->job->nsources : 0;
+}
+
+const char *
+braid_client_endpoint(braid_client_t *self)
+{
+    return self->endpoint;
+}
+
+const uint8_t *
+braid_client_job_id(braid_client_t *self)
+{
+    return self->job_id;
+}
+
+const char *
+braid_client_error(braid_client_t *self)
+{
+    return self->error;
+}
+
+uint64_t
+braid_client_dropped(braid_client_t *self)
+{
+    return self->dropped;
+}
+
+const char *
+braid_version(void)
+{
+    return BRAID_VERSION;
+}

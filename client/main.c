@@ -1,0 +1,607 @@
+/*  main.c - braid, the command line client (a thin user of libbraid).
+
+    braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival] [-j N] [--json]
+                 [-T MSEC] [QUERY...]
+    braid -h | --help | -V | --version
+
+    Exit codes: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable
+    or refused (or lost), 130 interrupted (the job is cancelled first).
+*/
+
+#include "braid.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_SOME_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+#define EXIT_INTERRUPTED 130
+
+#define S_CANCEL_WAIT_MSEC 2000     /* how long to wait for JOB_END after ^C */
+#define S_PROGRESS_MSEC 200         /* progress line refresh                  */
+#define S_DEFAULT_BROKER "tcp://127.0.0.1:5555"
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival] [-j N] [--json]\n"
+            "                    [-T MSEC] [QUERY...]\n"
+            "       braid -h | --help | -V | --version\n"
+            "  -b, --broker EP       broker frontend (default $BRAID_BROKER or " S_DEFAULT_BROKER
+            ");\n"
+            "                        repeatable: tried in order until one accepts the job\n"
+            "  -s, --source NAME     source to ask (repeatable, at least one; order kept)\n"
+            "  -o, --order MODE      submit (default) | arrival\n"
+            "  -j, --jobs N          max tasks of this job in flight (0 = no limit, default)\n"
+            "      --json            one JSON object per line\n"
+            "  -T, --connect-timeout MSEC\n"
+            "                        how long to wait for the broker to accept (default 5000)\n"
+            "Queries: the arguments, or (none given) stdin one per line; empty lines skipped.\n"
+            "Exit: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable or refused,\n"
+            "      130 interrupted.\n");
+}
+
+/*  ---------------------------------------------------------------------
+    Signals: the first SIGINT/SIGTERM asks for a cancel (the library's wait
+    returns EINTR); a second one while we wait for the cancel quits now.    */
+
+static volatile sig_atomic_t s_signals = 0;
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    s_signals = s_signals + 1;
+    if (s_signals > 1)
+        _exit(EXIT_INTERRUPTED);
+    zsys_interrupted = 1;
+}
+
+/*  ---------------------------------------------------------------------
+    Output                                                                  */
+
+/*  Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid.        */
+static size_t
+s_utf8_len(const uint8_t *p, size_t avail)
+{
+    uint8_t b = p[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf;   /* bounds of the second byte            */
+    if (b >= 0xc2 && b <= 0xdf)
+        n = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+        n = 3;
+        if (b == 0xe0)
+            lo = 0xa0;              /* no overlong forms                    */
+        else if (b == 0xed)
+            hi = 0x9f;              /* no surrogates                        */
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        n = 4;
+        if (b == 0xf0)
+            lo = 0x90;
+        else if (b == 0xf4)
+            hi = 0x8f;              /* nothing above U+10FFFF               */
+    } else
+        return 0;
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/*  Write bytes as a JSON string: quotes, backslash and control characters
+    escaped; bytes that are not valid UTF-8 written as \u00XX.             */
+static void
+s_json_string(FILE *out, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    putc('"', out);
+    size_t i = 0;
+    while (i < size) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            switch (c) {
+            case '"': fputs("\\\"", out); break;
+            case '\\': fputs("\\\\", out); break;
+            case '\b': fputs("\\b", out); break;
+            case '\f': fputs("\\f", out); break;
+            case '\n': fputs("\\n", out); break;
+            case '\r': fputs("\\r", out); break;
+            case '\t': fputs("\\t", out); break;
+            default:
+                if (c < 0x20)
+                    fprintf(out, "\\u%04x", c);
+                else
+                    putc(c, out);
+            }
+            i++;
+            continue;
+        }
+        size_t n = s_utf8_len(p + i, size - i);
+        if (n == 0) {
+            fprintf(out, "\\u%04x", c);
+            i++;
+        } else {
+            fwrite(p + i, 1, n, out);
+            i += n;
+        }
+    }
+    putc('"', out);
+}
+
+/*  Write text for a terminal line: control bytes (other than newline and
+    tab when keep_newlines) as \xNN, so a query cannot drive the terminal. */
+static void
+s_print_text(FILE *out, const void *data, size_t size, bool keep_newlines)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = p[i];
+        if ((c < 0x20 && !(keep_newlines && (c == '\n' || c == '\t'))) || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            putc(c, out);
+    }
+}
+
+typedef struct {
+    braid_client_t *client;
+    bool json;
+    bool progress;          /* a progress line on stderr (a terminal)       */
+    bool progress_shown;
+    int64_t progress_at;
+    uint64_t tasks;         /* queries x sources                            */
+    uint64_t ended;
+    uint64_t not_ok;
+    bool interrupted;
+    bool write_failed;
+    bool job_ended;
+    int job_status;
+    int error_code;         /* from an ERROR event, 0 if none               */
+} s_run_t;
+
+/*  Flush stdout; a failure (a closed pipe) stops the output for good.    */
+static void
+s_flush(s_run_t *run)
+{
+    if (run->write_failed)
+        return;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        run->write_failed = true;
+        if (errno != EPIPE)
+            fprintf(stderr, "braid: stdout: %s\n", strerror(errno));
+    }
+}
+
+static void
+s_progress_clear(s_run_t *run)
+{
+    if (run->progress_shown) {
+        fputs("\r\033[K", stderr);
+        run->progress_shown = false;
+    }
+}
+
+static void
+s_progress(s_run_t *run, bool force)
+{
+    if (!run->progress)
+        return;
+    int64_t now = zclock_mono();
+    if (!force && now - run->progress_at < S_PROGRESS_MSEC)
+        return;
+    run->progress_at = now;
+    fprintf(stderr, "\r\033[Kbraid: %llu/%llu tasks ended, %llu not ok",
+            (unsigned long long) run->ended, (unsigned long long) run->tasks,
+            (unsigned long long) run->not_ok);
+    run->progress_shown = true;
+}
+
+static void
+s_on_event(s_run_t *run, const braid_event_t *ev)
+{
+    if (run->write_failed)
+        return;
+    switch (ev->type) {
+    case BRAID_EVENT_PARTIAL:
+        if (run->json) {
+            printf("{\"type\":\"partial\",\"query\":%u,\"source\":", ev->query);
+            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
+            printf(",\"seq\":%llu,\"data\":", (unsigned long long) ev->seq);
+            s_json_string(stdout, ev->data, ev->size);
+            fputs("}\n", stdout);
+        } else
+            fwrite(ev->data, 1, ev->size, stdout);
+        break;
+    case BRAID_EVENT_END:
+        run->ended++;
+        if (ev->status != BRAID_STATUS_OK)
+            run->not_ok++;
+        if (run->json) {
+            printf("{\"type\":\"end\",\"query\":%u,\"source\":", ev->query);
+            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
+            printf(",\"status\":\"%s\",\"parts\":%llu,\"attempts\":%u,\"error\":",
+                   braid_status_name(ev->status), (unsigned long long) ev->parts, ev->attempts);
+            s_json_string(stdout, ev->text, strlen(ev->text));
+            fputs("}\n", stdout);
+        } else if (ev->status != BRAID_STATUS_OK &&
+                   !(run->interrupted && ev->status == BRAID_STATUS_CANCELLED)) {
+            size_t qlen = 0;
+            const void *q = braid_client_query(run->client, ev->query, &qlen);
+            size_t elen = strlen(ev->text);
+            while (elen && ev->text[elen - 1] == '\n')
+                elen--;
+            s_flush(run);   /* keep stdout and stderr in stream order */
+            s_progress_clear(run);
+            fprintf(stderr, "braid: query %u (", ev->query);
+            s_print_text(stderr, q ? q : "", q ? qlen : 0, false);
+            fprintf(stderr, ") source %s: %s", ev->source_name, braid_status_name(ev->status));
+            if (elen) {
+                fputs(": ", stderr);
+                s_print_text(stderr, ev->text, elen, true);
+            }
+            fputc('\n', stderr);
+        }
+        break;
+    case BRAID_EVENT_JOB_END:
+        run->job_ended = true;
+        run->job_status = ev->status;
+        if (run->json) {
+            printf("{\"type\":\"job\",\"status\":\"%s\",\"sources\":{",
+                   braid_status_name(ev->status));
+            for (uint32_t i = 0; i < braid_client_source_count(run->client); i++) {
+                const char *name = braid_client_source(run->client, i);
+                const uint64_t zero[BRAID_STATUS_COUNT] = {0};
+                const uint64_t *row = i < ev->nsources ? ev->summary[i] : zero;
+                if (i)
+                    putchar(',');
+                s_json_string(stdout, name, strlen(name));
+                printf(":{\"ok\":%llu,\"failed\":%llu,\"timeout\":%llu,\"cancelled\":%llu}",
+                       (unsigned long long) row[0], (unsigned long long) row[1],
+                       (unsigned long long) row[2], (unsigned long long) row[3]);
+            }
+            fputs("}}\n", stdout);
+        }
+        break;
+    case BRAID_EVENT_ERROR:
+        run->error_code = ev->code;
+        s_progress_clear(run);
+        if (ev->code >= 1000)
+            fprintf(stderr, "braid: %s\n", ev->text);
+        else
+            fprintf(stderr, "braid: broker error %d: %s\n", ev->code, ev->text);
+        break;
+    }
+    if (ferror(stdout))
+        s_flush(run);
+}
+
+/*  Ask the broker to cancel; returns the deadline for its JOB_END.         */
+static int64_t
+s_cancel(s_run_t *run)
+{
+    zsys_interrupted = 0;
+    braid_client_cancel(run->client);
+    return zclock_mono() + S_CANCEL_WAIT_MSEC;
+}
+
+/*  ---------------------------------------------------------------------
+    braid submit                                                            */
+
+static int
+s_parse_uint(const char *text, unsigned long max, unsigned long *value)
+{
+    if (!text || !*text || *text == '-' || *text == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+static int
+s_usage_error(const char *fmt, const char *arg)
+{
+    fputs("braid: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    s_usage(stderr);
+    return EXIT_USAGE;
+}
+
+/*  Add the query, reporting a bad one. 0 or EXIT_USAGE.                    */
+static int
+s_add_query(braid_job_t *job, const char *data, size_t size)
+{
+    if (braid_job_add_query(job, data, size) == 0)
+        return 0;
+    if (errno == EMSGSIZE)
+        fprintf(stderr, "braid: query %zu: longer than %d bytes\n", braid_job_query_count(job),
+                BRAID_MAX_QUERY_LEN);
+    else if (errno == E2BIG)
+        fprintf(stderr, "braid: more than %d queries\n", BRAID_MAX_QUERIES);
+    else
+        fprintf(stderr, "braid: %s\n", strerror(errno));
+    return EXIT_USAGE;
+}
+
+/*  Add the endpoints of $BRAID_BROKER (separated by commas or blanks).    */
+static int
+s_add_env_endpoints(braid_client_t *client, const char *env)
+{
+    char *copy = strdup(env);
+    if (!copy)
+        return -1;
+    int added = 0;
+    char *save = NULL;
+    for (char *ep = strtok_r(copy, ", \t\n", &save); ep; ep = strtok_r(NULL, ", \t\n", &save))
+        if (braid_client_add_endpoint(client, ep) == 0)
+            added++;
+    free(copy);
+    return added;
+}
+
+static int
+s_submit(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"source", required_argument, NULL, 's'},
+        {"order", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},
+        {"connect-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    s_run_t run = {0};
+    braid_job_t *job = braid_job_new();
+    braid_client_t *client = braid_client_new();
+    int rc = EXIT_USAGE;
+    if (!job || !client) {
+        fprintf(stderr, "braid: out of memory\n");
+        goto done;
+    }
+    int nendpoints = 0;
+    unsigned long value;
+    int opt;
+    optind = 0;     /* full reinit: permute options and queries (GNU) */
+    while ((opt = getopt_long(argc, argv, "b:s:o:j:T:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            if (braid_client_add_endpoint(client, optarg) != 0) {
+                rc = s_usage_error("bad broker endpoint '%s'", optarg);
+                goto done;
+            }
+            nendpoints++;
+            break;
+        case 's':
+            if (braid_job_add_source(job, optarg) != 0) {
+                rc = s_usage_error(errno == EEXIST  ? "source '%s' given twice"
+                                   : errno == E2BIG ? "too many sources at '%s' (at most 32)"
+                                                    : "bad source name '%s'",
+                                   optarg);
+                goto done;
+            }
+            break;
+        case 'o':
+            if (strcmp(optarg, "submit") == 0)
+                braid_job_set_order(job, BRAID_ORDER_SUBMIT);
+            else if (strcmp(optarg, "arrival") == 0)
+                braid_job_set_order(job, BRAID_ORDER_ARRIVAL);
+            else {
+                rc = s_usage_error("bad order '%s' (submit or arrival)", optarg);
+                goto done;
+            }
+            break;
+        case 'j':
+            if (s_parse_uint(optarg, BRAID_MAX_INFLIGHT, &value) != 0) {
+                rc = s_usage_error("bad --jobs '%s' (0..1000000)", optarg);
+                goto done;
+            }
+            braid_job_set_max_inflight(job, (uint32_t) value);
+            break;
+        case 'J':
+            run.json = true;
+            break;
+        case 'T':
+            if (s_parse_uint(optarg, INT_MAX, &value) != 0 || value == 0) {
+                rc = s_usage_error("bad --connect-timeout '%s' (msec, > 0)", optarg);
+                goto done;
+            }
+            braid_client_set_connect_timeout(client, (int) value);
+            break;
+        case 'h':
+            s_usage(stdout);
+            rc = 0;
+            goto done;
+        default:
+            s_usage(stderr);
+            goto done;
+        }
+    }
+    if (braid_job_source_count(job) == 0) {
+        rc = s_usage_error("%s", "at least one source (-s) is required");
+        goto done;
+    }
+    if (nendpoints == 0) {
+        const char *env = getenv("BRAID_BROKER");
+        if (!env || s_add_env_endpoints(client, env) <= 0)
+            braid_client_add_endpoint(client, S_DEFAULT_BROKER);
+    }
+
+    /*  Queries: the arguments, or stdin one per line.                      */
+    if (optind < argc) {
+        for (int i = optind; i < argc; i++)
+            if ((rc = s_add_query(job, argv[i], strlen(argv[i]))) != 0)
+                goto done;
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        errno = 0;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            if (len > 0 && line[len - 1] == '\n')
+                len--;
+            if (len == 0)
+                continue;
+            if ((rc = s_add_query(job, line, (size_t) len)) != 0) {
+                free(line);
+                goto done;
+            }
+        }
+        int err = errno;
+        free(line);
+        if (s_signals) {
+            rc = EXIT_INTERRUPTED;
+            goto done;
+        }
+        if (ferror(stdin)) {
+            fprintf(stderr, "braid: stdin: %s\n", strerror(err));
+            rc = EXIT_USAGE;
+            goto done;
+        }
+    }
+    rc = 0;
+    size_t nsources = braid_job_source_count(job);
+    if (braid_job_query_count(job) == 0) {
+        /*  Nothing to ask: a sequential run prints nothing.                */
+        if (run.json) {
+            printf("{\"type\":\"job\",\"status\":\"ok\",\"sources\":{");
+            for (uint32_t i = 0; i < nsources; i++)
+                printf("%s\"%s\":{\"ok\":0,\"failed\":0,\"timeout\":0,\"cancelled\":0}",
+                       i ? "," : "", braid_job_source(job, i));
+            fputs("}}\n", stdout);
+        }
+        goto done;
+    }
+    run.client = client;
+    run.tasks = (uint64_t) braid_job_query_count(job) * nsources;
+    run.progress = !run.json && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+
+    if (braid_client_submit(client, &job) != 0) {
+        if (errno == EINTR || s_signals)
+            rc = EXIT_INTERRUPTED;
+        else {
+            fprintf(stderr, "braid: broker unavailable: %s\n", braid_client_error(client));
+            rc = EXIT_UNREACHABLE;
+        }
+        goto done;
+    }
+
+    /*  The stream. Output is buffered, and flushed before every wait.     */
+    int64_t deadline = -1;      /* set once the job is being cancelled      */
+    while (true) {
+        braid_event_t ev;
+        int n = braid_client_next(client, &ev, 0);
+        if (n == -1 && errno == EAGAIN) {
+            s_flush(&run);
+            s_progress(&run, false);
+            int timeout = -1;
+            if (deadline >= 0) {
+                int64_t left = deadline - zclock_mono();
+                if (left <= 0)
+                    break;
+                timeout = (int) left;
+            }
+            n = braid_client_next(client, &ev, timeout);
+        }
+        if (n == 1) {
+            s_on_event(&run, &ev);
+            s_progress(&run, false);
+        } else if (n == 0)
+            break;
+        else if (errno == EAGAIN)
+            continue;
+        else if (errno == EINTR) {
+            if (deadline >= 0)
+                break;
+            run.interrupted = true;
+            s_progress_clear(&run);
+            fprintf(stderr, "braid: interrupted, cancelling the job\n");
+            deadline = s_cancel(&run);
+        } else {
+            s_progress_clear(&run);
+            fprintf(stderr, "braid: %s\n", braid_client_error(client));
+            run.error_code = BRAID_CLIENT_ERR_LOST;
+            break;
+        }
+        if (run.write_failed && deadline < 0)
+            deadline = s_cancel(&run);
+    }
+    s_flush(&run);
+    s_progress_clear(&run);
+    if (run.interrupted) {
+        if (!run.job_ended)
+            fprintf(stderr, "braid: the broker did not confirm the cancel within %d msec\n",
+                    S_CANCEL_WAIT_MSEC);
+        rc = EXIT_INTERRUPTED;
+    } else if (run.error_code == BRAID_CLIENT_ERR_LOST)
+        rc = EXIT_UNREACHABLE;
+    else if (run.write_failed || run.error_code || !run.job_ended)
+        rc = EXIT_SOME_FAILED;
+    else
+        rc = run.job_status == 0 && run.not_ok == 0 ? 0 : EXIT_SOME_FAILED;
+done:
+    braid_job_destroy(&job);
+    braid_client_destroy(&client);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    /*  zsys_init() installs czmq's own SIGINT/SIGTERM handler: replace it. */
+    zsys_init();
+    zsys_handler_set(s_on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("braid %s\n", braid_version());
+            return 0;
+        default:
+            s_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "braid: a command is required\n");
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[optind];
+    if (strcmp(command, "submit") == 0) {
+        static char name[] = "braid submit";   /* getopt's messages say so */
+        argv[optind] = name;
+        return s_submit(argc - optind, argv + optind);
+    }
+    fprintf(stderr, "braid: unknown command '%s'\n", command);
+    s_usage(stderr);
+    return EXIT_USAGE;
+}

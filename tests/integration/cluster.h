@@ -1,0 +1,82 @@
+/*  cluster.h - a broker and its workers on loopback, for end-to-end tests.
+
+    braid_cluster_new() starts braidd on three free loopback ports and waits
+    for its ready line; braid_cluster_add_worker() starts a braid-worker and
+    waits for the broker's "worker joined" line for it (the broker refuses a
+    job for a source no registered worker serves, so joins come first);
+    braid_cluster_submit() spawns `braid submit -b FRONTEND ARGS...`.
+    braid_cluster_stop() is the graceful end the tests assert on: SIGTERM to
+    the workers, then to the broker, each must exit 0, and nothing may be
+    left running. braid_cluster_destroy() is the backstop: it kills whatever
+    is left.
+
+    The binaries' paths come from CMake as BRAIDD_PATH, BRAID_WORKER_PATH and
+    BRAID_CLI_PATH.
+*/
+
+#ifndef BRAID_CLUSTER_H_INCLUDED
+#define BRAID_CLUSTER_H_INCLUDED
+
+#include "harness.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BRAID_CLUSTER_MAX_WORKERS 8
+
+/*  Upper bounds for lifecycle steps. Generous: the suite also runs under
+    ASan on two cores, and a passing run never waits them out.              */
+#define BRAID_START_MSEC 15000
+#define BRAID_STOP_MSEC 15000
+
+typedef struct {
+    const char *dir; /* borrowed temp dir */
+    char frontend[64];
+    char backend[64];
+    char sink[64];
+    braid_proc_t *broker;
+    braid_proc_t *workers[BRAID_CLUSTER_MAX_WORKERS];
+    int worker_count;
+} braid_cluster_t;
+
+/*  Start the broker, logs in dir. Owned cluster, or NULL (reported).      */
+braid_cluster_t *
+braid_cluster_new(const char *dir);
+
+/*  braid_cluster_new() and worker_count workers named w1, w2, ..., each
+    with slots and the same source specs. Owned cluster, or NULL.           */
+braid_cluster_t *
+braid_cluster_start(const char *dir, int worker_count, int slots, const char *const specs[]);
+
+/*  Start a worker with slots and the NULL-terminated source specs (each
+    passed as -s SPEC), and wait until the broker reports it joined. 0 / -1
+    (reported).                                                             */
+int
+braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
+                         const char *const specs[]);
+
+/*  Spawn `braid submit -b FRONTEND` followed by the NULL-terminated args,
+    stdin from stdin_path (or /dev/null). name labels the logs.             */
+braid_proc_t *
+braid_cluster_submit(braid_cluster_t *self, const char *name, const char *const args[],
+                     const char *stdin_path);
+
+/*  Graceful stop, see above. 0 when every process exited 0 and nothing is
+    left running; -1 otherwise (each problem reported on stderr).           */
+int
+braid_cluster_stop(braid_cluster_t *self);
+
+/*  Kill what is left, free. NULL-safe.                                     */
+void
+braid_cluster_destroy(braid_cluster_t **self_p);
+
+/*  Print the stderr tails of the broker and workers (failure reports).    */
+void
+braid_cluster_dump(braid_cluster_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

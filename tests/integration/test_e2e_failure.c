@@ -1,0 +1,224 @@
+/*  test_e2e_failure.c - one failing query of ten.
+
+    fail.sh prints "ok QUERY" and exits 0, except for q3: it prints
+    "boom: cannot fetch q3" on stderr and exits 1.
+
+    With --json: q3's end record has status "failed" and an error holding
+    "exit status 1" and the stderr text; the nine others end "ok" with an
+    empty error; the job line comes last, is not "ok", and counts 9 ok,
+    1 failed, 0 timeout, 0 cancelled for the source; exit status 1.
+    Without --json: stdout holds the nine answers in order, stderr the
+    line `braid: query 3 (q3) source fail: failed: ...` with the error
+    text; exit status 1. Then a clean stop.
+*/
+
+#include "cluster.h"
+#include "jsonl.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_QUERIES 10
+#define S_FAILING 3
+
+static const char s_script[] = "#!/bin/sh\n"
+                               "# fail.sh QUERY: q3 fails, the others answer\n"
+                               "if [ \"$1\" = q3 ]; then\n"
+                               "    echo \"boom: cannot fetch $1\" >&2\n"
+                               "    exit 1\n"
+                               "fi\n"
+                               "echo \"ok $1\"\n";
+
+typedef struct {
+    char *dir;
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    *state = f;
+    f->dir = braid_tmpdir_new("braid-e2e-fail");
+    if (!f->dir)
+        return -1;
+    char *script = braid_script_write(f->dir, "fail.sh", s_script);
+    if (!script)
+        return -1;
+    char spec[512];
+    snprintf(spec, sizeof spec, "fail=exec:'%s' {query}", script);
+    free(script);
+    const char *specs[] = {spec, NULL};
+    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
+    return f->cluster ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+/*  Run the job, with one extra flag or none (NULL), want exit 1. Owned
+    finished client.                                                       */
+static braid_proc_t *
+s_run(s_fixture_t *f, const char *name, const char *extra)
+{
+    const char *args[16];
+    int argc = 0;
+    args[argc++] = "-s";
+    args[argc++] = "fail";
+    if (extra)
+        args[argc++] = extra;
+    static const char *queries[] = {"q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9"};
+    for (int i = 0; i < S_QUERIES; i++)
+        args[argc++] = queries[i];
+    args[argc] = NULL;
+    braid_proc_t *client = braid_cluster_submit(f->cluster, name, args, NULL);
+    assert_non_null(client);
+    int code = -1;
+    if (braid_proc_finish(client, 20000, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("%s: not done within 20 s", name);
+    }
+    if (code != 1) {
+        braid_proc_dump(client, 2000);
+        braid_proc_destroy(&client);
+        fail_msg("%s: exit %d, want 1 (some task not ok)", name, code);
+    }
+    return client;
+}
+
+static void
+s_check_json(s_fixture_t *f)
+{
+    braid_proc_t *client = s_run(f, "client-json", "--json");
+    size_t len;
+    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    braid_proc_destroy(&client);
+    assert_non_null(out);
+    print_message("--json output:\n%s", out);
+
+    bool ended[S_QUERIES] = {false};
+    bool job_seen = false;
+    char *p = out, *end = out + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        assert_false(job_seen); /* the job line is the last */
+        braid_json_t *j = braid_json_parse(p, line_len);
+        if (!j)
+            fail_msg("not a JSON object: %.*s", (int) line_len, p);
+        const char *type = braid_json_str(j, "type", NULL);
+        assert_non_null(type);
+        if (strcmp(type, "end") == 0) {
+            long long q = -1, parts = -1;
+            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_in_range(q, 0, S_QUERIES - 1);
+            assert_false(ended[q]);
+            ended[q] = true;
+            const char *status = braid_json_str(j, "status", NULL);
+            const char *error = braid_json_str(j, "error", NULL);
+            assert_non_null(status);
+            assert_non_null(error);
+            assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+            if (q == S_FAILING) {
+                assert_string_equal(status, "failed");
+                assert_non_null(strstr(error, "exit status 1"));
+                assert_non_null(strstr(error, "boom: cannot fetch q3"));
+                assert_int_equal(parts, 0);
+            } else {
+                assert_string_equal(status, "ok");
+                assert_string_equal(error, "");
+                assert_int_equal(parts, 1);
+            }
+        } else if (strcmp(type, "partial") == 0) {
+            long long q = -1;
+            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_not_equal(q, S_FAILING);
+            char want[16];
+            snprintf(want, sizeof want, "ok q%lld\n", q);
+            assert_string_equal(braid_json_str(j, "data", NULL), want);
+        } else if (strcmp(type, "job") == 0) {
+            job_seen = true;
+            const char *status = braid_json_str(j, "status", NULL);
+            assert_non_null(status);
+            assert_string_not_equal(status, "ok");
+            braid_json_t *src = braid_json_obj(braid_json_obj(j, "sources"), "fail");
+            assert_non_null(src);
+            static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
+            static const long long want[] = {9, 1, 0, 0};
+            for (int k = 0; k < 4; k++) {
+                long long n = -1;
+                assert_int_equal(braid_json_int(src, keys[k], &n), 0);
+                if (n != want[k])
+                    fail_msg("job summary: %s = %lld, want %lld", keys[k], n, want[k]);
+            }
+        } else
+            fail_msg("unknown type %s", type);
+        braid_json_destroy(&j);
+        p += line_len + 1;
+    }
+    assert_true(job_seen);
+    for (int q = 0; q < S_QUERIES; q++)
+        if (!ended[q])
+            fail_msg("query %d has no end record", q);
+    free(out);
+}
+
+static void
+s_check_plain(s_fixture_t *f)
+{
+    braid_proc_t *client = s_run(f, "client-plain", NULL);
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
+    char *err = braid_proc_output(client, BRAID_STDERR, NULL);
+    braid_proc_destroy(&client);
+    assert_non_null(out);
+    assert_non_null(err);
+    assert_string_equal(out, "ok q0\nok q1\nok q2\nok q4\nok q5\nok q6\nok q7\nok q8\nok q9\n");
+    const char *line = strstr(err, "braid: query 3 (q3) source fail: failed: ");
+    if (!line)
+        fail_msg("no failure line on stderr:\n%s", err);
+    const char *line_end = strstr(line, "boom: cannot fetch q3");
+    assert_non_null(line_end);
+    assert_null(memchr(line, '\n', (size_t) (line_end - line)));
+    free(out);
+    free(err);
+}
+
+static void
+test_e2e_failure(void **state)
+{
+    s_fixture_t *f = *state;
+    s_check_json(f);
+    s_check_plain(f);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_e2e_failure, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests_name("e2e_failure", tests, NULL, NULL);
+}

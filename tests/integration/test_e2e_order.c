@@ -1,0 +1,376 @@
+/*  test_e2e_order.c - 1,000 queries through an exec source, both orders.
+
+    The source runs gen.sh, a script written into the temp dir that prints
+    1..5 lines per query (the count depends on the query's length), each
+    holding the query text. The reference is the script run sequentially
+    for each query by /bin/sh, here, with a record separator between
+    queries.
+
+    - `submit` order (the default): stdout equals the reference
+      byte-for-byte.
+    - `-o arrival`: the same multiset of lines; and with --json: per query,
+      seqs 0..n-1 in order, its data equals that query's reference output,
+      its end record comes after its partials with parts = n and status ok,
+      and the job line (last) counts 1,000 ok.
+    - Then the cluster stops cleanly: workers and broker exit 0 on SIGTERM,
+      nothing left running.
+*/
+
+#include "cluster.h"
+#include "jsonl.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_QUERIES 1000
+#define S_CLIENT_MSEC 40000
+
+static const char s_script[] = "#!/bin/sh\n"
+                               "# gen.sh QUERY: 1..5 lines, each holding the query\n"
+                               "q=$1\n"
+                               "n=$(( ${#q} % 5 + 1 ))\n"
+                               "i=0\n"
+                               "while [ \"$i\" -lt \"$n\" ]; do\n"
+                               "    printf '%s|%d/%d\\n' \"$q\" \"$i\" \"$n\"\n"
+                               "    i=$((i + 1))\n"
+                               "done\n";
+
+typedef struct {
+    char *dir;
+    char *script;
+    char *queries; /* path of the queries file, one per line */
+    char *want;    /* reference output, all queries */
+    size_t want_len;
+    size_t offset[S_QUERIES + 1]; /* query i's reference is want[offset[i]..offset[i+1]) */
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+/*  Query i: varied lengths, and now and then quotes, a backslash, shell
+    syntax and a space, which must all reach the script as one argument.  */
+static void
+s_query(int i, char *buf, size_t size)
+{
+    int pad = (i * 7) % 11;
+    snprintf(buf, size, "q%04d-%.*s%s", i, pad, "xxxxxxxxxxx",
+             i % 97 == 0 ? " it's \"quoted\" \\ $HOME `x` ;|&" : "");
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    *state = f;
+    f->dir = braid_tmpdir_new("braid-e2e-order");
+    if (!f->dir)
+        return -1;
+    f->script = braid_script_write(f->dir, "gen.sh", s_script);
+    f->queries = braid_path(f->dir, "queries.txt");
+    if (!f->script || !f->queries)
+        return -1;
+    FILE *qf = fopen(f->queries, "w");
+    if (!qf)
+        return -1;
+    for (int i = 0; i < S_QUERIES; i++) {
+        char q[128];
+        s_query(i, q, sizeof q);
+        fprintf(qf, "%s\n", q);
+    }
+    if (fclose(qf) != 0)
+        return -1;
+
+    /*  The reference: the script, sequentially, once per query; a record
+        separator line (\036) after each query's output.                  */
+    const char *loop[] = {"/bin/sh", "-c",
+                          "while IFS= read -r q; do \"$0\" \"$q\"; printf '\\036\\n'; done",
+                          f->script, NULL};
+    size_t len = 0;
+    int code = -1;
+    char *raw = braid_run(loop, f->queries, 30000, &len, &code);
+    if (!raw || code != 0) {
+        fprintf(stderr, "setup: reference run failed (exit %d)\n", code);
+        free(raw);
+        return -1;
+    }
+    f->want = malloc(len + 1);
+    if (!f->want) {
+        free(raw);
+        return -1;
+    }
+    int query = 0;
+    size_t line_start = 0;
+    f->offset[0] = 0;
+    while (line_start < len) {
+        char *nl = memchr(raw + line_start, '\n', len - line_start);
+        size_t line_len = (nl ? (size_t) (nl - raw) + 1 : len) - line_start;
+        if (line_len == 2 && raw[line_start] == '\036') {
+            if (query < S_QUERIES)
+                f->offset[++query] = f->want_len;
+        } else {
+            memcpy(f->want + f->want_len, raw + line_start, line_len);
+            f->want_len += line_len;
+        }
+        line_start += line_len;
+    }
+    free(raw);
+    if (query != S_QUERIES) {
+        fprintf(stderr, "setup: reference has %d queries, want %d\n", query, S_QUERIES);
+        return -1;
+    }
+
+    /*  Two workers with four slots each, both serving gen.                */
+    char spec[512];
+    snprintf(spec, sizeof spec, "gen=exec:'%s' {query}", f->script);
+    const char *specs[] = {spec, NULL};
+    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
+    return f->cluster ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    braid_tmpdir_destroy(&f->dir);
+    free(f->script);
+    free(f->queries);
+    free(f->want);
+    free(f);
+    return 0;
+}
+
+/*  Run a client to completion; its exit code must be 0. Owned process.   */
+static braid_proc_t *
+s_run_client(s_fixture_t *f, const char *name, const char *const args[])
+{
+    braid_proc_t *client = braid_cluster_submit(f->cluster, name, args, f->queries);
+    assert_non_null(client);
+    int code = -1;
+    int64_t start = braid_now_msec();
+    if (braid_proc_finish(client, S_CLIENT_MSEC, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("%s: not done within %d ms", name, S_CLIENT_MSEC);
+    }
+    print_message("%s: %lld ms\n", name, (long long) (braid_now_msec() - start));
+    if (code != 0) {
+        braid_proc_dump(client, 2000);
+        braid_proc_destroy(&client);
+        fail_msg("%s: exit %d, want 0", name, code);
+    }
+    return client;
+}
+
+static int
+s_cmp_line(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y);
+}
+
+/*  Split text (modified in place) into lines, sorted. Owned array.        */
+static char **
+s_sorted_lines(char *text, size_t len, size_t *count_p)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += text[i] == '\n';
+    char **lines = calloc(count + 1, sizeof *lines);
+    assert_non_null(lines);
+    size_t n = 0;
+    char *p = text;
+    while (n < count) {
+        char *nl = strchr(p, '\n');
+        *nl = '\0';
+        lines[n++] = p;
+        p = nl + 1;
+    }
+    qsort(lines, n, sizeof *lines, s_cmp_line);
+    *count_p = n;
+    return lines;
+}
+
+static void
+s_check_submit_order(s_fixture_t *f)
+{
+    const char *args[] = {"-s", "gen", NULL};
+    braid_proc_t *client = s_run_client(f, "submit-order", args);
+    size_t len;
+    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    assert_non_null(out);
+    int same = braid_compare("submit order vs sequential run", out, len, f->want, f->want_len);
+    free(out);
+    braid_proc_destroy(&client);
+    assert_int_equal(same, 0);
+}
+
+static void
+s_check_arrival_lines(s_fixture_t *f)
+{
+    const char *args[] = {"-s", "gen", "-o", "arrival", NULL};
+    braid_proc_t *client = s_run_client(f, "arrival", args);
+    size_t len;
+    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    braid_proc_destroy(&client);
+    assert_non_null(out);
+    char *want = malloc(f->want_len + 1);
+    assert_non_null(want);
+    memcpy(want, f->want, f->want_len);
+    want[f->want_len] = '\0';
+    size_t got_count, want_count;
+    /*  Every line ends in a newline, or the counts below differ.          */
+    assert_true(len > 0 && out[len - 1] == '\n');
+    char **got_lines = s_sorted_lines(out, len, &got_count);
+    char **want_lines = s_sorted_lines(want, f->want_len, &want_count);
+    int bad = -1;
+    for (size_t i = 0; i < got_count && i < want_count && bad < 0; i++)
+        if (strcmp(got_lines[i], want_lines[i]) != 0)
+            bad = (int) i;
+    if (got_count != want_count || bad >= 0)
+        print_error("arrival: %zu lines, want %zu; first sorted difference at %d: '%s' vs '%s'\n",
+                    got_count, want_count, bad, bad >= 0 ? got_lines[bad] : "",
+                    bad >= 0 ? want_lines[bad] : "");
+    assert_int_equal(got_count, want_count);
+    assert_int_equal(bad, -1);
+    free(got_lines);
+    free(want_lines);
+    free(out);
+    free(want);
+}
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    long long next_seq;
+    bool ended;
+} s_task_t;
+
+static void
+s_check_arrival_json(s_fixture_t *f)
+{
+    const char *args[] = {"-s", "gen", "-o", "arrival", "--json", NULL};
+    braid_proc_t *client = s_run_client(f, "arrival-json", args);
+    size_t len;
+    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    braid_proc_destroy(&client);
+    assert_non_null(out);
+    s_task_t *tasks = calloc(S_QUERIES, sizeof *tasks);
+    assert_non_null(tasks);
+
+    bool job_seen = false;
+    size_t line_no = 0;
+    char *p = out;
+    char *end = out + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        line_no++;
+        if (job_seen)
+            fail_msg("line %zu comes after the job line", line_no);
+        braid_json_t *j = braid_json_parse(p, line_len);
+        if (!j)
+            fail_msg("line %zu is not a JSON object: %.*s", line_no, (int) line_len, p);
+        const char *type = braid_json_str(j, "type", NULL);
+        assert_non_null(type);
+        if (strcmp(type, "job") == 0) {
+            job_seen = true;
+            const char *status = braid_json_str(j, "status", NULL);
+            assert_non_null(status);
+            assert_string_equal(status, "ok");
+            braid_json_t *gen = braid_json_obj(braid_json_obj(j, "sources"), "gen");
+            assert_non_null(gen);
+            long long ok = -1, failed = -1;
+            assert_int_equal(braid_json_int(gen, "ok", &ok), 0);
+            assert_int_equal(braid_json_int(gen, "failed", &failed), 0);
+            assert_int_equal(ok, S_QUERIES);
+            assert_int_equal(failed, 0);
+        } else {
+            long long q = -1;
+            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_in_range(q, 0, S_QUERIES - 1);
+            const char *source = braid_json_str(j, "source", NULL);
+            assert_non_null(source);
+            assert_string_equal(source, "gen");
+            s_task_t *t = &tasks[q];
+            if (t->ended)
+                fail_msg("line %zu: query %lld has a record after its end: %.*s", line_no, q,
+                         (int) line_len, p);
+            if (strcmp(type, "partial") == 0) {
+                long long seq = -1;
+                assert_int_equal(braid_json_int(j, "seq", &seq), 0);
+                if (seq != t->next_seq)
+                    fail_msg("line %zu: query %lld seq %lld, want %lld", line_no, q, seq,
+                             t->next_seq);
+                t->next_seq++;
+                size_t dlen;
+                const char *data = braid_json_str(j, "data", &dlen);
+                assert_non_null(data);
+                if (t->len + dlen > t->cap) {
+                    t->cap = (t->len + dlen) * 2;
+                    t->data = realloc(t->data, t->cap);
+                    assert_non_null(t->data);
+                }
+                memcpy(t->data + t->len, data, dlen);
+                t->len += dlen;
+            } else if (strcmp(type, "end") == 0) {
+                const char *status = braid_json_str(j, "status", NULL);
+                assert_non_null(status);
+                assert_string_equal(status, "ok");
+                long long parts = -1;
+                assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+                assert_int_equal(parts, t->next_seq);
+                t->ended = true;
+            } else
+                fail_msg("line %zu: unknown type %s", line_no, type);
+        }
+        braid_json_destroy(&j);
+        p += line_len + 1;
+    }
+    assert_true(job_seen);
+    for (int q = 0; q < S_QUERIES; q++) {
+        s_task_t *t = &tasks[q];
+        if (!t->ended)
+            fail_msg("query %d has no end record", q);
+        char what[64];
+        snprintf(what, sizeof what, "arrival --json, query %d", q);
+        assert_int_equal(braid_compare(what, t->data ? t->data : "", t->len,
+                                       f->want + f->offset[q], f->offset[q + 1] - f->offset[q]),
+                         0);
+        free(t->data);
+    }
+    free(tasks);
+    free(out);
+}
+
+static void
+test_e2e_order(void **state)
+{
+    s_fixture_t *f = *state;
+    s_check_submit_order(f);
+    s_check_arrival_lines(f);
+    s_check_arrival_json(f);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_e2e_order, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests_name("e2e_order", tests, NULL, NULL);
+}

@@ -1,0 +1,334 @@
+/*  main.c - braid-worker: flags, config file, signals, and glue.
+
+    Settings come from the config file (-c) and then from flags, which
+    override it: -b, -k, -n, -N replace worker/backend, sink, slots, name;
+    a -s source replaces a config source of the same name and adds any
+    other. Exit: 0 after SIGTERM/SIGINT, 1 on a fatal runtime error, 2 on a
+    usage or config error.
+*/
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "braid_conf.h"
+#include "braid_log.h"
+#include "braid_msg.h"
+#include "source.h"
+#include "worker.h"
+
+#ifndef BRAID_VERSION
+#define BRAID_VERSION "unknown"
+#endif
+
+#define S_PROG "braid-worker"
+#define S_DEFAULT_BACKEND "tcp://127.0.0.1:5556"
+#define S_DEFAULT_SINK "tcp://127.0.0.1:5557"
+#define S_DEFAULT_SLOTS 4
+#define S_EXIT_USAGE 2
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " S_PROG " [-c FILE] [-b EP] [-k EP] [-n SLOTS] [-N NAME] [-s SPEC]... [-v]\n"
+            "       " S_PROG " -h | -V\n"
+            "  -c, --config FILE     config file (ZPL)\n"
+            "  -b, --backend EP      broker control endpoint (default " S_DEFAULT_BACKEND ")\n"
+            "  -k, --sink EP         broker results endpoint (default " S_DEFAULT_SINK ")\n"
+            "  -n, --slots N         concurrent tasks, 1..65535 (default 4)\n"
+            "  -N, --name NAME       worker name (default: hostname-pid)\n"
+            "  -s, --source SPEC     a source; repeatable:\n"
+            "                          NAME=exec:TEMPLATE\n"
+            "                          NAME=synthetic:parts=N,size=B,delay_msec=D,fail=PREFIX\n"
+            "  -v, --verbose         debug logging\n"
+            "  -h, --help            this help\n"
+            "  -V, --version         print the version\n");
+}
+
+/*  Everything main decides before the worker starts.                       */
+typedef struct {
+    char name[BRAID_MAX_NAME + 1];
+    uint64_t slots;
+    const char *backend;
+    const char *sink;
+    braid_source_t *sources[BRAID_MAX_SOURCES];
+    size_t nsources;
+} s_settings_t;
+
+static void
+s_settings_free(s_settings_t *s)
+{
+    for (size_t i = 0; i < s->nsources; i++)
+        braid_source_destroy(&s->sources[i]);
+    s->nsources = 0;
+}
+
+/*  Add source (consumed), replacing one of the same name. -1 if full.     */
+static int
+s_settings_add(s_settings_t *s, braid_source_t **source_p)
+{
+    braid_source_t *source = *source_p;
+    *source_p = NULL;
+    for (size_t i = 0; i < s->nsources; i++)
+        if (streq(s->sources[i]->name, source->name)) {
+            braid_source_destroy(&s->sources[i]);
+            s->sources[i] = source;
+            return 0;
+        }
+    if (s->nsources >= BRAID_MAX_SOURCES) {
+        braid_source_destroy(&source);
+        return -1;
+    }
+    s->sources[s->nsources++] = source;
+    return 0;
+}
+
+/*  The default name, hostname-pid, with bytes a name may not hold made
+    '-' and the hostname shortened so that the whole fits.                 */
+static void
+s_default_name(char *name, size_t size)
+{
+    char host[256] = "worker";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "worker");
+    host[sizeof host - 1] = 0;
+    char pid[24];
+    int plen = snprintf(pid, sizeof pid, "-%ld", (long) getpid());
+    size_t hmax = size - 1 - (size_t) plen;
+    if (strlen(host) > hmax)
+        host[hmax] = 0;
+    for (char *p = host; *p; p++)
+        if (!braid_name_valid(p, 1))
+            *p = '-';
+    snprintf(name, size, "%s%s", host, pid);
+}
+
+/*  Read the config file into s. 0, or -1 with "FILE:LINE: why" in err.    */
+static int
+s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *err, size_t errsize)
+{
+    braid_conf_t *conf = braid_conf_load(path, err, errsize);
+    if (!conf)
+        return -1;
+    *conf_p = conf;     /* the caller keeps it: backend and sink point in */
+    braid_conf_t *worker = braid_conf_locate(conf, "worker");
+    for (braid_conf_t *c = braid_conf_child(worker); c; c = braid_conf_next(c)) {
+        const char *key = braid_conf_name(c);
+        const char *val = braid_conf_value(c);
+        if (braid_conf_child(c)) {
+            braid_conf_error(braid_conf_child(c), err, errsize, "'%s' takes no sub-settings",
+                             key);
+            return -1;
+        }
+        if (streq(key, "slots")) {
+            if (braid_conf_uint(worker, "slots", 1, BRAID_MAX_SLOTS, S_DEFAULT_SLOTS, &s->slots,
+                                err, errsize))
+                return -1;
+            continue;
+        }
+        if (!val || !*val) {
+            braid_conf_error(c, err, errsize, "'%s' needs a value", key);
+            return -1;
+        }
+        if (streq(key, "name")) {
+            if (!braid_name_valid(val, strlen(val))) {
+                braid_conf_error(c, err, errsize,
+                                 "name must be 1..%d bytes of [A-Za-z0-9_.-]", BRAID_MAX_NAME);
+                return -1;
+            }
+            snprintf(s->name, sizeof s->name, "%s", val);
+        } else if (streq(key, "backend"))
+            s->backend = val;
+        else if (streq(key, "sink"))
+            s->sink = val;
+        else {
+            braid_conf_error(c, err, errsize, "unknown worker setting '%s'", key);
+            return -1;
+        }
+    }
+    braid_conf_t *sources = braid_conf_locate(conf, "source");
+    for (braid_conf_t *c = braid_conf_child(sources); c; c = braid_conf_next(c)) {
+        braid_source_t *source = braid_source_from_conf(c, err, errsize);
+        if (!source)
+            return -1;
+        if (s_settings_add(s, &source)) {
+            braid_conf_error(c, err, errsize, "more than %d sources", BRAID_MAX_SOURCES);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, S_PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    s_usage(stderr);
+    return S_EXIT_USAGE;
+}
+
+int
+main(int argc, char *argv[])
+{
+    braid_log_init(S_PROG);
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},  {"backend", required_argument, NULL, 'b'},
+        {"sink", required_argument, NULL, 'k'},    {"slots", required_argument, NULL, 'n'},
+        {"name", required_argument, NULL, 'N'},    {"source", required_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *backend = NULL, *sink = NULL, *slots = NULL, *name = NULL;
+    const char **specs = calloc((size_t) argc + 1, sizeof *specs);
+    size_t nspecs = 0;
+    bool verbose = false;
+    int opt;
+    if (!specs) {
+        fprintf(stderr, S_PROG ": out of memory\n");
+        return 1;
+    }
+    opterr = 0;             /* our messages, with our name             */
+    while ((opt = getopt_long(argc, argv, ":c:b:k:n:N:s:vhV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'b': backend = optarg; break;
+        case 'k': sink = optarg; break;
+        case 'n': slots = optarg; break;
+        case 'N': name = optarg; break;
+        case 's': specs[nspecs++] = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h':
+            free(specs);
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            free(specs);
+            printf(S_PROG " %s\n", BRAID_VERSION);
+            return 0;
+        case ':':
+        default: {
+            /*  A short option is named by optopt (it may sit in a cluster
+                like -vx); a long one only by its argv element.            */
+            char shortopt[3] = {'-', (char) optopt, 0};
+            const char *arg = argv[optind - 1];
+            const char *what = strncmp(arg, "--", 2) == 0 || !optopt ? arg : shortopt;
+            free(specs);
+            return s_usage_error(opt == ':' ? "option '%s' needs an argument"
+                                            : "unknown option '%s'",
+                                 what);
+        }
+        }
+    }
+    if (optind < argc) {
+        free(specs);
+        return s_usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    braid_log_verbose(verbose);
+
+    s_settings_t settings = {.slots = S_DEFAULT_SLOTS};
+    braid_conf_t *conf = NULL;
+    char err[1024];
+    int rc = S_EXIT_USAGE;
+    if (config && s_load_config(&settings, config, &conf, err, sizeof err)) {
+        fprintf(stderr, S_PROG ": %s\n", err);
+        goto done;
+    }
+    /*  Flags override the config.                                          */
+    for (size_t i = 0; i < nspecs; i++) {
+        char why[256];
+        braid_source_t *source = braid_source_from_flag(specs[i], why, sizeof why);
+        if (!source) {
+            fprintf(stderr, S_PROG ": bad source '%s': %s\n", specs[i], why);
+            s_usage(stderr);
+            goto done;
+        }
+        if (s_settings_add(&settings, &source)) {
+            rc = s_usage_error("more than 32 sources ('%s')", specs[i]);
+            goto done;
+        }
+    }
+    if (slots) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(slots, &end, 10);
+        if (errno || end == slots || *end || slots[0] == '-' || v < 1 || v > BRAID_MAX_SLOTS) {
+            rc = s_usage_error("slots must be 1..65535, not '%s'", slots);
+            goto done;
+        }
+        settings.slots = v;
+    }
+    if (name) {
+        if (!braid_name_valid(name, strlen(name))) {
+            rc = s_usage_error("name must be 1..64 bytes of [A-Za-z0-9_.-], not '%s'", name);
+            goto done;
+        }
+        snprintf(settings.name, sizeof settings.name, "%s", name);
+    }
+    if (backend)
+        settings.backend = backend;
+    if (sink)
+        settings.sink = sink;
+    if (!settings.backend)
+        settings.backend = S_DEFAULT_BACKEND;
+    if (!settings.sink)
+        settings.sink = S_DEFAULT_SINK;
+    if (!settings.name[0])
+        s_default_name(settings.name, sizeof settings.name);
+    if (settings.nsources == 0) {
+        rc = s_usage_error("%s", "no source: give -s NAME=TYPE:... or a config source section");
+        goto done;
+    }
+
+    /*  SIGTERM and SIGINT arrive on a signalfd the loop polls: no handler
+        races with zmq_poll(). Blocked before the first zsock_new, so
+        ZeroMQ's threads inherit the mask; children get a clean mask.      */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+        fprintf(stderr, S_PROG ": sigprocmask: %s\n", strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sigfd < 0) {
+        fprintf(stderr, S_PROG ": signalfd: %s\n", strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    zsys_handler_set(NULL);
+
+    braid_worker_config_t wc = {
+        .name = settings.name,
+        .slots = (uint32_t) settings.slots,
+        .backend = settings.backend,
+        .sink = settings.sink,
+        .sources = settings.sources,
+        .nsources = settings.nsources,
+    };
+    braid_worker_t *worker = braid_worker_new(&wc, err, sizeof err);
+    if (!worker) {
+        fprintf(stderr, S_PROG ": %s\n", err);
+        close(sigfd);
+        goto done;
+    }
+    rc = braid_worker_run(worker, sigfd) == 0 ? 0 : 1;
+    braid_worker_destroy(&worker);
+    close(sigfd);
+
+done:
+    s_settings_free(&settings);
+    braid_conf_destroy(&conf);
+    free(specs);
+    return rc;
+}

@@ -1,0 +1,757 @@
+/*  worker.c - the braid worker's event loop and its tasks.
+
+    One thread, one zmq_poll() with an explicit deadline. Each pass:
+    poll; handle the signal fd, the DEALER and every task's descriptors;
+    fire due timers; then "pump" every task: produce, send what the window
+    and the PUSH socket allow, send DONE when the task is over.
+
+    A task's life:
+        RUN   the source works (exec: the child runs, or has exited and
+              its pipes are drained; synthetic: parts are produced)
+        KILL  cancelled or timed out: the child's group got SIGTERM and
+              will get SIGKILL after the grace; waiting for it to exit
+        END   the outcome is known: send the partials still held, then
+              exactly one DONE; then the task is gone
+    A slot stays busy until the task's DONE is sent, so the worker never
+    runs more children than it announced.
+
+    Backpressure: a task reads its child's stdout only when it holds no
+    unsent partials. Partials wait when the task's window (TASK_CREDIT) is
+    used up or when the PUSH socket is full; meanwhile the child blocks on
+    its full pipe. So a task holds at most one read() of data.
+*/
+
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "braid_log.h"
+#include "exec_source.h"
+#include "synth_source.h"
+
+#define S_READ_BUF 65536        /* one read() of a child's pipe            */
+#define S_MAX_RECV_PER_PASS 256 /* DEALER messages handled per loop pass  */
+
+typedef enum { S_RUN, S_KILL, S_END } s_state_t;
+
+typedef struct {
+    uint64_t id;
+    uint32_t attempt;
+    const braid_source_t *source;
+    uint64_t resume;        /* first seq to send                           */
+    uint64_t window;        /* send seq < window; 0 = no limit             */
+    uint32_t timeout_msec;
+    int64_t deadline;       /* timeout; 0 = none                           */
+    s_state_t state;
+    uint32_t status;        /* braid_status_t, once known                  */
+    char text[BRAID_MAX_TEXT + 1];
+    uint64_t produced;      /* partials made: the next seq                 */
+    uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
+    zmsg_t *outq;           /* made, not sent; the first is seq sent_next  */
+    braid_exec_t *exec;
+    braid_synth_t *synth;
+    int64_t kill_at;        /* KILL: SIGKILL the group at; 0 = done        */
+    int64_t drain_at;       /* RUN, exec leader gone: stop waiting for EOF */
+    bool slot;              /* holds one of the worker's slots             */
+} s_task_t;
+
+/*  What a poll item belongs to.                                            */
+typedef enum { S_ITEM_DEALER, S_ITEM_PUSH, S_ITEM_SIGNAL, S_ITEM_OUT, S_ITEM_ERR, S_ITEM_PID } s_kind_t;
+
+typedef struct {
+    s_task_t *task;
+    s_kind_t kind;
+} s_item_t;
+
+struct _braid_worker_t {
+    braid_worker_config_t config;
+    char name[BRAID_MAX_NAME + 1];
+    zsock_t *dealer;
+    zsock_t *push;
+    s_task_t **tasks;
+    size_t ntasks;
+    size_t max_tasks;       /* slots, plus room for refusals in flight     */
+    size_t busy;            /* tasks holding a slot                        */
+    zmq_pollitem_t *items;
+    s_item_t *itemmap;
+    char *buf;
+    bool push_blocked;      /* the PUSH socket refused a message           */
+    bool stopping;
+    int64_t stop_deadline;
+    int64_t heartbeat_at;
+    uint64_t malformed;
+    uint64_t tasks_done;
+};
+
+/*  ---------------------------------------------------------------------
+    Tasks                                                                  */
+
+static void
+s_task_destroy(s_task_t **task_p)
+{
+    if (!task_p || !*task_p)
+        return;
+    s_task_t *task = *task_p;
+    braid_exec_destroy(&task->exec);
+    braid_synth_destroy(&task->synth);
+    zmsg_destroy(&task->outq);
+    free(task);
+    *task_p = NULL;
+}
+
+static s_task_t *
+s_task_find(braid_worker_t *self, uint64_t id, uint32_t attempt)
+{
+    for (size_t i = 0; i < self->ntasks; i++)
+        if (self->tasks[i]->id == id && self->tasks[i]->attempt == attempt)
+            return self->tasks[i];
+    return NULL;
+}
+
+/*  The outcome is known: from now on only held partials and DONE leave.   */
+static void
+s_task_end(s_task_t *task, uint32_t status, const char *text)
+{
+    task->state = S_END;
+    task->status = status;
+    snprintf(task->text, sizeof task->text, "%s", text ? text : "");
+    if (status == BRAID_STATUS_CANCELLED || status == BRAID_STATUS_TIMEOUT) {
+        /*  Nothing more of it is sent: DONE counts what left.              */
+        zmsg_destroy(&task->outq);
+        task->outq = zmsg_new();
+    }
+    braid_exec_destroy(&task->exec);
+    braid_synth_destroy(&task->synth);
+}
+
+/*  Stop a task early (cancel, timeout, worker stopping).                  */
+static void
+s_task_abort(s_task_t *task, uint32_t status, const char *text, int64_t now)
+{
+    if (task->state == S_KILL)
+        return;             /* already on its way out; first reason wins   */
+    if (task->state == S_END && zmsg_size(task->outq) == 0)
+        return;             /* over; only its DONE is still to leave       */
+    if (task->state == S_END || !task->exec || braid_exec_exited(task->exec)) {
+        s_task_end(task, status, text);     /* kills and reaps a child     */
+        return;
+    }
+    /*  Closing the pipes first makes a child that still writes die of
+        SIGPIPE even if it ignores SIGTERM.                                 */
+    braid_exec_close_pipes(task->exec);
+    braid_exec_kill(task->exec, SIGTERM);
+    zmsg_destroy(&task->outq);
+    task->outq = zmsg_new();
+    task->state = S_KILL;
+    task->status = status;
+    snprintf(task->text, sizeof task->text, "%s", text);
+    task->kill_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
+}
+
+/*  Number the new partials in frames (consumed): those below resume are
+    counted and dropped, the rest wait in outq.                            */
+static void
+s_task_accept(s_task_t *task, zmsg_t **frames_p)
+{
+    zmsg_t *frames = *frames_p;
+    zframe_t *frame;
+    while ((frame = zmsg_pop(frames))) {
+        uint64_t seq = task->produced++;
+        if (seq < task->resume) {
+            zframe_destroy(&frame);
+            task->sent_next = task->produced;
+        } else
+            zmsg_append(task->outq, &frame);
+    }
+    zmsg_destroy(frames_p);
+}
+
+static s_task_t *
+s_task_new(braid_worker_t *self, const braid_msg_t *msg)
+{
+    s_task_t *task = calloc(1, sizeof *task);
+    if (!task || !(task->outq = zmsg_new())) {
+        free(task);
+        return NULL;
+    }
+    task->id = msg->task_id;
+    task->attempt = msg->attempts;
+    task->resume = msg->resume;
+    task->window = msg->window;
+    task->timeout_msec = msg->timeout_msec;
+    task->state = S_RUN;
+    self->tasks[self->ntasks++] = task;
+    return task;
+}
+
+static const braid_source_t *
+s_source_find(braid_worker_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->config.nsources; i++)
+        if (streq(self->config.sources[i]->name, name))
+            return self->config.sources[i];
+    return NULL;
+}
+
+static void
+s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
+{
+    if (s_task_find(self, msg->task_id, msg->attempts)) {
+        braid_debug("duplicate task id=%llu attempt=%u ignored",
+                    (unsigned long long) msg->task_id, msg->attempts);
+        return;
+    }
+    /*  Another attempt of a task we still run makes the old one moot. The
+        broker counts the slot as the new attempt's, so the old one gives
+        its slot up now, while its child is still being killed.            */
+    for (size_t i = 0; i < self->ntasks; i++)
+        if (self->tasks[i]->id == msg->task_id) {
+            s_task_t *old = self->tasks[i];
+            char text[64];
+            snprintf(text, sizeof text, "superseded by attempt %u", msg->attempts);
+            s_task_abort(old, BRAID_STATUS_CANCELLED, text, now);
+            if (old->slot) {
+                old->slot = false;
+                self->busy--;
+            }
+        }
+    if (self->ntasks >= self->max_tasks) {
+        braid_warning("task id=%llu dropped: %zu tasks held, broker ignores slots",
+                      (unsigned long long) msg->task_id, self->ntasks);
+        return;
+    }
+    s_task_t *task = s_task_new(self, msg);
+    if (!task) {
+        braid_error("out of memory for task id=%llu", (unsigned long long) msg->task_id);
+        return;
+    }
+    const braid_source_t *source = s_source_find(self, msg->name);
+    zframe_t *qframe = zmsg_first(payload);
+    const char *query = qframe ? (const char *) zframe_data(qframe) : "";
+    size_t qlen = qframe ? zframe_size(qframe) : 0;
+    char err[BRAID_MAX_TEXT + 1];
+
+    if (self->stopping) {
+        s_task_end(task, BRAID_STATUS_CANCELLED, "worker stopping");
+        return;
+    }
+    if (!source) {
+        snprintf(err, sizeof err, "unknown source %s", msg->name);
+        s_task_end(task, BRAID_STATUS_FAILED, err);
+        return;
+    }
+    if (self->busy >= self->config.slots) {
+        snprintf(err, sizeof err, "no free slot (%u busy)", self->config.slots);
+        s_task_end(task, BRAID_STATUS_FAILED, err);
+        return;
+    }
+    task->source = source;
+    task->slot = true;
+    self->busy++;
+    if (msg->timeout_msec)
+        task->deadline = now + msg->timeout_msec;
+    braid_debug("task start id=%llu attempt=%u source=%s resume=%llu window=%llu",
+                (unsigned long long) task->id, task->attempt, source->name,
+                (unsigned long long) task->resume, (unsigned long long) task->window);
+    if (source->type == BRAID_SOURCE_EXEC) {
+        if (!(task->exec = braid_exec_new(source, query, qlen, err, sizeof err))) {
+            braid_info("task id=%llu source=%s: %s", (unsigned long long) task->id,
+                       source->name, err);
+            s_task_end(task, BRAID_STATUS_FAILED, err);
+        }
+    } else {
+        if (!(task->synth = braid_synth_new(source, query, qlen, now)))
+            s_task_end(task, BRAID_STATUS_FAILED, "out of memory");
+        else if (braid_synth_failed(task->synth))
+            s_task_end(task, BRAID_STATUS_FAILED, "synthetic failure");
+    }
+}
+
+static void
+s_on_credit(braid_worker_t *self, const braid_msg_t *msg)
+{
+    s_task_t *task = s_task_find(self, msg->task_id, msg->attempts);
+    if (!task) {
+        braid_debug("credit for unknown task id=%llu attempt=%u",
+                    (unsigned long long) msg->task_id, msg->attempts);
+        return;
+    }
+    /*  Credit is cumulative: a grant below the current one is stale.
+        0 lifts the limit, as it does in TASK.                             */
+    if (msg->window == 0)
+        task->window = 0;
+    else if (task->window != 0 && msg->window > task->window)
+        task->window = msg->window;
+}
+
+static void
+s_on_cancel(braid_worker_t *self, const braid_msg_t *msg, int64_t now)
+{
+    s_task_t *task = s_task_find(self, msg->task_id, msg->attempts);
+    if (!task) {
+        braid_debug("cancel for unknown task id=%llu attempt=%u",
+                    (unsigned long long) msg->task_id, msg->attempts);
+        return;
+    }
+    s_task_abort(task, BRAID_STATUS_CANCELLED, "cancelled", now);
+}
+
+/*  Read what the DEALER holds, a bounded number of messages per pass.     */
+static int
+s_on_dealer(braid_worker_t *self, int64_t now)
+{
+    for (int i = 0; i < S_MAX_RECV_PER_PASS; i++) {
+        if (!(zsock_events(self->dealer) & ZMQ_POLLIN))
+            return 0;
+        braid_msg_t msg;
+        zmsg_t *payload = NULL;
+        braid_err_t err;
+        int rc = braid_msg_recv(self->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL, &payload,
+                                &err);
+        if (rc == -1)
+            return errno == EINTR ? 0 : -1;
+        if (rc == -2) {
+            self->malformed++;
+            braid_debug("malformed message from broker reason=%s count=%llu",
+                        braid_err_name(err), (unsigned long long) self->malformed);
+            continue;
+        }
+        switch (msg.type) {
+        case BRAID_MSG_TASK:
+            s_on_task(self, &msg, payload, now);
+            break;
+        case BRAID_MSG_TASK_CREDIT:
+            s_on_credit(self, &msg);
+            break;
+        case BRAID_MSG_TASK_CANCEL:
+            s_on_cancel(self, &msg, now);
+            break;
+        default:    /* BHEARTBEAT: nothing to do, traffic is what counts   */
+            break;
+        }
+        zmsg_destroy(&payload);
+    }
+    return 0;
+}
+
+/*  ---------------------------------------------------------------------
+    Sending                                                                */
+
+/*  Send held partials as far as the window allows. Returns -1 if the PUSH
+    socket is full.                                                        */
+static int
+s_task_flush(braid_worker_t *self, s_task_t *task)
+{
+    while (zmsg_size(task->outq) > 0) {
+        uint64_t n = zmsg_size(task->outq);
+        if (task->window) {
+            uint64_t allowed = task->window > task->sent_next ? task->window - task->sent_next : 0;
+            if (n > allowed)
+                n = allowed;
+        }
+        if (n > BRAID_MAX_BATCH)
+            n = BRAID_MAX_BATCH;
+        if (n == 0)
+            return 0;       /* waiting for credit                          */
+        if (self->push_blocked)
+            return -1;
+        zmsg_t *batch = task->outq;
+        if (n < zmsg_size(batch)) {
+            /*  Split: the first n frames leave, the rest stay held.       */
+            zmsg_t *rest = zmsg_new();
+            zmsg_t *head = zmsg_new();
+            for (uint64_t i = 0; i < n; i++) {
+                zframe_t *f = zmsg_pop(batch);
+                zmsg_append(head, &f);
+            }
+            zframe_t *f;
+            while ((f = zmsg_pop(batch)))
+                zmsg_append(rest, &f);
+            zmsg_destroy(&batch);
+            batch = head;
+            task->outq = rest;
+        } else
+            task->outq = zmsg_new();
+        braid_msg_t msg;
+        braid_msg_init(&msg, BRAID_MSG_DATA);
+        msg.task_id = task->id;
+        msg.attempts = task->attempt;
+        msg.seq = task->sent_next;
+        if (braid_msg_try_send(self->push, NULL, &msg, &batch) == 0) {
+            task->sent_next += n;
+            continue;
+        }
+        /*  Not sent: put the batch back in front of what is held.         */
+        zframe_t *f;
+        while ((f = zmsg_pop(task->outq)))
+            zmsg_append(batch, &f);
+        zmsg_destroy(&task->outq);
+        task->outq = batch;
+        if (errno != EAGAIN)
+            braid_warning("cannot send DATA id=%llu: %s", (unsigned long long) task->id,
+                          strerror(errno));
+        self->push_blocked = true;
+        return -1;
+    }
+    return 0;
+}
+
+/*  Send DONE for an ended task whose partials all left. Returns 0 if sent. */
+static int
+s_task_send_done(braid_worker_t *self, s_task_t *task)
+{
+    if (self->push_blocked)
+        return -1;
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_DONE);
+    msg.task_id = task->id;
+    msg.attempts = task->attempt;
+    msg.status = task->status;
+    msg.parts = task->sent_next;
+    snprintf(msg.text, sizeof msg.text, "%s", task->text);
+    if (braid_msg_try_send(self->push, NULL, &msg, NULL)) {
+        if (errno != EAGAIN)
+            braid_warning("cannot send DONE id=%llu: %s", (unsigned long long) task->id,
+                          strerror(errno));
+        self->push_blocked = true;
+        return -1;
+    }
+    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu",
+                (unsigned long long) task->id, task->attempt, braid_status_name((int) task->status),
+                (unsigned long long) task->sent_next);
+    self->tasks_done++;
+    return 0;
+}
+
+static void
+s_send_control(braid_worker_t *self, braid_msg_type_t type)
+{
+    braid_msg_t msg;
+    braid_msg_init(&msg, type);
+    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL) && errno != EAGAIN)
+        braid_warning("cannot send %s: %s", braid_msg_type_name(type), strerror(errno));
+}
+
+/*  ---------------------------------------------------------------------
+    The loop                                                               */
+
+/*  Move an exec task on: read its pipes, note its exit, end it.           */
+static void
+s_exec_event(braid_worker_t *self, s_task_t *task, s_kind_t kind, int64_t now)
+{
+    braid_exec_t *exec = task->exec;
+    if (!exec)
+        return;
+    if (kind == S_ITEM_OUT && task->state == S_RUN) {
+        zmsg_t *frames = zmsg_new();
+        int rc = braid_exec_read_stdout(exec, self->buf, S_READ_BUF, frames);
+        s_task_accept(task, &frames);
+        if (rc >= 0 && braid_exec_exited(exec))
+            task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
+    } else if (kind == S_ITEM_ERR)
+        braid_exec_read_stderr(exec, self->buf, S_READ_BUF);
+    else if (kind == S_ITEM_PID && braid_exec_check_exit(exec))
+        task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
+}
+
+/*  Timers and state changes that need no descriptor, then sending.
+    Returns true if the task is finished (its DONE left).                  */
+static bool
+s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
+{
+    if (task->deadline && now >= task->deadline) {
+        /*  Too late only if the outcome was not already on its way out.   */
+        char text[64];
+        snprintf(text, sizeof text, "timeout after %u msec", task->timeout_msec);
+        s_task_abort(task, BRAID_STATUS_TIMEOUT, text, now);
+        task->deadline = 0;
+    }
+    if (task->exec && braid_exec_needs_polling(task->exec) && braid_exec_check_exit(task->exec))
+        task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
+    if (task->state == S_KILL) {
+        if (task->kill_at && now >= task->kill_at) {
+            braid_exec_kill(task->exec, SIGKILL);
+            task->kill_at = 0;
+        }
+        if (braid_exec_exited(task->exec)) {
+            char text[BRAID_MAX_TEXT + 1];
+            snprintf(text, sizeof text, "%s", task->text);
+            s_task_end(task, task->status, text);
+        }
+    }
+    if (task->state == S_RUN && task->synth) {
+        if (zmsg_size(task->outq) == 0) {
+            zmsg_t *frames = zmsg_new();
+            braid_synth_produce(task->synth, now, frames, BRAID_MAX_BATCH);
+            s_task_accept(task, &frames);
+        }
+        if (braid_synth_done(task->synth))
+            s_task_end(task, BRAID_STATUS_OK, NULL);
+    }
+    if (task->state == S_RUN && task->exec && braid_exec_exited(task->exec)) {
+        bool blocked = zmsg_size(task->outq) > 0;
+        if (braid_exec_pipes_closed(task->exec) || (!blocked && now >= task->drain_at)) {
+            /*  Both pipes at EOF, or something outside our reach holds
+                them: kill what is left of the group and reap.             */
+            char text[BRAID_MAX_TEXT + 1];
+            braid_exec_finish(task->exec);
+            bool ok = braid_exec_result(task->exec, text, sizeof text);
+            s_task_end(task, ok ? BRAID_STATUS_OK : BRAID_STATUS_FAILED, text);
+        } else if (blocked && now >= task->drain_at)
+            task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
+    }
+    if (task->state == S_KILL)
+        return false;
+    if (s_task_flush(self, task))
+        return false;
+    if (task->state != S_END || zmsg_size(task->outq) > 0)
+        return false;
+    return s_task_send_done(self, task) == 0;
+}
+
+/*  The earliest time anything of this task needs the loop.                */
+static int64_t
+s_task_wake(s_task_t *task, int64_t now, int64_t wake)
+{
+    if (task->deadline && task->deadline < wake)
+        wake = task->deadline;
+    if (task->state == S_KILL && task->kill_at && task->kill_at < wake)
+        wake = task->kill_at;
+    if (task->state == S_RUN && task->exec && braid_exec_exited(task->exec) &&
+        task->drain_at < wake)
+        wake = task->drain_at;
+    if (task->exec && braid_exec_needs_polling(task->exec) &&
+        now + BRAID_EXEC_POLL_MSEC < wake)
+        wake = now + BRAID_EXEC_POLL_MSEC;
+    if (task->state == S_RUN && task->synth && zmsg_size(task->outq) == 0) {
+        int64_t at = braid_synth_next_at(task->synth);
+        if (at >= 0 && at < wake)
+            wake = at;
+    }
+    return wake;
+}
+
+static int
+s_add_item(braid_worker_t *self, int n, void *socket, int fd, short events, s_task_t *task,
+           s_kind_t kind)
+{
+    self->items[n] = (zmq_pollitem_t){.socket = socket, .fd = fd, .events = events};
+    self->itemmap[n] = (s_item_t){task, kind};
+    return n + 1;
+}
+
+/*  Build the poll set: sockets, signal fd, and what each task waits on.   */
+static int
+s_build_items(braid_worker_t *self, int signal_fd)
+{
+    int n = 0;
+    n = s_add_item(self, n, zsock_resolve(self->dealer), 0, ZMQ_POLLIN, NULL, S_ITEM_DEALER);
+    n = s_add_item(self, n, NULL, signal_fd, ZMQ_POLLIN, NULL, S_ITEM_SIGNAL);
+    if (self->push_blocked)
+        n = s_add_item(self, n, zsock_resolve(self->push), 0, ZMQ_POLLOUT, NULL, S_ITEM_PUSH);
+    for (size_t i = 0; i < self->ntasks; i++) {
+        s_task_t *task = self->tasks[i];
+        braid_exec_t *exec = task->exec;
+        if (!exec || task->state == S_END)
+            continue;
+        int fd;
+        /*  stdout only while nothing is held: that is the backpressure.   */
+        if (task->state == S_RUN && zmsg_size(task->outq) == 0 &&
+            (fd = braid_exec_stdout_fd(exec)) >= 0)
+            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_OUT);
+        if ((fd = braid_exec_stderr_fd(exec)) >= 0)
+            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_ERR);
+        if ((fd = braid_exec_pid_fd(exec)) >= 0)
+            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_PID);
+    }
+    return n;
+}
+
+static void
+s_begin_stop(braid_worker_t *self, int64_t now)
+{
+    if (self->stopping) {
+        /*  A second signal: no more waiting.                              */
+        self->stop_deadline = now;
+        return;
+    }
+    braid_notice("stopping name=%s tasks=%zu", self->name, self->ntasks);
+    self->stopping = true;
+    self->stop_deadline = now + BRAID_WORKER_STOP_MSEC;
+    for (size_t i = 0; i < self->ntasks; i++)
+        s_task_abort(self->tasks[i], BRAID_STATUS_CANCELLED, "worker stopping", now);
+}
+
+static void
+s_on_signal(braid_worker_t *self, int signal_fd, int64_t now)
+{
+    struct signalfd_siginfo info;
+    ssize_t n;
+    while ((n = read(signal_fd, &info, sizeof info)) == (ssize_t) sizeof info) {
+        braid_info("signal %u", info.ssi_signo);
+        s_begin_stop(self, now);
+    }
+}
+
+int
+braid_worker_run(braid_worker_t *self, int signal_fd)
+{
+    braid_msg_t hello;
+    braid_msg_init(&hello, BRAID_MSG_HELLO);
+    snprintf(hello.name, sizeof hello.name, "%s", self->name);
+    hello.slots = self->config.slots;
+    hello.nsources = (uint32_t) self->config.nsources;
+    char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < self->config.nsources; i++) {
+        snprintf(hello.sources[i], sizeof hello.sources[i], "%s", self->config.sources[i]->name);
+        len += (size_t) snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "",
+                                 self->config.sources[i]->name);
+    }
+    if (braid_msg_try_send(self->dealer, NULL, &hello, NULL)) {
+        braid_error("cannot send HELLO: %s", strerror(errno));
+        return -1;
+    }
+    braid_notice("ready name=%s slots=%u sources=%s", self->name, self->config.slots, list);
+
+    int64_t now = zclock_mono();
+    self->heartbeat_at = now + BRAID_WORKER_HEARTBEAT_MSEC;
+    int rc = 0;
+    while (!self->stopping || (self->ntasks > 0 && now < self->stop_deadline)) {
+        int nitems = s_build_items(self, signal_fd);
+        int64_t wake = self->heartbeat_at;
+        for (size_t i = 0; i < self->ntasks; i++)
+            wake = s_task_wake(self->tasks[i], now, wake);
+        if (self->stopping && self->stop_deadline < wake)
+            wake = self->stop_deadline;
+        long timeout = wake > now ? (long) (wake - now) : 0;
+        if (zmq_poll(self->items, nitems, timeout) < 0 && errno != EINTR) {
+            braid_error("poll failed: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        now = zclock_mono();
+        /*  The PUSH socket is polled only while it refused something; try
+            again either way, a reconnect may have freed it.               */
+        self->push_blocked = false;
+        for (int i = 0; i < nitems; i++) {
+            if (!(self->items[i].revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR)))
+                continue;
+            s_item_t *item = &self->itemmap[i];
+            if (item->kind == S_ITEM_SIGNAL)
+                s_on_signal(self, signal_fd, now);
+            else if (item->kind == S_ITEM_DEALER) {
+                if (s_on_dealer(self, now)) {
+                    braid_error("backend socket failed: %s", strerror(errno));
+                    rc = -1;
+                    break;
+                }
+            } else if (item->task)
+                s_exec_event(self, item->task, item->kind, now);
+        }
+        if (rc)
+            break;
+        /*  Pump every task; drop those whose DONE left.                   */
+        size_t kept = 0;
+        for (size_t i = 0; i < self->ntasks; i++) {
+            s_task_t *task = self->tasks[i];
+            if (s_task_pump(self, task, now)) {
+                if (task->slot)
+                    self->busy--;
+                s_task_destroy(&task);
+            } else
+                self->tasks[kept++] = task;
+        }
+        self->ntasks = kept;
+        if (now >= self->heartbeat_at) {
+            if (!self->stopping)
+                s_send_control(self, BRAID_MSG_WHEARTBEAT);
+            self->heartbeat_at = now + BRAID_WORKER_HEARTBEAT_MSEC;
+        }
+    }
+    if (self->ntasks)
+        braid_warning("%zu tasks not reported to the broker", self->ntasks);
+    s_send_control(self, BRAID_MSG_BYE);
+    braid_notice("stopped name=%s tasks_done=%llu malformed=%llu", self->name,
+                 (unsigned long long) self->tasks_done, (unsigned long long) self->malformed);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------
+    Construction                                                           */
+
+braid_worker_t *
+braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
+{
+    braid_worker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    snprintf(self->name, sizeof self->name, "%s", config->name);
+    self->config.name = self->name;
+    /*  Room for every slot plus as many refusals waiting for their DONE:
+        beyond that a broker is ignoring our slot count and TASKs drop.    */
+    self->max_tasks = 2 * (size_t) config->slots + 16;
+    size_t max_items = 3 + 3 * self->max_tasks;
+    self->tasks = calloc(self->max_tasks, sizeof *self->tasks);
+    self->items = calloc(max_items, sizeof *self->items);
+    self->itemmap = calloc(max_items, sizeof *self->itemmap);
+    self->buf = malloc(S_READ_BUF);
+    if (!self->tasks || !self->items || !self->itemmap || !self->buf) {
+        snprintf(err, errsize, "out of memory");
+        goto fail;
+    }
+    self->dealer = zsock_new(ZMQ_DEALER);
+    self->push = zsock_new(ZMQ_PUSH);
+    if (!self->dealer || !self->push) {
+        snprintf(err, errsize, "cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
+    braid_socket_harden(self->push, BRAID_WORKER_HWM);
+    if (zsock_connect(self->dealer, "%s", config->backend)) {
+        snprintf(err, errsize, "cannot connect to backend %s: %s", config->backend,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (zsock_connect(self->push, "%s", config->sink)) {
+        snprintf(err, errsize, "cannot connect to sink %s: %s", config->sink,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    return self;
+fail:
+    braid_worker_destroy(&self);
+    return NULL;
+}
+
+void
+braid_worker_destroy(braid_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    braid_worker_t *self = *self_p;
+    for (size_t i = 0; i < self->ntasks; i++)
+        s_task_destroy(&self->tasks[i]);    /* kills and reaps children    */
+    /*  Linger a little so the last DONEs and BYE leave.                   */
+    if (self->dealer)
+        zsock_set_linger(self->dealer, BRAID_WORKER_LINGER_MSEC);
+    if (self->push)
+        zsock_set_linger(self->push, BRAID_WORKER_LINGER_MSEC);
+    zsock_destroy(&self->dealer);
+    zsock_destroy(&self->push);
+    free(self->tasks);
+    free(self->items);
+    free(self->itemmap);
+    free(self->buf);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,53 @@
+/*  worker.h - the braid worker: one event loop, many concurrent tasks.
+
+    A DEALER connected to the broker's backend carries HELLO, WHEARTBEAT
+    and BYE out and TASK, TASK_CREDIT, TASK_CANCEL and BHEARTBEAT in; a
+    PUSH connected to the sink carries DATA and DONE out. See
+    proto/PROTOCOL.md, "A worker".
+*/
+
+#ifndef BRAID_WORKER_H_INCLUDED
+#define BRAID_WORKER_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "braid_msg.h"
+#include "source.h"
+
+typedef struct _braid_worker_t braid_worker_t;
+
+/*  Timing, in one place. The kill grace is how long a child gets between
+    SIGTERM and SIGKILL, and how long the worker waits for a child's pipes
+    to reach end of file after the child itself exited.                    */
+#define BRAID_WORKER_KILL_GRACE_MSEC 1000
+#define BRAID_WORKER_HEARTBEAT_MSEC 1000
+#define BRAID_WORKER_STOP_MSEC 5000     /* SIGTERM: most time to deliver DONEs */
+#define BRAID_WORKER_LINGER_MSEC 1000   /* then to flush sockets on close  */
+#define BRAID_WORKER_HWM 1000           /* messages queued per socket      */
+
+typedef struct {
+    const char *name;               /* valid per braid_name_valid()        */
+    uint32_t slots;                 /* 1..BRAID_MAX_SLOTS                  */
+    const char *backend;            /* endpoint to connect the DEALER to   */
+    const char *sink;               /* endpoint to connect the PUSH to     */
+    braid_source_t **sources;       /* borrowed; must outlive the worker   */
+    size_t nsources;                /* 1..BRAID_MAX_SOURCES                */
+} braid_worker_config_t;
+
+/*  Create the sockets and connect them. NULL with the reason in err.      */
+braid_worker_t *
+braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize);
+
+/*  Kill and reap any child still running, close the sockets (lingering
+    briefly so DONE and BYE leave). NULL-safe; sets *self_p to NULL.        */
+void
+braid_worker_destroy(braid_worker_t **self_p);
+
+/*  Send HELLO, log the ready line, and serve until signal_fd (a signalfd
+    for SIGTERM and SIGINT) fires; then cancel running tasks, send their
+    DONE and BYE. Returns 0 after such a stop, -1 on a fatal error.         */
+int
+braid_worker_run(braid_worker_t *self, int signal_fd);
+
+#endif
