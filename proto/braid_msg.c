@@ -64,6 +64,9 @@ static const s_field_t s_fields[] = {
     F_('m', K_U32, max_inflight, 0, BRAID_MAX_INFLIGHT),
     F_('t', K_U32, timeout_msec, 0, 7ull * 24 * 3600 * 1000),
     F_('f', K_U32, flags, 0, 0xffff),
+    F_('d', K_U32, deadline_msec, 0, 7ull * 24 * 3600 * 1000),
+    F_('y', K_U32, retries, 0, BRAID_MAX_RETRIES),
+    F_('g', K_U32, transient, 0, 1),
     F_('n', K_U32, count, 1, BRAID_MAX_QUERIES),
     F_('c', K_U64, credit, 0, UINT64_MAX),
     F_('F', K_U32, first, 0, BRAID_MAX_QUERIES - 1),
@@ -523,6 +526,8 @@ s_max_frame_size(int type)
     case BRAID_MSG_QUERIES:
     case BRAID_MSG_TASK:
         return BRAID_MAX_QUERY_LEN;
+    case BRAID_MSG_WHEARTBEAT:
+        return (size_t) BRAID_MAX_SLOTS * BRAID_HEARTBEAT_ENTRY;
     default:
         return BRAID_MAX_FRAME;
     }
@@ -582,7 +587,8 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     if (e == BRAID_OK) {
         size_t cap = s_max_frame_size(msg->type);
         for (zframe_t *f = zmsg_first(body); f; f = zmsg_next(body))
-            if (zframe_size(f) > cap) {
+            if (zframe_size(f) > cap || (msg->type == BRAID_MSG_WHEARTBEAT &&
+                                         zframe_size(f) % BRAID_HEARTBEAT_ENTRY != 0)) {
                 e = BRAID_ERR_FRAME_SIZE;
                 break;
             }

@@ -38,6 +38,10 @@ extern "C" {
 #define BRAID_MAX_HEADER 8192         /* bytes in one header frame          */
 #define BRAID_MAX_FRAME (16u << 20)   /* ZMQ_MAXMSGSIZE on bound sockets    */
 #define BRAID_MAX_DEPTH 3             /* msgpack nesting in a header        */
+#define BRAID_MAX_RETRIES 1000        /* retries of one task                */
+/*  WHEARTBEAT's payload frame: one entry per running task, big-endian
+    task_id (8 bytes), attempt (4), next seq to send (8).                   */
+#define BRAID_HEARTBEAT_ENTRY 20
 
 /*  Channels. A message type is valid on exactly one.                      */
 typedef enum {
@@ -72,7 +76,8 @@ typedef enum {
 } braid_order_t;
 
 /*  SUBMIT flags.                                                           */
-#define BRAID_FLAG_FAIL_FAST 0x1u
+#define BRAID_FLAG_FAIL_FAST 0x1u  /* first failure cancels the rest      */
+#define BRAID_FLAG_RETRIES 0x2u    /* retries (y) overrides the source's  */
 
 /*  ERROR codes (broker -> client).                                         */
 typedef enum {
@@ -112,6 +117,9 @@ typedef struct {
     uint32_t max_inflight;          /* m: per-job in-flight limit, 0 = none */
     uint32_t timeout_msec;          /* t: per-task timeout, 0 = none        */
     uint32_t flags;                 /* f: BRAID_FLAG_*                      */
+    uint32_t deadline_msec;         /* d: job deadline from accept, 0 = none*/
+    uint32_t retries;               /* y: retry limit (BRAID_FLAG_RETRIES)  */
+    uint32_t transient;             /* g: 1 = the failure may pass on retry */
     uint32_t count;                 /* n: number of queries in the job      */
     uint64_t credit;                /* c: client credit, absolute out_seq   */
     uint32_t first;                 /* F: index of the first query carried  */

@@ -35,7 +35,7 @@ typedef struct {
 } s_fixture_t;
 
 static int
-s_setup(void **state)
+s_setup_inner(void **state)
 {
     s_fixture_t *f = calloc(1, sizeof *f);
     if (!f)
@@ -78,6 +78,17 @@ s_teardown(void **state)
     braid_tmpdir_destroy(&f->dir);
     free(f);
     return 0;
+}
+
+/*  cmocka does not call the teardown when the setup fails: do it here, so
+    that a failed start leaves no temp dir and no process behind.         */
+static int
+s_setup(void **state)
+{
+    if (s_setup_inner(state) == 0)
+        return 0;
+    s_teardown(state);
+    return -1;
 }
 
 typedef struct {

@@ -64,7 +64,7 @@ s_query(int i, char *buf, size_t size)
 }
 
 static int
-s_setup(void **state)
+s_setup_inner(void **state)
 {
     s_fixture_t *f = calloc(1, sizeof *f);
     if (!f)
@@ -148,6 +148,17 @@ s_teardown(void **state)
     free(f->want);
     free(f);
     return 0;
+}
+
+/*  cmocka does not call the teardown when the setup fails: do it here, so
+    that a failed start leaves no temp dir and no process behind.         */
+static int
+s_setup(void **state)
+{
+    if (s_setup_inner(state) == 0)
+        return 0;
+    s_teardown(state);
+    return -1;
 }
 
 /*  Run a client to completion; its exit code must be 0. Owned process.   */
