@@ -2,8 +2,10 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test demo clean
+.PHONY: all deps build build-asan test demo clean fuzz
 
 all: build
 
@@ -24,6 +26,25 @@ test: build build-asan
 
 demo: build
 	./scripts/demo $(BUILD)
+
+# libFuzzer on the protocol decoder: a clang ASan/UBSan build in $(FUZZ_BUILD),
+# then FUZZ_SECONDS of fuzz_decode seeded from tests/fuzz/corpus. New inputs
+# and any crash-* go to a scratch directory, never into the repository; its
+# path is printed (keep what is worth keeping: a gen_seeds or regress- seed).
+#   make fuzz FUZZ_SECONDS=600
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/braid-fuzz.XXXXXX") || exit 1; \
+	mkdir "$$out/new" && echo "fuzz: $(FUZZ_SECONDS)s into $$out (new inputs in new/)"; \
+	rc=0; $(FUZZ_BUILD)/tests/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=8300 \
+	    -timeout=10 -print_final_stats=1 -artifact_prefix="$$out/" "$$out/new" tests/fuzz/corpus \
+	    >"$$out/fuzz.log" 2>&1 || rc=$$?; \
+	grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+(INITED|DONE)|Done [0-9]+ runs|stat::)' \
+	    "$$out/fuzz.log"; \
+	if [ $$rc -ne 0 ]; then tail -n 60 "$$out/fuzz.log"; \
+	    echo "fuzz: FAILED (libFuzzer exit $$rc); log and artifacts in $$out"; exit 1; fi; \
+	echo "fuzz: ok; $$(ls "$$out/new" | wc -l) new inputs in $$out/new, log $$out/fuzz.log"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,16 +1,19 @@
-/*  broker.c - the braid broker: sockets, event loop, dispatch.             */
+/*  broker.c - the braid broker: sockets, event loop, dispatch, liveness.   */
 
 #include "broker.h"
 
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "timers.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define S_MAX_GLOBAL_SOURCES 1024   /* distinct source names ever seen     */
 #define S_DRAIN_MAX 512             /* messages handled per socket a turn  */
@@ -18,8 +21,24 @@
 #define S_FRONTEND_HWM 200000       /* > the sum of client credit windows  */
 #define S_BACKEND_HWM 20000
 #define S_SINK_HWM 100000
+#define S_STOP_GRACE_MSEC 2000      /* after a drain: wait for cancels     */
 /*  Nothing a client sends is longer than a query or a header.              */
 #define S_FRONTEND_MAX_FRAME (BRAID_MAX_HEADER + BRAID_MAX_QUERY_LEN)
+
+/*  Timer kinds.                                                            */
+enum { S_TIMER_RETRY = 1, S_TIMER_DEADLINE = 2 };
+
+/*  A task as its worker holds it.                                          */
+typedef struct {
+    uint64_t task_id;
+    uint32_t attempt;
+    uint16_t gid;               /* global source id                        */
+    bool acked;                 /* TASK_ACK or listed in a heartbeat       */
+    uint8_t missing;            /* heartbeats in a row that left it out    */
+    int64_t sent_msec;          /* when the TASK went out                  */
+    uint64_t hb_seq;            /* next seq the last heartbeat reported    */
+    uint64_t hb_recv;           /* parts received when it was reported     */
+} s_slot_t;
 
 /*  A registered worker.                                                    */
 typedef struct {
@@ -27,11 +46,19 @@ typedef struct {
     char *key;                  /* hex of rid, key in workers_by_rid       */
     char name[BRAID_MAX_NAME + 1];
     uint32_t slots;
-    uint32_t running;
     uint32_t nsrc;
     uint16_t src[BRAID_MAX_SOURCES];    /* global source ids it serves     */
-    bool leaving;               /* said BYE: no new tasks                  */
+    int64_t last_seen_msec;
+    s_slot_t *tasks;            /* the tasks it runs, [0, running)         */
+    uint32_t running;
 } s_worker_t;
+
+/*  A client that has talked to us.                                         */
+typedef struct {
+    char *key;                  /* hex of its routing id                   */
+    int64_t last_seen_msec;
+    uint32_t jobs;              /* open jobs                               */
+} s_client_t;
 
 /*  A job as the broker sees it: the job plus its client.                   */
 typedef struct s_job_t s_job_t;
@@ -39,12 +66,18 @@ struct s_job_t {
     s_job_t *prev, *next;       /* the broker's list of jobs               */
     braid_job_t *job;
     zframe_t *client;           /* client routing id on the frontend       */
-    char *key;                  /* hex(client) hex(job id)                 */
-    char *client_key;           /* hex(client)                             */
+    char *key;                  /* hex(client)/hex(job id)                 */
+    s_client_t *owner;
     uint16_t gid[BRAID_MAX_SOURCES];    /* global id of each job source    */
     bool blocked;               /* the client could not take more now      */
     bool silent;                /* emit nothing more (client gone or bad)  */
 };
+
+/*  A source: its name and its limiter.                                     */
+typedef struct {
+    char *name;
+    braid_limiter_t limiter;
+} s_source_t;
 
 /*  Drop counters, one per reason.                                          */
 typedef struct {
@@ -66,26 +99,40 @@ struct braid_broker_t {
     uint32_t nworkers;
     zhashx_t *workers_by_rid;   /* hex rid -> s_worker_t                   */
 
-    zhashx_t *sources;          /* name -> global id + 1                   */
-    char *source_names[S_MAX_GLOBAL_SOURCES];
+    zhashx_t *source_ids;       /* name -> global id + 1                   */
+    s_source_t sources[S_MAX_GLOBAL_SOURCES];
     uint32_t nsources;
 
     s_job_t *jobs_head;         /* all open jobs, oldest first             */
     s_job_t *jobs_tail;
     s_job_t *rr;                /* round robin: the job to serve first     */
     size_t njobs;
-    zhashx_t *jobs_by_key;      /* client+job id -> s_job_t                */
+    zhashx_t *jobs_by_key;      /* client/job id -> s_job_t                */
     zhashx_t *jobs_by_serial;   /* serial -> s_job_t                       */
-    zhashx_t *jobs_per_client;  /* client key -> open job count            */
+    zhashx_t *clients;          /* client key -> s_client_t                */
     uint32_t next_serial;
 
+    braid_timers_t *timers;
+    int64_t now;                /* this turn's clock, msec                 */
+    int64_t next_tick;
     bool dispatch_due;
-    bool pump_all;              /* some job changed outside a pump        */
+    bool pump_all;              /* some job changed outside a pump         */
     uint32_t blocked_jobs;
+    bool draining;
+    int64_t drain_until;
+    unsigned int seed;          /* jitter                                  */
+
     s_counters_t counters;
     uint64_t tasks_dispatched;
     uint64_t tasks_done;
+    uint64_t retries;
 };
+
+static void
+s_dispatch_later(braid_broker_t *self)
+{
+    self->dispatch_due = true;
+}
 
 /*  ---------------------------------------------------------------------
     Small helpers                                                          */
@@ -132,20 +179,31 @@ s_serial_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/*  Global id of a source name, registering it; -1 when the table is full.   */
+static const braid_policy_t *
+s_policy_for(const braid_broker_config_t *cfg, const char *name)
+{
+    for (uint32_t i = 0; i < cfg->npolicies; i++)
+        if (streq(cfg->policies[i].name, name))
+            return &cfg->policies[i].policy;
+    return &cfg->default_policy;
+}
+
+/*  Global id of a source name, registering it; -1 when unknown or full.    */
 static int
 s_source_id(braid_broker_t *self, const char *name, bool create)
 {
-    void *v = zhashx_lookup(self->sources, name);
+    void *v = zhashx_lookup(self->source_ids, name);
     if (v)
         return (int) ((uintptr_t) v - 1);
     if (!create || self->nsources >= S_MAX_GLOBAL_SOURCES)
         return -1;
     uint32_t id = self->nsources;
-    self->source_names[id] = strdup(name);
-    if (!self->source_names[id])
+    s_source_t *src = &self->sources[id];
+    src->name = strdup(name);
+    if (!src->name)
         return -1;
-    zhashx_insert(self->sources, name, (void *) (uintptr_t) (id + 1));
+    braid_limiter_init(&src->limiter, s_policy_for(&self->cfg, name), self->now);
+    zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (id + 1));
     self->nsources++;
     return (int) id;
 }
@@ -159,15 +217,18 @@ s_worker_serves(const s_worker_t *w, uint16_t gid)
     return false;
 }
 
-/*  The least-loaded worker serving gid with a free slot, or -1.            */
+/*  The least-loaded worker serving gid with a free slot, or -1. The
+    source's own limits (concurrency, rate) are checked too.                */
 static int32_t
 s_pick_worker(braid_broker_t *self, uint16_t gid)
 {
+    if (!braid_limiter_allows(&self->sources[gid].limiter, self->now))
+        return -1;
     int32_t best = -1;
     uint64_t best_load = 0;
     for (uint32_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        if (!w || w->leaving || w->running >= w->slots || !s_worker_serves(w, gid))
+        if (!w || w->running >= w->slots || !s_worker_serves(w, gid))
             continue;
         /*  Load as a fraction of slots, compared without division.         */
         uint64_t load = ((uint64_t) w->running << 32) / w->slots;
@@ -183,10 +244,52 @@ static bool
 s_source_served(braid_broker_t *self, uint16_t gid)
 {
     for (uint32_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i] && !self->workers[i]->leaving &&
-            s_worker_serves(self->workers[i], gid))
+        if (self->workers[i] && s_worker_serves(self->workers[i], gid))
             return true;
     return false;
+}
+
+static s_job_t *
+s_job_of_task(braid_broker_t *self, uint64_t task_id)
+{
+    uint32_t serial = (uint32_t) (task_id >> 32);
+    return serial ? zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) serial) : NULL;
+}
+
+/*  ---------------------------------------------------------------------
+    Worker slots: the broker's record of which worker runs what            */
+
+static s_slot_t *
+s_slot_find(s_worker_t *w, uint64_t task_id)
+{
+    for (uint32_t i = 0; i < w->running; i++)
+        if (w->tasks[i].task_id == task_id)
+            return &w->tasks[i];
+    return NULL;
+}
+
+/*  Forget that worker index runs task_id (DONE, retry, cancel confirmed).  */
+static void
+s_slot_release(braid_broker_t *self, int32_t index, uint64_t task_id)
+{
+    if (index < 0 || (uint32_t) index >= self->nworkers || !self->workers[index])
+        return;
+    s_worker_t *w = self->workers[index];
+    s_slot_t *slot = s_slot_find(w, task_id);
+    if (!slot)
+        return;
+    braid_limiter_stop(&self->sources[slot->gid].limiter);
+    *slot = w->tasks[--w->running];
+    s_dispatch_later(self);
+}
+
+static int32_t
+s_worker_index(braid_broker_t *self, s_worker_t *w)
+{
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i] == w)
+            return (int32_t) i;
+    return -1;
 }
 
 /*  ---------------------------------------------------------------------
@@ -228,18 +331,32 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 }
 
 static void
+s_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, int32_t worker,
+        uint64_t window)
+{
+    (void) job;
+    braid_broker_t *self = arg;
+    if (worker < 0 || (uint32_t) worker >= self->nworkers || !self->workers[worker])
+        return;
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK_CREDIT);
+    msg.task_id = task_id;
+    msg.attempts = attempt;
+    msg.window = window;
+    /*  A lost grant is repaired by the next one: credit is absolute.       */
+    if (braid_msg_send(self->backend, self->workers[worker]->rid, &msg, NULL, true) != 0)
+        braid_debug("cannot send credit worker=%s errno=%d", self->workers[worker]->name, errno);
+}
+
+static const braid_job_io_t s_io = {s_emit, s_grant};
+
+static void
 s_job_remove(braid_broker_t *self, s_job_t *ent)
 {
     if (ent->blocked)
         self->blocked_jobs--;
-    void *count = zhashx_lookup(self->jobs_per_client, ent->client_key);
-    if (count) {
-        uintptr_t n = (uintptr_t) count - 1;
-        if (n)
-            zhashx_update(self->jobs_per_client, ent->client_key, (void *) n);
-        else
-            zhashx_delete(self->jobs_per_client, ent->client_key);
-    }
+    if (ent->owner && ent->owner->jobs > 0)
+        ent->owner->jobs--;
     zhashx_delete(self->jobs_by_key, ent->key);
     zhashx_delete(self->jobs_by_serial, (void *) (uintptr_t) braid_job_serial(ent->job));
     if (self->rr == ent)
@@ -257,7 +374,6 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     braid_job_destroy(&ent->job);
     zframe_destroy(&ent->client);
     free(ent->key);
-    free(ent->client_key);
     free(ent);
 }
 
@@ -269,7 +385,7 @@ s_job_pump(braid_broker_t *self, s_job_t *ent)
         ent->blocked = false;
         self->blocked_jobs--;
     }
-    braid_job_pump(ent->job, s_emit, self);
+    braid_job_pump(ent->job, &s_io, self);
     if (braid_job_finished(ent->job))
         s_job_remove(self, ent);
 }
@@ -288,11 +404,57 @@ s_cancel_task(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker)
         braid_warning("cannot send cancel worker=%s errno=%d", self->workers[worker]->name, errno);
 }
 
+/*  End the job early (client cancel, client lost, deadline, fail-fast,
+    drain); the caller pumps.                                               */
 static void
-s_job_cancel(braid_broker_t *self, s_job_t *ent)
+s_job_stop(braid_broker_t *self, s_job_t *ent, uint32_t status, const char *text)
 {
-    braid_job_cancel(ent->job, s_cancel_task, self);
-    self->dispatch_due = true;
+    braid_job_cancel(ent->job, status, text, s_cancel_task, self);
+    s_dispatch_later(self);
+}
+
+/*  Policy of source s of the job.                                          */
+static const braid_policy_t *
+s_job_policy(braid_broker_t *self, s_job_t *ent, uint32_t idx)
+{
+    return &self->sources[ent->gid[idx % braid_job_nsources(ent->job)]].limiter.policy;
+}
+
+/*  Run task idx again after a failure or a hand-back: counted failures
+    wait a backoff, hand-backs go at once.                                  */
+static void
+s_task_retry(braid_broker_t *self, s_job_t *ent, uint32_t idx, uint32_t attempt, bool counted,
+             const char *why)
+{
+    const braid_policy_t *policy = s_job_policy(self, ent, idx);
+    braid_job_policy_t jp = {policy->retries, policy->on_retry};
+    int32_t worker;
+    uint32_t retries;
+    int rc = braid_job_retry(ent->job, idx, attempt, counted, why, &jp, &worker, &retries);
+    uint64_t task_id = braid_task_id(braid_job_serial(ent->job), idx);
+    s_slot_release(self, worker, task_id);
+    if (rc != 1)
+        return;
+    self->retries += counted;
+    uint32_t delay = counted ? braid_policy_backoff(policy, retries,
+                                                    (double) rand_r(&self->seed) / RAND_MAX)
+                             : 0;
+    braid_debug("task retry job=%s task=%u attempt=%u counted=%d delay_msec=%u why=%s", ent->key,
+                idx, attempt, counted, delay, why);
+    if (delay == 0) {
+        braid_job_ready(ent->job, idx);
+        s_dispatch_later(self);
+    } else
+        braid_timers_add(self->timers, self->now + delay, S_TIMER_RETRY,
+                         braid_job_serial(ent->job), idx);
+}
+
+/*  After a task ended: fail-fast stops the rest.                           */
+static void
+s_check_fail_fast(braid_broker_t *self, s_job_t *ent)
+{
+    if ((braid_job_flags(ent->job) & BRAID_FLAG_FAIL_FAST) && braid_job_failures(ent->job) > 0)
+        s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: fail-fast");
 }
 
 static void
@@ -311,82 +473,109 @@ s_send_error(braid_broker_t *self, zframe_t *client, const uint8_t *job_id, uint
 }
 
 static void
-s_on_submit(braid_broker_t *self, zframe_t *client, const braid_msg_t *msg)
+s_send_accept(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
 {
-    char *key = s_frame_hex(client, msg->job_id);
-    char *client_key = s_frame_hex(client, NULL);
-    if (!key || !client_key)
-        goto done;
-    s_job_t *ent = zhashx_lookup(self->jobs_by_key, key);
-    if (ent) {
-        if (!braid_job_same(ent->job, msg)) {
-            s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_CONFLICT,
-                         "job id already open with other parameters");
-            goto done;
-        }
-        braid_msg_t accept;
-        braid_msg_init(&accept, BRAID_MSG_ACCEPT);
-        memcpy(accept.job_id, msg->job_id, 16);
-        braid_msg_send(self->frontend, client, &accept, NULL, true);
-        goto done;
+    braid_msg_t accept;
+    braid_msg_init(&accept, BRAID_MSG_ACCEPT);
+    memcpy(accept.job_id, job_id, 16);
+    if (braid_msg_send(self->frontend, client, &accept, NULL, true) != 0)
+        braid_debug("cannot send accept errno=%d", errno);
+}
+
+/*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
+    error code with text filled in.                                         */
+static uint32_t
+s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *msg, uint16_t *gid,
+                 char *text, size_t size)
+{
+    if (self->draining) {
+        snprintf(text, size, "broker is stopping: not accepting jobs");
+        return BRAID_ERR_CODE_UNAVAILABLE;
     }
     if (msg->order == BRAID_ORDER_KEY) {
-        s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_BAD_REQUEST,
-                     "order 'key' is not supported by this broker");
-        goto done;
+        snprintf(text, size, "order 'key' is not supported by this broker");
+        return BRAID_ERR_CODE_BAD_REQUEST;
     }
-    uintptr_t open = (uintptr_t) zhashx_lookup(self->jobs_per_client, client_key);
-    if (open && open - 1 >= self->cfg.max_jobs_per_client) {
-        s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_TOO_MANY,
-                     "too many open jobs for this client");
-        goto done;
+    if (client->jobs >= self->cfg.max_jobs_per_client) {
+        snprintf(text, size, "too many open jobs for this client (limit %u)",
+                 self->cfg.max_jobs_per_client);
+        return BRAID_ERR_CODE_TOO_MANY;
     }
-    if ((uint64_t) msg->count * msg->nsources > self->cfg.max_tasks_per_job) {
-        char text[128];
-        snprintf(text, sizeof text, "too many tasks: %" PRIu64 " (queries x sources), limit %" PRIu64,
-                 (uint64_t) msg->count * msg->nsources, self->cfg.max_tasks_per_job);
-        s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_BAD_REQUEST, text);
-        goto done;
+    if (msg->count > self->cfg.max_queries_per_job) {
+        snprintf(text, size, "too many queries: %u, limit %u", msg->count,
+                 self->cfg.max_queries_per_job);
+        return BRAID_ERR_CODE_BAD_REQUEST;
     }
-    uint16_t gid[BRAID_MAX_SOURCES];
+    uint64_t tasks = (uint64_t) msg->count * msg->nsources;
+    if (tasks > self->cfg.max_tasks_per_job) {
+        snprintf(text, size, "too many tasks: %" PRIu64 " (queries x sources), limit %" PRIu64,
+                 tasks, self->cfg.max_tasks_per_job);
+        return BRAID_ERR_CODE_BAD_REQUEST;
+    }
     for (uint32_t s = 0; s < msg->nsources; s++) {
         for (uint32_t t = 0; t < s; t++)
             if (streq(msg->sources[s], msg->sources[t])) {
-                s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_BAD_REQUEST,
-                             "a source is named twice");
-                goto done;
+                snprintf(text, size, "source '%s' is named twice", msg->sources[s]);
+                return BRAID_ERR_CODE_BAD_REQUEST;
             }
         int id = s_source_id(self, msg->sources[s], false);
         if (id < 0 || !s_source_served(self, (uint16_t) id)) {
-            char text[128];
-            snprintf(text, sizeof text, "no worker serves source '%s'", msg->sources[s]);
-            s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_BAD_REQUEST, text);
-            goto done;
+            snprintf(text, size, "no worker serves source '%s'", msg->sources[s]);
+            return BRAID_ERR_CODE_BAD_REQUEST;
         }
         gid[s] = (uint16_t) id;
     }
+    return 0;
+}
+
+static void
+s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const braid_msg_t *msg)
+{
+    char *key = s_frame_hex(client, msg->job_id);
+    if (!key)
+        return;
+    s_job_t *ent = zhashx_lookup(self->jobs_by_key, key);
+    if (ent) {
+        if (braid_job_same(ent->job, msg))
+            s_send_accept(self, client, msg->job_id);
+        else
+            s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_CONFLICT,
+                         "job id already open with other parameters");
+        free(key);
+        return;
+    }
+    uint16_t gid[BRAID_MAX_SOURCES];
+    char text[BRAID_MAX_TEXT + 1];
+    uint32_t code = s_submit_refusal(self, owner, msg, gid, text, sizeof text);
+    if (code) {
+        s_send_error(self, client, msg->job_id, code, text);
+        free(key);
+        return;
+    }
     ent = calloc(1, sizeof *ent);
-    if (!ent)
-        goto done;
     uint32_t serial = ++self->next_serial;
     if (serial == 0)
         serial = ++self->next_serial;
-    ent->job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job);
-    ent->client = zframe_dup(client);
-    if (!ent->job || !ent->client) {
-        braid_job_destroy(&ent->job);
-        zframe_destroy(&ent->client);
-        free(ent);
+    if (ent) {
+        ent->job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
+        ent->client = zframe_dup(client);
+    }
+    if (!ent || !ent->job || !ent->client) {
+        if (ent) {
+            braid_job_destroy(&ent->job);
+            zframe_destroy(&ent->client);
+            free(ent);
+        }
+        free(key);
         s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_UNAVAILABLE, "out of memory");
-        goto done;
+        return;
     }
     memcpy(ent->gid, gid, sizeof gid);
     ent->key = key;
-    ent->client_key = client_key;
-    key = client_key = NULL;
+    ent->owner = owner;
+    owner->jobs++;
     zhashx_insert(self->jobs_by_key, ent->key, ent);
     zhashx_insert(self->jobs_by_serial, (void *) (uintptr_t) serial, ent);
-    zhashx_update(self->jobs_per_client, ent->client_key, (void *) (open ? open + 1 : 2));
     ent->prev = self->jobs_tail;
     if (self->jobs_tail)
         self->jobs_tail->next = ent;
@@ -394,16 +583,11 @@ s_on_submit(braid_broker_t *self, zframe_t *client, const braid_msg_t *msg)
         self->jobs_head = ent;
     self->jobs_tail = ent;
     self->njobs++;
+    if (msg->deadline_msec)
+        braid_timers_add(self->timers, self->now + msg->deadline_msec, S_TIMER_DEADLINE, serial,
+                         0);
     braid_debug("job open job=%s queries=%u sources=%u", ent->key, msg->count, msg->nsources);
-
-    braid_msg_t accept;
-    braid_msg_init(&accept, BRAID_MSG_ACCEPT);
-    memcpy(accept.job_id, msg->job_id, 16);
-    if (braid_msg_send(self->frontend, client, &accept, NULL, true) != 0)
-        braid_debug("cannot send accept errno=%d", errno);
-done:
-    free(key);
-    free(client_key);
+    s_send_accept(self, client, msg->job_id);
 }
 
 static s_job_t *
@@ -417,44 +601,129 @@ s_find_job(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
     return ent;
 }
 
+/*  The client record for a routing id, created on first contact.           */
+static s_client_t *
+s_client(braid_broker_t *self, zframe_t *rid)
+{
+    char *key = s_frame_hex(rid, NULL);
+    if (!key)
+        return NULL;
+    s_client_t *c = zhashx_lookup(self->clients, key);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) {
+            free(key);
+            return NULL;
+        }
+        c->key = key;
+        zhashx_insert(self->clients, key, c);
+    } else
+        free(key);
+    c->last_seen_msec = self->now;
+    return c;
+}
+
+static char *
+s_stats_json(braid_broker_t *self)
+{
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    if (!f)
+        return NULL;
+    uint32_t workers = 0, slots = 0, running = 0;
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i]) {
+            workers++;
+            slots += self->workers[i]->slots;
+            running += self->workers[i]->running;
+        }
+    uint64_t queued = 0;
+    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
+        queued += braid_job_queued(ent->job);
+    long rss_pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm) {
+        long size_pages = 0;
+        if (fscanf(statm, "%ld %ld", &size_pages, &rss_pages) != 2)
+            rss_pages = 0;
+        fclose(statm);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t cpu_msec = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                        (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    fprintf(f,
+            "{\"workers\":%u,\"slots\":%u,\"running\":%u,\"jobs\":%zu,\"queued\":%" PRIu64
+            ",\"tasks_dispatched\":%" PRIu64 ",\"tasks_done\":%" PRIu64 ",\"retries\":%" PRIu64
+            ",\"rss_bytes\":%ld,\"cpu_msec\":%" PRIu64 ",\"draining\":%s,\"sources\":{",
+            workers, slots, running, self->njobs, queued, self->tasks_dispatched,
+            self->tasks_done, self->retries, rss_pages * sysconf(_SC_PAGESIZE), cpu_msec,
+            self->draining ? "true" : "false");
+    for (uint32_t g = 0; g < self->nsources; g++) {
+        uint64_t src_queued = 0;
+        for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
+            for (uint32_t s = 0; s < braid_job_nsources(ent->job); s++)
+                if (ent->gid[s] == g)
+                    src_queued += braid_job_queued(ent->job) / braid_job_nsources(ent->job);
+        fprintf(f, "%s\"%s\":{\"queued\":%" PRIu64 ",\"running\":%u}", g ? "," : "",
+                self->sources[g].name, src_queued, self->sources[g].limiter.running);
+    }
+    fprintf(f, "},\"dropped\":{");
+    for (int e = 1; e < BRAID_ERR_COUNT; e++)
+        fprintf(f, "\"%s\":%" PRIu64 ",", braid_err_name((braid_err_t) e),
+                self->counters.malformed[e]);
+    fprintf(f,
+            "\"stale\":%" PRIu64 ",\"unknown\":%" PRIu64 ",\"gaps\":%" PRIu64
+            "},\"rejected\":%" PRIu64 "}",
+            self->counters.stale, self->counters.unknown, self->counters.gaps,
+            self->counters.rejected);
+    fclose(f);
+    return json;
+}
+
 static void
 s_on_frontend(braid_broker_t *self)
 {
     braid_msg_t msg;
-    zframe_t *client = NULL;
+    zframe_t *rid = NULL;
     zmsg_t *payload = NULL;
     braid_err_t err;
-    int rc = braid_msg_recv(self->frontend, true, BRAID_CH_CLIENT, &msg, &client, &payload, &err);
+    int rc = braid_msg_recv(self->frontend, true, BRAID_CH_CLIENT, &msg, &rid, &payload, &err);
     if (rc == -1)
         return;
     if (rc == -2) {
+        /*  Dropped and counted; a malformed message creates no session.   */
         self->counters.malformed[err]++;
         braid_debug("frontend: dropped malformed message reason=%s", braid_err_name(err));
         goto done;
     }
+    s_client_t *client = s_client(self, rid);
+    if (!client)
+        goto done;
     s_job_t *ent = NULL;
     switch (msg.type) {
     case BRAID_MSG_SUBMIT:
-        s_on_submit(self, client, &msg);
+        s_on_submit(self, rid, client, &msg);
         break;
     case BRAID_MSG_QUERIES:
-        ent = s_find_job(self, client, msg.job_id);
+        ent = s_find_job(self, rid, msg.job_id);
         if (!ent || ent->silent) {
-            s_send_error(self, client, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
         if (braid_job_add_queries(ent->job, msg.first, &payload) != 0) {
-            s_send_error(self, client, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
                          "queries out of order or beyond the announced count");
             ent->silent = true;
-            s_job_cancel(self, ent);
+            s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: bad request");
             s_job_pump(self, ent);
             break;
         }
-        self->dispatch_due = true;
+        s_dispatch_later(self);
         break;
     case BRAID_MSG_CREDIT:
-        ent = s_find_job(self, client, msg.job_id);
+        ent = s_find_job(self, rid, msg.job_id);
         if (!ent) {
             self->counters.unknown++;
             break;
@@ -463,54 +732,31 @@ s_on_frontend(braid_broker_t *self)
         s_job_pump(self, ent);
         break;
     case BRAID_MSG_CANCEL:
-        ent = s_find_job(self, client, msg.job_id);
+        ent = s_find_job(self, rid, msg.job_id);
         if (!ent) {
-            s_send_error(self, client, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
         braid_info("job cancelled by client job=%s", ent->key);
-        s_job_cancel(self, ent);
+        s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled");
         s_job_pump(self, ent);
         break;
     case BRAID_MSG_PING: {
         braid_msg_t pong;
         braid_msg_init(&pong, BRAID_MSG_PONG);
-        braid_msg_send(self->frontend, client, &pong, NULL, true);
+        braid_msg_send(self->frontend, rid, &pong, NULL, true);
         break;
     }
     case BRAID_MSG_STATS: {
-        char *json = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&json, &len);
-        if (!f)
-            break;
-        uint32_t workers = 0, slots = 0, running = 0;
-        for (uint32_t i = 0; i < self->nworkers; i++)
-            if (self->workers[i]) {
-                workers++;
-                slots += self->workers[i]->slots;
-                running += self->workers[i]->running;
-            }
-        fprintf(f,
-                "{\"workers\":%u,\"slots\":%u,\"running\":%u,\"jobs\":%zu,"
-                "\"tasks_dispatched\":%" PRIu64 ",\"tasks_done\":%" PRIu64 ",\"dropped\":{",
-                workers, slots, running, self->njobs, self->tasks_dispatched,
-                self->tasks_done);
-        for (int e = 1; e < BRAID_ERR_COUNT; e++)
-            fprintf(f, "\"%s\":%" PRIu64 ",", braid_err_name((braid_err_t) e),
-                    self->counters.malformed[e]);
-        fprintf(f,
-                "\"stale\":%" PRIu64 ",\"unknown\":%" PRIu64 ",\"gaps\":%" PRIu64
-                "},\"rejected\":%" PRIu64 "}",
-                self->counters.stale, self->counters.unknown, self->counters.gaps,
-                self->counters.rejected);
-        fclose(f);
-        braid_msg_t reply;
-        braid_msg_init(&reply, BRAID_MSG_STATS_REPLY);
-        zmsg_t *body = zmsg_new();
-        zmsg_addmem(body, json, len);
+        char *json = s_stats_json(self);
+        zmsg_t *body = json ? zmsg_new() : NULL;
+        if (body) {
+            zmsg_addstr(body, json);
+            braid_msg_t reply;
+            braid_msg_init(&reply, BRAID_MSG_STATS_REPLY);
+            braid_msg_send(self->frontend, rid, &reply, &body, true);
+        }
         free(json);
-        braid_msg_send(self->frontend, client, &reply, &body, true);
         break;
     }
     default:
@@ -518,7 +764,7 @@ s_on_frontend(braid_broker_t *self)
     }
 done:
     zmsg_destroy(&payload);
-    zframe_destroy(&client);
+    zframe_destroy(&rid);
 }
 
 /*  ---------------------------------------------------------------------
@@ -532,51 +778,70 @@ s_worker_free(s_worker_t **w_p)
         return;
     zframe_destroy(&w->rid);
     free(w->key);
+    free(w->tasks);
     free(w);
     *w_p = NULL;
 }
 
+/*  Take every task back from a worker: handed back (BYE, a new HELLO) or
+    lost (expired). Then forget the worker.                                 */
 static void
-s_worker_remove(braid_broker_t *self, uint32_t index)
+s_worker_remove(braid_broker_t *self, uint32_t index, bool counted, const char *why)
 {
     s_worker_t *w = self->workers[index];
-    braid_info("worker left name=%s", w->name);
+    while (w->running > 0) {
+        s_slot_t slot = w->tasks[w->running - 1];
+        s_job_t *ent = s_job_of_task(self, slot.task_id);
+        if (ent) {
+            s_task_retry(self, ent, (uint32_t) slot.task_id, slot.attempt, counted, why);
+            self->pump_all = true;
+        }
+        /*  The retry released it when the task was running; a task that
+            had ended (cancelled) is released here.                         */
+        if (w->running > 0 && w->tasks[w->running - 1].task_id == slot.task_id) {
+            braid_limiter_stop(&self->sources[slot.gid].limiter);
+            w->running--;
+        }
+    }
     zhashx_delete(self->workers_by_rid, w->key);
     s_worker_free(&self->workers[index]);
+    s_dispatch_later(self);
 }
 
 static void
 s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg_t *msg)
 {
     s_worker_t *w = zhashx_lookup(self->workers_by_rid, key);
-    if (!w) {
-        uint32_t index = 0;
-        while (index < self->nworkers && self->workers[index])
-            index++;
-        if (index == self->nworkers) {
-            s_worker_t **grown =
-                realloc(self->workers, (self->nworkers + 1) * sizeof *self->workers);
-            if (!grown)
-                return;
-            self->workers = grown;
-            self->nworkers++;
-        }
-        w = calloc(1, sizeof *w);
-        if (!w)
-            return;
-        w->rid = zframe_dup(rid);
-        w->key = strdup(key);
-        if (!w->rid || !w->key) {
-            s_worker_free(&w);
-            return;
-        }
-        self->workers[index] = w;
-        zhashx_insert(self->workers_by_rid, w->key, w);
+    if (w) {
+        /*  The same connection says HELLO again: it dropped its tasks.     */
+        int32_t index = s_worker_index(self, w);
+        s_worker_remove(self, (uint32_t) index, false, "worker restarted");
     }
+    uint32_t index = 0;
+    while (index < self->nworkers && self->workers[index])
+        index++;
+    if (index == self->nworkers) {
+        s_worker_t **grown = realloc(self->workers, (self->nworkers + 1) * sizeof *self->workers);
+        if (!grown)
+            return;
+        self->workers = grown;
+        self->workers[self->nworkers++] = NULL;
+    }
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return;
+    w->rid = zframe_dup(rid);
+    w->key = strdup(key);
+    w->tasks = calloc(msg->slots, sizeof *w->tasks);
+    if (!w->rid || !w->key || !w->tasks) {
+        s_worker_free(&w);
+        return;
+    }
+    self->workers[index] = w;
+    zhashx_insert(self->workers_by_rid, w->key, w);
     snprintf(w->name, sizeof w->name, "%s", msg->name);
     w->slots = msg->slots;
-    w->leaving = false;
-    w->nsrc = 0;
+    w->last_seen_msec = self->now;
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     for (uint32_t i = 0; i < msg->nsources; i++) {
         int id = s_source_id(self, msg->sources[i], true);
@@ -591,7 +856,82 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         strcat(list, msg->sources[i]);
     }
     braid_info("worker joined name=%s slots=%u sources=%s", w->name, w->slots, list);
-    self->dispatch_due = true;
+    s_dispatch_later(self);
+}
+
+static uint64_t
+s_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*  A heartbeat lists what the worker runs: it acknowledges those tasks,
+    shows a DONE that never came (a task missing twice), and a data loss
+    (the worker is ahead of what arrived, twice with no progress).          */
+static void
+s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
+{
+    zframe_t *frame = zmsg_first(payload);
+    const uint8_t *p = zframe_data(frame);
+    size_t n = zframe_size(frame) / BRAID_HEARTBEAT_ENTRY;
+    for (uint32_t i = 0; i < w->running; i++)
+        w->tasks[i].missing++;
+    for (size_t e = 0; e < n; e++, p += BRAID_HEARTBEAT_ENTRY) {
+        uint64_t task_id = s_be64(p);
+        uint32_t attempt = (uint32_t) (s_be64(p + 8) >> 32);
+        uint64_t next_seq = s_be64(p + 12);
+        s_slot_t *slot = s_slot_find(w, task_id);
+        if (!slot || slot->attempt != attempt)
+            continue;
+        slot->acked = true;
+        slot->missing = 0;
+        s_job_t *ent = s_job_of_task(self, task_id);
+        if (!ent)
+            continue;
+        uint64_t recv = braid_job_received_parts(ent->job, (uint32_t) task_id);
+        if (next_seq > recv && slot->hb_seq == next_seq && slot->hb_recv == recv) {
+            /*  Partials the worker sent never came, and nothing moved.     */
+            self->counters.gaps++;
+            braid_warning("partials lost, task again job=%s task=%u", ent->key,
+                          (uint32_t) task_id);
+            s_cancel_task(self, task_id, attempt, s_worker_index(self, w));
+            s_task_retry(self, ent, (uint32_t) task_id, attempt, true, "partials lost");
+            self->pump_all = true;
+            continue;
+        }
+        slot->hb_seq = next_seq;
+        slot->hb_recv = recv;
+    }
+    /*  Missing twice, sent before the last interval: its DONE was lost.   */
+    for (uint32_t i = 0; i < w->running;) {
+        s_slot_t *slot = &w->tasks[i];
+        if (slot->missing >= 2 && slot->acked &&
+            self->now - slot->sent_msec > (int64_t) self->cfg.heartbeat_msec) {
+            s_job_t *ent = s_job_of_task(self, slot->task_id);
+            uint64_t task_id = slot->task_id;
+            if (ent) {
+                braid_warning("task end lost, task again job=%s task=%u", ent->key,
+                              (uint32_t) task_id);
+                s_task_retry(self, ent, (uint32_t) task_id, slot->attempt, true, "end lost");
+                self->pump_all = true;
+            }
+            if (i < w->running && w->tasks[i].task_id == task_id)
+                s_slot_release(self, s_worker_index(self, w), task_id);
+            continue;
+        }
+        i++;
+    }
+}
+
+static void
+s_send_reset(braid_broker_t *self, zframe_t *rid)
+{
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_RESET);
+    braid_msg_send(self->backend, rid, &msg, NULL, true);
 }
 
 static void
@@ -619,18 +959,29 @@ s_on_backend(braid_broker_t *self)
     }
     s_worker_t *w = zhashx_lookup(self->workers_by_rid, key);
     if (!w) {
+        /*  Expired, or from before a broker restart: it must say HELLO.    */
         self->counters.unknown++;
+        if (msg.type != BRAID_MSG_BYE)
+            s_send_reset(self, rid);
         goto done;
     }
-    if (msg.type == BRAID_MSG_BYE) {
-        w->leaving = true;
-        braid_info("worker leaving name=%s running=%u", w->name, w->running);
-        if (w->running == 0)
-            for (uint32_t i = 0; i < self->nworkers; i++)
-                if (self->workers[i] == w) {
-                    s_worker_remove(self, i);
-                    break;
-                }
+    w->last_seen_msec = self->now;
+    switch (msg.type) {
+    case BRAID_MSG_TASK_ACK: {
+        s_slot_t *slot = s_slot_find(w, msg.task_id);
+        if (slot && slot->attempt == msg.attempts)
+            slot->acked = true;
+        break;
+    }
+    case BRAID_MSG_WHEARTBEAT:
+        s_on_worker_heartbeat(self, w, payload);
+        break;
+    case BRAID_MSG_BYE:
+        braid_info("worker left name=%s running=%u", w->name, w->running);
+        s_worker_remove(self, (uint32_t) s_worker_index(self, w), false, "worker left");
+        break;
+    default:
+        break;
     }
 done:
     free(key);
@@ -641,24 +992,33 @@ done:
 /*  ---------------------------------------------------------------------
     Results                                                                */
 
-static s_job_t *
-s_job_of_task(braid_broker_t *self, uint64_t task_id)
-{
-    uint32_t serial = (uint32_t) (task_id >> 32);
-    return serial ? zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) serial) : NULL;
-}
-
 static void
-s_release_slot(braid_broker_t *self, int32_t index)
+s_on_done(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg)
 {
-    if (index < 0 || (uint32_t) index >= self->nworkers || !self->workers[index])
+    uint32_t idx = (uint32_t) msg->task_id;
+    int32_t worker = -1;
+    bool running = braid_job_running(ent->job, idx, msg->attempts);
+    if (running && msg->transient && msg->status != BRAID_STATUS_OK) {
+        /*  A transient failure retries; a hand-back (cancelled, transient)
+            goes elsewhere without counting.                                */
+        bool counted = msg->status != BRAID_STATUS_CANCELLED;
+        s_task_retry(self, ent, idx, msg->attempts, counted,
+                     msg->text[0] ? msg->text : "transient failure");
+        if (counted)
+            s_check_fail_fast(self, ent);
         return;
-    s_worker_t *w = self->workers[index];
-    if (w->running > 0)
-        w->running--;
-    self->dispatch_due = true;
-    if (w->leaving && w->running == 0)
-        s_worker_remove(self, (uint32_t) index);
+    }
+    int rc =
+        braid_job_done(ent->job, idx, msg->attempts, msg->status, msg->parts, msg->text, &worker);
+    if (rc == -1 && worker < 0)
+        self->counters.stale++;
+    else if (rc == -2)
+        self->counters.gaps++;
+    if (rc == 0)
+        self->tasks_done++;
+    s_slot_release(self, worker, msg->task_id);
+    if (rc != -1)
+        s_check_fail_fast(self, ent);
 }
 
 static void
@@ -677,7 +1037,8 @@ s_on_sink(braid_broker_t *self)
     }
     s_job_t *ent = s_job_of_task(self, msg.task_id);
     if (!ent) {
-        self->counters.unknown++;
+        /*  The job is gone: a late result of a cancelled or expired task.  */
+        self->counters.stale++;
         zmsg_destroy(&payload);
         return;
     }
@@ -687,20 +1048,12 @@ s_on_sink(braid_broker_t *self)
         if (rc == -1)
             self->counters.stale++;
         else if (rc == -2) {
+            /*  The attempt's stream has a hole: stop it, run it again.    */
             self->counters.gaps++;
             braid_warning("result stream gap job=%s task=%u", ent->key, idx);
         }
-    } else {
-        int32_t worker = -1;
-        rc = braid_job_done(ent->job, idx, msg.attempts, msg.status, msg.parts, msg.text, &worker);
-        if (rc == -1 && worker < 0)
-            self->counters.stale++;
-        else if (rc == -2)
-            self->counters.gaps++;
-        if (rc == 0)
-            self->tasks_done++;
-        s_release_slot(self, worker);
-    }
+    } else
+        s_on_done(self, ent, &msg);
     zmsg_destroy(&payload);
     s_job_pump(self, ent);
 }
@@ -724,7 +1077,8 @@ s_dispatch_one(braid_broker_t *self, s_job_t *ent)
     if (idx < 0)
         return false;
     uint32_t s = (uint32_t) idx % ns;
-    int32_t wi = s_pick_worker(self, ent->gid[s]);
+    uint16_t gid = ent->gid[s];
+    int32_t wi = s_pick_worker(self, gid);
     assert(wi >= 0);
     s_worker_t *w = self->workers[wi];
 
@@ -733,6 +1087,8 @@ s_dispatch_one(braid_broker_t *self, s_job_t *ent)
     msg.task_id = braid_task_id(braid_job_serial(job), (uint32_t) idx);
     snprintf(msg.name, sizeof msg.name, "%s", braid_job_source_name(job, s));
     msg.timeout_msec = braid_job_timeout_msec(job);
+    if (!msg.timeout_msec)
+        msg.timeout_msec = self->sources[gid].limiter.policy.timeout_msec;
     size_t qlen;
     const char *query = braid_job_query(job, (uint32_t) idx, &qlen);
     zmsg_t *body = zmsg_new();
@@ -740,17 +1096,17 @@ s_dispatch_one(braid_broker_t *self, s_job_t *ent)
         zmsg_destroy(&body);
         return false;
     }
-    msg.attempts = braid_job_start(job, (uint32_t) idx, wi);
-    w->running++;
+    msg.attempts = braid_job_start(job, (uint32_t) idx, wi, &msg.resume, &msg.window);
+    s_slot_t *slot = &w->tasks[w->running++];
+    *slot = (s_slot_t){.task_id = msg.task_id, .attempt = msg.attempts, .gid = gid,
+                       .sent_msec = self->now};
+    braid_limiter_start(&self->sources[gid].limiter);
     self->tasks_dispatched++;
     if (braid_msg_send(self->backend, w->rid, &msg, &body, true) != 0) {
-        /*  The worker cannot be reached: end the attempt as failed so the
-            job goes on (re-dispatch belongs to the liveness rules).        */
-        braid_warning("cannot send task worker=%s errno=%d", w->name, errno);
-        int32_t held = -1;
-        braid_job_done(job, (uint32_t) idx, msg.attempts, BRAID_STATUS_FAILED, 0,
-                       "worker unreachable", &held);
-        s_release_slot(self, held);
+        /*  Not queued (the worker went away, or its pipe is full): the ack
+            timeout would catch it; take it back now instead.               */
+        braid_debug("cannot send task worker=%s errno=%d", w->name, errno);
+        s_task_retry(self, ent, (uint32_t) idx, msg.attempts, true, "worker unreachable");
         self->pump_all = true;
     }
     return true;
@@ -792,6 +1148,96 @@ s_pump_all(braid_broker_t *self)
 }
 
 /*  ---------------------------------------------------------------------
+    Time: timers, heartbeats, liveness                                     */
+
+static void
+s_on_timer(braid_broker_t *self, const braid_timer_t *t)
+{
+    s_job_t *ent = zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) t->a);
+    if (!ent)
+        return;     /* the job is gone: a lazily cancelled timer */
+    if (t->kind == S_TIMER_RETRY) {
+        braid_job_ready(ent->job, t->b);
+        s_dispatch_later(self);
+    } else if (t->kind == S_TIMER_DEADLINE) {
+        braid_info("job deadline passed job=%s", ent->key);
+        s_job_stop(self, ent, BRAID_STATUS_TIMEOUT, "job deadline passed");
+        s_job_pump(self, ent);
+    }
+}
+
+static void
+s_tick(braid_broker_t *self)
+{
+    braid_msg_t beat;
+    braid_msg_init(&beat, BRAID_MSG_BHEARTBEAT);
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *w = self->workers[i];
+        if (!w)
+            continue;
+        int64_t idle = self->now - w->last_seen_msec;
+        if (idle > (int64_t) self->cfg.worker_liveness_msec) {
+            braid_info("worker expired name=%s idle_msec=%" PRId64 " running=%u", w->name, idle,
+                       w->running);
+            s_worker_remove(self, i, true, "worker lost");
+            continue;
+        }
+        braid_msg_send(self->backend, w->rid, &beat, NULL, true);
+        /*  A TASK neither acknowledged nor in a heartbeat: send it again.  */
+        for (uint32_t t = 0; t < w->running;) {
+            s_slot_t *slot = &w->tasks[t];
+            if (slot->acked || self->now - slot->sent_msec <= (int64_t) self->cfg.ack_timeout_msec) {
+                t++;
+                continue;
+            }
+            uint64_t task_id = slot->task_id;
+            uint32_t attempt = slot->attempt;
+            s_job_t *ent = s_job_of_task(self, task_id);
+            s_cancel_task(self, task_id, attempt, (int32_t) i);
+            if (ent) {
+                braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
+                              ent->key, (uint32_t) task_id, w->name);
+                s_task_retry(self, ent, (uint32_t) task_id, attempt, true,
+                             "task not acknowledged");
+                self->pump_all = true;
+            }
+            if (t < w->running && w->tasks[t].task_id == task_id)
+                s_slot_release(self, (int32_t) i, task_id);
+        }
+    }
+    /*  Clients: a silent one loses its jobs; an idle one is forgotten.     */
+    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
+        if (ent->silent || !ent->owner)
+            continue;
+        int64_t idle = self->now - ent->owner->last_seen_msec;
+        if (idle > (int64_t) self->cfg.client_liveness_msec) {
+            braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);
+            ent->silent = true;
+            s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: client lost");
+            self->pump_all = true;
+        }
+    }
+    zlistx_t *idle_clients = zlistx_new();
+    for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
+        if (c->jobs == 0 && self->now - c->last_seen_msec > (int64_t) self->cfg.client_liveness_msec)
+            zlistx_add_end(idle_clients, c->key);
+    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients))
+        zhashx_delete(self->clients, key);
+    zlistx_destroy(&idle_clients);
+}
+
+static void
+s_client_free(void **item)
+{
+    s_client_t *c = *item;
+    if (c) {
+        free(c->key);
+        free(c);
+        *item = NULL;
+    }
+}
+
+/*  ---------------------------------------------------------------------
     Life cycle                                                             */
 
 void
@@ -803,6 +1249,14 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->sink = "tcp://127.0.0.1:5557";
     cfg->max_jobs_per_client = 64;
     cfg->max_tasks_per_job = BRAID_MAX_QUERIES;
+    cfg->max_queries_per_job = BRAID_MAX_QUERIES;
+    cfg->heartbeat_msec = 1000;
+    cfg->worker_liveness_msec = 3000;
+    cfg->client_liveness_msec = 5000;
+    cfg->ack_timeout_msec = 2000;
+    cfg->drain_msec = 30000;
+    cfg->window = 256;
+    braid_policy_defaults(&cfg->default_policy);
 }
 
 static zsock_t *
@@ -832,13 +1286,16 @@ braid_broker_new(const braid_broker_config_t *cfg)
     if (!self)
         return NULL;
     self->cfg = *cfg;
+    self->now = zclock_mono();
+    self->seed = (unsigned int) (zclock_time() ^ getpid());
     self->workers_by_rid = zhashx_new();
-    self->sources = zhashx_new();
+    self->source_ids = zhashx_new();
     self->jobs_by_key = zhashx_new();
     self->jobs_by_serial = zhashx_new();
-    self->jobs_per_client = zhashx_new();
-    if (!self->workers_by_rid || !self->sources || !self->jobs_by_key ||
-        !self->jobs_by_serial || !self->jobs_per_client) {
+    self->clients = zhashx_new();
+    self->timers = braid_timers_new();
+    if (!self->workers_by_rid || !self->source_ids || !self->jobs_by_key ||
+        !self->jobs_by_serial || !self->clients || !self->timers) {
         braid_broker_destroy(&self);
         return NULL;
     }
@@ -846,6 +1303,7 @@ braid_broker_new(const braid_broker_config_t *cfg)
     zhashx_set_key_comparator(self->jobs_by_serial, s_serial_cmp);
     zhashx_set_key_duplicator(self->jobs_by_serial, NULL);
     zhashx_set_key_destructor(self->jobs_by_serial, NULL);
+    zhashx_set_destructor(self->clients, s_client_free);
 
     self->frontend = s_bind(ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM, S_FRONTEND_MAX_FRAME,
                             &self->endpoint[0]);
@@ -871,12 +1329,13 @@ braid_broker_destroy(braid_broker_t **self_p)
         s_worker_free(&self->workers[i]);
     free(self->workers);
     for (uint32_t i = 0; i < self->nsources; i++)
-        free(self->source_names[i]);
+        free(self->sources[i].name);
     zhashx_destroy(&self->workers_by_rid);
-    zhashx_destroy(&self->sources);
+    zhashx_destroy(&self->source_ids);
     zhashx_destroy(&self->jobs_by_key);
     zhashx_destroy(&self->jobs_by_serial);
-    zhashx_destroy(&self->jobs_per_client);
+    zhashx_destroy(&self->clients);
+    braid_timers_destroy(&self->timers);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->sink);
@@ -896,6 +1355,22 @@ braid_broker_endpoint(braid_broker_t *self, const char *which)
     if (streq(which, "sink"))
         return self->endpoint[2];
     return NULL;
+}
+
+void
+braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg)
+{
+    self->cfg.default_policy = cfg->default_policy;
+    memcpy(self->cfg.policies, cfg->policies, sizeof cfg->policies);
+    self->cfg.npolicies = cfg->npolicies;
+    for (uint32_t g = 0; g < self->nsources; g++) {
+        braid_limiter_t *lim = &self->sources[g].limiter;
+        uint32_t running = lim->running;
+        braid_limiter_init(lim, s_policy_for(&self->cfg, self->sources[g].name), self->now);
+        lim->running = running;
+    }
+    braid_notice("source policies reloaded policies=%u", cfg->npolicies);
+    s_dispatch_later(self);
 }
 
 /*  Handle what is waiting on sock, at most S_DRAIN_MAX messages.           */
@@ -918,17 +1393,79 @@ s_retry_blocked(braid_broker_t *self)
     }
 }
 
+/*  How long poll may sleep: until the next tick, timer, token, or a retry
+    of a blocked client.                                                    */
+static long
+s_poll_timeout(braid_broker_t *self)
+{
+    int64_t until = self->next_tick;
+    int64_t t = braid_timers_next(self->timers);
+    if (t < until)
+        until = t;
+    for (uint32_t g = 0; g < self->nsources; g++) {
+        braid_limiter_t *lim = &self->sources[g].limiter;
+        if (lim->policy.rate > 0 && lim->tokens < 1.0) {
+            int64_t next = braid_limiter_next_msec(lim, self->now);
+            if (next < until)
+                until = next;
+        }
+    }
+    if (self->draining && self->drain_until < until)
+        until = self->drain_until;
+    long timeout = (long) (until - self->now);
+    if (self->blocked_jobs && timeout > S_RETRY_MSEC)
+        timeout = S_RETRY_MSEC;
+    return timeout < 0 ? 0 : timeout;
+}
+
+static void
+s_start_drain(braid_broker_t *self)
+{
+    self->draining = true;
+    self->drain_until = self->now + self->cfg.drain_msec;
+    braid_notice("draining jobs=%zu drain_msec=%u", self->njobs, self->cfg.drain_msec);
+}
+
 int
-braid_broker_run(braid_broker_t *self)
+braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload_fn *reload_fn,
+                 void *arg)
 {
     zmq_pollitem_t items[] = {
         {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->sink), 0, ZMQ_POLLIN, 0},
     };
-    while (!zsys_interrupted) {
-        long timeout = self->blocked_jobs ? S_RETRY_MSEC : 1000;
-        int rc = zmq_poll(items, 3, timeout);
+    bool cancelled_rest = false;
+    self->now = zclock_mono();
+    self->next_tick = self->now + self->cfg.heartbeat_msec;
+    for (;;) {
+        if (zsys_interrupted) {
+            if (self->draining)
+                return 0;       /* a second signal: stop now */
+            zsys_interrupted = 0;
+            s_start_drain(self);
+        }
+        if (self->draining) {
+            if (self->njobs == 0)
+                return 0;
+            if (self->now >= self->drain_until) {
+                if (cancelled_rest)
+                    return 0;   /* the grace after the cancel is over too */
+                braid_warning("drain time over, cancelling jobs=%zu", self->njobs);
+                for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
+                    s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: broker stopping");
+                self->pump_all = true;
+                cancelled_rest = true;
+                self->drain_until = self->now + S_STOP_GRACE_MSEC;
+            }
+        }
+        if (reload && *reload) {
+            *reload = 0;
+            if (reload_fn)
+                reload_fn(arg, self);
+        }
+        int rc = zmq_poll(items, 3, s_poll_timeout(self));
+        self->now = zclock_mono();
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -939,12 +1476,19 @@ braid_broker_run(braid_broker_t *self)
         s_drain(self, self->sink, s_on_sink);
         s_drain(self, self->backend, s_on_backend);
         s_drain(self, self->frontend, s_on_frontend);
+        braid_timer_t timer;
+        while (braid_timers_pop(self->timers, self->now, &timer))
+            s_on_timer(self, &timer);
+        if (self->now >= self->next_tick) {
+            s_tick(self);
+            self->next_tick = self->now + self->cfg.heartbeat_msec;
+        }
         if (self->blocked_jobs)
             s_retry_blocked(self);
-        if (self->dispatch_due)
-            s_dispatch(self);
+        if (self->pump_all)
+            s_pump_all(self);
+        s_dispatch(self);
         if (self->pump_all)
             s_pump_all(self);
     }
-    return 0;
 }

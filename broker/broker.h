@@ -9,8 +9,19 @@
 #ifndef BRAID_BROKER_H_INCLUDED
 #define BRAID_BROKER_H_INCLUDED
 
+#include "braid_msg.h"
+#include "policy.h"
+
 #include <stdbool.h>
 #include <stdint.h>
+
+#define BRAID_BROKER_MAX_POLICIES 256
+
+/*  A named source policy from the config file.                             */
+typedef struct {
+    char name[BRAID_MAX_NAME + 1];
+    braid_policy_t policy;
+} braid_source_policy_t;
 
 typedef struct {
     const char *frontend;       /* endpoint to bind for clients            */
@@ -18,6 +29,16 @@ typedef struct {
     const char *sink;           /* endpoint to bind for worker results     */
     uint32_t max_jobs_per_client;   /* open jobs one client may hold       */
     uint64_t max_tasks_per_job;     /* queries x sources in one job        */
+    uint32_t max_queries_per_job;   /* queries in one job                  */
+    uint32_t heartbeat_msec;        /* heartbeat interval, both ways       */
+    uint32_t worker_liveness_msec;  /* a worker silent this long is gone   */
+    uint32_t client_liveness_msec;  /* a client silent this long is gone   */
+    uint32_t ack_timeout_msec;      /* TASK not acknowledged: again        */
+    uint32_t drain_msec;            /* SIGTERM: drain this long at most    */
+    uint32_t window;                /* per-task credit window, partials    */
+    braid_policy_t default_policy;  /* sources the config does not name    */
+    braid_source_policy_t policies[BRAID_BROKER_MAX_POLICIES];
+    uint32_t npolicies;
 } braid_broker_config_t;
 
 typedef struct braid_broker_t braid_broker_t;
@@ -40,9 +61,20 @@ braid_broker_destroy(braid_broker_t **self_p);
 const char *
 braid_broker_endpoint(braid_broker_t *self, const char *which);
 
-/*  Run until interrupted (SIGINT or SIGTERM set zsys_interrupted).
-    Returns 0 on a clean stop, -1 if the loop failed.                       */
+/*  Replace the source policies (SIGHUP): running tasks keep going, limits
+    apply from now on.                                                      */
+void
+braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg);
+
+/*  Run until stopped. The first SIGINT or SIGTERM (zsys_interrupted)
+    starts a drain: new jobs are refused, open jobs run on for at most
+    drain_msec, then are cancelled; the loop returns when no job is left.
+    A second signal returns at once. While *reload is set, reload_fn(arg)
+    is called (and *reload cleared) between events. Returns 0 on a clean
+    stop, -1 if the loop failed.                                            */
+typedef void(braid_broker_reload_fn)(void *arg, braid_broker_t *broker);
 int
-braid_broker_run(braid_broker_t *self);
+braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload_fn *reload_fn,
+                 void *arg);
 
 #endif

@@ -15,12 +15,21 @@ typedef struct {
     uint64_t recv;      /* partials received (next seq expected)           */
     uint64_t fwd;       /* partials emitted to the client                  */
     uint64_t parts;     /* part count of the end record                    */
+    uint64_t granted;   /* window last granted to the worker               */
     int32_t worker;     /* worker holding a slot for this task, or -1      */
     uint16_t attempt;   /* current attempt, 0 before the first dispatch    */
+    uint16_t retries;   /* counted retries so far                          */
     uint8_t state;      /* braid_task_state_t                              */
     uint8_t status;     /* braid_status_t once DONE                        */
     uint8_t queued;     /* in the arrival-order ready queue                */
+    uint8_t restart;    /* a RESTART record must precede its partials      */
 } s_task_t;
+
+/*  A ring of task indices; each task is in one at most once.               */
+typedef struct {
+    uint32_t *ring;
+    uint64_t cap, head, len;
+} s_fifo_t;
 
 struct braid_job_t {
     uint8_t id[16];
@@ -29,6 +38,8 @@ struct braid_job_t {
     uint32_t max_inflight;
     uint32_t timeout_msec;
     uint32_t flags;
+    uint32_t deadline_msec;
+    uint32_t retries;
     uint32_t count;             /* queries announced                       */
     uint32_t received;          /* queries received                        */
     uint32_t nsources;
@@ -48,6 +59,9 @@ struct braid_job_t {
 
     uint32_t *ready;            /* arrival order: ring of task indices     */
     uint64_t ready_cap, ready_head, ready_len;
+    s_fifo_t retry[BRAID_MAX_SOURCES];  /* tasks to dispatch again, per src */
+    uint64_t pending_retries;   /* taken back, not yet running again       */
+    uint32_t window;            /* per-task credit window, 0 = none        */
 
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */
@@ -55,8 +69,17 @@ struct braid_job_t {
     bool job_end_sent;
 };
 
+static s_task_t *
+s_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
+static int32_t
+s_release(braid_job_t *self, s_task_t *t);
+static void
+s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text);
+static void
+s_ready(braid_job_t *self, uint32_t idx);
+
 braid_job_t *
-braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks)
+braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, uint32_t window)
 {
     assert(submit && submit->type == BRAID_MSG_SUBMIT);
     uint64_t ntasks = (uint64_t) submit->count * submit->nsources;
@@ -71,6 +94,9 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks)
     self->max_inflight = submit->max_inflight;
     self->timeout_msec = submit->timeout_msec;
     self->flags = submit->flags;
+    self->deadline_msec = submit->deadline_msec;
+    self->retries = submit->retries;
+    self->window = window;
     self->count = submit->count;
     self->nsources = submit->nsources;
     memcpy(self->sources, submit->sources, sizeof self->sources);
@@ -105,6 +131,8 @@ braid_job_destroy(braid_job_t **self_p)
     free(self->qoff);
     free(self->qbuf);
     free(self->ready);
+    for (uint32_t s = 0; s < BRAID_MAX_SOURCES; s++)
+        free(self->retry[s].ring);
     free(self);
     *self_p = NULL;
 }
@@ -166,7 +194,7 @@ braid_job_wants(braid_job_t *self)
         return 0;
     uint32_t mask = 0;
     for (uint32_t s = 0; s < self->nsources; s++)
-        if (self->next[s] < self->received)
+        if (self->next[s] < self->received || self->retry[s].len)
             mask |= 1u << s;
     return mask;
 }
@@ -179,7 +207,15 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
     for (uint32_t s = 0; s < self->nsources; s++) {
         if (!(wants & (1u << s)))
             continue;
-        int64_t idx = (int64_t) self->next[s] * self->nsources + s;
+        int64_t idx = self->next[s] < self->received
+                          ? (int64_t) self->next[s] * self->nsources + s
+                          : INT64_MAX;
+        if (self->retry[s].len) {
+            s_fifo_t *f = &self->retry[s];
+            int64_t again = f->ring[f->head];
+            if (again < idx)
+                idx = again;
+        }
         if (best < 0 || idx < best)
             best = idx;
     }
@@ -187,19 +223,117 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
 }
 
 uint32_t
-braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker)
+braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resume,
+                uint64_t *window)
 {
     assert(idx < self->ntasks);
     s_task_t *t = &self->tasks[idx];
     assert(t->state == BRAID_TASK_PENDING && t->worker < 0);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
-    if (self->next[s] <= q)
+    s_fifo_t *f = &self->retry[s];
+    if (f->len && f->ring[f->head] == idx) {
+        f->head = (f->head + 1) % f->cap;
+        f->len--;
+        self->pending_retries--;
+    } else {
+        assert(self->next[s] == q);
         self->next[s] = q + 1;
+    }
     t->state = BRAID_TASK_RUNNING;
     t->worker = worker;
     t->attempt++;
     self->held++;
+    *resume = t->recv;
+    t->granted = self->window ? t->fwd + self->window : 0;
+    *window = t->granted;
     return t->attempt;
+}
+
+int
+braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
+                const braid_job_policy_t *policy, int32_t *worker_p, uint32_t *retries_p)
+{
+    *worker_p = -1;
+    *retries_p = 0;
+    s_task_t *t = s_running(self, idx, attempt);
+    if (!t)
+        return -1;
+    *worker_p = s_release(self, t);
+    uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
+    if (counted && t->retries >= limit) {
+        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
+        *retries_p = t->retries;
+        return 0;
+    }
+    if (t->fwd > 0 && policy->on_retry == BRAID_ON_RETRY_FAIL) {
+        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
+        *retries_p = t->retries;
+        return 0;
+    }
+    if (policy->on_retry != BRAID_ON_RETRY_RESUME) {
+        /*  Start again from seq 0: what is buffered goes; what the client
+            already has is announced by a RESTART record.                   */
+        zmsg_destroy(&t->buf);
+        if (t->fwd > 0)
+            t->restart = 1;
+        t->recv = t->fwd = 0;
+        if (t->restart)
+            s_ready(self, idx);
+    }
+    if (counted)
+        t->retries++;
+    *retries_p = t->retries;
+    t->state = BRAID_TASK_PENDING;
+    self->pending_retries++;
+    return 1;
+}
+
+void
+braid_job_ready(braid_job_t *self, uint32_t idx)
+{
+    if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
+        return;
+    s_fifo_t *f = &self->retry[idx % self->nsources];
+    if (!f->ring) {
+        f->cap = self->count;
+        f->ring = malloc(f->cap * sizeof *f->ring);
+        if (!f->ring) {
+            f->cap = 0;
+            s_end(self, idx, BRAID_STATUS_FAILED, self->tasks[idx].recv, "out of memory");
+            self->pending_retries--;
+            return;
+        }
+    }
+    assert(f->len < f->cap);
+    f->ring[(f->head + f->len) % f->cap] = idx;
+    f->len++;
+}
+
+uint64_t
+braid_job_failures(braid_job_t *self)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < self->nsources; s++)
+        n += self->summary[s][BRAID_STATUS_FAILED] + self->summary[s][BRAID_STATUS_TIMEOUT];
+    return n;
+}
+
+uint32_t
+braid_job_attempt(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].attempt : 0;
+}
+
+uint64_t
+braid_job_received_parts(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].recv : 0;
+}
+
+bool
+braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
+{
+    return s_running(self, idx, attempt) != NULL;
 }
 
 /*  Put task idx on the arrival-order ready queue.                          */
@@ -317,11 +451,13 @@ braid_job_credit(braid_job_t *self, uint64_t credit)
 }
 
 void
-braid_job_cancel(braid_job_t *self, braid_job_cancel_fn *cancel_fn, void *arg)
+braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
+                 braid_job_cancel_fn *cancel_fn, void *arg)
 {
     if (self->cancelled)
         return;
     self->cancelled = true;
+    self->pending_retries = 0;
     /*  Queries that never arrived never became tasks.                      */
     self->count = self->received;
     for (uint64_t i = 0; i < self->ntasks; i++) {
@@ -331,20 +467,20 @@ braid_job_cancel(braid_job_t *self, braid_job_cancel_fn *cancel_fn, void *arg)
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
             zmsg_destroy(&t->buf);
             t->recv = t->fwd;
-            s_end(self, (uint32_t) i, BRAID_STATUS_CANCELLED, t->fwd, "cancelled");
+            s_end(self, (uint32_t) i, status, t->fwd, text);
         }
     }
 }
 
 /*  Emit one message if credit allows. 0 sent, -1 blocked.                  */
 static int
-s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, braid_job_emit_fn *emit, void *arg)
+s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io, void *arg)
 {
     if (self->out_seq >= self->credit)
         return -1;
     memcpy(msg->job_id, self->id, sizeof self->id);
     msg->out_seq = self->out_seq;
-    if (emit(arg, self, msg, payload) != 0)
+    if (io->emit(arg, self, msg, payload) != 0)
         return -1;
     self->out_seq++;
     return 0;
@@ -353,10 +489,19 @@ s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, braid_job_emit_fn 
 /*  Emit task idx's buffered partials, then its END if it is done.
     Returns 0 when everything it had is out, -1 when blocked.               */
 static int
-s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg)
+s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
     s_task_t *t = &self->tasks[idx];
     braid_msg_t msg;
+    if (t->restart) {
+        braid_msg_init(&msg, BRAID_MSG_RESTART);
+        msg.query = idx / self->nsources;
+        msg.source = idx % self->nsources;
+        msg.attempts = t->attempt + (t->state == BRAID_TASK_PENDING ? 1 : 0);
+        if (s_emit(self, &msg, NULL, io, arg) != 0)
+            return -1;
+        t->restart = 0;
+    }
     while (t->buf && zmsg_size(t->buf) > 0) {
         zmsg_t *batch;
         size_t n = zmsg_size(t->buf);
@@ -375,7 +520,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg
         msg.query = idx / self->nsources;
         msg.source = idx % self->nsources;
         msg.seq = t->fwd;
-        if (s_emit(self, &msg, &batch, emit, arg) != 0) {
+        if (s_emit(self, &msg, &batch, io, arg) != 0) {
             /*  Put the batch back in front of what is left.                */
             if (t->buf) {
                 zframe_t *f;
@@ -387,6 +532,14 @@ s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg
             return -1;
         }
         t->fwd += n;
+        /*  Return credit as partials leave: re-grant once half the window
+            is used, so the worker never waits on a round trip per part.    */
+        if (self->window && io->credit && t->state == BRAID_TASK_RUNNING && t->worker >= 0 &&
+            t->fwd + self->window >= t->granted + self->window / 2 + 1) {
+            t->granted = t->fwd + self->window;
+            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->worker,
+                       t->granted);
+        }
     }
     zmsg_destroy(&t->buf);
     if (t->state != BRAID_TASK_DONE)
@@ -399,7 +552,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg
     msg.attempts = t->attempt;
     if (t->error)
         snprintf(msg.text, sizeof msg.text, "%s", t->error);
-    if (s_emit(self, &msg, NULL, emit, arg) != 0)
+    if (s_emit(self, &msg, NULL, io, arg) != 0)
         return -1;
     t->state = BRAID_TASK_EMITTED;
     free(t->error);
@@ -409,14 +562,14 @@ s_flush_task(braid_job_t *self, uint32_t idx, braid_job_emit_fn *emit, void *arg
 }
 
 bool
-braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg)
+braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
 {
     if (self->job_end_sent)
         return true;
     if (self->order == BRAID_ORDER_ARRIVAL) {
         while (self->ready_len > 0) {
             uint32_t idx = self->ready[self->ready_head];
-            if (s_flush_task(self, idx, emit, arg) != 0)
+            if (s_flush_task(self, idx, io, arg) != 0)
                 return false;
             self->tasks[idx].queued = 0;
             self->ready_head = (self->ready_head + 1) % self->ready_cap;
@@ -424,7 +577,7 @@ braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg)
         }
     } else {
         while (self->head < self->ntasks) {
-            if (s_flush_task(self, (uint32_t) self->head, emit, arg) != 0)
+            if (s_flush_task(self, (uint32_t) self->head, io, arg) != 0)
                 return false;
             if (self->tasks[self->head].state != BRAID_TASK_EMITTED)
                 break;
@@ -442,10 +595,11 @@ braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg)
             some_failed = true;
     }
     msg.nsources = self->nsources;
-    msg.status = self->cancelled ? BRAID_STATUS_CANCELLED
-                 : some_failed   ? BRAID_STATUS_FAILED
-                                 : BRAID_STATUS_OK;
-    if (s_emit(self, &msg, NULL, emit, arg) != 0)
+    /*  A deadline or fail-fast stop reports the failure, not a cancel.    */
+    msg.status = some_failed       ? BRAID_STATUS_FAILED
+                 : self->cancelled ? BRAID_STATUS_CANCELLED
+                                   : BRAID_STATUS_OK;
+    if (s_emit(self, &msg, NULL, io, arg) != 0)
         return false;
     self->job_end_sent = true;
     return true;
@@ -514,11 +668,41 @@ braid_job_timeout_msec(braid_job_t *self)
     return self->timeout_msec;
 }
 
+uint32_t
+braid_job_flags(braid_job_t *self)
+{
+    return self->flags;
+}
+
+uint32_t
+braid_job_deadline_msec(braid_job_t *self)
+{
+    return self->deadline_msec;
+}
+
+int64_t
+braid_job_retries(braid_job_t *self)
+{
+    return (self->flags & BRAID_FLAG_RETRIES) ? (int64_t) self->retries : -1;
+}
+
+uint64_t
+braid_job_queued(braid_job_t *self)
+{
+    if (self->cancelled)
+        return 0;
+    uint64_t n = self->pending_retries;
+    for (uint32_t s = 0; s < self->nsources; s++)
+        n += self->received - self->next[s];
+    return n;
+}
+
 bool
 braid_job_same(braid_job_t *self, const braid_msg_t *submit)
 {
     if (submit->order != self->order || submit->max_inflight != self->max_inflight ||
         submit->timeout_msec != self->timeout_msec || submit->flags != self->flags ||
+        submit->deadline_msec != self->deadline_msec || submit->retries != self->retries ||
         (submit->count != self->count && !self->cancelled) || submit->nsources != self->nsources)
         return false;
     for (uint32_t s = 0; s < self->nsources; s++)

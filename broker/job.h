@@ -25,6 +25,29 @@ typedef struct braid_job_t braid_job_t;
 typedef int(braid_job_emit_fn)(void *arg, braid_job_t *job, const braid_msg_t *msg,
                                zmsg_t **payload);
 
+/*  Grant task idx of job the window (absolute seq limit) toward worker.    */
+typedef void(braid_job_credit_fn)(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
+                                  int32_t worker, uint64_t window);
+
+/*  What a job calls while it pumps.                                        */
+typedef struct {
+    braid_job_emit_fn *emit;        /* required                            */
+    braid_job_credit_fn *credit;    /* may be NULL: windows never move     */
+} braid_job_io_t;
+
+/*  What to do with a task that must run again (worker lost, transient
+    failure), given by the broker from the source's policy.                 */
+typedef enum {
+    BRAID_ON_RETRY_RESUME = 0,  /* skip the seqs already received          */
+    BRAID_ON_RETRY_RESTART,     /* RESTART record, then from seq 0         */
+    BRAID_ON_RETRY_FAIL         /* end failed if partials reached the client */
+} braid_on_retry_t;
+
+typedef struct {
+    uint32_t retries;           /* retry limit for counted failures        */
+    braid_on_retry_t on_retry;
+} braid_job_policy_t;
+
 /*  Task states.                                                            */
 typedef enum {
     BRAID_TASK_PENDING = 0, /* not dispatched (or waiting to be again)      */
@@ -34,10 +57,11 @@ typedef enum {
 } braid_task_state_t;
 
 /*  Create a job from a decoded SUBMIT. serial is the broker's unique number
-    for it (high half of every task id). Returns NULL on allocation failure
-    or if the job would exceed max_tasks tasks.                            */
+    for it (high half of every task id); window is the per-task credit
+    window in partials (0: none). Returns NULL on allocation failure or if
+    the job would exceed max_tasks tasks.                                   */
 braid_job_t *
-braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks);
+braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, uint32_t window);
 
 /*  Destroy the job and everything it buffers. NULL-safe, sets *self_p.     */
 void
@@ -63,9 +87,40 @@ uint32_t
 braid_job_wants(braid_job_t *self);
 
 /*  Mark task idx as dispatched to worker (an index the broker chose); the
-    attempt number is returned, for the TASK message.                       */
+    attempt number is returned, and the resume seq and credit window for the
+    TASK message are stored in *resume and *window.                         */
 uint32_t
-braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker);
+braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resume,
+                uint64_t *window);
+
+/*  Take task idx (attempt) back from its worker to run it again. counted:
+    a failure (worker lost, transient error) that counts toward the retry
+    limit; false for a hand-back. *worker_p is set to the slot to release.
+    Returns 1 when the task will run again: the caller makes it ready with
+    braid_job_ready(), now or after a backoff; 0 when it ended instead
+    (limit reached, or on_retry fail after partials reached the client;
+    why is its error text); -1 if stale. *retries_p: counted retries so far. */
+int
+braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
+                const braid_job_policy_t *policy, int32_t *worker_p, uint32_t *retries_p);
+
+/*  Task idx, taken back by braid_job_retry(), may be dispatched now.       */
+void
+braid_job_ready(braid_job_t *self, uint32_t idx);
+
+/*  Tasks that ended failed or timeout so far.                              */
+uint64_t
+braid_job_failures(braid_job_t *self);
+
+/*  The task's current attempt and the worker holding it (-1 if none).     */
+uint32_t
+braid_job_attempt(braid_job_t *self, uint32_t idx);
+/*  Partials of task idx received so far (the seq a worker resumes at).    */
+uint64_t
+braid_job_received_parts(braid_job_t *self, uint32_t idx);
+/*  True while task idx runs under attempt.                                 */
+bool
+braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
 
 /*  Result stream of task idx, attempt: partials seq, seq+1, ... (frames
     consumed). Returns 0 if accepted, -1 if stale (another attempt, or the
@@ -85,17 +140,19 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);
 
-/*  Cancel the job: tasks not yet ended end cancelled. For each running
-    task, cancel_fn(arg, task_id, attempt, worker) is called so the caller
-    tells the worker; the slot stays busy until that task's DONE arrives.   */
+/*  End the job early: tasks not yet ended end with status (cancelled, or
+    timeout for a deadline) and text. For each running task,
+    cancel_fn(arg, task_id, attempt, worker) is called so the caller tells
+    the worker; the slot stays busy until that task's DONE arrives.         */
 typedef void(braid_job_cancel_fn)(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker);
 void
-braid_job_cancel(braid_job_t *self, braid_job_cancel_fn *cancel_fn, void *arg);
+braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
+                 braid_job_cancel_fn *cancel_fn, void *arg);
 
-/*  Emit what ordering and credit allow. Returns true once JOB_END has been
-    emitted.                                                                */
+/*  Emit what ordering and credit allow, and grant windows as partials
+    leave. Returns true once JOB_END has been emitted.                      */
 bool
-braid_job_pump(braid_job_t *self, braid_job_emit_fn *emit, void *arg);
+braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg);
 
 /*  True when JOB_END has been emitted and no task holds a worker slot: the
     job can be destroyed.                                                   */
@@ -122,6 +179,16 @@ uint32_t
 braid_job_inflight(braid_job_t *self);
 uint32_t
 braid_job_timeout_msec(braid_job_t *self);
+uint32_t
+braid_job_flags(braid_job_t *self);
+uint32_t
+braid_job_deadline_msec(braid_job_t *self);
+/*  The job's own retry limit, or -1 when the sources' policies decide.     */
+int64_t
+braid_job_retries(braid_job_t *self);
+/*  Tasks waiting for dispatch (new and retries), and tasks running.        */
+uint64_t
+braid_job_queued(braid_job_t *self);
 /*  True if submit has the same parameters as the job's SUBMIT.             */
 bool
 braid_job_same(braid_job_t *self, const braid_msg_t *submit);

@@ -53,23 +53,28 @@ typedef enum {
     BRAID_EVENT_PARTIAL = 1,    /* one partial of a task                     */
     BRAID_EVENT_END,            /* a task ended (exactly one per task)       */
     BRAID_EVENT_JOB_END,        /* the job ended: always the last event      */
-    BRAID_EVENT_ERROR           /* the job failed: the last event            */
+    BRAID_EVENT_ERROR,          /* the job failed: the last event            */
+    BRAID_EVENT_RESTART         /* a task starts again from seq 0 (its source's
+                                   on_retry = restart): the partials that
+                                   follow for (query, source) replace the ones
+                                   already delivered; attempts = new attempt */
 } braid_event_type_t;
 
 /*  One event of the stream. Pointers are borrowed from the client and stay
     valid until the next braid_client_next() or braid_client_destroy().     */
 typedef struct {
     braid_event_type_t type;
-    uint32_t query;             /* PARTIAL, END: query index                */
-    uint32_t source;            /* PARTIAL, END: index in the job's sources */
-    const char *source_name;    /* PARTIAL, END: that source's name         */
+    uint32_t query;             /* PARTIAL, END, RESTART: query index       */
+    uint32_t source;            /* PARTIAL, END, RESTART: source index      */
+    const char *source_name;    /* PARTIAL, END, RESTART: its name          */
     uint64_t seq;               /* PARTIAL: seq of this partial in its task */
     const void *data;           /* PARTIAL: payload bytes                   */
     size_t size;                /* PARTIAL: payload length                  */
     int status;                 /* END: braid_status_t; JOB_END: 0 ok,
                                    1 some task not ok, 3 cancelled          */
     uint64_t parts;             /* END: partials the task produced          */
-    uint32_t attempts;          /* END: attempts made                       */
+    uint32_t attempts;          /* END: attempts made; RESTART: the attempt
+                                   that starts again                        */
     int code;                   /* ERROR: broker code (400, 404, 409, 429,
                                    503) or BRAID_CLIENT_ERR_*               */
     const char *text;           /* END, ERROR: error text ("" if none)      */
@@ -106,6 +111,15 @@ braid_job_set_max_inflight(braid_job_t *self, uint32_t max_inflight);
 /*  Per-task timeout in msec (0 = none); -1 EINVAL over 7 days.             */
 int
 braid_job_set_timeout(braid_job_t *self, uint32_t timeout_msec);
+/*  Job deadline in msec, counted from ACCEPT (0 = none): when it passes,
+    every task not yet ended ends timeout. -1 EINVAL over 7 days.           */
+int
+braid_job_set_deadline(braid_job_t *self, uint32_t deadline_msec);
+/*  Retry limit for this job's tasks, overriding the sources' policies
+    (SUBMIT y with flag BRAID_FLAG_RETRIES); a negative value goes back to
+    the sources' limits. -1 EINVAL over BRAID_MAX_RETRIES.                  */
+int
+braid_job_set_retries(braid_job_t *self, int retries);
 /*  Fail fast: the broker stops the job at the first task that fails.       */
 void
 braid_job_set_fail_fast(braid_job_t *self, bool on);
@@ -170,6 +184,14 @@ braid_client_next(braid_client_t *self, braid_event_t *event, int timeout_msec);
     JOB_END (status 3) that follow. 0, or -1 EINVAL if no job is open.      */
 int
 braid_client_cancel(braid_client_t *self);
+
+/*  Ask the broker for its stats (STATS -> STATS_REPLY), trying each
+    endpoint in turn with a fresh socket and waiting up to the connect
+    timeout for each. Independent of any open job. Returns the JSON text
+    (owned, NUL-terminated, length in *len_p if not NULL), or NULL with
+    errno ETIMEDOUT (no answer), EINVAL (no endpoint) or EINTR.             */
+char *
+braid_client_stats(braid_client_t *self, size_t *len_p);
 
 /*  The submitted job's query index (borrowed; NULL if out of range).       */
 const void *

@@ -46,6 +46,8 @@ struct _braid_job_t {
     uint32_t order;
     uint32_t max_inflight;
     uint32_t timeout_msec;
+    uint32_t deadline_msec;
+    uint32_t retries;
     uint32_t flags;
     uint32_t nsources;
     char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];
@@ -175,6 +177,34 @@ braid_job_set_timeout(braid_job_t *self, uint32_t timeout_msec)
         return -1;
     }
     self->timeout_msec = timeout_msec;
+    return 0;
+}
+
+int
+braid_job_set_deadline(braid_job_t *self, uint32_t deadline_msec)
+{
+    if (deadline_msec > 7u * 24 * 3600 * 1000) {
+        errno = EINVAL;
+        return -1;
+    }
+    self->deadline_msec = deadline_msec;
+    return 0;
+}
+
+int
+braid_job_set_retries(braid_job_t *self, int retries)
+{
+    if (retries > BRAID_MAX_RETRIES) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (retries < 0) {
+        self->retries = 0;
+        self->flags &= ~BRAID_FLAG_RETRIES;
+    } else {
+        self->retries = (uint32_t) retries;
+        self->flags |= BRAID_FLAG_RETRIES;
+    }
     return 0;
 }
 
@@ -384,6 +414,8 @@ s_send_submit(braid_client_t *self)
     msg.max_inflight = self->job->max_inflight;
     msg.timeout_msec = self->job->timeout_msec;
     msg.flags = self->job->flags;
+    msg.deadline_msec = self->job->deadline_msec;
+    msg.retries = self->job->retries;
     msg.count = (uint32_t) self->job->nqueries;
     msg.credit = self->granted;
     msg.nsources = self->job->nsources;
@@ -685,7 +717,7 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         return 1;
     }
     if (msg->type != BRAID_MSG_PARTIAL && msg->type != BRAID_MSG_END &&
-        msg->type != BRAID_MSG_JOB_END) {
+        msg->type != BRAID_MSG_JOB_END && msg->type != BRAID_MSG_RESTART) {
         self->dropped++;    /* a repeated ACCEPT                           */
         return 0;
     }
@@ -718,6 +750,13 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         *payload_p = NULL;
         self->frame_seq = msg->seq;
         s_next_partial(self, ev);
+        return 1;
+    case BRAID_MSG_RESTART:
+        ev->type = BRAID_EVENT_RESTART;
+        ev->query = msg->query;
+        ev->source = msg->source;
+        ev->source_name = self->job->sources[msg->source];
+        ev->attempts = msg->attempts;
         return 1;
     case BRAID_MSG_END:
         ev->type = BRAID_EVENT_END;
@@ -767,6 +806,11 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
         }
         int64_t now = zclock_mono();
         s_pump(self, now);
+        /*  A caller that was away (blocked writing its output) may find the
+            broker's messages waiting: those are signs of life, not silence. */
+        if (now - self->last_recv >= self->idle_timeout_msec &&
+            (zsock_events(self->sock) & ZMQ_POLLIN))
+            self->last_recv = now;
         if (now - self->last_recv >= self->idle_timeout_msec) {
             s_fail(self, BRAID_CLIENT_ERR_LOST, "broker %s: nothing received for %d msec",
                    self->endpoint, self->idle_timeout_msec);
@@ -815,6 +859,116 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
             return -1;
         }
     }
+}
+
+/*  ---------------------------------------------------------------------
+    Stats                                                                   */
+
+/*  Ask one endpoint for its stats. Owned JSON text, or NULL with errno
+    ETIMEDOUT, EINTR or EINVAL (error text added).                          */
+static char *
+s_stats_one(braid_client_t *self, const char *endpoint, size_t *len_p)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock) {
+        s_add_error(self, "%s: cannot create socket", endpoint);
+        errno = ENOMEM;
+        return NULL;
+    }
+    braid_socket_harden(sock, S_SNDHWM);
+    zsock_set_linger(sock, 0);
+    if (zsock_connect(sock, "%s", endpoint) == -1) {
+        s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        errno = EINVAL;
+        return NULL;
+    }
+    braid_msg_t msg;
+    int64_t start = zclock_mono();
+    int64_t deadline = start + self->connect_timeout_msec;
+    int64_t last_sent = INT64_MIN / 2;
+    char *json = NULL;
+    while (!json) {
+        int64_t now = zclock_mono();
+        if (s_interrupted()) {
+            errno = EINTR;
+            break;
+        }
+        if (now >= deadline) {
+            s_add_error(self, "%s: no answer within %d msec", endpoint,
+                        self->connect_timeout_msec);
+            errno = ETIMEDOUT;
+            break;
+        }
+        if (now - last_sent >= S_RESUBMIT_MSEC) {
+            braid_msg_init(&msg, BRAID_MSG_STATS);  /* idempotent: repeat it */
+            braid_msg_send(sock, NULL, &msg, NULL, true);
+            last_sent = now;
+        }
+        int64_t wait = deadline - now;
+        if (wait > last_sent + S_RESUBMIT_MSEC - now)
+            wait = last_sent + S_RESUBMIT_MSEC - now;
+        short revents;
+        if (s_poll(sock, ZMQ_POLLIN, wait, &revents) < 0) {
+            if (errno != EINTR)
+                s_add_error(self, "%s: poll: %s", endpoint, zmq_strerror(errno));
+            break;
+        }
+        while (!json && (revents & ZMQ_POLLIN)) {
+            zmsg_t *payload = NULL;
+            braid_err_t err;
+            int rc = braid_msg_recv(zsock_resolve(sock), false, BRAID_CH_TO_CLIENT, &msg, NULL,
+                                    &payload, &err);
+            if (rc == -1) {
+                zmsg_destroy(&payload);
+                break;
+            }
+            if (rc == 0 && msg.type == BRAID_MSG_STATS_REPLY && zmsg_size(payload) == 1) {
+                zframe_t *frame = zmsg_first(payload);
+                size_t len = zframe_size(frame);
+                json = malloc(len + 1);
+                if (json) {
+                    memcpy(json, zframe_data(frame), len);
+                    json[len] = 0;
+                    *len_p = len;
+                }
+            } else
+                self->dropped++;
+            zmsg_destroy(&payload);
+            revents = (short) (zsock_events(sock) & ZMQ_POLLIN);
+        }
+    }
+    zsock_destroy(&sock);
+    return json;
+}
+
+char *
+braid_client_stats(braid_client_t *self, size_t *len_p)
+{
+    size_t len = 0;
+    self->error[0] = 0;
+    if (self->nendpoints == 0) {
+        s_set_error(self, "no broker endpoint");
+        errno = EINVAL;
+        return NULL;
+    }
+    int last_errno = ETIMEDOUT;
+    for (size_t i = 0; i < self->nendpoints; i++) {
+        char *json = s_stats_one(self, self->endpoints[i], &len);
+        if (json) {
+            self->error[0] = 0;
+            if (len_p)
+                *len_p = len;
+            return json;
+        }
+        last_errno = errno;
+        if (errno == EINTR) {
+            s_set_error(self, "interrupted");
+            break;
+        }
+    }
+    errno = last_errno;
+    return NULL;
 }
 
 /*  ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /*  main.c - braid, the command line client (a thin user of libbraid).
 
     braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival] [-j N] [--json]
-                 [-T MSEC] [QUERY...]
+                 [-t MSEC] [-d MSEC] [-r N] [--fail-fast] [-T MSEC] [QUERY...]
+    braid stats [-b EP]... [--json] [-T MSEC]
     braid -h | --help | -V | --version
 
     Exit codes: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable
@@ -27,23 +28,30 @@
 #define S_CANCEL_WAIT_MSEC 2000     /* how long to wait for JOB_END after ^C */
 #define S_PROGRESS_MSEC 200         /* progress line refresh                  */
 #define S_DEFAULT_BROKER "tcp://127.0.0.1:5555"
+#define S_MAX_MSEC 604800000UL      /* 7 days: the protocol's bound          */
 
 static void
 s_usage(FILE *out)
 {
     fprintf(out,
             "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival] [-j N] [--json]\n"
-            "                    [-T MSEC] [QUERY...]\n"
+            "                    [-t MSEC] [-d MSEC] [-r N] [--fail-fast] [-T MSEC] [QUERY...]\n"
+            "       braid stats [-b EP]... [--json] [-T MSEC]\n"
             "       braid -h | --help | -V | --version\n"
             "  -b, --broker EP       broker frontend (default $BRAID_BROKER or " S_DEFAULT_BROKER
             ");\n"
-            "                        repeatable: tried in order until one accepts the job\n"
+            "                        repeatable: tried in order until one answers\n"
             "  -s, --source NAME     source to ask (repeatable, at least one; order kept)\n"
             "  -o, --order MODE      submit (default) | arrival\n"
             "  -j, --jobs N          max tasks of this job in flight (0 = no limit, default)\n"
-            "      --json            one JSON object per line\n"
+            "  -t, --timeout MSEC    per-task timeout (0 = the source's policy, default)\n"
+            "  -d, --deadline MSEC   job deadline, from acceptance (0 = none, default)\n"
+            "  -r, --retries N       retry limit for this job's tasks, 0..1000 (overrides the\n"
+            "                        sources' policies)\n"
+            "      --fail-fast       the first task that fails or times out cancels the rest\n"
+            "      --json            submit: one JSON object per line; stats: the broker's JSON\n"
             "  -T, --connect-timeout MSEC\n"
-            "                        how long to wait for the broker to accept (default 5000)\n"
+            "                        how long to wait for the broker to answer (default 5000)\n"
             "Queries: the arguments, or (none given) stdin one per line; empty lines skipped.\n"
             "Exit: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable or refused,\n"
             "      130 interrupted.\n");
@@ -273,6 +281,22 @@ s_on_event(s_run_t *run, const braid_event_t *ev)
             fputs("}}\n", stdout);
         }
         break;
+    case BRAID_EVENT_RESTART:
+        if (run->json) {
+            printf("{\"type\":\"restart\",\"query\":%u,\"source\":", ev->query);
+            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
+            printf(",\"attempt\":%u}\n", ev->attempts);
+        } else {
+            size_t qlen = 0;
+            const void *q = braid_client_query(run->client, ev->query, &qlen);
+            s_flush(run);   /* keep stdout and stderr in stream order */
+            s_progress_clear(run);
+            fprintf(stderr, "braid: query %u (", ev->query);
+            s_print_text(stderr, q ? q : "", q ? qlen : 0, false);
+            fprintf(stderr, ") source %s: restarted (attempt %u)\n", ev->source_name,
+                    ev->attempts);
+        }
+        break;
     case BRAID_EVENT_ERROR:
         run->error_code = ev->code;
         s_progress_clear(run);
@@ -364,6 +388,10 @@ s_submit(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"json", no_argument, NULL, 'J'},
         {"connect-timeout", required_argument, NULL, 'T'},
+        {"timeout", required_argument, NULL, 't'},
+        {"deadline", required_argument, NULL, 'd'},
+        {"retries", required_argument, NULL, 'r'},
+        {"fail-fast", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -379,7 +407,7 @@ s_submit(int argc, char **argv)
     unsigned long value;
     int opt;
     optind = 0;     /* full reinit: permute options and queries (GNU) */
-    while ((opt = getopt_long(argc, argv, "b:s:o:j:T:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:s:o:j:T:t:d:r:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
             if (braid_client_add_endpoint(client, optarg) != 0) {
@@ -416,6 +444,30 @@ s_submit(int argc, char **argv)
             break;
         case 'J':
             run.json = true;
+            break;
+        case 't':
+            if (s_parse_uint(optarg, S_MAX_MSEC, &value) != 0) {
+                rc = s_usage_error("bad --timeout '%s' (msec, 0..604800000)", optarg);
+                goto done;
+            }
+            braid_job_set_timeout(job, (uint32_t) value);
+            break;
+        case 'd':
+            if (s_parse_uint(optarg, S_MAX_MSEC, &value) != 0) {
+                rc = s_usage_error("bad --deadline '%s' (msec, 0..604800000)", optarg);
+                goto done;
+            }
+            braid_job_set_deadline(job, (uint32_t) value);
+            break;
+        case 'r':
+            if (s_parse_uint(optarg, BRAID_MAX_RETRIES, &value) != 0) {
+                rc = s_usage_error("bad --retries '%s' (0..1000)", optarg);
+                goto done;
+            }
+            braid_job_set_retries(job, (int) value);
+            break;
+        case 'F':
+            braid_job_set_fail_fast(job, true);
             break;
         case 'T':
             if (s_parse_uint(optarg, INT_MAX, &value) != 0 || value == 0) {
@@ -561,6 +613,287 @@ done:
     return rc;
 }
 
+/*  ---------------------------------------------------------------------
+    braid stats                                                             */
+
+/*  A small reader for the broker's stats object, enough to summarise it:
+    walk one JSON value, calling back for the members of objects.          */
+typedef struct {
+    const char *p;
+    const char *end;
+} s_json_in_t;
+
+static void
+s_json_ws(s_json_in_t *in)
+{
+    while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' || *in->p == '\t' || *in->p == '\r'))
+        in->p++;
+}
+
+/*  A string's raw text (escapes left as they are). 0 / -1.                 */
+static int
+s_json_str(s_json_in_t *in, const char **text, size_t *len)
+{
+    s_json_ws(in);
+    if (in->p >= in->end || *in->p != '"')
+        return -1;
+    const char *start = ++in->p;
+    while (in->p < in->end && *in->p != '"')
+        in->p += (*in->p == '\\' && in->p + 1 < in->end) ? 2 : 1;
+    if (in->p >= in->end)
+        return -1;
+    *text = start;
+    *len = (size_t) (in->p - start);
+    in->p++;
+    return 0;
+}
+
+/*  Skip one value, nesting bounded. 0 / -1.                                */
+static int
+s_json_skip(s_json_in_t *in, int depth)
+{
+    s_json_ws(in);
+    if (in->p >= in->end || depth > 16)
+        return -1;
+    const char *t;
+    size_t n;
+    char c = *in->p;
+    if (c == '"')
+        return s_json_str(in, &t, &n);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        in->p++;
+        s_json_ws(in);
+        if (in->p < in->end && *in->p == close) {
+            in->p++;
+            return 0;
+        }
+        while (true) {
+            if (c == '{') {
+                if (s_json_str(in, &t, &n) != 0)
+                    return -1;
+                s_json_ws(in);
+                if (in->p >= in->end || *in->p++ != ':')
+                    return -1;
+            }
+            if (s_json_skip(in, depth + 1) != 0)
+                return -1;
+            s_json_ws(in);
+            if (in->p >= in->end)
+                return -1;
+            if (*in->p == ',') {
+                in->p++;
+                continue;
+            }
+            if (*in->p++ != close)
+                return -1;
+            return 0;
+        }
+    }
+    const char *start = in->p;
+    while (in->p < in->end && strchr(",}] \n\t\r", *in->p) == NULL)
+        in->p++;
+    return in->p > start ? 0 : -1;
+}
+
+/*  Iterate the members of the object at in: fn(key, keylen, value, valuelen,
+    arg) for each. 0 / -1 when it is not an object.                         */
+static int
+s_json_members(s_json_in_t *in,
+               void (*fn)(const char *, size_t, const char *, size_t, void *), void *arg)
+{
+    s_json_ws(in);
+    if (in->p >= in->end || *in->p != '{')
+        return -1;
+    in->p++;
+    s_json_ws(in);
+    if (in->p < in->end && *in->p == '}') {
+        in->p++;
+        return 0;
+    }
+    while (true) {
+        const char *key;
+        size_t keylen;
+        if (s_json_str(in, &key, &keylen) != 0)
+            return -1;
+        s_json_ws(in);
+        if (in->p >= in->end || *in->p++ != ':')
+            return -1;
+        s_json_ws(in);
+        const char *value = in->p;
+        if (s_json_skip(in, 1) != 0)
+            return -1;
+        fn(key, keylen, value, (size_t) (in->p - value), arg);
+        s_json_ws(in);
+        if (in->p >= in->end)
+            return -1;
+        if (*in->p == ',') {
+            in->p++;
+            continue;
+        }
+        return *in->p++ == '}' ? 0 : -1;
+    }
+}
+
+typedef struct {
+    unsigned long long total;
+    int shown;
+    FILE *out;
+} s_dropped_t;
+
+static void
+s_stats_dropped_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
+{
+    s_dropped_t *d = arg;
+    unsigned long long n = strtoull(value, NULL, 10);
+    (void) len;
+    d->total += n;
+    if (n) {
+        fprintf(d->out, "%s%.*s %llu", d->shown++ ? ", " : " (", (int) keylen, key, n);
+    }
+}
+
+static void
+s_stats_source_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
+{
+    FILE *out = arg;
+    fprintf(out, "  source %.*s: ", (int) keylen, key);
+    /*  {"queued":N,"running":N}: print its members as "name N".           */
+    const char *p = value, *end = value + len;
+    bool first = true;
+    while (p < end) {
+        const char *q = memchr(p, '"', (size_t) (end - p));
+        if (!q)
+            break;
+        const char *qe = memchr(q + 1, '"', (size_t) (end - q - 1));
+        if (!qe || qe + 2 > end || qe[1] != ':')
+            break;
+        fprintf(out, "%s%.*s %llu", first ? "" : ", ", (int) (qe - q - 1), q + 1,
+                strtoull(qe + 2, NULL, 10));
+        first = false;
+        p = qe + 2;
+    }
+    fputc('\n', out);
+}
+
+static void
+s_stats_top_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
+{
+    FILE *out = arg;
+    s_json_in_t in = {value, value + len};
+    if (keylen == 7 && memcmp(key, "sources", 7) == 0 && *value == '{')
+        s_json_members(&in, s_stats_source_fn, out);
+    else if (keylen == 7 && memcmp(key, "dropped", 7) == 0 && *value == '{') {
+        s_dropped_t d = {0, 0, out};
+        fputs("  dropped:", out);
+        /*  Print the non-zero reasons after the total: collect first.     */
+        char *buf = NULL;
+        size_t buflen = 0;
+        FILE *mem = open_memstream(&buf, &buflen);
+        if (mem) {
+            d.out = mem;
+            s_json_members(&in, s_stats_dropped_fn, &d);
+            fclose(mem);
+            fprintf(out, " %llu%s%s\n", d.total, buf ? buf : "", d.shown ? ")" : "");
+            free(buf);
+        } else
+            fputc('\n', out);
+    } else if (*value != '{' && *value != '[')
+        fprintf(out, "  %.*s: %.*s\n", (int) keylen, key, (int) len, value);
+}
+
+static int
+s_stats(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"json", no_argument, NULL, 'J'},
+        {"connect-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    braid_client_t *client = braid_client_new();
+    if (!client) {
+        fprintf(stderr, "braid: out of memory\n");
+        return EXIT_USAGE;
+    }
+    bool json = false;
+    int nendpoints = 0;
+    int rc = EXIT_USAGE;
+    unsigned long value;
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "b:T:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            if (braid_client_add_endpoint(client, optarg) != 0) {
+                rc = s_usage_error("bad broker endpoint '%s'", optarg);
+                goto done;
+            }
+            nendpoints++;
+            break;
+        case 'J':
+            json = true;
+            break;
+        case 'T':
+            if (s_parse_uint(optarg, INT_MAX, &value) != 0 || value == 0) {
+                rc = s_usage_error("bad --connect-timeout '%s' (msec, > 0)", optarg);
+                goto done;
+            }
+            braid_client_set_connect_timeout(client, (int) value);
+            break;
+        case 'h':
+            s_usage(stdout);
+            rc = 0;
+            goto done;
+        default:
+            s_usage(stderr);
+            goto done;
+        }
+    }
+    if (optind < argc) {
+        rc = s_usage_error("unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
+    if (nendpoints == 0) {
+        const char *env = getenv("BRAID_BROKER");
+        if (!env || s_add_env_endpoints(client, env) <= 0)
+            braid_client_add_endpoint(client, S_DEFAULT_BROKER);
+    }
+    size_t len = 0;
+    char *text = braid_client_stats(client, &len);
+    if (!text) {
+        if (errno == EINTR || s_signals)
+            rc = EXIT_INTERRUPTED;
+        else {
+            fprintf(stderr, "braid: broker unavailable: %s\n", braid_client_error(client));
+            rc = EXIT_UNREACHABLE;
+        }
+        goto done;
+    }
+    rc = 0;
+    if (json) {
+        fwrite(text, 1, len, stdout);
+        if (len == 0 || text[len - 1] != '\n')
+            putchar('\n');
+    } else {
+        printf("braidd stats:\n");
+        s_json_in_t in = {text, text + len};
+        if (s_json_members(&in, s_stats_top_fn, stdout) != 0) {
+            fprintf(stderr, "braid: the broker's stats are not a JSON object\n");
+            rc = EXIT_UNREACHABLE;
+        }
+    }
+    free(text);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "braid: stdout: %s\n", strerror(errno));
+        rc = 1;
+    }
+done:
+    braid_client_destroy(&client);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -600,6 +933,11 @@ main(int argc, char **argv)
         static char name[] = "braid submit";   /* getopt's messages say so */
         argv[optind] = name;
         return s_submit(argc - optind, argv + optind);
+    }
+    if (strcmp(command, "stats") == 0) {
+        static char name[] = "braid stats";
+        argv[optind] = name;
+        return s_stats(argc - optind, argv + optind);
     }
     fprintf(stderr, "braid: unknown command '%s'\n", command);
     s_usage(stderr);

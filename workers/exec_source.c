@@ -26,6 +26,9 @@ struct _braid_exec_t {
     int why;                /* si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED */
     int code;               /* si_status: exit status or signal number    */
     bool chunks;
+    char *in;               /* BRAID_EXEC_READ_BUF bytes, on first read    */
+    size_t in_pos;          /* in[in_pos..in_len) read, not yet taken      */
+    size_t in_len;
     char *carry;            /* an unfinished line                          */
     size_t carry_len;
     size_t carry_cap;
@@ -157,6 +160,7 @@ braid_exec_destroy(braid_exec_t **self_p)
     braid_exec_t *self = *self_p;
     braid_exec_finish(self);
     s_close(&self->pidfd);
+    free(self->in);
     free(self->carry);
     free(self);
     *self_p = NULL;
@@ -215,45 +219,81 @@ s_emit_carry(braid_exec_t *self, zmsg_t *out)
 }
 
 int
-braid_exec_read_stdout(braid_exec_t *self, char *buf, size_t bufsize, zmsg_t *out)
+braid_exec_read_stdout(braid_exec_t *self)
 {
+    if (self->in_pos < self->in_len)
+        return 1;
     if (self->out_fd < 0)
         return 0;
-    ssize_t n = read(self->out_fd, buf, bufsize);
+    if (!self->in && !(self->in = malloc(BRAID_EXEC_READ_BUF)))
+        return -1;          /* try again later; the child waits            */
+    ssize_t n = read(self->out_fd, self->in, BRAID_EXEC_READ_BUF);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return -1;
     if (n <= 0) {           /* end of file, or an error we treat as one    */
-        s_emit_carry(self, out);
         s_close(&self->out_fd);
         return 0;
     }
-    size_t len = (size_t) n;
-    if (self->chunks) {
-        zmsg_addmem(out, buf, len);
-        return 1;
-    }
-    size_t start = 0;
-    const char *nl;
-    while (start < len && (nl = memchr(buf + start, '\n', len - start))) {
-        size_t end = (size_t) (nl - buf) + 1;
-        if (self->carry_len) {
-            if (s_carry(self, buf + start, end - start)) {
-                s_emit_carry(self, out);                    /* no memory: split */
-                zmsg_addmem(out, buf + start, end - start);
-            } else
-                s_emit_carry(self, out);
-        } else
-            zmsg_addmem(out, buf + start, end - start);
-        start = end;
-    }
-    if (start < len) {
-        if (s_carry(self, buf + start, len - start)) {
-            s_emit_carry(self, out);
-            zmsg_addmem(out, buf + start, len - start);
-        } else if (self->carry_len >= BRAID_EXEC_MAX_LINE)
-            s_emit_carry(self, out);
-    }
+    self->in_pos = 0;
+    self->in_len = (size_t) n;
     return 1;
+}
+
+size_t
+braid_exec_take(braid_exec_t *self, zmsg_t *out, size_t max)
+{
+    size_t n = 0;
+    while (n < max) {
+        if (self->carry_len >= BRAID_EXEC_MAX_LINE) {
+            s_emit_carry(self, out);    /* a piece of an overlong line     */
+            n++;
+            continue;
+        }
+        if (self->in_pos < self->in_len) {
+            const char *start = self->in + self->in_pos;
+            size_t avail = self->in_len - self->in_pos;
+            if (self->chunks) {
+                zmsg_addmem(out, start, avail);
+                self->in_pos = self->in_len;
+                n++;
+                continue;
+            }
+            const char *nl = memchr(start, '\n', avail);
+            size_t len = nl ? (size_t) (nl - start) + 1 : avail;
+            if (nl && self->carry_len == 0) {
+                zmsg_addmem(out, start, len);       /* the common case     */
+                n++;
+            } else if (s_carry(self, start, len) == 0) {
+                if (nl) {
+                    s_emit_carry(self, out);        /* the line completed  */
+                    n++;
+                }
+            } else if (self->carry_len) {
+                s_emit_carry(self, out);    /* no memory: split the line   */
+                n++;
+                continue;                   /* then try the bytes again    */
+            } else {
+                zmsg_addmem(out, start, len);
+                n++;
+            }
+            self->in_pos += len;
+            continue;
+        }
+        if (self->out_fd < 0 && self->carry_len) {
+            s_emit_carry(self, out);        /* the last line had no newline */
+            n++;
+            continue;
+        }
+        break;
+    }
+    return n;
+}
+
+bool
+braid_exec_pending(braid_exec_t *self)
+{
+    return self->in_pos < self->in_len || self->carry_len >= BRAID_EXEC_MAX_LINE ||
+           (self->out_fd < 0 && self->carry_len > 0);
 }
 
 void
@@ -385,4 +425,10 @@ braid_exec_result(braid_exec_t *self, char *text, size_t textsize)
         text[len++] = self->tail[i] ? self->tail[i] : '?';     /* no NUL in text */
     text[len] = 0;
     return false;
+}
+
+int
+braid_exec_exit_status(braid_exec_t *self)
+{
+    return self->why == CLD_EXITED ? self->code : -1;
 }

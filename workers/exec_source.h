@@ -47,13 +47,31 @@ braid_exec_stderr_fd(braid_exec_t *self);
 int
 braid_exec_pid_fd(braid_exec_t *self);
 
-/*  One read() of stdout into buf: complete lines (or the chunk) become
-    frames appended to out; the tail of an unfinished line is kept for the
-    next read. Returns 1 if bytes were read, 0 at end of file (the kept
-    tail, if any, is appended as a last partial and the pipe is closed),
-    -1 if nothing was ready.                                                */
+/*  Bytes one read() of stdout takes, at most. Each running command owns
+    one such buffer, so a task holds at most this much unsplit output.     */
+#define BRAID_EXEC_READ_BUF 65536
+
+/*  Read stdout once, into the command's own buffer, but only if that
+    buffer is used up (everything read before was taken): returns 1 if
+    bytes are waiting to be taken (read now or before), 0 at end of file
+    (the pipe is closed; an unfinished last line may still wait), -1 if
+    nothing was ready.                                                      */
 int
-braid_exec_read_stdout(braid_exec_t *self, char *buf, size_t bufsize, zmsg_t *out);
+braid_exec_read_stdout(braid_exec_t *self);
+
+/*  Split at most max partials off what was read and append them to out:
+    complete lines (or, with output = chunks, what one read() returned);
+    a line longer than BRAID_EXEC_MAX_LINE goes in pieces; the unfinished
+    last line is kept for later, and taken as the last partial after end
+    of file. What is not taken stays in the buffer, so output is never
+    split ahead of the task's window. Returns how many were appended.      */
+size_t
+braid_exec_take(braid_exec_t *self, zmsg_t *out, size_t max);
+
+/*  True if output was read but not yet taken (including an unfinished last
+    line after end of file): braid_exec_take() has something to give.      */
+bool
+braid_exec_pending(braid_exec_t *self);
 
 /*  Read what stderr has, keeping the last BRAID_EXEC_STDERR_TAIL bytes.    */
 void
@@ -94,5 +112,10 @@ braid_exec_finish(braid_exec_t *self);
     stderr tail when there was any, into text.                              */
 bool
 braid_exec_result(braid_exec_t *self, char *text, size_t textsize);
+
+/*  After finish: the exit status if the command exited (0..255), -1 if a
+    signal ended it.                                                        */
+int
+braid_exec_exit_status(braid_exec_t *self);
 
 #endif

@@ -3,7 +3,8 @@
     Settings come from the config file (-c) and then from flags, which
     override it: -b, -k, -n, -N replace worker/backend, sink, slots, name;
     a -s source replaces a config source of the same name and adds any
-    other. Exit: 0 after SIGTERM/SIGINT, 1 on a fatal runtime error, 2 on a
+    other; --heartbeat and --liveness replace worker/heartbeat_msec and
+    worker/liveness_msec. Exit: 0 after SIGTERM/SIGINT, 1 on a fatal runtime error, 2 on a
     usage or config error.
 */
 
@@ -32,12 +33,18 @@
 #define S_DEFAULT_SINK "tcp://127.0.0.1:5557"
 #define S_DEFAULT_SLOTS 4
 #define S_EXIT_USAGE 2
+/*  Bounds of the timing settings, as the broker's heartbeat_msec.          */
+#define S_MIN_MSEC 10
+#define S_MAX_HEARTBEAT_MSEC 60000
+#define S_MAX_LIVENESS_MSEC 3600000
+enum { S_OPT_HEARTBEAT = 256, S_OPT_LIVENESS };
 
 static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: " S_PROG " [-c FILE] [-b EP] [-k EP] [-n SLOTS] [-N NAME] [-s SPEC]... [-v]\n"
+            "usage: " S_PROG " [-c FILE] [-b EP] [-k EP] [-n SLOTS] [-N NAME] [-s SPEC]...\n"
+            "                    [--heartbeat MSEC] [--liveness MSEC] [-v]\n"
             "       " S_PROG " -h | -V\n"
             "  -c, --config FILE     config file (ZPL)\n"
             "  -b, --backend EP      broker control endpoint (default " S_DEFAULT_BACKEND ")\n"
@@ -46,7 +53,14 @@ s_usage(FILE *out)
             "  -N, --name NAME       worker name (default: hostname-pid)\n"
             "  -s, --source SPEC     a source; repeatable:\n"
             "                          NAME=exec:TEMPLATE\n"
-            "                          NAME=synthetic:parts=N,size=B,delay_msec=D,fail=PREFIX\n"
+            "                          NAME=synthetic:parts=N,size=B,delay_msec=D,fail=PREFIX,\n"
+            "                                         fail_first=N\n"
+            "                        (exec exit statuses in the config key transient_exit,\n"
+            "                        default 75, and the first fail_first attempts of a\n"
+            "                        synthetic task end failed but transient: retried)\n"
+            "      --heartbeat MSEC  heartbeat interval, 10..60000 (default 1000)\n"
+            "      --liveness MSEC   broker silent this long: reconnect and HELLO again,\n"
+            "                        more than the heartbeat, up to 3600000 (default 3000)\n"
             "  -v, --verbose         debug logging\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n");
@@ -60,6 +74,8 @@ typedef struct {
     const char *sink;
     braid_source_t *sources[BRAID_MAX_SOURCES];
     size_t nsources;
+    uint64_t heartbeat_msec;
+    uint64_t liveness_msec;
 } s_settings_t;
 
 static void
@@ -133,6 +149,18 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
                 return -1;
             continue;
         }
+        if (streq(key, "heartbeat_msec")) {
+            if (braid_conf_uint(worker, "heartbeat_msec", S_MIN_MSEC, S_MAX_HEARTBEAT_MSEC,
+                                BRAID_WORKER_HEARTBEAT_MSEC, &s->heartbeat_msec, err, errsize))
+                return -1;
+            continue;
+        }
+        if (streq(key, "liveness_msec")) {
+            if (braid_conf_uint(worker, "liveness_msec", S_MIN_MSEC, S_MAX_LIVENESS_MSEC,
+                                BRAID_WORKER_LIVENESS_MSEC, &s->liveness_msec, err, errsize))
+                return -1;
+            continue;
+        }
         if (!val || !*val) {
             braid_conf_error(c, err, errsize, "'%s' needs a value", key);
             return -1;
@@ -166,6 +194,20 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
     return 0;
 }
 
+/*  A flag's msec value: strict decimal in S_MIN_MSEC..max. 0 or -1.       */
+static int
+s_parse_msec(const char *text, uint64_t max, uint64_t *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] < '0' || text[0] > '9' || v < S_MIN_MSEC ||
+        v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
 static int
 s_usage_error(const char *fmt, const char *arg)
 {
@@ -185,9 +227,13 @@ main(int argc, char *argv[])
         {"sink", required_argument, NULL, 'k'},    {"slots", required_argument, NULL, 'n'},
         {"name", required_argument, NULL, 'N'},    {"source", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},
+        {"heartbeat", required_argument, NULL, S_OPT_HEARTBEAT},
+        {"liveness", required_argument, NULL, S_OPT_LIVENESS},
+        {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *backend = NULL, *sink = NULL, *slots = NULL, *name = NULL;
+    const char *heartbeat = NULL, *liveness = NULL;
     const char **specs = calloc((size_t) argc + 1, sizeof *specs);
     size_t nspecs = 0;
     bool verbose = false;
@@ -206,6 +252,8 @@ main(int argc, char *argv[])
         case 'N': name = optarg; break;
         case 's': specs[nspecs++] = optarg; break;
         case 'v': verbose = true; break;
+        case S_OPT_HEARTBEAT: heartbeat = optarg; break;
+        case S_OPT_LIVENESS: liveness = optarg; break;
         case 'h':
             free(specs);
             s_usage(stdout);
@@ -234,7 +282,9 @@ main(int argc, char *argv[])
     }
     braid_log_verbose(verbose);
 
-    s_settings_t settings = {.slots = S_DEFAULT_SLOTS};
+    s_settings_t settings = {.slots = S_DEFAULT_SLOTS,
+                             .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,
+                             .liveness_msec = BRAID_WORKER_LIVENESS_MSEC};
     braid_conf_t *conf = NULL;
     char err[1024];
     int rc = S_EXIT_USAGE;
@@ -265,6 +315,22 @@ main(int argc, char *argv[])
             goto done;
         }
         settings.slots = v;
+    }
+    if (heartbeat &&
+        s_parse_msec(heartbeat, S_MAX_HEARTBEAT_MSEC, &settings.heartbeat_msec)) {
+        rc = s_usage_error("heartbeat must be 10..60000 msec, not '%s'", heartbeat);
+        goto done;
+    }
+    if (liveness && s_parse_msec(liveness, S_MAX_LIVENESS_MSEC, &settings.liveness_msec)) {
+        rc = s_usage_error("liveness must be 10..3600000 msec, not '%s'", liveness);
+        goto done;
+    }
+    if (settings.liveness_msec <= settings.heartbeat_msec) {
+        fprintf(stderr, S_PROG ": liveness (%llu msec) must be more than the heartbeat (%llu msec)\n",
+                (unsigned long long) settings.liveness_msec,
+                (unsigned long long) settings.heartbeat_msec);
+        s_usage(stderr);
+        goto done;
     }
     if (name) {
         if (!braid_name_valid(name, strlen(name))) {
@@ -315,6 +381,8 @@ main(int argc, char *argv[])
         .sink = settings.sink,
         .sources = settings.sources,
         .nsources = settings.nsources,
+        .heartbeat_msec = (uint32_t) settings.heartbeat_msec,
+        .liveness_msec = (uint32_t) settings.liveness_msec,
     };
     braid_worker_t *worker = braid_worker_new(&wc, err, sizeof err);
     if (!worker) {

@@ -18,6 +18,7 @@ s_new(const char *name, size_t len, braid_source_type_t type)
     self->parts = 1;
     self->size = 64;
     self->delay_msec = 0;
+    self->transient_exit[BRAID_EXEC_DEFAULT_TRANSIENT_EXIT] = true;
     return self;
 }
 
@@ -70,6 +71,7 @@ s_synth_set(braid_source_t *self, const char *key, size_t keylen, const char *va
         {"parts", &self->parts, 0, BRAID_SYNTH_MAX_PARTS},
         {"size", &self->size, 2, BRAID_SYNTH_MAX_SIZE},
         {"delay_msec", &self->delay_msec, 0, BRAID_SYNTH_MAX_DELAY_MSEC},
+        {"fail_first", &self->fail_first, 0, BRAID_MAX_ATTEMPTS},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (strlen(ints[i].key) == keylen && memcmp(ints[i].key, key, keylen) == 0) {
@@ -89,6 +91,39 @@ s_synth_set(braid_source_t *self, const char *key, size_t keylen, const char *va
     }
     snprintf(err, errsize, "unknown synthetic setting '%.*s'", (int) keylen, key);
     return -1;
+}
+
+/*  transient_exit: a comma list of exit statuses 1..255, or "none". All or
+    nothing: on -1 the source keeps its set.                                */
+static int
+s_transient_set(braid_source_t *self, const char *val, char *err, size_t errsize)
+{
+    bool set[256] = {false};
+    if (!streq(val, "none")) {
+        const char *p = val;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t) (comma - p) : strlen(p);
+            while (len && (*p == ' ' || *p == '\t')) {
+                p++;
+                len--;
+            }
+            while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+                len--;
+            uint64_t v;
+            if (s_parse_uint(p, len, 1, 255, &v)) {
+                snprintf(err, errsize,
+                         "transient_exit must be a comma list of exit statuses 1..255, or none");
+                return -1;
+            }
+            set[v] = true;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+    }
+    memcpy(self->transient_exit, set, sizeof set);
+    return 0;
 }
 
 braid_source_t *
@@ -214,6 +249,11 @@ braid_source_from_conf(braid_conf_t *node, char *err, size_t errsize)
                 self->chunks = true;
             else {
                 braid_conf_error(c, err, errsize, "output must be lines or chunks");
+                goto fail;
+            }
+        } else if (t == BRAID_SOURCE_EXEC && streq(key, "transient_exit")) {
+            if (s_transient_set(self, val, why, sizeof why)) {
+                braid_conf_error(c, err, errsize, "%s", why);
                 goto fail;
             }
         } else if (t == BRAID_SOURCE_SYNTHETIC) {

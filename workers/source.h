@@ -3,12 +3,16 @@
 
     Flag forms:
         NAME=exec:TEMPLATE
-        NAME=synthetic[:parts=N,size=B,delay_msec=D,fail=PREFIX]
+        NAME=synthetic[:parts=N,size=B,delay_msec=D,fail=PREFIX,fail_first=N]
     Config keys (source/NAME/...):
         type = exec | synthetic             (required)
         command = TEMPLATE                  (exec, required)
         output = lines | chunks             (exec, default lines)
-        parts, size, delay_msec, fail       (synthetic)
+        transient_exit = 75                 (exec: comma list of exit
+                                             statuses 1..255 that end the
+                                             task failed but transient, or
+                                             "none"; default 75)
+        parts, size, delay_msec, fail, fail_first   (synthetic)
 */
 
 #ifndef BRAID_SOURCE_H_INCLUDED
@@ -28,6 +32,9 @@ typedef enum { BRAID_SOURCE_EXEC = 1, BRAID_SOURCE_SYNTHETIC } braid_source_type
 #define BRAID_SYNTH_MAX_PARTS 1000000000ull
 #define BRAID_SYNTH_MAX_SIZE ((uint64_t) BRAID_MAX_FRAME)
 #define BRAID_SYNTH_MAX_DELAY_MSEC 86400000ull
+/*  The exec exit status that is transient unless transient_exit says
+    otherwise: EX_TEMPFAIL from sysexits.h.                                 */
+#define BRAID_EXEC_DEFAULT_TRANSIENT_EXIT 75
 
 typedef struct {
     char name[BRAID_MAX_NAME + 1];
@@ -35,11 +42,13 @@ typedef struct {
     /*  exec                                                                */
     braid_template_t *command;
     bool chunks;            /* output = chunks: one partial per read()     */
+    bool transient_exit[256];   /* exit status -> failure is transient (g) */
     /*  synthetic                                                           */
     uint64_t parts;
     uint64_t size;
     uint64_t delay_msec;
     char *fail;             /* NULL: never fail                            */
+    uint64_t fail_first;    /* attempts 1..fail_first fail transiently     */
 } braid_source_t;
 
 /*  Parse a -s flag. NULL with the reason in err.                           */

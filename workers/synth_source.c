@@ -15,10 +15,12 @@ struct _braid_synth_t {
     uint64_t next_seq;
     int64_t next_at;
     bool failed;
+    bool transient;
 };
 
 braid_synth_t *
-braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, int64_t now_msec)
+braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, uint32_t attempt,
+                int64_t now_msec)
 {
     braid_synth_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -39,6 +41,7 @@ braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, in
         size_t plen = strlen(source->fail);
         self->failed = plen <= qlen && memcmp(query, source->fail, plen) == 0;
     }
+    self->transient = attempt <= source->fail_first;
     return self;
 }
 
@@ -56,6 +59,12 @@ bool
 braid_synth_failed(braid_synth_t *self)
 {
     return self->failed;
+}
+
+bool
+braid_synth_transient(braid_synth_t *self)
+{
+    return self->transient;
 }
 
 bool

@@ -15,10 +15,20 @@
     A slot stays busy until the task's DONE is sent, so the worker never
     runs more children than it announced.
 
-    Backpressure: a task reads its child's stdout only when it holds no
-    unsent partials. Partials wait when the task's window (TASK_CREDIT) is
-    used up or when the PUSH socket is full; meanwhile the child blocks on
-    its full pipe. So a task holds at most one read() of data.
+    Backpressure: a task makes partials only when it holds none unsent,
+    and then only as many as its window (TASK_CREDIT) still admits; an exec
+    task splits them off the bytes of its last read() and reads its
+    child's stdout again only when those are all taken. Partials wait when
+    the PUSH socket is full. So a task holds at most its window's worth of
+    partials plus one read() (BRAID_EXEC_READ_BUF) of unsplit bytes, and a
+    child whose output is not wanted blocks on its full pipe.
+
+    Faults (PROTOCOL.md, "A worker" 2, 6-9): every TASK is acknowledged;
+    WHEARTBEAT lists the tasks with the next seq each will send; a broker
+    silent for the liveness time gets both sockets made anew and HELLO
+    again, the tasks running on; RESET kills every task without a word
+    about it and says HELLO again. A task killed that way (or superseded
+    by another attempt) is "silent": it is reaped but sends nothing.
 */
 
 #include "worker.h"
@@ -35,7 +45,7 @@
 #include "exec_source.h"
 #include "synth_source.h"
 
-#define S_READ_BUF 65536        /* one read() of a child's pipe            */
+#define S_READ_BUF 65536        /* one read() of a child's stderr          */
 #define S_MAX_RECV_PER_PASS 256 /* DEALER messages handled per loop pass  */
 
 typedef enum { S_RUN, S_KILL, S_END } s_state_t;
@@ -50,6 +60,7 @@ typedef struct {
     int64_t deadline;       /* timeout; 0 = none                           */
     s_state_t state;
     uint32_t status;        /* braid_status_t, once known                  */
+    uint32_t transient;     /* DONE g: the failure may pass on retry       */
     char text[BRAID_MAX_TEXT + 1];
     uint64_t produced;      /* partials made: the next seq                 */
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
@@ -59,6 +70,7 @@ typedef struct {
     int64_t kill_at;        /* KILL: SIGKILL the group at; 0 = done        */
     int64_t drain_at;       /* RUN, exec leader gone: stop waiting for EOF */
     bool slot;              /* holds one of the worker's slots             */
+    bool silent;            /* RESET or superseded: reap, send nothing     */
 } s_task_t;
 
 /*  What a poll item belongs to.                                            */
@@ -85,8 +97,11 @@ struct _braid_worker_t {
     bool stopping;
     int64_t stop_deadline;
     int64_t heartbeat_at;
+    int64_t broker_seen;    /* last message from the broker, or (re)connect */
+    braid_msg_t hello;
     uint64_t malformed;
     uint64_t tasks_done;
+    uint64_t reconnects;
 };
 
 /*  ---------------------------------------------------------------------
@@ -109,17 +124,19 @@ static s_task_t *
 s_task_find(braid_worker_t *self, uint64_t id, uint32_t attempt)
 {
     for (size_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i]->id == id && self->tasks[i]->attempt == attempt)
+        if (self->tasks[i]->id == id && self->tasks[i]->attempt == attempt &&
+            !self->tasks[i]->silent)
             return self->tasks[i];
     return NULL;
 }
 
 /*  The outcome is known: from now on only held partials and DONE leave.   */
 static void
-s_task_end(s_task_t *task, uint32_t status, const char *text)
+s_task_end(s_task_t *task, uint32_t status, bool transient, const char *text)
 {
     task->state = S_END;
     task->status = status;
+    task->transient = transient;
     snprintf(task->text, sizeof task->text, "%s", text ? text : "");
     if (status == BRAID_STATUS_CANCELLED || status == BRAID_STATUS_TIMEOUT) {
         /*  Nothing more of it is sent: DONE counts what left.              */
@@ -132,14 +149,14 @@ s_task_end(s_task_t *task, uint32_t status, const char *text)
 
 /*  Stop a task early (cancel, timeout, worker stopping).                  */
 static void
-s_task_abort(s_task_t *task, uint32_t status, const char *text, int64_t now)
+s_task_abort(s_task_t *task, uint32_t status, bool transient, const char *text, int64_t now)
 {
     if (task->state == S_KILL)
         return;             /* already on its way out; first reason wins   */
     if (task->state == S_END && zmsg_size(task->outq) == 0)
         return;             /* over; only its DONE is still to leave       */
     if (task->state == S_END || !task->exec || braid_exec_exited(task->exec)) {
-        s_task_end(task, status, text);     /* kills and reaps a child     */
+        s_task_end(task, status, transient, text);  /* kills, reaps a child */
         return;
     }
     /*  Closing the pipes first makes a child that still writes die of
@@ -150,6 +167,7 @@ s_task_abort(s_task_t *task, uint32_t status, const char *text, int64_t now)
     task->outq = zmsg_new();
     task->state = S_KILL;
     task->status = status;
+    task->transient = transient;
     snprintf(task->text, sizeof task->text, "%s", text);
     task->kill_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
 }
@@ -170,6 +188,34 @@ s_task_accept(s_task_t *task, zmsg_t **frames_p)
             zmsg_append(task->outq, &frame);
     }
     zmsg_destroy(frames_p);
+}
+
+/*  How many partials the task may make now: none while it holds some, else
+    what its window admits (the seqs below resume are dropped as they are
+    made, so they never wait), at most BRAID_MAX_BATCH.                   */
+static size_t
+s_task_room(const s_task_t *task)
+{
+    if (zmsg_size(task->outq) > 0)
+        return 0;
+    if (task->window == 0)
+        return BRAID_MAX_BATCH;
+    uint64_t limit = task->window > task->resume ? task->window : task->resume;
+    uint64_t room = limit > task->produced ? limit - task->produced : 0;
+    return room > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) room;
+}
+
+/*  Kill a task and forget it: nothing more of it is sent, not even DONE,
+    and its slot is free at once (RESET, or another attempt replaced it). */
+static void
+s_task_silence(braid_worker_t *self, s_task_t *task, int64_t now)
+{
+    task->silent = true;
+    if (task->slot) {
+        task->slot = false;
+        self->busy--;
+    }
+    s_task_abort(task, BRAID_STATUS_CANCELLED, false, "", now);
 }
 
 static s_task_t *
@@ -200,28 +246,41 @@ s_source_find(braid_worker_t *self, const char *name)
 }
 
 static void
+s_send_ack(braid_worker_t *self, const s_task_t *task)
+{
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK_ACK);
+    msg.task_id = task->id;
+    msg.attempts = task->attempt;
+    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL))
+        braid_debug("cannot send TASK_ACK id=%llu: %s", (unsigned long long) task->id,
+                    strerror(errno));   /* the next heartbeat lists it     */
+}
+
+static void
 s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
 {
-    if (s_task_find(self, msg->task_id, msg->attempts)) {
-        braid_debug("duplicate task id=%llu attempt=%u ignored",
+    s_task_t *same = s_task_find(self, msg->task_id, msg->attempts);
+    if (same) {
+        braid_debug("duplicate task id=%llu attempt=%u acked again",
                     (unsigned long long) msg->task_id, msg->attempts);
+        s_send_ack(self, same);
         return;
     }
-    /*  Another attempt of a task we still run makes the old one moot. The
-        broker counts the slot as the new attempt's, so the old one gives
-        its slot up now, while its child is still being killed.            */
+    /*  Another attempt of a task we still run makes the old one moot: the
+        broker's latest TASK wins (one connection keeps order, so an older
+        TASK never overtakes a newer one). The old attempt is killed and
+        sends nothing; its slot is the new attempt's.                      */
     for (size_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i]->id == msg->task_id) {
-            s_task_t *old = self->tasks[i];
-            char text[64];
-            snprintf(text, sizeof text, "superseded by attempt %u", msg->attempts);
-            s_task_abort(old, BRAID_STATUS_CANCELLED, text, now);
-            if (old->slot) {
-                old->slot = false;
-                self->busy--;
-            }
+        if (self->tasks[i]->id == msg->task_id && !self->tasks[i]->silent) {
+            braid_debug("task id=%llu attempt=%u superseded by attempt %u",
+                        (unsigned long long) msg->task_id, self->tasks[i]->attempt,
+                        msg->attempts);
+            s_task_silence(self, self->tasks[i], now);
         }
     if (self->ntasks >= self->max_tasks) {
+        /*  Not acked: the broker dispatches it again after its ack
+            timeout.                                                        */
         braid_warning("task id=%llu dropped: %zu tasks held, broker ignores slots",
                       (unsigned long long) msg->task_id, self->ntasks);
         return;
@@ -231,6 +290,7 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
         braid_error("out of memory for task id=%llu", (unsigned long long) msg->task_id);
         return;
     }
+    s_send_ack(self, task);
     const braid_source_t *source = s_source_find(self, msg->name);
     zframe_t *qframe = zmsg_first(payload);
     const char *query = qframe ? (const char *) zframe_data(qframe) : "";
@@ -238,17 +298,19 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
     char err[BRAID_MAX_TEXT + 1];
 
     if (self->stopping) {
-        s_task_end(task, BRAID_STATUS_CANCELLED, "worker stopping");
+        s_task_end(task, BRAID_STATUS_CANCELLED, true, "worker stopping");    /* handed back */
         return;
     }
     if (!source) {
         snprintf(err, sizeof err, "unknown source %s", msg->name);
-        s_task_end(task, BRAID_STATUS_FAILED, err);
+        s_task_end(task, BRAID_STATUS_FAILED, false, err);
         return;
     }
     if (self->busy >= self->config.slots) {
+        /*  The broker counted our slots differently (e.g. tasks from
+            before a reconnect still run): another worker may take it.     */
         snprintf(err, sizeof err, "no free slot (%u busy)", self->config.slots);
-        s_task_end(task, BRAID_STATUS_FAILED, err);
+        s_task_end(task, BRAID_STATUS_FAILED, true, err);
         return;
     }
     task->source = source;
@@ -263,13 +325,13 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
         if (!(task->exec = braid_exec_new(source, query, qlen, err, sizeof err))) {
             braid_info("task id=%llu source=%s: %s", (unsigned long long) task->id,
                        source->name, err);
-            s_task_end(task, BRAID_STATUS_FAILED, err);
+            s_task_end(task, BRAID_STATUS_FAILED, false, err);
         }
     } else {
-        if (!(task->synth = braid_synth_new(source, query, qlen, now)))
-            s_task_end(task, BRAID_STATUS_FAILED, "out of memory");
+        if (!(task->synth = braid_synth_new(source, query, qlen, task->attempt, now)))
+            s_task_end(task, BRAID_STATUS_FAILED, true, "out of memory");
         else if (braid_synth_failed(task->synth))
-            s_task_end(task, BRAID_STATUS_FAILED, "synthetic failure");
+            s_task_end(task, BRAID_STATUS_FAILED, false, "synthetic failure");
     }
 }
 
@@ -299,7 +361,25 @@ s_on_cancel(braid_worker_t *self, const braid_msg_t *msg, int64_t now)
                     (unsigned long long) msg->task_id, msg->attempts);
         return;
     }
-    s_task_abort(task, BRAID_STATUS_CANCELLED, "cancelled", now);
+    s_task_abort(task, BRAID_STATUS_CANCELLED, false, "cancelled", now);
+}
+
+static void s_send_hello(braid_worker_t *self);
+
+/*  RESET: the broker does not know us. Whatever we run it has given up on
+    (or never knew), so kill it all quietly and introduce ourselves again. */
+static void
+s_on_reset(braid_worker_t *self, int64_t now)
+{
+    size_t killed = 0;
+    for (size_t i = 0; i < self->ntasks; i++)
+        if (!self->tasks[i]->silent) {
+            s_task_silence(self, self->tasks[i], now);
+            killed++;
+        }
+    braid_info("broker reset name=%s tasks_killed=%zu", self->name, killed);
+    if (!self->stopping)
+        s_send_hello(self);
 }
 
 /*  Read what the DEALER holds, a bounded number of messages per pass.     */
@@ -316,6 +396,7 @@ s_on_dealer(braid_worker_t *self, int64_t now)
                                 &err);
         if (rc == -1)
             return errno == EINTR ? 0 : -1;
+        self->broker_seen = now;    /* anything at all is a sign of life   */
         if (rc == -2) {
             self->malformed++;
             braid_debug("malformed message from broker reason=%s count=%llu",
@@ -331,6 +412,9 @@ s_on_dealer(braid_worker_t *self, int64_t now)
             break;
         case BRAID_MSG_TASK_CANCEL:
             s_on_cancel(self, &msg, now);
+            break;
+        case BRAID_MSG_RESET:
+            s_on_reset(self, now);
             break;
         default:    /* BHEARTBEAT: nothing to do, traffic is what counts   */
             break;
@@ -414,6 +498,7 @@ s_task_send_done(braid_worker_t *self, s_task_t *task)
     msg.attempts = task->attempt;
     msg.status = task->status;
     msg.parts = task->sent_next;
+    msg.transient = task->transient;
     snprintf(msg.text, sizeof msg.text, "%s", task->text);
     if (braid_msg_try_send(self->push, NULL, &msg, NULL)) {
         if (errno != EAGAIN)
@@ -422,9 +507,9 @@ s_task_send_done(braid_worker_t *self, s_task_t *task)
         self->push_blocked = true;
         return -1;
     }
-    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu",
+    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu transient=%u",
                 (unsigned long long) task->id, task->attempt, braid_status_name((int) task->status),
-                (unsigned long long) task->sent_next);
+                (unsigned long long) task->sent_next, task->transient);
     self->tasks_done++;
     return 0;
 }
@@ -438,8 +523,86 @@ s_send_control(braid_worker_t *self, braid_msg_type_t type)
         braid_warning("cannot send %s: %s", braid_msg_type_name(type), strerror(errno));
 }
 
+static void
+s_send_hello(braid_worker_t *self)
+{
+    if (braid_msg_try_send(self->dealer, NULL, &self->hello, NULL))
+        braid_warning("cannot send HELLO: %s", strerror(errno));  /* liveness retries */
+}
+
+static void
+s_put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+/*  WHEARTBEAT with one frame: per task the broker should believe running
+    (silent ones are not), task id, attempt and the next seq it will send
+    (seqs below that were sent, or skipped because they are below resume). */
+static void
+s_send_heartbeat(braid_worker_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->ntasks; i++)
+        n += !self->tasks[i]->silent;
+    if (n > BRAID_MAX_SLOTS)
+        n = BRAID_MAX_SLOTS;    /* the frame's bound; cannot happen        */
+    zframe_t *frame = zframe_new(NULL, n * BRAID_HEARTBEAT_ENTRY);
+    zmsg_t *payload = zmsg_new();
+    if (!frame || !payload) {
+        zframe_destroy(&frame);
+        zmsg_destroy(&payload);
+        return;
+    }
+    uint8_t *p = zframe_data(frame);
+    for (size_t i = 0, k = 0; i < self->ntasks && k < n; i++) {
+        const s_task_t *task = self->tasks[i];
+        if (task->silent)
+            continue;
+        uint64_t next = task->sent_next > task->resume ? task->sent_next : task->resume;
+        s_put_be(p, task->id, 8);
+        s_put_be(p + 8, task->attempt, 4);
+        s_put_be(p + 12, next, 8);
+        p += BRAID_HEARTBEAT_ENTRY;
+        k++;
+    }
+    zmsg_append(payload, &frame);
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_WHEARTBEAT);
+    if (braid_msg_try_send(self->dealer, NULL, &msg, &payload)) {
+        if (errno != EAGAIN)
+            braid_warning("cannot send WHEARTBEAT: %s", strerror(errno));
+        zmsg_destroy(&payload);
+    }
+}
+
 /*  ---------------------------------------------------------------------
     The loop                                                               */
+
+/*  Split as many partials off an exec task's output as its window admits. */
+static void
+s_exec_produce(s_task_t *task)
+{
+    size_t room = s_task_room(task);
+    if (room == 0 || !braid_exec_pending(task->exec))
+        return;
+    zmsg_t *frames = zmsg_new();
+    if (!frames)
+        return;
+    braid_exec_take(task->exec, frames, room);
+    s_task_accept(task, &frames);
+}
+
+/*  True while an exec task cannot take in more of its child's output: it
+    holds partials, or bytes not split yet, or its window is shut.         */
+static bool
+s_exec_blocked(s_task_t *task)
+{
+    return s_task_room(task) == 0 || braid_exec_pending(task->exec);
+}
 
 /*  Move an exec task on: read its pipes, note its exit, end it.           */
 static void
@@ -449,9 +612,8 @@ s_exec_event(braid_worker_t *self, s_task_t *task, s_kind_t kind, int64_t now)
     if (!exec)
         return;
     if (kind == S_ITEM_OUT && task->state == S_RUN) {
-        zmsg_t *frames = zmsg_new();
-        int rc = braid_exec_read_stdout(exec, self->buf, S_READ_BUF, frames);
-        s_task_accept(task, &frames);
+        int rc = braid_exec_read_stdout(exec);
+        s_exec_produce(task);
         if (rc >= 0 && braid_exec_exited(exec))
             task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
     } else if (kind == S_ITEM_ERR)
@@ -469,7 +631,7 @@ s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
         /*  Too late only if the outcome was not already on its way out.   */
         char text[64];
         snprintf(text, sizeof text, "timeout after %u msec", task->timeout_msec);
-        s_task_abort(task, BRAID_STATUS_TIMEOUT, text, now);
+        s_task_abort(task, BRAID_STATUS_TIMEOUT, false, text, now);
         task->deadline = 0;
     }
     if (task->exec && braid_exec_needs_polling(task->exec) && braid_exec_check_exit(task->exec))
@@ -482,27 +644,43 @@ s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
         if (braid_exec_exited(task->exec)) {
             char text[BRAID_MAX_TEXT + 1];
             snprintf(text, sizeof text, "%s", task->text);
-            s_task_end(task, task->status, text);
+            s_task_end(task, task->status, task->transient, text);
         }
     }
+    if (task->silent)
+        return task->state == S_END;    /* reaped: gone without a word     */
     if (task->state == S_RUN && task->synth) {
-        if (zmsg_size(task->outq) == 0) {
+        size_t room = s_task_room(task);
+        if (room) {
             zmsg_t *frames = zmsg_new();
-            braid_synth_produce(task->synth, now, frames, BRAID_MAX_BATCH);
+            braid_synth_produce(task->synth, now, frames, room);
             s_task_accept(task, &frames);
         }
-        if (braid_synth_done(task->synth))
-            s_task_end(task, BRAID_STATUS_OK, NULL);
+        if (braid_synth_done(task->synth)) {
+            if (braid_synth_transient(task->synth)) {
+                char text[64];
+                snprintf(text, sizeof text, "synthetic transient failure (attempt %u)",
+                         task->attempt);
+                s_task_end(task, BRAID_STATUS_FAILED, true, text);
+            } else
+                s_task_end(task, BRAID_STATUS_OK, false, NULL);
+        }
     }
+    if (task->state == S_RUN && task->exec)
+        s_exec_produce(task);
     if (task->state == S_RUN && task->exec && braid_exec_exited(task->exec)) {
-        bool blocked = zmsg_size(task->outq) > 0;
-        if (braid_exec_pipes_closed(task->exec) || (!blocked && now >= task->drain_at)) {
-            /*  Both pipes at EOF, or something outside our reach holds
-                them: kill what is left of the group and reap.             */
+        bool blocked = s_exec_blocked(task);
+        if ((braid_exec_pipes_closed(task->exec) && !braid_exec_pending(task->exec)) ||
+            (!blocked && now >= task->drain_at)) {
+            /*  Both pipes at EOF and all output taken, or something
+                outside our reach holds them: kill what is left of the
+                group and reap.                                            */
             char text[BRAID_MAX_TEXT + 1];
             braid_exec_finish(task->exec);
             bool ok = braid_exec_result(task->exec, text, sizeof text);
-            s_task_end(task, ok ? BRAID_STATUS_OK : BRAID_STATUS_FAILED, text);
+            int code = braid_exec_exit_status(task->exec);
+            bool transient = !ok && code > 0 && code < 256 && task->source->transient_exit[code];
+            s_task_end(task, ok ? BRAID_STATUS_OK : BRAID_STATUS_FAILED, transient, text);
         } else if (blocked && now >= task->drain_at)
             task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
     }
@@ -529,11 +707,15 @@ s_task_wake(s_task_t *task, int64_t now, int64_t wake)
     if (task->exec && braid_exec_needs_polling(task->exec) &&
         now + BRAID_EXEC_POLL_MSEC < wake)
         wake = now + BRAID_EXEC_POLL_MSEC;
-    if (task->state == S_RUN && task->synth && zmsg_size(task->outq) == 0) {
+    if (task->state == S_RUN && task->synth && s_task_room(task) > 0) {
         int64_t at = braid_synth_next_at(task->synth);
         if (at >= 0 && at < wake)
             wake = at;
     }
+    /*  Output already read, and the window open again: split more now.   */
+    if (task->state == S_RUN && task->exec && s_task_room(task) > 0 &&
+        braid_exec_pending(task->exec))
+        wake = now;
     return wake;
 }
 
@@ -561,8 +743,9 @@ s_build_items(braid_worker_t *self, int signal_fd)
         if (!exec || task->state == S_END)
             continue;
         int fd;
-        /*  stdout only while nothing is held: that is the backpressure.   */
-        if (task->state == S_RUN && zmsg_size(task->outq) == 0 &&
+        /*  stdout only while nothing is held or waiting to be split and
+            the window admits more: that is the backpressure.              */
+        if (task->state == S_RUN && !s_exec_blocked(task) &&
             (fd = braid_exec_stdout_fd(exec)) >= 0)
             n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_OUT);
         if ((fd = braid_exec_stderr_fd(exec)) >= 0)
@@ -584,8 +767,10 @@ s_begin_stop(braid_worker_t *self, int64_t now)
     braid_notice("stopping name=%s tasks=%zu", self->name, self->ntasks);
     self->stopping = true;
     self->stop_deadline = now + BRAID_WORKER_STOP_MSEC;
+    /*  Handed back (g = 1): the broker runs them elsewhere and does not
+        count a retry.                                                      */
     for (size_t i = 0; i < self->ntasks; i++)
-        s_task_abort(self->tasks[i], BRAID_STATUS_CANCELLED, "worker stopping", now);
+        s_task_abort(self->tasks[i], BRAID_STATUS_CANCELLED, true, "worker stopping", now);
 }
 
 static void
@@ -597,6 +782,33 @@ s_on_signal(braid_worker_t *self, int signal_fd, int64_t now)
         braid_info("signal %u", info.ssi_signo);
         s_begin_stop(self, now);
     }
+}
+
+static int s_connect(braid_worker_t *self, char *err, size_t errsize);
+
+/*  The broker said nothing for the liveness time: its end of our
+    connections may be gone (a restart, a flap that lost what was queued).
+    Make both sockets anew, dropping whatever they still queue, and say
+    HELLO again. Running tasks go on; their next results leave on the new
+    PUSH, and the broker fences what it no longer wants.                   */
+static int
+s_reconnect(braid_worker_t *self, int64_t now)
+{
+    braid_warning("broker silent, reconnecting idle_msec=%lld", (long long) (now - self->broker_seen));
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_linger(self->push, 0);
+    zsock_destroy(&self->dealer);
+    zsock_destroy(&self->push);
+    self->push_blocked = false;
+    self->broker_seen = now;
+    self->reconnects++;
+    char err[256];
+    if (s_connect(self, err, sizeof err)) {
+        braid_error("%s", err);
+        return -1;
+    }
+    s_send_hello(self);
+    return 0;
 }
 
 int
@@ -614,6 +826,7 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
         len += (size_t) snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "",
                                  self->config.sources[i]->name);
     }
+    self->hello = hello;
     if (braid_msg_try_send(self->dealer, NULL, &hello, NULL)) {
         braid_error("cannot send HELLO: %s", strerror(errno));
         return -1;
@@ -621,7 +834,8 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
     braid_notice("ready name=%s slots=%u sources=%s", self->name, self->config.slots, list);
 
     int64_t now = zclock_mono();
-    self->heartbeat_at = now + BRAID_WORKER_HEARTBEAT_MSEC;
+    self->heartbeat_at = now + self->config.heartbeat_msec;
+    self->broker_seen = now;
     int rc = 0;
     while (!self->stopping || (self->ntasks > 0 && now < self->stop_deadline)) {
         int nitems = s_build_items(self, signal_fd);
@@ -630,6 +844,8 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             wake = s_task_wake(self->tasks[i], now, wake);
         if (self->stopping && self->stop_deadline < wake)
             wake = self->stop_deadline;
+        if (!self->stopping && self->broker_seen + self->config.liveness_msec < wake)
+            wake = self->broker_seen + self->config.liveness_msec;
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(self->items, nitems, timeout) < 0 && errno != EINTR) {
             braid_error("poll failed: %s", strerror(errno));
@@ -669,22 +885,59 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
                 self->tasks[kept++] = task;
         }
         self->ntasks = kept;
+        /*  While stopping too: the tasks being killed are still ours
+            until their DONE leaves.                                       */
         if (now >= self->heartbeat_at) {
-            if (!self->stopping)
-                s_send_control(self, BRAID_MSG_WHEARTBEAT);
-            self->heartbeat_at = now + BRAID_WORKER_HEARTBEAT_MSEC;
+            s_send_heartbeat(self);
+            self->heartbeat_at = now + self->config.heartbeat_msec;
+        }
+        if (!self->stopping && now - self->broker_seen >= self->config.liveness_msec &&
+            s_reconnect(self, now)) {
+            rc = -1;
+            break;
         }
     }
     if (self->ntasks)
         braid_warning("%zu tasks not reported to the broker", self->ntasks);
     s_send_control(self, BRAID_MSG_BYE);
-    braid_notice("stopped name=%s tasks_done=%llu malformed=%llu", self->name,
-                 (unsigned long long) self->tasks_done, (unsigned long long) self->malformed);
+    braid_notice("stopped name=%s tasks_done=%llu malformed=%llu reconnects=%llu", self->name,
+                 (unsigned long long) self->tasks_done, (unsigned long long) self->malformed,
+                 (unsigned long long) self->reconnects);
     return rc;
 }
 
 /*  ---------------------------------------------------------------------
     Construction                                                           */
+
+/*  Make the DEALER and the PUSH and connect them (they must not exist). On
+    -1 whichever was made is destroyed again.                              */
+static int
+s_connect(braid_worker_t *self, char *err, size_t errsize)
+{
+    self->dealer = zsock_new(ZMQ_DEALER);
+    self->push = zsock_new(ZMQ_PUSH);
+    if (!self->dealer || !self->push) {
+        snprintf(err, errsize, "cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
+    braid_socket_harden(self->push, BRAID_WORKER_HWM);
+    if (zsock_connect(self->dealer, "%s", self->config.backend)) {
+        snprintf(err, errsize, "cannot connect to backend %s: %s", self->config.backend,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (zsock_connect(self->push, "%s", self->config.sink)) {
+        snprintf(err, errsize, "cannot connect to sink %s: %s", self->config.sink,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    return 0;
+fail:
+    zsock_destroy(&self->dealer);
+    zsock_destroy(&self->push);
+    return -1;
+}
 
 braid_worker_t *
 braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
@@ -709,24 +962,12 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
         snprintf(err, errsize, "out of memory");
         goto fail;
     }
-    self->dealer = zsock_new(ZMQ_DEALER);
-    self->push = zsock_new(ZMQ_PUSH);
-    if (!self->dealer || !self->push) {
-        snprintf(err, errsize, "cannot create sockets: %s", zmq_strerror(zmq_errno()));
+    if (!self->config.heartbeat_msec)
+        self->config.heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC;
+    if (!self->config.liveness_msec)
+        self->config.liveness_msec = BRAID_WORKER_LIVENESS_MSEC;
+    if (s_connect(self, err, errsize))
         goto fail;
-    }
-    braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
-    braid_socket_harden(self->push, BRAID_WORKER_HWM);
-    if (zsock_connect(self->dealer, "%s", config->backend)) {
-        snprintf(err, errsize, "cannot connect to backend %s: %s", config->backend,
-                 zmq_strerror(zmq_errno()));
-        goto fail;
-    }
-    if (zsock_connect(self->push, "%s", config->sink)) {
-        snprintf(err, errsize, "cannot connect to sink %s: %s", config->sink,
-                 zmq_strerror(zmq_errno()));
-        goto fail;
-    }
     return self;
 fail:
     braid_worker_destroy(&self);

@@ -1,9 +1,9 @@
 /*  worker.h - the braid worker: one event loop, many concurrent tasks.
 
-    A DEALER connected to the broker's backend carries HELLO, WHEARTBEAT
-    and BYE out and TASK, TASK_CREDIT, TASK_CANCEL and BHEARTBEAT in; a
-    PUSH connected to the sink carries DATA and DONE out. See
-    proto/PROTOCOL.md, "A worker".
+    A DEALER connected to the broker's backend carries HELLO, TASK_ACK,
+    WHEARTBEAT and BYE out and TASK, TASK_CREDIT, TASK_CANCEL, BHEARTBEAT
+    and RESET in; a PUSH connected to the sink carries DATA and DONE out.
+    See proto/PROTOCOL.md, "A worker".
 */
 
 #ifndef BRAID_WORKER_H_INCLUDED
@@ -21,7 +21,8 @@ typedef struct _braid_worker_t braid_worker_t;
     SIGTERM and SIGKILL, and how long the worker waits for a child's pipes
     to reach end of file after the child itself exited.                    */
 #define BRAID_WORKER_KILL_GRACE_MSEC 1000
-#define BRAID_WORKER_HEARTBEAT_MSEC 1000
+#define BRAID_WORKER_HEARTBEAT_MSEC 1000 /* default WHEARTBEAT interval */
+#define BRAID_WORKER_LIVENESS_MSEC 3000  /* default: broker silent, reconnect */
 #define BRAID_WORKER_STOP_MSEC 5000     /* SIGTERM: most time to deliver DONEs */
 #define BRAID_WORKER_LINGER_MSEC 1000   /* then to flush sockets on close  */
 #define BRAID_WORKER_HWM 1000           /* messages queued per socket      */
@@ -33,6 +34,9 @@ typedef struct {
     const char *sink;               /* endpoint to connect the PUSH to     */
     braid_source_t **sources;       /* borrowed; must outlive the worker   */
     size_t nsources;                /* 1..BRAID_MAX_SOURCES                */
+    uint32_t heartbeat_msec;        /* WHEARTBEAT interval; 0 = default    */
+    uint32_t liveness_msec;         /* broker silent this long: reconnect;
+                                       0 = default                         */
 } braid_worker_config_t;
 
 /*  Create the sockets and connect them. NULL with the reason in err.      */
@@ -45,8 +49,9 @@ void
 braid_worker_destroy(braid_worker_t **self_p);
 
 /*  Send HELLO, log the ready line, and serve until signal_fd (a signalfd
-    for SIGTERM and SIGINT) fires; then cancel running tasks, send their
-    DONE and BYE. Returns 0 after such a stop, -1 on a fatal error.         */
+    for SIGTERM and SIGINT) fires; then kill running tasks, hand them back
+    (DONE cancelled, transient) and send BYE. Returns 0 after such a stop,
+    -1 on a fatal error.                                                    */
 int
 braid_worker_run(braid_worker_t *self, int signal_fd);
 

@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +210,45 @@ braid_pgrp_live_count(pid_t pgid)
     if (pgid > 0)
         s_proc_each(s_pgrp_count_fn, &pc);
     return pc.count;
+}
+
+typedef struct {
+    pid_t pgid;
+    pid_t pids[256];
+    int count;
+} s_pgrp_members_t;
+
+static void
+s_pgrp_members_fn(pid_t pid, char state, pid_t ppid, pid_t pgrp, void *arg)
+{
+    (void) ppid;
+    s_pgrp_members_t *m = arg;
+    if (pgrp == m->pgid && s_state_live(state) && m->count < 256)
+        m->pids[m->count++] = pid;
+}
+
+int
+braid_pgrp_wait_empty(pid_t pgid, int timeout_msec)
+{
+    int64_t deadline = braid_now_msec() + timeout_msec;
+    for (;;) {
+        s_pgrp_members_t m = {.pgid = pgid, .count = 0};
+        if (pgid > 0)
+            s_proc_each(s_pgrp_members_fn, &m);
+        if (m.count == 0)
+            return 0;
+        /*  Wait for the first of them; then look again (a member may have
+            forked meanwhile).                                            */
+        int fd = (int) syscall(SYS_pidfd_open, m.pids[0], 0);
+        if (fd < 0)
+            continue; /* gone already */
+        int64_t left = deadline - braid_now_msec();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int rc = left > 0 ? poll(&pfd, 1, (int) left) : 0;
+        close(fd);
+        if (rc == 0)
+            return -1;
+    }
 }
 
 void
@@ -660,6 +700,10 @@ braid_proc_destroy(braid_proc_t **self_p)
         kill(self->pid, SIGKILL);
         if (self->wait_started)
             pthread_join(self->wait_thread, NULL);
+        /*  SIGKILL takes effect asynchronously: make sure it has.        */
+        if (braid_pgrp_wait_empty(self->pid, 5000) != 0)
+            fprintf(stderr, "harness: %s: group %d not empty 5 s after SIGKILL\n", self->name,
+                    (int) self->pid);
         else
             while (waitid(P_PID, (id_t) self->pid, &(siginfo_t){0}, WEXITED | WNOWAIT) < 0
                    && errno == EINTR)

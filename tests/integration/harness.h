@@ -177,6 +177,13 @@ braid_pid_alive(pid_t pid);
 int
 braid_pgrp_live_count(pid_t pgid);
 
+/*  Wait until no live process is left in process group pgid (each member
+    waited for through a pidfd, no polling). 0 / -1 when the deadline
+    passed. A SIGKILL is delivered asynchronously: this is how a caller
+    knows it has taken effect.                                             */
+int
+braid_pgrp_wait_empty(pid_t pgid, int timeout_msec);
+
 /*  Compare two byte strings; when they differ, print where (offset, line
     number, the two lines there) under the label what. 0 equal, -1 not.    */
 int

@@ -60,6 +60,15 @@ s_record(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     return 0;
 }
 
+static const braid_job_io_t s_io = {s_record, NULL};
+
+static uint32_t
+s_start(braid_job_t *job, uint32_t idx, int32_t worker)
+{
+    uint64_t resume, window;
+    return braid_job_start(job, idx, worker, &resume, &window);
+}
+
 static braid_msg_t
 s_submit(uint32_t count, uint32_t nsources, uint32_t order, uint64_t credit)
 {
@@ -110,7 +119,7 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
     srand(seed);
     const uint32_t count = 40, ns = 3, ntasks = count * ns;
     braid_msg_t sub = s_submit(count, ns, order, credit_step);
-    braid_job_t *job = braid_job_new(&sub, 7, 1000000);
+    braid_job_t *job = braid_job_new(&sub, 7, 1000000, 0);
     assert_non_null(job);
     s_add_queries(job, 0, 25);
     s_add_queries(job, 10, 30);         /* overlaps: the first 15 ignored */
@@ -120,7 +129,7 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
     int64_t idx;
     while ((idx = braid_job_next_task(job, 0x7)) >= 0) {
         runs[nrun].idx = (uint32_t) idx;
-        runs[nrun].attempt = braid_job_start(job, (uint32_t) idx, 1);
+        runs[nrun].attempt = s_start(job, (uint32_t) idx, 1);
         runs[nrun].parts = (uint32_t) (rand() % 5);
         nrun++;
     }
@@ -147,12 +156,12 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
             r->done = true;
             left--;
         }
-        braid_job_pump(job, s_record, &sink);
+        braid_job_pump(job, &s_io, &sink);
         credit += credit_step;
         braid_job_credit(job, credit);
     }
     /*  Drain: keep granting credit until JOB_END is out.                   */
-    for (int i = 0; i < 100000 && !braid_job_pump(job, s_record, &sink); i++) {
+    for (int i = 0; i < 100000 && !braid_job_pump(job, &s_io, &sink); i++) {
         credit += credit_step;
         braid_job_credit(job, credit);
     }
@@ -249,28 +258,28 @@ test_credit_bounds_emission(void **state)
 {
     (void) state;
     braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 2);
-    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     s_add_queries(job, 0, 1);
-    uint32_t a = braid_job_start(job, 0, 0);
+    uint32_t a = s_start(job, 0, 0);
     s_sink_t sink = {0};
     for (int i = 0; i < 5; i++) {
         zmsg_t *f = s_frames(1);
         assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), 0);
-        braid_job_pump(job, s_record, &sink);
+        braid_job_pump(job, &s_io, &sink);
     }
     assert_int_equal(sink.n, 2);        /* credit 2: two messages only    */
     braid_job_credit(job, 1);           /* lower grant: ignored           */
-    braid_job_pump(job, s_record, &sink);
+    braid_job_pump(job, &s_io, &sink);
     assert_int_equal(sink.n, 2);
     braid_job_credit(job, 100);
-    braid_job_pump(job, s_record, &sink);
+    braid_job_pump(job, &s_io, &sink);
     /*  The three waiting partials leave as one batch.                      */
     assert_int_equal(sink.n, 3);
     assert_int_equal(sink.recs[2].seq, 2);
     assert_int_equal(sink.recs[2].nframes, 3);
     int32_t w;
     assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 5, "", &w), 0);
-    assert_true(braid_job_pump(job, s_record, &sink));
+    assert_true(braid_job_pump(job, &s_io, &sink));
     assert_int_equal(sink.n, 5);
     free(sink.recs);
     braid_job_destroy(&job);
@@ -282,12 +291,12 @@ test_inflight_limit(void **state)
     (void) state;
     braid_msg_t sub = s_submit(9, 1, BRAID_ORDER_SUBMIT, 1000);
     sub.max_inflight = 3;
-    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     s_add_queries(job, 0, 9);
     uint32_t att[9];
     for (uint32_t i = 0; i < 3; i++) {
         assert_int_equal(braid_job_next_task(job, 1), i);
-        att[i] = braid_job_start(job, i, 0);
+        att[i] = s_start(job, i, 0);
     }
     assert_int_equal(braid_job_next_task(job, 1), -1);
     assert_int_equal(braid_job_wants(job), 0);
@@ -304,10 +313,10 @@ test_stale_and_gap(void **state)
 {
     (void) state;
     braid_msg_t sub = s_submit(2, 1, BRAID_ORDER_SUBMIT, 1000);
-    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     s_add_queries(job, 0, 2);
-    uint32_t a0 = braid_job_start(job, 0, 0);
-    uint32_t a1 = braid_job_start(job, 1, 0);
+    uint32_t a0 = s_start(job, 0, 0);
+    uint32_t a1 = s_start(job, 1, 0);
     zmsg_t *f = s_frames(1);
     assert_int_equal(braid_job_data(job, 0, a0 + 1, 0, &f), -1);   /* stale   */
     assert_null(f);
@@ -324,7 +333,7 @@ test_stale_and_gap(void **state)
     /*  A DONE whose part count disagrees fails the task.                   */
     assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 2, "", &w), -2);
     s_sink_t sink = {0};
-    assert_true(braid_job_pump(job, s_record, &sink));
+    assert_true(braid_job_pump(job, &s_io, &sink));
     assert_int_equal(sink.n, 3);
     assert_int_equal(sink.recs[0].status, BRAID_STATUS_FAILED);
     assert_int_equal(sink.recs[1].status, BRAID_STATUS_FAILED);
@@ -349,20 +358,20 @@ test_cancel(void **state)
 {
     (void) state;
     braid_msg_t sub = s_submit(10, 2, BRAID_ORDER_SUBMIT, 1000);
-    braid_job_t *job = braid_job_new(&sub, 9, 100);
+    braid_job_t *job = braid_job_new(&sub, 9, 100, 0);
     s_add_queries(job, 0, 6);   /* 4 queries never arrive                */
     uint32_t a[3];
     for (uint32_t i = 0; i < 3; i++)
-        a[i] = braid_job_start(job, (uint32_t) braid_job_next_task(job, 3), 4);
+        a[i] = s_start(job, (uint32_t) braid_job_next_task(job, 3), 4);
     zmsg_t *f = s_frames(2);
     assert_int_equal(braid_job_data(job, 0, a[0], 0, &f), 0);
     int32_t w;
     assert_int_equal(braid_job_done(job, 0, a[0], BRAID_STATUS_OK, 2, "", &w), 0);
     s_cancels = 0;
-    braid_job_cancel(job, s_on_cancel, NULL);
+    braid_job_cancel(job, BRAID_STATUS_CANCELLED, "cancelled", s_on_cancel, NULL);
     assert_int_equal(s_cancels, 2);
     s_sink_t sink = {0};
-    assert_true(braid_job_pump(job, s_record, &sink));
+    assert_true(braid_job_pump(job, &s_io, &sink));
     /*  Task 0 ok with its 2 partials, then 11 cancelled ends, JOB_END.     */
     assert_int_equal(sink.n, 1 + 1 + 11 + 1);
     assert_int_equal(sink.recs[1].status, BRAID_STATUS_OK);
@@ -383,7 +392,7 @@ test_queries_rules(void **state)
 {
     (void) state;
     braid_msg_t sub = s_submit(4, 1, BRAID_ORDER_SUBMIT, 1000);
-    braid_job_t *job = braid_job_new(&sub, 1, 100);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     zmsg_t *f = zmsg_new();
     zmsg_addstr(f, "a");
     assert_int_equal(braid_job_add_queries(job, 1, &f), -1);   /* gap      */
@@ -403,8 +412,8 @@ test_queries_rules(void **state)
 
     /*  Too many tasks for the broker's limit.                              */
     braid_msg_t big = s_submit(1000, 2, BRAID_ORDER_SUBMIT, 1);
-    assert_null(braid_job_new(&big, 1, 1999));
-    assert_non_null(job = braid_job_new(&big, 1, 2000));
+    assert_null(braid_job_new(&big, 1, 1999, 0));
+    assert_non_null(job = braid_job_new(&big, 1, 2000, 0));
     braid_job_destroy(&job);
     braid_job_destroy(&job);    /* idempotent */
 }

@@ -121,7 +121,10 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
     case 'o': m->order = v == V_GOLD ? 1 : max ? 2 : 0; break;
     case 'm': m->max_inflight = v == V_GOLD ? 1000 : max ? 1000000 : 0; break;
     case 't': m->timeout_msec = v == V_GOLD ? 30000 : max ? 604800000 : 0; break;
-    case 'f': m->flags = v == V_GOLD ? 1 : max ? 65535 : 0; break;
+    case 'f': m->flags = v == V_GOLD ? 3 : max ? 65535 : 0; break;
+    case 'd': m->deadline_msec = v == V_GOLD ? 86400000 : max ? 604800000 : 0; break;
+    case 'y': m->retries = v == V_GOLD ? 300 : max ? 1000 : 0; break;
+    case 'g': m->transient = v == V_GOLD ? 1 : max ? 1 : 0; break;
     case 'n': m->count = v == V_GOLD ? 200 : max ? 10000000 : 1; break;
     case 'c': m->credit = v == V_GOLD ? 64 : max ? UINT64_MAX : 0; break;
     case 'F': m->first = v == V_GOLD ? 128 : max ? 9999999 : 0; break;
@@ -199,6 +202,9 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'm': assert_int_equal(a->max_inflight, b->max_inflight); break;
         case 't': assert_int_equal(a->timeout_msec, b->timeout_msec); break;
         case 'f': assert_int_equal(a->flags, b->flags); break;
+        case 'd': assert_int_equal(a->deadline_msec, b->deadline_msec); break;
+        case 'y': assert_int_equal(a->retries, b->retries); break;
+        case 'g': assert_int_equal(a->transient, b->transient); break;
         case 'n': assert_int_equal(a->count, b->count); break;
         case 'c': assert_int_equal(a->credit, b->credit); break;
         case 'F': assert_int_equal(a->first, b->first); break;
@@ -314,6 +320,11 @@ static void m_count_big(braid_msg_t *m) { m->count = BRAID_MAX_QUERIES + 1; }
 static void m_inflight_big(braid_msg_t *m) { m->max_inflight = BRAID_MAX_INFLIGHT + 1; }
 static void m_timeout_big(braid_msg_t *m) { m->timeout_msec = 604800001; }
 static void m_flags_big(braid_msg_t *m) { m->flags = 65536; }
+static void m_deadline_big(braid_msg_t *m) { m->deadline_msec = 604800001; }
+static void m_deadline_u32max(braid_msg_t *m) { m->deadline_msec = UINT32_MAX; }
+static void m_retries_big(braid_msg_t *m) { m->retries = 1001; }
+static void m_transient2(braid_msg_t *m) { m->transient = 2; }
+static void m_transient_u32max(braid_msg_t *m) { m->transient = UINT32_MAX; }
 static void m_nsources0(braid_msg_t *m) { m->nsources = 0; }
 static void m_nsources33(braid_msg_t *m) { m->nsources = 33; }
 static void m_source_bad(braid_msg_t *m) { strcpy(m->sources[0], "a b"); }
@@ -322,6 +333,7 @@ static void m_first_big(braid_msg_t *m) { m->first = BRAID_MAX_QUERIES; }
 static void m_status4(braid_msg_t *m) { m->status = 4; }
 static void m_source32(braid_msg_t *m) { m->source = 32; }
 static void m_attempts_big(braid_msg_t *m) { m->attempts = 1001; }
+static void m_query_big(braid_msg_t *m) { m->query = BRAID_MAX_QUERIES; }
 static void m_code_big(braid_msg_t *m) { m->code = 1000; }
 static void m_text_unterminated(braid_msg_t *m) { memset(m->text, 'x', sizeof m->text); }
 static void m_slots0(braid_msg_t *m) { m->slots = 0; }
@@ -339,6 +351,9 @@ static const t_enc_bad_t s_enc_bad[] = {
     {"max_inflight max+1", BRAID_MSG_SUBMIT, m_inflight_big},
     {"timeout max+1", BRAID_MSG_SUBMIT, m_timeout_big},
     {"flags 65536", BRAID_MSG_SUBMIT, m_flags_big},
+    {"deadline max+1", BRAID_MSG_SUBMIT, m_deadline_big},
+    {"deadline 2^32-1", BRAID_MSG_SUBMIT, m_deadline_u32max},
+    {"retries 1001", BRAID_MSG_SUBMIT, m_retries_big},
     {"submit 0 sources", BRAID_MSG_SUBMIT, m_nsources0},
     {"submit 33 sources", BRAID_MSG_SUBMIT, m_nsources33},
     {"submit bad source", BRAID_MSG_SUBMIT, m_source_bad},
@@ -360,6 +375,13 @@ static const t_enc_bad_t s_enc_bad[] = {
     {"hello 0 sources", BRAID_MSG_HELLO, m_nsources0},
     {"task name with space", BRAID_MSG_TASK, m_name_space},
     {"done text 1025", BRAID_MSG_DONE, m_text_unterminated},
+    {"done transient 2", BRAID_MSG_DONE, m_transient2},
+    {"done transient 2^32-1", BRAID_MSG_DONE, m_transient_u32max},
+    {"done status 4", BRAID_MSG_DONE, m_status4},
+    {"restart attempts 1001", BRAID_MSG_RESTART, m_attempts_big},
+    {"restart source 32", BRAID_MSG_RESTART, m_source32},
+    {"restart query max+1", BRAID_MSG_RESTART, m_query_big},
+    {"task_ack attempts 1001", BRAID_MSG_TASK_ACK, m_attempts_big},
     {"type 7", BRAID_MSG_PING, m_type7},
     {"type 0", BRAID_MSG_PING, m_type0},
 };
@@ -492,6 +514,111 @@ test_roundtrip(void **state)
     s_roundtrip_one(def, V_GOLD);
 }
 
+/*  The letters d, y and g at and around their bounds (PROTOCOL.md: d
+    0..604,800,000, y 0..1000, g 0..1), at every msgpack width the encoder
+    picks for them: each value in bounds round-trips, and the first value
+    past a bound is refused by the encoder.                                 */
+typedef struct {
+    int type;
+    size_t offset;          /* of the uint32_t member                      */
+    const uint32_t *ok;
+    size_t nok;
+    const uint32_t *bad;
+    size_t nbad;
+} t_bounds_t;
+
+static const uint32_t s_d_ok[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 604799999, 604800000};
+static const uint32_t s_d_bad[] = {604800001, 0x7fffffff, UINT32_MAX};
+static const uint32_t s_y_ok[] = {0, 1, 127, 128, 255, 256, 999, 1000};
+static const uint32_t s_y_bad[] = {1001, 65535, UINT32_MAX};
+static const uint32_t s_g_ok[] = {0, 1};
+static const uint32_t s_g_bad[] = {2, 255, UINT32_MAX};
+
+#define BOUNDS(T, M, OK, BAD)                                                                      \
+    {T, offsetof(braid_msg_t, M), OK, sizeof OK / sizeof OK[0], BAD, sizeof BAD / sizeof BAD[0]}
+
+static void
+test_new_letters_bounds(void **state)
+{
+    (void) state;
+    static const t_bounds_t cases[] = {
+        BOUNDS(BRAID_MSG_SUBMIT, deadline_msec, s_d_ok, s_d_bad),
+        BOUNDS(BRAID_MSG_SUBMIT, retries, s_y_ok, s_y_bad),
+        BOUNDS(BRAID_MSG_DONE, transient, s_g_ok, s_g_bad),
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const t_def_t *def = s_def(cases[c].type);
+        for (int v = V_MIN; v <= V_GOLD; v++) {
+            for (size_t i = 0; i < cases[c].nok; i++) {
+                braid_msg_t in, out;
+                s_fill(&in, def, v);
+                memcpy((uint8_t *) &in + cases[c].offset, &cases[c].ok[i], sizeof(uint32_t));
+                uint8_t buf[BRAID_MAX_HEADER];
+                size_t len = braid_msg_encode_buf(&in, buf, sizeof buf);
+                assert_true(len > 0);
+                assert_int_equal(braid_msg_decode(buf, len, 0, def->channel, &out), BRAID_OK);
+                s_assert_msg_equal(&in, &out, def->fields);
+            }
+            for (size_t i = 0; i < cases[c].nbad; i++) {
+                braid_msg_t in;
+                s_fill(&in, def, v);
+                memcpy((uint8_t *) &in + cases[c].offset, &cases[c].bad[i], sizeof(uint32_t));
+                uint8_t buf[BRAID_MAX_HEADER];
+                if (braid_msg_encode_buf(&in, buf, sizeof buf) != 0)
+                    fail_msg("%s: encoder accepted %u", def->name, cases[c].bad[i]);
+            }
+        }
+    }
+}
+
+/*  The decoder's side of the same bounds, for values the encoder cannot
+    produce: every width of the first value out of range, packed by
+    msgpack-c, is refused as range; every width of the bound itself is
+    accepted. SUBMIT d (field 7), SUBMIT y (field 8), DONE g (field 6).     */
+static void
+s_pack_u64_width(msgpack_packer *pk, uint64_t v, int width);
+
+static size_t
+s_new_letter_header(uint8_t *buf, size_t size, int type, int which, uint64_t v, int width);
+
+static void
+test_new_letters_decode_widths(void **state)
+{
+    (void) state;
+    static const struct {
+        int type;
+        int which;              /* index of the field among the fields     */
+        uint64_t max;
+        braid_channel_t ch;
+    } cases[] = {
+        {BRAID_MSG_SUBMIT, 5, 604800000, BRAID_CH_CLIENT},
+        {BRAID_MSG_SUBMIT, 6, 1000, BRAID_CH_CLIENT},
+        {BRAID_MSG_DONE, 4, 1, BRAID_CH_SINK},
+    };
+    static const int widths[] = {0, 8, 16, 32, 64};     /* 0: fixint      */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            const uint64_t vals[2] = {cases[c].max, cases[c].max + 1};
+            for (int k = 0; k < 2; k++) {
+                uint64_t v = vals[k];
+                if ((widths[w] == 0 && v > 127) || (widths[w] == 8 && v > 255) ||
+                    (widths[w] == 16 && v > 65535) || (widths[w] == 32 && v > UINT32_MAX))
+                    continue;
+                uint8_t buf[256];
+                size_t len = s_new_letter_header(buf, sizeof buf, cases[c].type, cases[c].which,
+                                                 v, widths[w]);
+                braid_msg_t m;
+                braid_err_t err = braid_msg_decode(buf, len, 0, cases[c].ch, &m);
+                braid_err_t want = k == 0 ? BRAID_OK : BRAID_ERR_RANGE;
+                if (err != want)
+                    fail_msg("%s field %d value %llu width %d: got %s, want %s",
+                             braid_msg_type_name(cases[c].type), cases[c].which,
+                             (unsigned long long) v, widths[w], braid_err_name(err),
+                             braid_err_name(want));
+            }
+        }
+}
+
 /*  ---------------------------------------------------------------------
     golden: hand-written bytes for every message type, with the channel and
     frame bounds PROTOCOL.md gives it. Values are those of V_GOLD.          */
@@ -512,7 +639,10 @@ typedef struct {
 } t_golden_t;
 
 static const t_golden_t s_golden[] = {
-    {1, BRAID_CH_CLIENT, 0, 0, "9a 01 01 " J "01 cd 03 e8 cd 75 30 01 cc c8 40 " S_},
+    /*  SUBMIT jomtfdyncS: f 3 (fail-fast, y set), d 86400000 (uint32),
+        y 300 (uint16).                                                    */
+    {1, BRAID_CH_CLIENT, 0, 0,
+     "9c 01 01 " J "01 cd 03 e8 cd 75 30 03 ce 05 26 5c 00 cd 01 2c cc c8 40 " S_},
     {2, BRAID_CH_CLIENT, 1, 1024, "94 01 02 " J "cc 80"},
     {3, BRAID_CH_CLIENT, 0, 0, "94 01 03 " J "40"},
     {4, BRAID_CH_CLIENT, 0, 0, "93 01 04 " J},
@@ -525,15 +655,19 @@ static const t_golden_t s_golden[] = {
     {14, BRAID_CH_TO_CLIENT, 0, 0, "95 01 0e " J "cd 01 f7 " E_},
     {15, BRAID_CH_TO_CLIENT, 0, 0, "92 01 0f"},
     {16, BRAID_CH_TO_CLIENT, 1, 1, "92 01 10"},
+    {17, BRAID_CH_TO_CLIENT, 0, 0, "97 01 11 " J O_ "07 1f 03"},
     {20, BRAID_CH_WORKER, 0, 0, "95 01 14 " N_ "08 " S_},
-    {21, BRAID_CH_WORKER, 0, 0, "92 01 15"},
+    {21, BRAID_CH_WORKER, 1, 1, "92 01 15"},    /* 1 frame: the task list */
     {22, BRAID_CH_WORKER, 0, 0, "92 01 16"},
+    {23, BRAID_CH_WORKER, 0, 0, "94 01 17 " K "03"},
     {30, BRAID_CH_TO_WORKER, 1, 1, "98 01 1e " K "03 " N_ "cc ff 00 cd 75 30"},
     {31, BRAID_CH_TO_WORKER, 0, 0, "95 01 1f " K "03 00"},
     {32, BRAID_CH_TO_WORKER, 0, 0, "94 01 20 " K "03"},
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
+    {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
     {40, BRAID_CH_SINK, 1, 1024, "95 01 28 " K "03 cf 00 00 00 01 00 00 00 00"},
-    {41, BRAID_CH_SINK, 0, 0, "97 01 29 " K "03 02 cd ff ff " E_},
+    /*  DONE kaxpgE: g 1 before the text.                                  */
+    {41, BRAID_CH_SINK, 0, 0, "98 01 29 " K "03 02 cd ff ff 01 " E_},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -633,6 +767,48 @@ s_pack_strn(msgpack_packer *pk, char c, size_t n)
     memset(s, c, n);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
+}
+
+/*  v packed at a fixed width: 0 positive fixint, else uint8..uint64.       */
+static void
+s_pack_u64_width(msgpack_packer *pk, uint64_t v, int width)
+{
+    switch (width) {
+    case 0: assert_true(v <= 127); msgpack_pack_uint8(pk, (uint8_t) v); break;
+    case 8: msgpack_pack_fix_uint8(pk, (uint8_t) v); break;
+    case 16: msgpack_pack_fix_uint16(pk, (uint16_t) v); break;
+    case 32: msgpack_pack_fix_uint32(pk, (uint32_t) v); break;
+    default: msgpack_pack_fix_uint64(pk, v); break;
+    }
+}
+
+/*  A SUBMIT or DONE, otherwise minimal and valid, whose field number which
+    (0 = the first after the type) is v at the given width.                 */
+static size_t
+s_new_letter_header(uint8_t *buf, size_t size, int type, int which, uint64_t v, int width)
+{
+    PACKER(buf, size);
+    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgE";
+    size_t n = strlen(fields);
+    msgpack_pack_array(pk, n + 2);
+    msgpack_pack_uint8(pk, 1);
+    msgpack_pack_uint8(pk, (uint8_t) type);
+    for (size_t i = 0; i < n; i++) {
+        if ((int) i == which)
+            s_pack_u64_width(pk, v, width);
+        else if (fields[i] == 'j')
+            s_pack_job(pk);
+        else if (fields[i] == 'n')
+            msgpack_pack_uint8(pk, 1);
+        else if (fields[i] == 'S') {
+            msgpack_pack_array(pk, 1);
+            s_pack_strn(pk, 's', 1);
+        } else if (fields[i] == 'E')
+            s_pack_strn(pk, 'e', 0);
+        else
+            msgpack_pack_uint8(pk, 0);
+    }
+    return out_.len;
 }
 
 /*  8193 bytes: refused on size alone.                                      */
@@ -770,7 +946,14 @@ b_map32_padded(uint8_t *buf, size_t size)
     return 8192;
 }
 
-#define SUBMIT_HEAD "9a 01 01 " J
+#define SUBMIT_HEAD "9c 01 01 " J
+/*  SUBMIT's fields after j, all valid: o m t f | d y | n c S.              */
+#define SUBMIT_BASE "00 00 00 00 00 00 01 00 91 a1 61"
+#define SUBMIT_OMTF "00 00 00 00 "
+#define SUBMIT_NCS "01 00 91 a1 61"
+/*  DONE k a x p | g | E.                                                   */
+#define DONE_HEAD "98 01 29 "
+#define DONE_KAXP "00 00 00 00 "
 #define HELLO_HEAD "95 01 14 "
 
 static const t_bad_t s_bad[] = {
@@ -826,6 +1009,10 @@ static const t_bad_t s_bad[] = {
     {"type str", "92 01 a1 05", NULL, 0, CL, BRAID_ERR_UNKNOWN_TYPE},
     {"type -5", "92 01 fb", NULL, 0, CL, BRAID_ERR_UNKNOWN_TYPE},
     {"type nil", "92 01 c0", NULL, 0, CL, BRAID_ERR_UNKNOWN_TYPE},
+    /*  Gaps next to the new ids 17, 23 and 34.                             */
+    {"type 18", "92 01 12", NULL, 0, TC, BRAID_ERR_UNKNOWN_TYPE},
+    {"type 24", "92 01 18", NULL, 0, WK, BRAID_ERR_UNKNOWN_TYPE},
+    {"type 35", "92 01 23", NULL, 0, TW, BRAID_ERR_UNKNOWN_TYPE},
 
     /* channel */
     {"PING on TO_CLIENT", "92 01 05", NULL, 0, TC, BRAID_ERR_CHANNEL},
@@ -834,14 +1021,31 @@ static const t_bad_t s_bad[] = {
     {"DATA on WORKER", "95 01 28 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
     {"TASK on SINK", "98 01 1e 00 00 a1 61 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
     {"channel 0", "92 01 05", NULL, 0, (braid_channel_t) 0, BRAID_ERR_CHANNEL},
+    {"RESTART on CLIENT", "97 01 11 " J "00 00 00 00", NULL, 0, CL, BRAID_ERR_CHANNEL},
+    {"TASK_ACK on SINK", "94 01 17 00 00", NULL, 0, SK, BRAID_ERR_CHANNEL},
+    {"TASK_ACK on TO_WORKER", "94 01 17 00 00", NULL, 0, TW, BRAID_ERR_CHANNEL},
+    {"RESET on WORKER", "92 01 22", NULL, 0, WK, BRAID_ERR_CHANNEL},
+    {"WHEARTBEAT on TO_WORKER", "92 01 15", NULL, 1, TW, BRAID_ERR_CHANNEL},
+    {"DONE on WORKER", DONE_HEAD DONE_KAXP "00 a0", NULL, 0, WK, BRAID_ERR_CHANNEL},
 
     /* field count */
     {"CANCEL with no field", "92 01 04", NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
     {"CANCEL with two fields", "94 01 04 " J J, NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
     {"PING with one field", "93 01 05 00", NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
-    {"SUBMIT one short", "99 01 01 " J "00 00 00 00 01 00", NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
-    {"SUBMIT one extra", "9b 01 01 " J "00 00 00 00 01 00 91 a1 61 00", NULL, 0, CL,
+    {"SUBMIT one short", "9b 01 01 " J "00 00 00 00 00 00 01 00", NULL, 0, CL,
      BRAID_ERR_FIELD_COUNT},
+    {"SUBMIT one extra", "9d 01 01 " J SUBMIT_BASE " 00", NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
+    /*  The layouts before d, y and g: a peer that speaks the old table.   */
+    {"SUBMIT old layout jomtfncS", "9a 01 01 " J "00 00 00 00 01 00 91 a1 61", NULL, 0, CL,
+     BRAID_ERR_FIELD_COUNT},
+    {"DONE old layout kaxpE", "97 01 29 00 00 00 00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
+    {"DONE one extra", "99 01 29 " DONE_KAXP "00 a0 00", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
+    {"RESTART one short", "96 01 11 " J "00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
+    {"RESTART one extra", "98 01 11 " J "00 00 00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
+    {"TASK_ACK one short", "93 01 17 00", NULL, 0, WK, BRAID_ERR_FIELD_COUNT},
+    {"TASK_ACK one extra", "95 01 17 00 00 00", NULL, 0, WK, BRAID_ERR_FIELD_COUNT},
+    {"RESET with one field", "93 01 22 00", NULL, 0, TW, BRAID_ERR_FIELD_COUNT},
+    {"WHEARTBEAT with one field", "93 01 15 00", NULL, 1, WK, BRAID_ERR_FIELD_COUNT},
 
     /* field types */
     {"job id uint", "93 01 04 05", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
@@ -893,21 +1097,56 @@ static const t_bad_t s_bad[] = {
      BRAID_ERR_FIELD_TYPE},
 
     /* ranges */
-    {"SUBMIT valid base", SUBMIT_HEAD "00 00 00 00 01 00 91 a1 61", NULL, 0, CL, BRAID_OK},
-    {"order 3", SUBMIT_HEAD "03 00 00 00 01 00 91 a1 61", NULL, 0, CL, BRAID_ERR_RANGE},
-    {"max_inflight 1000001", SUBMIT_HEAD "00 ce 00 0f 42 41 00 00 01 00 91 a1 61", NULL, 0, CL,
+    {"SUBMIT valid base", SUBMIT_HEAD SUBMIT_BASE, NULL, 0, CL, BRAID_OK},
+    {"order 3", SUBMIT_HEAD "03 00 00 00 00 00 " SUBMIT_NCS, NULL, 0, CL, BRAID_ERR_RANGE},
+    {"max_inflight 1000001", SUBMIT_HEAD "00 ce 00 0f 42 41 00 00 00 00 " SUBMIT_NCS, NULL, 0, CL,
      BRAID_ERR_RANGE},
-    {"timeout 604800001", SUBMIT_HEAD "00 00 ce 24 0c 84 01 00 01 00 91 a1 61", NULL, 0, CL,
+    {"timeout 604800001", SUBMIT_HEAD "00 00 ce 24 0c 84 01 00 00 00 " SUBMIT_NCS, NULL, 0, CL,
      BRAID_ERR_RANGE},
-    {"flags 65536", SUBMIT_HEAD "00 00 00 ce 00 01 00 00 01 00 91 a1 61", NULL, 0, CL,
+    {"flags 65536", SUBMIT_HEAD "00 00 00 ce 00 01 00 00 00 00 " SUBMIT_NCS, NULL, 0, CL,
      BRAID_ERR_RANGE},
-    {"count 0", SUBMIT_HEAD "00 00 00 00 00 00 91 a1 61", NULL, 0, CL, BRAID_ERR_RANGE},
-    {"count 10000001", SUBMIT_HEAD "00 00 00 00 ce 00 98 96 81 00 91 a1 61", NULL, 0, CL,
+    {"flags 65535 is fine", SUBMIT_HEAD "00 00 00 cd ff ff 00 00 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_OK},
+    /*  d deadline_msec: 0..604,800,000.                                   */
+    {"deadline 604800000 is fine", SUBMIT_HEAD SUBMIT_OMTF "ce 24 0c 84 00 00 " SUBMIT_NCS, NULL,
+     0, CL, BRAID_OK},
+    {"deadline 604800001", SUBMIT_HEAD SUBMIT_OMTF "ce 24 0c 84 01 00 " SUBMIT_NCS, NULL, 0, CL,
      BRAID_ERR_RANGE},
-    {"count 2^32+1 is not 1", SUBMIT_HEAD "00 00 00 00 cf 00 00 00 01 00 00 00 01 00 91 a1 61",
+    {"deadline 2^32-1", SUBMIT_HEAD SUBMIT_OMTF "ce ff ff ff ff 00 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_RANGE},
+    {"deadline 2^32 is not 0", SUBMIT_HEAD SUBMIT_OMTF "cf 00 00 00 01 00 00 00 00 00 " SUBMIT_NCS,
      NULL, 0, CL, BRAID_ERR_RANGE},
-    {"submit sources 0", SUBMIT_HEAD "00 00 00 00 01 00 90", NULL, 0, CL, BRAID_ERR_RANGE},
-    {"submit source with space", SUBMIT_HEAD "00 00 00 00 01 00 91 a3 61 20 62", NULL, 0, CL,
+    {"deadline as uint64 is fine", SUBMIT_HEAD SUBMIT_OMTF "cf 00 00 00 00 24 0c 84 00 00 "
+     SUBMIT_NCS, NULL, 0, CL, BRAID_OK},
+    {"deadline -1", SUBMIT_HEAD SUBMIT_OMTF "ff 00 " SUBMIT_NCS, NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"deadline str", SUBMIT_HEAD SUBMIT_OMTF "a1 30 00 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_FIELD_TYPE},
+    {"deadline nil", SUBMIT_HEAD SUBMIT_OMTF "c0 00 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_FIELD_TYPE},
+    /*  y retries: 0..1000.                                                */
+    {"retries 1000 is fine", SUBMIT_HEAD SUBMIT_OMTF "00 cd 03 e8 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_OK},
+    {"retries 1001", SUBMIT_HEAD SUBMIT_OMTF "00 cd 03 e9 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_RANGE},
+    {"retries 65535", SUBMIT_HEAD SUBMIT_OMTF "00 cd ff ff " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_RANGE},
+    {"retries 2^32+1 is not 1", SUBMIT_HEAD SUBMIT_OMTF "00 cf 00 00 00 01 00 00 00 01 "
+     SUBMIT_NCS, NULL, 0, CL, BRAID_ERR_RANGE},
+    {"retries -1", SUBMIT_HEAD SUBMIT_OMTF "00 ff " SUBMIT_NCS, NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"retries false", SUBMIT_HEAD SUBMIT_OMTF "00 c2 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_FIELD_TYPE},
+    {"retries float 1.0", SUBMIT_HEAD SUBMIT_OMTF "00 ca 3f 80 00 00 " SUBMIT_NCS, NULL, 0, CL,
+     BRAID_ERR_FIELD_TYPE},
+    /*  A count in y's place (the old table's offsets) is out of y's range. */
+    {"count where retries was", SUBMIT_HEAD SUBMIT_OMTF "00 ce 00 98 96 80 " SUBMIT_NCS, NULL, 0,
+     CL, BRAID_ERR_RANGE},
+    {"count 0", SUBMIT_HEAD "00 00 00 00 00 00 00 00 91 a1 61", NULL, 0, CL, BRAID_ERR_RANGE},
+    {"count 10000001", SUBMIT_HEAD SUBMIT_OMTF "00 00 ce 00 98 96 81 00 91 a1 61", NULL, 0, CL,
+     BRAID_ERR_RANGE},
+    {"count 2^32+1 is not 1", SUBMIT_HEAD SUBMIT_OMTF "00 00 cf 00 00 00 01 00 00 00 01 00 91 a1 61",
+     NULL, 0, CL, BRAID_ERR_RANGE},
+    {"submit sources 0", SUBMIT_HEAD SUBMIT_OMTF "00 00 01 00 90", NULL, 0, CL, BRAID_ERR_RANGE},
+    {"submit source with space", SUBMIT_HEAD SUBMIT_OMTF "00 00 01 00 91 a3 61 20 62", NULL, 0, CL,
      BRAID_ERR_RANGE},
     {"first 10000000", "94 01 02 " J "ce 00 98 96 80", NULL, 1, CL, BRAID_ERR_RANGE},
     {"query 10000000", "97 01 0b " J "00 ce 00 98 96 80 00 00", NULL, 1, TC, BRAID_ERR_RANGE},
@@ -934,7 +1173,37 @@ static const t_bad_t s_bad[] = {
     {"text of 1024 bytes is fine", NULL, b_text_1024, 0, TC, BRAID_OK},
     {"text of 1025 bytes", NULL, b_text_1025, 0, TC, BRAID_ERR_RANGE},
     {"text with NUL", "95 01 0e " J "cd 01 94 a3 61 00 62", NULL, 0, TC, BRAID_ERR_RANGE},
-    {"done text with NUL", "97 01 29 00 00 00 00 a1 00", NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done text with NUL", DONE_HEAD DONE_KAXP "00 a1 00", NULL, 0, SK, BRAID_ERR_RANGE},
+    /*  g transient: 0 or 1.                                               */
+    {"done transient 0 is fine", DONE_HEAD DONE_KAXP "00 a0", NULL, 0, SK, BRAID_OK},
+    {"done transient 1 is fine", DONE_HEAD DONE_KAXP "01 a0", NULL, 0, SK, BRAID_OK},
+    {"done transient 1 as uint32 is fine", DONE_HEAD DONE_KAXP "ce 00 00 00 01 a0", NULL, 0, SK,
+     BRAID_OK},
+    {"done transient 2", DONE_HEAD DONE_KAXP "02 a0", NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done transient 255", DONE_HEAD DONE_KAXP "cc ff a0", NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done transient 2^32+1 is not 1", DONE_HEAD DONE_KAXP "cf 00 00 00 01 00 00 00 01 a0", NULL,
+     0, SK, BRAID_ERR_RANGE},
+    {"done transient true", DONE_HEAD DONE_KAXP "c3 a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done transient -1", DONE_HEAD DONE_KAXP "ff a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done transient nil", DONE_HEAD DONE_KAXP "c0 a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done text where transient was", DONE_HEAD DONE_KAXP "a0 00", NULL, 0, SK,
+     BRAID_ERR_FIELD_TYPE},
+    {"done status 4", DONE_HEAD "00 00 04 00 00 a0", NULL, 0, SK, BRAID_ERR_RANGE},
+    /*  RESTART jOqsa and TASK_ACK ka.                                     */
+    {"restart valid", "97 01 11 " J "00 00 00 00", NULL, 0, TC, BRAID_OK},
+    {"restart attempts 1000 is fine", "97 01 11 " J "00 00 00 cd 03 e8", NULL, 0, TC, BRAID_OK},
+    {"restart attempts 1001", "97 01 11 " J "00 00 00 cd 03 e9", NULL, 0, TC, BRAID_ERR_RANGE},
+    {"restart source 32", "97 01 11 " J "00 00 20 00", NULL, 0, TC, BRAID_ERR_RANGE},
+    {"restart query 10000000", "97 01 11 " J "00 ce 00 98 96 80 00 00", NULL, 0, TC,
+     BRAID_ERR_RANGE},
+    {"restart job id uint", "97 01 11 00 00 00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
+    {"restart out_seq -1", "97 01 11 " J "ff 00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
+    {"task_ack valid", "94 01 17 00 00", NULL, 0, WK, BRAID_OK},
+    {"task_ack task id uint64 max is fine", "94 01 17 cf ff ff ff ff ff ff ff ff 00", NULL, 0, WK,
+     BRAID_OK},
+    {"task_ack attempts 1001", "94 01 17 00 cd 03 e9", NULL, 0, WK, BRAID_ERR_RANGE},
+    {"task_ack task id bin", "94 01 17 c4 01 00 00", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"task_ack task id -1", "94 01 17 ff 00", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
     {"summary 0 rows", "96 01 0d " J "00 00 90", NULL, 0, TC, BRAID_ERR_RANGE},
     {"summary 33 rows", NULL, b_rows_33, 0, TC, BRAID_ERR_RANGE},
     {"summary row of 3", "96 01 0d " J "00 00 91 93 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
@@ -953,8 +1222,16 @@ static const t_bad_t s_bad[] = {
     {"PING with 1 frame", "92 01 05", NULL, 1, CL, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
-    {"SUBMIT with 1 frame", SUBMIT_HEAD "00 00 00 00 01 00 91 a1 61", NULL, 1, CL,
-     BRAID_ERR_FRAMES},
+    {"SUBMIT with 1 frame", SUBMIT_HEAD SUBMIT_BASE, NULL, 1, CL, BRAID_ERR_FRAMES},
+    {"DONE with 1 frame", DONE_HEAD DONE_KAXP "00 a0", NULL, 1, SK, BRAID_ERR_FRAMES},
+    {"RESTART with 1 frame", "97 01 11 " J "00 00 00 00", NULL, 1, TC, BRAID_ERR_FRAMES},
+    {"TASK_ACK with 1 frame", "94 01 17 00 00", NULL, 1, WK, BRAID_ERR_FRAMES},
+    {"RESET with 1 frame", "92 01 22", NULL, 1, TW, BRAID_ERR_FRAMES},
+    {"WHEARTBEAT with 0 frames", "92 01 15", NULL, 0, WK, BRAID_ERR_FRAMES},
+    {"WHEARTBEAT with 1 frame is fine", "92 01 15", NULL, 1, WK, BRAID_OK},
+    {"WHEARTBEAT with 2 frames", "92 01 15", NULL, 2, WK, BRAID_ERR_FRAMES},
+    {"WHEARTBEAT with 1025 frames", "92 01 15", NULL, 1025, WK, BRAID_ERR_FRAMES},
+    {"BHEARTBEAT with 1 frame", "92 01 21", NULL, 1, TW, BRAID_ERR_FRAMES},
 
     /* bombs: claimed lengths and counts the bytes cannot hold */
     {"array32 claiming 4M", "dd 00 40 00 00", NULL, 0, CL, BRAID_ERR_MSGPACK},
@@ -1302,6 +1579,219 @@ test_recv_task_frame_size(void **state)
     zmsg_destroy(&payload);
 }
 
+/*  WHEARTBEAT (PROTOCOL.md, "A worker" 6): exactly one payload frame, a
+    list of 20-byte entries (big-endian task id 8, attempt 4, next seq 8),
+    at most 65535 of them. Anything else is refused by braid_msg_recv as
+    frame-size (a bad frame) or frames (a wrong number of frames). Worker
+    DEALER -> backend ROUTER, as in braidd.                                 */
+
+static zframe_t *
+s_heartbeat_frame(size_t size)
+{
+    zframe_t *f = zframe_new(NULL, size);
+    assert_non_null(f);
+    uint8_t *d = zframe_data(f);
+    for (size_t i = 0; i < size; i++)
+        d[i] = (uint8_t) (i * 7 + 1);
+    return f;
+}
+
+static void
+s_send_heartbeat(zsock_t *sock, const size_t *sizes, size_t nframes)
+{
+    braid_msg_t m;
+    braid_msg_init(&m, BRAID_MSG_WHEARTBEAT);
+    zmsg_t *payload = zmsg_new();
+    for (size_t i = 0; i < nframes; i++) {
+        zframe_t *f = s_heartbeat_frame(sizes[i]);
+        assert_int_equal(zmsg_append(payload, &f), 0);
+    }
+    assert_int_equal(braid_msg_send(sock, NULL, &m, &payload, false), 0);
+    assert_null(payload);
+}
+
+/*  Receives one WHEARTBEAT on the backend; returns braid_msg_recv's rc.
+    On success checks the frame and returns its size in *size.              */
+static int
+s_recv_heartbeat(zsock_t *sock, braid_err_t *err, size_t *size)
+{
+    braid_msg_t in;
+    zframe_t *rid = NULL;
+    zmsg_t *payload = NULL;
+    int rc = braid_msg_recv(sock, true, BRAID_CH_WORKER, &in, &rid, &payload, err);
+    assert_non_null(rid);   /* returned on a refusal too                   */
+    assert_true(zframe_streq(rid, "client-1"));
+    zframe_destroy(&rid);
+    if (rc == 0) {
+        assert_int_equal(in.type, BRAID_MSG_WHEARTBEAT);
+        assert_int_equal(zmsg_size(payload), 1);
+        zframe_t *f = zmsg_first(payload);
+        const uint8_t *d = zframe_data(f);
+        for (size_t i = 0; i < zframe_size(f); i++)
+            if (d[i] != (uint8_t) (i * 7 + 1))
+                fail_msg("heartbeat byte %zu changed", i);
+        *size = zframe_size(f);
+        zmsg_destroy(&payload);
+    } else
+        assert_null(payload);
+    return rc;
+}
+
+static void
+test_recv_heartbeat_sizes(void **state)
+{
+    t_pair_t *p = *state;
+    static const struct {
+        size_t size;
+        braid_err_t err;
+    } cases[] = {
+        {0, BRAID_OK},                      /* a worker running nothing    */
+        {20, BRAID_OK},
+        {60, BRAID_OK},
+        {1, BRAID_ERR_FRAME_SIZE},
+        {19, BRAID_ERR_FRAME_SIZE},
+        {21, BRAID_ERR_FRAME_SIZE},
+        {39, BRAID_ERR_FRAME_SIZE},
+        {41, BRAID_ERR_FRAME_SIZE},
+        {20 * 1000 + 10, BRAID_ERR_FRAME_SIZE},
+        {40, BRAID_OK},                     /* in sync after refusals      */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        s_send_heartbeat(p->b, &cases[i].size, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        braid_err_t err = BRAID_ERR_COUNT;
+        size_t size = SIZE_MAX;
+        int rc = s_recv_heartbeat(p->a, &err, &size);
+        if (err != cases[i].err)
+            fail_msg("heartbeat frame of %zu bytes: got %s, want %s", cases[i].size,
+                     braid_err_name(err), braid_err_name(cases[i].err));
+        assert_int_equal(rc, cases[i].err == BRAID_OK ? 0 : -2);
+        if (rc == 0)
+            assert_int_equal(size, cases[i].size);
+    }
+}
+
+/*  65535 entries is the most a worker can run (slots 1..65535); one entry
+    more is refused, and the message after it still decodes.                */
+static void
+test_recv_heartbeat_max(void **state)
+{
+    t_pair_t *p = *state;
+    const size_t max = (size_t) 65535 * 20;
+    const size_t sizes[] = {max, (size_t) 65536 * 20, max + 1, max - 1, 20};
+    const braid_err_t want[] = {BRAID_OK, BRAID_ERR_FRAME_SIZE, BRAID_ERR_FRAME_SIZE,
+                                BRAID_ERR_FRAME_SIZE, BRAID_OK};
+    assert_int_equal(max, (size_t) BRAID_MAX_SLOTS * BRAID_HEARTBEAT_ENTRY);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        s_send_heartbeat(p->b, &sizes[i], 1);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        braid_err_t err = BRAID_ERR_COUNT;
+        size_t size = SIZE_MAX;
+        int rc = s_recv_heartbeat(p->a, &err, &size);
+        if (err != want[i])
+            fail_msg("heartbeat frame of %zu bytes: got %s, want %s", sizes[i],
+                     braid_err_name(err), braid_err_name(want[i]));
+        assert_int_equal(rc, want[i] == BRAID_OK ? 0 : -2);
+        if (rc == 0)
+            assert_int_equal(size, sizes[i]);
+    }
+}
+
+/*  Exactly one frame: none, two, or two valid ones are refused (frames),
+    before any frame's size is looked at.                                   */
+static void
+test_recv_heartbeat_frame_count(void **state)
+{
+    t_pair_t *p = *state;
+    const size_t two_ok[] = {20, 20};
+    const size_t two_bad[] = {21, 21};
+    const size_t one[] = {20};
+    s_send_heartbeat(p->b, NULL, 0);
+    s_send_heartbeat(p->b, two_ok, 2);
+    s_send_heartbeat(p->b, two_bad, 2);
+    s_send_heartbeat(p->b, one, 1);
+    braid_err_t err;
+    size_t size = 0;
+    for (int i = 0; i < 3; i++) {
+        err = BRAID_OK;
+        assert_int_equal(s_recv_heartbeat(p->a, &err, &size), -2);
+        assert_int_equal(err, BRAID_ERR_FRAMES);
+    }
+    assert_int_equal(s_recv_heartbeat(p->a, &err, &size), 0);
+    assert_int_equal(err, BRAID_OK);
+    assert_int_equal(size, 20);
+}
+
+/*  The multiple-of-20 rule is WHEARTBEAT's alone: a 21-byte frame of
+    another single-frame type passes.                                       */
+static void
+test_recv_frame_size_rule_is_heartbeat_only(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t m;
+    braid_msg_init(&m, BRAID_MSG_STATS_REPLY);
+    zmsg_t *payload = s_payload(1, 21);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    braid_err_t err;
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_CLIENT, &m, NULL, &payload, &err), 0);
+    assert_int_equal(zframe_size(zmsg_first(payload)), 21);
+    zmsg_destroy(&payload);
+    braid_msg_init(&m, BRAID_MSG_TASK);
+    strcpy(m.name, "src");
+    payload = s_payload(1, 21);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_WORKER, &m, NULL, &payload, &err), 0);
+    assert_int_equal(zframe_size(zmsg_first(payload)), 21);
+    zmsg_destroy(&payload);
+}
+
+/*  The other new messages over a socket: TASK_ACK (worker -> backend),
+    RESET (backend -> worker), RESTART (frontend -> client), DONE with g.   */
+static void
+test_new_messages_over_sockets(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t out, in;
+    zmsg_t *payload = NULL;
+    braid_err_t err;
+
+    s_fill(&out, s_def(BRAID_MSG_TASK_ACK), V_MAX);
+    assert_int_equal(braid_msg_send(p->b, NULL, &out, NULL, false), 0);
+    assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_WORKER, &in, NULL, &payload, &err), 0);
+    s_assert_msg_equal(&out, &in, "ka");
+    assert_int_equal(zmsg_size(payload), 0);
+    zmsg_destroy(&payload);
+
+    braid_msg_init(&out, BRAID_MSG_RESET);
+    assert_int_equal(braid_msg_send(p->a, NULL, &out, NULL, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload, &err),
+                     0);
+    assert_int_equal(in.type, BRAID_MSG_RESET);
+    zmsg_destroy(&payload);
+
+    s_fill(&out, s_def(BRAID_MSG_RESTART), V_GOLD);
+    assert_int_equal(braid_msg_send(p->a, NULL, &out, NULL, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_CLIENT, &in, NULL, &payload, &err),
+                     0);
+    s_assert_msg_equal(&out, &in, "jOqsa");
+    zmsg_destroy(&payload);
+
+    s_fill(&out, s_def(BRAID_MSG_DONE), V_GOLD);
+    assert_int_equal(out.transient, 1);
+    assert_int_equal(braid_msg_send(p->b, NULL, &out, NULL, false), 0);
+    assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_SINK, &in, NULL, &payload, &err), 0);
+    s_assert_msg_equal(&out, &in, "kaxpgE");
+    zmsg_destroy(&payload);
+
+    /*  A RESET with a payload frame is refused, and says why.             */
+    braid_msg_init(&out, BRAID_MSG_RESET);
+    payload = s_payload(1, 1);
+    assert_int_equal(braid_msg_send(p->a, NULL, &out, &payload, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload, &err),
+                     -2);
+    assert_int_equal(err, BRAID_ERR_FRAMES);
+}
+
 static void
 test_recv_wrong_channel(void **state)
 {
@@ -1427,6 +1917,8 @@ main(void)
         cmocka_unit_test(test_decode_null_and_empty),
         cmocka_unit_test(test_bomb_refused_before_msgpack),
         cmocka_unit_test(test_golden_covers_table),
+        cmocka_unit_test(test_new_letters_bounds),
+        cmocka_unit_test(test_new_letters_decode_widths),
     };
     failed += cmocka_run_group_tests_name("codec", codec, NULL, NULL);
 
@@ -1467,6 +1959,11 @@ main(void)
         RD(test_recv_malformed_header),
         RD(test_recv_query_frame_size),
         PR(test_recv_task_frame_size),
+        RD(test_recv_heartbeat_sizes),
+        RD(test_recv_heartbeat_max),
+        RD(test_recv_heartbeat_frame_count),
+        PR(test_recv_frame_size_rule_is_heartbeat_only),
+        PR(test_new_messages_over_sockets),
         PR(test_recv_wrong_channel),
         RD(test_recv_timeout),
         RD(test_send_routed),

@@ -1,0 +1,352 @@
+/*  fault.c - helpers for the fault tests, see fault.h.                    */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "fault.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_POLL_MSEC 20
+
+braid_cluster_t *
+fault_cluster_new(const char *dir, const char *conf_text)
+{
+    braid_cluster_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->dir = dir;
+    int ports[3];
+    for (int i = 0; i < 3; i++) {
+        ports[i] = braid_free_port();
+        if (ports[i] < 0 || (i > 0 && ports[i] == ports[i - 1]) || (i > 1 && ports[i] == ports[0])) {
+            fprintf(stderr, "fault: no free ports\n");
+            free(self);
+            return NULL;
+        }
+    }
+    snprintf(self->frontend, sizeof self->frontend, "tcp://127.0.0.1:%d", ports[0]);
+    snprintf(self->backend, sizeof self->backend, "tcp://127.0.0.1:%d", ports[1]);
+    snprintf(self->sink, sizeof self->sink, "tcp://127.0.0.1:%d", ports[2]);
+    char *conf = braid_path(dir, "braidd.conf");
+    if (!conf || braid_file_write(conf, conf_text, strlen(conf_text), 0644) != 0) {
+        fprintf(stderr, "fault: cannot write the broker config\n");
+        free(conf);
+        free(self);
+        return NULL;
+    }
+    const char *argv[] = {BRAIDD_PATH, "-c", conf, "-f", self->frontend, "-w", self->backend,
+                          "-k", self->sink, NULL};
+    self->broker = braid_proc_spawn(dir, "braidd", argv, NULL);
+    free(conf);
+    if (!self->broker
+        || braid_proc_wait_line(self->broker, BRAID_STDERR, "<5>braidd: ready", BRAID_START_MSEC)
+               != 0) {
+        fprintf(stderr, "fault: broker not ready within %d ms (config:\n%s)\n", BRAID_START_MSEC,
+                conf_text);
+        braid_proc_dump(self->broker, 4000);
+        braid_cluster_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+int
+fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
+                 const char *const specs[])
+{
+    if (self->worker_count >= BRAID_CLUSTER_MAX_WORKERS)
+        return -1;
+    const char *argv[80];
+    char slots_text[16];
+    snprintf(slots_text, sizeof slots_text, "%d", slots);
+    int argc = 0;
+    argv[argc++] = BRAID_WORKER_PATH;
+    argv[argc++] = "-b";
+    argv[argc++] = self->backend;
+    argv[argc++] = "-k";
+    argv[argc++] = self->sink;
+    argv[argc++] = "-n";
+    argv[argc++] = slots_text;
+    argv[argc++] = "-N";
+    argv[argc++] = name;
+    argv[argc++] = "--heartbeat";
+    argv[argc++] = FAULT_HEARTBEAT;
+    argv[argc++] = "--liveness";
+    argv[argc++] = FAULT_LIVENESS;
+    for (int i = 0; extra && extra[i] && argc < 40; i++)
+        argv[argc++] = extra[i];
+    for (int i = 0; specs[i] && argc < 76; i++) {
+        argv[argc++] = "-s";
+        argv[argc++] = specs[i];
+    }
+    argv[argc] = NULL;
+    braid_proc_t *worker = braid_proc_spawn(self->dir, name, argv, NULL);
+    if (!worker)
+        return -1;
+    self->workers[self->worker_count++] = worker;
+    char text[128];
+    snprintf(text, sizeof text, "<6>braidd: worker joined name=%s slots=", name);
+    if (braid_proc_wait_line(self->broker, BRAID_STDERR, text, BRAID_START_MSEC) != 0) {
+        fprintf(stderr, "fault: no '%s' from the broker within %d ms\n", text, BRAID_START_MSEC);
+        braid_proc_dump(worker, 4000);
+        braid_proc_dump(self->broker, 4000);
+        return -1;
+    }
+    return 0;
+}
+
+void
+fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker)
+{
+    for (int i = 0; i < self->worker_count; i++)
+        if (self->workers[i] == worker) {
+            braid_proc_destroy(&self->workers[i]);
+            for (int j = i; j + 1 < self->worker_count; j++)
+                self->workers[j] = self->workers[j + 1];
+            self->workers[--self->worker_count] = NULL;
+            return;
+        }
+}
+
+braid_json_t *
+fault_stats(braid_cluster_t *self, char **text_p)
+{
+    const char *argv[] = {BRAID_CLI_PATH, "stats", "--json", "-T", "3000", "-b", self->frontend,
+                          NULL};
+    size_t len = 0;
+    int code = -1;
+    char *out = braid_run(argv, NULL, 10000, &len, &code);
+    braid_json_t *json = NULL;
+    if (out && code == 0)
+        json = braid_json_parse(out, len);
+    if (text_p) {
+        free(*text_p);
+        *text_p = out;
+    } else
+        free(out);
+    return json;
+}
+
+long long
+fault_stat(braid_json_t *stats, const char *obj, const char *key)
+{
+    braid_json_t *o = obj ? braid_json_obj(stats, obj) : stats;
+    long long value = -1;
+    if (!o || braid_json_int(o, key, &value) != 0)
+        return -1;
+    return value;
+}
+
+long long
+fault_dropped_total(braid_json_t *stats)
+{
+    static const char *keys[] = {"empty",      "too-big",   "msgpack",      "depth",
+                                 "not-array",  "version",   "unknown-type", "channel",
+                                 "field-count", "field-type", "range",      "frames",
+                                 "frame-size", "routing",   "stale",        "unknown",
+                                 "gaps",       NULL};
+    braid_json_t *dropped = braid_json_obj(stats, "dropped");
+    if (!dropped)
+        return -1;
+    long long total = 0;
+    for (int i = 0; keys[i]; i++) {
+        long long v;
+        if (braid_json_int(dropped, keys[i], &v) != 0)
+            return -1;
+        total += v;
+    }
+    return total;
+}
+
+void
+fault_poll_pause(void)
+{
+    struct timespec ts = {0, S_POLL_MSEC * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/*  State of pid from /proc/PID/stat, or 0.                                */
+static char
+s_state(const char *pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static bool
+s_live(char state)
+{
+    return state && state != 'Z' && state != 'X' && state != 'x';
+}
+
+int
+fault_marker_count(const char *marker)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return -1;
+    int count = 0;
+    size_t mlen = strlen(marker);
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        char *end;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == getpid())
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        char buf[8192];
+        ssize_t n = read(fd, buf, sizeof buf);
+        close(fd);
+        if (n <= 0)
+            continue;
+        if (memmem(buf, (size_t) n, marker, mlen) && s_live(s_state(entry->d_name)))
+            count++;
+    }
+    closedir(dir);
+    return count;
+}
+
+int
+fault_wait_marker(const char *marker, bool at_least, int min, int timeout_msec)
+{
+    int64_t deadline = braid_now_msec() + timeout_msec;
+    while (true) {
+        int n = fault_marker_count(marker);
+        if (at_least ? n >= min : n == 0)
+            return 0;
+        if (braid_now_msec() >= deadline) {
+            fprintf(stderr, "fault: %d process(es) with '%s' in their command line (want %s%d)\n",
+                    n, marker, at_least ? ">= " : "", at_least ? min : 0);
+            return -1;
+        }
+        fault_poll_pause();
+    }
+}
+
+int
+fault_child_count(pid_t parent)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        char *end;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        char buf[512];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *paren = strrchr(buf, ')');
+        char state;
+        int ppid;
+        if (paren && sscanf(paren + 1, " %c %d", &state, &ppid) == 2 && ppid == parent
+            && s_live(state))
+            count++;
+    }
+    closedir(dir);
+    return count;
+}
+
+long long
+fault_rss_bytes(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtoll(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+int
+fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
+                 int timeout_msec, char **text_p)
+{
+    int64_t deadline = braid_now_msec() + timeout_msec;
+    char *text = NULL;
+    int rc = -1;
+    while (true) {
+        braid_json_t *stats = fault_stats(self, &text);
+        bool ok = stats && pred(stats, arg);
+        braid_json_destroy(&stats);
+        if (ok) {
+            rc = 0;
+            break;
+        }
+        if (braid_now_msec() >= deadline || braid_proc_exited(self->broker))
+            break;
+        fault_poll_pause();
+    }
+    if (text_p) {
+        free(*text_p);
+        *text_p = text;
+    } else
+        free(text);
+    return rc;
+}
+
+void
+fault_synthetic_payload(const char *query, unsigned long long seq, size_t size, char *buf)
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "%s %llu", query, seq);
+    size_t body = size - 1;
+    size_t copy = (size_t) n < body ? (size_t) n : body;
+    memcpy(buf, head, copy);
+    memset(buf + copy, '.', body - copy);
+    buf[body] = '\n';
+}
+
+int
+fault_count_lines(const char *text, const char *needle)
+{
+    int count = 0;
+    const char *p = text;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen(p);
+        if (memmem(p, len, needle, strlen(needle)))
+            count++;
+        p = nl ? nl + 1 : NULL;
+    }
+    return count;
+}

@@ -1,0 +1,161 @@
+/*  test_fault_kill9.c - acceptance 1: kill -9 one of three workers while
+    50 tasks each stream 1,000 partials.
+
+    Three workers serve the synthetic source `load` (1,000 parts of 32
+    bytes, 2 msec apart: a task streams for about two seconds, so every
+    worker is mid-task when one dies). Once the client has printed a good
+    part of the output, w2 is killed with SIGKILL. Asserts:
+      - the broker notices (`worker expired name=w2`) within the liveness
+        timeout and a bounded slack;
+      - `braid submit` (submit order) exits 0: every task ended ok;
+      - its stdout equals the sequential reference byte for byte (nothing
+        lost, nothing duplicated across the re-dispatch);
+      - the stats count the re-dispatched work as retries or dispatches
+        beyond the 50 tasks;
+      - the two surviving workers and the broker stop cleanly.
+*/
+
+#include "fault.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_QUERIES 50
+#define S_PARTS 1000
+#define S_SIZE 32
+
+typedef struct {
+    char *dir;
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-kill9")))
+        return s_teardown(state), -1;
+    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
+    const char *specs[] = {"load=synthetic:parts=1000,size=32,delay_msec=2", NULL};
+    const char *names[] = {"w1", "w2", "w3"};
+    for (int i = 0; f->cluster && i < 3; i++)
+        if (fault_add_worker(f->cluster, names[i], 6, NULL, specs) != 0) {
+            s_teardown(state);
+            return -1;
+        }
+    if (!f->cluster) {
+        s_teardown(state);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+test_kill9_mid_stream(void **state)
+{
+    s_fixture_t *f = *state;
+    char queries[S_QUERIES][16];
+    const char *args[S_QUERIES + 8];
+    int argc = 0;
+    args[argc++] = "-s";
+    args[argc++] = "load";
+    for (int q = 0; q < S_QUERIES; q++) {
+        snprintf(queries[q], sizeof queries[q], "q%02d", q);
+        args[argc++] = queries[q];
+    }
+    args[argc] = NULL;
+
+    /*  The sequential reference.                                          */
+    size_t want_len = (size_t) S_QUERIES * S_PARTS * S_SIZE;
+    char *want = malloc(want_len);
+    assert_non_null(want);
+    for (int q = 0; q < S_QUERIES; q++)
+        for (int s = 0; s < S_PARTS; s++)
+            fault_synthetic_payload(queries[q], (unsigned long long) s, S_SIZE,
+                                    want + ((size_t) q * S_PARTS + (size_t) s) * S_SIZE);
+
+    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
+    assert_non_null(client);
+    /*  A fifth of the output: every worker is busy streaming.            */
+    if (braid_proc_wait_bytes(client, BRAID_STDOUT, want_len / 5, 20000) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("client printed less than %zu bytes within 20 s", want_len / 5);
+    }
+    braid_proc_t *victim = f->cluster->workers[1];
+    assert_int_equal(braid_proc_signal(victim, SIGKILL), 0);
+    int code = -1;
+    assert_int_equal(braid_proc_wait_exit(victim, 5000, &code), 0);
+    assert_int_equal(code, 128 + SIGKILL);
+    fault_drop_worker(f->cluster, victim);
+
+    if (braid_proc_wait_line(f->cluster->broker, BRAID_STDERR,
+                             "<6>braidd: worker expired name=w2", 10000) != 0) {
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("the broker did not expire w2 within 10 s of its SIGKILL");
+    }
+    if (braid_proc_finish(client, 40000, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("client not done within 40 s");
+    }
+    size_t got_len = 0;
+    char *got = braid_proc_output(client, BRAID_STDOUT, &got_len);
+    char *err = braid_proc_output(client, BRAID_STDERR, NULL);
+    if (code != 0) {
+        print_error("client stderr:\n%s\n", err ? err : "");
+        braid_cluster_dump(f->cluster);
+    }
+    assert_int_equal(code, 0);   /* every task ended ok */
+    assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
+
+    char *text = NULL;
+    braid_json_t *stats = fault_stats(f->cluster, &text);
+    assert_non_null(stats);
+    print_message("stats after the job: %s\n", text);
+    /*  w2's tasks were dispatched again as new attempts.                  */
+    assert_true(fault_stat(stats, NULL, "tasks_dispatched") > S_QUERIES);
+    assert_int_equal(fault_stat(stats, NULL, "jobs"), 0);
+    braid_json_destroy(&stats);
+    free(text);
+    free(err);
+    free(got);
+    free(want);
+    braid_proc_destroy(&client);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
