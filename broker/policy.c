@@ -37,6 +37,7 @@ void
 braid_limiter_init(braid_limiter_t *self, const braid_policy_t *policy, int64_t now_msec)
 {
     self->policy = *policy;
+    self->running = 0;
     if (self->policy.burst < 1)
         self->policy.burst = 1;
     self->tokens = self->policy.burst;

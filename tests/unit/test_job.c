@@ -418,6 +418,173 @@ test_queries_rules(void **state)
     braid_job_destroy(&job);    /* idempotent */
 }
 
+
+/*  ---------------------------------------------------------------------
+    Retries, restarts, credit windows                                      */
+
+static uint64_t s_granted;
+static int s_grants;
+static void
+s_on_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, int32_t worker,
+           uint64_t window)
+{
+    (void) arg;
+    (void) job;
+    (void) task_id;
+    (void) attempt;
+    (void) worker;
+    s_granted = window;
+    s_grants++;
+}
+
+static void
+s_feed(braid_job_t *job, uint32_t idx, uint32_t attempt, uint64_t seq, size_t n)
+{
+    zmsg_t *f = s_frames(n);
+    assert_int_equal(braid_job_data(job, idx, attempt, seq, &f), 0);
+}
+
+static void
+test_retry_resumes_after_forwarded(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
+    s_add_queries(job, 0, 1);
+    uint32_t a1 = s_start(job, 0, 2);
+    s_feed(job, 0, a1, 0, 3);
+    s_sink_t sink = {0};
+    braid_job_pump(job, &s_io, &sink);
+    assert_int_equal(sink.n, 1);
+    braid_job_policy_t pol = {2, BRAID_ON_RETRY_RESUME};
+    int32_t w;
+    uint32_t retries;
+    assert_int_equal(braid_job_retry(job, 0, a1, true, "worker lost", &pol, &w, &retries), 1);
+    assert_int_equal(w, 2);
+    assert_int_equal(retries, 1);
+    assert_int_equal(braid_job_inflight(job), 0);
+    /*  Not ready until the backoff is over.                                */
+    assert_int_equal(braid_job_next_task(job, 1), -1);
+    braid_job_ready(job, 0);
+    assert_int_equal(braid_job_next_task(job, 1), 0);
+    uint64_t resume, window;
+    uint32_t a2 = braid_job_start(job, 0, 5, &resume, &window);
+    assert_int_equal(a2, 2);
+    assert_int_equal(resume, 3);
+    /*  The old attempt is fenced.                                          */
+    zmsg_t *f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 0, a1, 3, &f), -1);
+    s_feed(job, 0, a2, 3, 2);
+    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 5, "", &w), 0);
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    assert_int_equal(sink.n, 4);
+    assert_int_equal(sink.recs[1].seq, 3);
+    assert_int_equal(sink.recs[1].nframes, 2);
+    assert_int_equal(sink.recs[2].type, BRAID_MSG_END);
+    assert_int_equal(sink.recs[2].parts, 5);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static void
+test_retry_restart_announces(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_ARRIVAL, 1000);
+    braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
+    s_add_queries(job, 0, 1);
+    uint32_t a1 = s_start(job, 0, 0);
+    s_feed(job, 0, a1, 0, 2);
+    s_sink_t sink = {0};
+    braid_job_pump(job, &s_io, &sink);
+    braid_job_policy_t pol = {2, BRAID_ON_RETRY_RESTART};
+    int32_t w;
+    uint32_t retries;
+    assert_int_equal(braid_job_retry(job, 0, a1, true, "lost", &pol, &w, &retries), 1);
+    braid_job_ready(job, 0);
+    uint64_t resume, window;
+    uint32_t a2 = braid_job_start(job, 0, 0, &resume, &window);
+    assert_int_equal(resume, 0);
+    s_feed(job, 0, a2, 0, 3);
+    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 3, "", &w), 0);
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    /*  PARTIAL(2), RESTART, PARTIAL(3 from seq 0), END, JOB_END.           */
+    assert_int_equal(sink.n, 5);
+    assert_int_equal(sink.recs[1].type, BRAID_MSG_RESTART);
+    assert_int_equal(sink.recs[2].seq, 0);
+    assert_int_equal(sink.recs[2].nframes, 3);
+    assert_int_equal(sink.recs[3].parts, 3);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static void
+test_retry_limits_and_fail_policy(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(2, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
+    s_add_queries(job, 0, 2);
+    braid_job_policy_t pol = {1, BRAID_ON_RETRY_RESUME};
+    int32_t w;
+    uint32_t retries;
+    uint32_t a = s_start(job, 0, 0);
+    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky", &pol, &w, &retries), 1);
+    braid_job_ready(job, 0);
+    a = s_start(job, 0, 0);
+    /*  A hand-back does not count toward the limit.                        */
+    assert_int_equal(braid_job_retry(job, 0, a, false, "handed back", &pol, &w, &retries), 1);
+    braid_job_ready(job, 0);
+    a = s_start(job, 0, 0);
+    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky again", &pol, &w, &retries), 0);
+    /*  on_retry fail: once partials reached the client, no second try.     */
+    braid_job_policy_t fail = {5, BRAID_ON_RETRY_FAIL};
+    uint32_t b = s_start(job, 1, 0);
+    s_feed(job, 1, b, 0, 1);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, &s_io, &sink) == false);
+    assert_int_equal(braid_job_retry(job, 1, b, true, "lost", &fail, &w, &retries), 0);
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    assert_int_equal(sink.recs[0].type, BRAID_MSG_END);
+    assert_int_equal(sink.recs[0].status, BRAID_STATUS_FAILED);
+    assert_int_equal(sink.recs[2].type, BRAID_MSG_END);
+    assert_int_equal(sink.recs[2].status, BRAID_STATUS_FAILED);
+    assert_int_equal(sink.recs[2].parts, 1);
+    assert_int_equal(braid_job_failures(job), 2);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+static void
+test_windows_move_as_partials_leave(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 3, 100, 4);
+    s_add_queries(job, 0, 1);
+    uint64_t resume, window;
+    uint32_t a = braid_job_start(job, 0, 0, &resume, &window);
+    assert_int_equal(window, 4);
+    const braid_job_io_t io = {s_record, s_on_grant};
+    s_sink_t sink = {0};
+    s_grants = 0;
+    s_feed(job, 0, a, 0, 1);
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 0);      /* less than half the window used */
+    s_feed(job, 0, a, 1, 2);
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 1);
+    assert_int_equal(s_granted, 7);     /* 3 forwarded + a window of 4    */
+    /*  A slow client: nothing leaves, no new grant, buffer bounded.        */
+    braid_job_credit(job, 0);
+    sink.refuse_every = 1;
+    s_feed(job, 0, a, 3, 4);
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 1);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 int
 main(void)
 {
@@ -431,6 +598,10 @@ main(void)
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_queries_rules),
+        cmocka_unit_test(test_retry_resumes_after_forwarded),
+        cmocka_unit_test(test_retry_restart_announces),
+        cmocka_unit_test(test_retry_limits_and_fail_policy),
+        cmocka_unit_test(test_windows_move_as_partials_leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
