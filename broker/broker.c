@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #define S_MAX_GLOBAL_SOURCES 1024   /* distinct source names ever seen     */
@@ -119,6 +120,7 @@ struct braid_broker_t {
     bool pump_all;              /* some job changed outside a pump         */
     uint32_t blocked_jobs;
     bool draining;
+    bool watchdog;              /* systemd watchdog is on                  */
     int64_t drain_until;
     unsigned int seed;          /* jitter                                  */
 
@@ -1169,6 +1171,9 @@ s_on_timer(braid_broker_t *self, const braid_timer_t *t)
 static void
 s_tick(braid_broker_t *self)
 {
+    /*  systemd's watchdog (WatchdogSec=): the loop is alive.               */
+    if (self->watchdog)
+        sd_notify(0, "WATCHDOG=1");
     braid_msg_t beat;
     braid_msg_init(&beat, BRAID_MSG_BHEARTBEAT);
     for (uint32_t i = 0; i < self->nworkers; i++) {
@@ -1423,6 +1428,7 @@ s_start_drain(braid_broker_t *self)
 {
     self->draining = true;
     self->drain_until = self->now + self->cfg.drain_msec;
+    sd_notify(0, "STOPPING=1");
     braid_notice("draining jobs=%zu drain_msec=%u", self->njobs, self->cfg.drain_msec);
 }
 
@@ -1438,6 +1444,11 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
     bool cancelled_rest = false;
     self->now = zclock_mono();
     self->next_tick = self->now + self->cfg.heartbeat_msec;
+    uint64_t watchdog_usec = 0;
+    self->watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+    if (self->watchdog && watchdog_usec / 2000 < self->cfg.heartbeat_msec)
+        braid_warning("WatchdogSec is shorter than twice heartbeat_msec=%u",
+                      self->cfg.heartbeat_msec);
     for (;;) {
         if (zsys_interrupted) {
             if (self->draining)

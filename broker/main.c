@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <systemd/sd-daemon.h>
 
 #ifndef BRAID_VERSION
 #define BRAID_VERSION "0.0.0"
@@ -289,10 +290,13 @@ main(int argc, char **argv)
         braid_conf_destroy(&conf);
         return 1;
     }
+    /*  Under systemd (Type=notify): ready once the sockets are bound.      */
+    sd_notify(0, "READY=1");
     braid_notice("ready frontend=%s backend=%s sink=%s",
                  braid_broker_endpoint(broker, "frontend"),
                  braid_broker_endpoint(broker, "backend"), braid_broker_endpoint(broker, "sink"));
     int rc = braid_broker_run(broker, &s_reload, s_reload_config, NULL);
+    sd_notify(0, "STOPPING=1");
     braid_notice("stopping");
     braid_broker_destroy(&broker);
     braid_conf_destroy(&conf);
