@@ -36,7 +36,7 @@ fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode
 	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/braid-fuzz.XXXXXX") || exit 1; \
-	mkdir "$$out/new" && echo "fuzz: $(FUZZ_SECONDS)s into $$out (new inputs in new/)"; \
+	mkdir "$$out/new" || exit 1; echo "fuzz: $(FUZZ_SECONDS)s into $$out (new inputs in new/)"; \
 	rc=0; $(FUZZ_BUILD)/tests/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=8300 \
 	    -timeout=10 -print_final_stats=1 -artifact_prefix="$$out/" "$$out/new" tests/fuzz/corpus \
 	    >"$$out/fuzz.log" 2>&1 || rc=$$?; \
