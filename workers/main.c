@@ -326,7 +326,8 @@ main(int argc, char *argv[])
         goto done;
     }
     if (settings.liveness_msec <= settings.heartbeat_msec) {
-        fprintf(stderr, S_PROG ": liveness (%llu msec) must be more than the heartbeat (%llu msec)\n",
+        fprintf(stderr,
+                S_PROG ": liveness (%llu msec) must be more than the heartbeat (%llu msec)\n",
                 (unsigned long long) settings.liveness_msec,
                 (unsigned long long) settings.heartbeat_msec);
         s_usage(stderr);

@@ -794,7 +794,8 @@ static int s_connect(braid_worker_t *self, char *err, size_t errsize);
 static int
 s_reconnect(braid_worker_t *self, int64_t now)
 {
-    braid_warning("broker silent, reconnecting idle_msec=%lld", (long long) (now - self->broker_seen));
+    braid_warning("broker silent, reconnecting idle_msec=%lld",
+                  (long long) (now - self->broker_seen));
     zsock_set_linger(self->dealer, 0);
     zsock_set_linger(self->push, 0);
     zsock_destroy(&self->dealer);
@@ -950,9 +951,11 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
     self->config = *config;
     snprintf(self->name, sizeof self->name, "%s", config->name);
     self->config.name = self->name;
-    /*  Room for every slot plus as many refusals waiting for their DONE:
-        beyond that a broker is ignoring our slot count and TASKs drop.    */
-    self->max_tasks = 2 * (size_t) config->slots + 16;
+    /*  Room for every slot, as many tasks still dying silently after a
+        RESET or a new attempt, and as many refusals waiting for their
+        DONE: beyond that a broker is ignoring our slot count and TASKs
+        drop (unacknowledged, so the broker sends them again).             */
+    self->max_tasks = 3 * (size_t) config->slots + 16;
     size_t max_items = 3 + 3 * self->max_tasks;
     self->tasks = calloc(self->max_tasks, sizeof *self->tasks);
     self->items = calloc(max_items, sizeof *self->items);
