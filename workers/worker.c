@@ -26,8 +26,8 @@
     Faults (PROTOCOL.md, "A worker" 2, 6-9): every TASK is acknowledged;
     WHEARTBEAT lists the tasks with the next seq each will send; a broker
     silent for the liveness time gets both sockets made anew and HELLO
-    again, the tasks running on; RESET kills every task without a word
-    about it and says HELLO again. A task killed that way (or superseded
+    again; that, and RESET, kill every task without a word about it
+    before the HELLO. A task killed that way (or superseded
     by another attempt) is "silent": it is reaped but sends nothing.
 */
 
@@ -789,13 +789,18 @@ static int s_connect(braid_worker_t *self, char *err, size_t errsize);
 /*  The broker said nothing for the liveness time: its end of our
     connections may be gone (a restart, a flap that lost what was queued).
     Make both sockets anew, dropping whatever they still queue, and say
-    HELLO again. Running tasks go on; their next results leave on the new
-    PUSH, and the broker fences what it no longer wants.                   */
+    HELLO again. The new connection is a new worker to the broker, which
+    runs what the old one had elsewhere once it expires it: so the tasks
+    running here are killed quietly, and every slot the HELLO announces is
+    really free.                                                           */
 static int
 s_reconnect(braid_worker_t *self, int64_t now)
 {
     braid_warning("broker silent, reconnecting idle_msec=%lld",
                   (long long) (now - self->broker_seen));
+    for (size_t i = 0; i < self->ntasks; i++)
+        if (!self->tasks[i]->silent)
+            s_task_silence(self, self->tasks[i], now);
     zsock_set_linger(self->dealer, 0);
     zsock_set_linger(self->push, 0);
     zsock_destroy(&self->dealer);
