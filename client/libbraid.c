@@ -38,6 +38,12 @@
 #define S_RESUBMIT_MSEC 1000    /* resend SUBMIT while waiting for ACCEPT   */
 #define S_CANCEL_LINGER 200     /* msec to flush a CANCEL on close          */
 #define S_MAX_WINDOW 1000000
+/*  Credit is counted in messages, but a message may carry up to 1024
+    partials: the window also shrinks so that what the broker may send
+    ahead stays near S_WINDOW_BYTES, judged by the average size of the
+    messages so far; the first grant is small until that is known.        */
+#define S_WINDOW_BYTES (16u << 20)
+#define S_INITIAL_CREDIT 64
 
 /*  ---------------------------------------------------------------------
     braid_job_t                                                            */
@@ -259,6 +265,7 @@ struct _braid_client_t {
     uint32_t next_query;        /* queries sent so far                      */
     uint64_t expected_out_seq;  /* = messages consumed                      */
     uint64_t granted;           /* credit limit last granted                */
+    uint64_t avg_bytes;         /* running average size of a message in     */
     int64_t last_recv;          /* zclock_mono() of the last message in     */
     int64_t last_ping;          /* ... of the last PING out                 */
     int64_t last_credit;        /* ... of the last CREDIT out               */
@@ -543,7 +550,8 @@ braid_client_submit(braid_client_t *self, braid_job_t **job_p)
     for (size_t i = 0; i < self->nendpoints; i++) {
         const char *endpoint = self->endpoints[i];
         s_close_stream(self);
-        self->granted = self->window;
+        self->granted = self->window < S_INITIAL_CREDIT ? self->window : S_INITIAL_CREDIT;
+        self->avg_bytes = 0;
         self->sock = zsock_new(ZMQ_DEALER);
         if (!self->sock) {
             s_add_error(self, "%s: cannot create socket", endpoint);
@@ -731,8 +739,17 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         return 0;
     }
     self->expected_out_seq++;
-    if (self->expected_out_seq + (self->window - self->window / 2) >= self->granted) {
-        self->granted = self->expected_out_seq + self->window;
+    size_t bytes = 64;
+    if (msg->type == BRAID_MSG_PARTIAL && *payload_p)
+        bytes += zmsg_content_size(*payload_p);
+    self->avg_bytes = self->avg_bytes ? (self->avg_bytes * 7 + bytes) / 8 : bytes;
+    uint64_t window = S_WINDOW_BYTES / (self->avg_bytes ? self->avg_bytes : 1);
+    if (window > self->window)
+        window = self->window;
+    if (window < 2)
+        window = 2;
+    if (self->expected_out_seq + (window - window / 2) >= self->granted) {
+        self->granted = self->expected_out_seq + window;
         self->credit_wanted = true;
     }
     if (msg->type != BRAID_MSG_JOB_END &&

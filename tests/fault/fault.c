@@ -221,7 +221,10 @@ fault_marker_count(const char *marker)
         close(fd);
         if (n <= 0)
             continue;
-        if (memmem(buf, (size_t) n, marker, mlen) && s_live(s_state(entry->d_name)))
+        /*  A worker's own command line names the script in its -s spec:
+            only its children count.                                       */
+        if (memmem(buf, (size_t) n, marker, mlen) && !memmem(buf, (size_t) n, "braid-worker", 12)
+            && s_live(s_state(entry->d_name)))
             count++;
     }
     closedir(dir);

@@ -66,7 +66,8 @@ fault_stat(braid_json_t *stats, const char *obj, const char *key);
 long long
 fault_dropped_total(braid_json_t *stats);
 
-/*  Live (non-zombie) processes whose command line contains marker.        */
+/*  Live (non-zombie) processes whose command line contains marker, not
+    counting braid-worker processes (their -s specs name the scripts).     */
 int
 fault_marker_count(const char *marker);
 

@@ -1,0 +1,302 @@
+/*  test_fault_backpressure.c - acceptance 8: a client that stops reading
+    pauses the workers; memory stays bounded by the windows.
+
+    Two workers (4 slots each) serve the synthetic source `big`: parts of
+    64 KiB, 1,600 per task, so each of the 8 tasks tries to stream 100 MiB
+    (800 MiB in all). The broker's per-task window is 16 partials. The
+    client, `braid submit`, writes into a pipe that the test does not read
+    at first: the pipe fills, the client blocks in write and grants no
+    more credit. Asserts:
+      - while the client is blocked (a 2 s look), the RSS of the broker and
+        of each worker (from /proc) stays under its baseline plus a bound
+        derived from the windows: 4 x (8 tasks x 16 x 64 KiB) + 32 MiB;
+      - when the test reads again, the whole output arrives, equal to the
+        sequential reference (checked as it streams, nothing stored), and
+        the RSS bound holds throughout; the client exits 0;
+      - a clean stop.
+
+    Under ASan/UBSan (BRAID_FAULT_SCALE_DOWN, set by CMake with
+    BRAID_SANITIZE) the tasks stream 200 parts (12.5 MiB) each instead, so
+    the test stays well under a minute on two cores, and ASan's quarantine
+    is capped so that freed memory does not count against the bound.
+*/
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "fault.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_TASKS 8
+#define S_SIZE 65536
+#define S_WINDOW 16
+#ifdef BRAID_FAULT_SCALE_DOWN
+#define S_PARTS 200
+#define S_SPEC "big=synthetic:parts=200,size=65536"
+#else
+#define S_PARTS 1600
+#define S_SPEC "big=synthetic:parts=1600,size=65536"
+#endif
+#define S_WINDOWS_BYTES ((long long) S_TASKS * S_WINDOW * S_SIZE)
+#define S_BOUND (4 * S_WINDOWS_BYTES + (32ll << 20))
+
+/*  The client is never silent for the broker's client liveness here: it
+    is blocked on purpose, for a few seconds.                              */
+static const char s_conf[] = "broker\n"
+                             "    heartbeat_msec = 200\n"
+                             "    worker_liveness_msec = 1200\n"
+                             "    client_liveness_msec = 60000\n"
+                             "    window = 16\n";
+
+typedef struct {
+    char *dir;
+    braid_cluster_t *cluster;
+    pid_t client;
+    int fd;
+} s_fixture_t;
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    if (f->client > 0) {
+        kill(-f->client, SIGKILL);
+        waitpid(f->client, NULL, 0);
+    }
+    if (f->fd >= 0)
+        close(f->fd);
+    braid_cluster_destroy(&f->cluster);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!f)
+        return -1;
+    f->fd = -1;
+    if (!(f->dir = braid_tmpdir_new("braid-fault-backpressure")))
+        return s_teardown(state), -1;
+    const char *specs[] = {S_SPEC, NULL};
+    f->cluster = fault_cluster_new(f->dir, s_conf);
+    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0
+        || fault_add_worker(f->cluster, "w2", 4, NULL, specs) != 0)
+        return s_teardown(state), -1;
+    return 0;
+}
+
+/*  Spawn braid submit with stdout into a pipe we hold; stderr to a file. */
+static void
+s_spawn_client(s_fixture_t *f, char queries[S_TASKS][8])
+{
+    int fds[2];
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    char *err_path = braid_path(f->dir, "client.err");
+    const char *argv[S_TASKS + 8];
+    int argc = 0;
+    argv[argc++] = BRAID_CLI_PATH;
+    argv[argc++] = "submit";
+    argv[argc++] = "-b";
+    argv[argc++] = f->cluster->frontend;
+    argv[argc++] = "-s";
+    argv[argc++] = "big";
+    for (int q = 0; q < S_TASKS; q++)
+        argv[argc++] = queries[q];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        if (err < 0 || in < 0 || dup2(fds[1], 1) < 0 || dup2(err, 2) < 0 || dup2(in, 0) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(fds[1]);
+    free(err_path);
+    f->client = pid;
+    f->fd = fds[0];
+}
+
+typedef struct {
+    pid_t pids[3];
+    long long base[3];
+    long long max[3];
+    const char *names[3];
+} s_rss_t;
+
+/*  Sample the RSS of the broker and the workers; fail on a breach.       */
+static void
+s_rss_check(s_rss_t *r, const char *when)
+{
+    for (int i = 0; i < 3; i++) {
+        long long rss = fault_rss_bytes(r->pids[i]);
+        if (rss > r->max[i])
+            r->max[i] = rss;
+        if (rss > r->base[i] + S_BOUND)
+            fail_msg("%s: %s RSS %lld MiB, over its baseline %lld MiB + bound %lld MiB", when,
+                     r->names[i], rss >> 20, r->base[i] >> 20, (long long) S_BOUND >> 20);
+    }
+}
+
+static void
+test_slow_client(void **state)
+{
+    s_fixture_t *f = *state;
+    braid_cluster_t *c = f->cluster;
+    s_rss_t r = {{braid_proc_pid(c->broker), braid_proc_pid(c->workers[0]),
+                  braid_proc_pid(c->workers[1])},
+                 {0},
+                 {0},
+                 {"braidd", "w1", "w2"}};
+    for (int i = 0; i < 3; i++) {
+        r.base[i] = fault_rss_bytes(r.pids[i]);
+        assert_true(r.base[i] > 0);
+    }
+    char queries[S_TASKS][8];
+    for (int q = 0; q < S_TASKS; q++)
+        snprintf(queries[q], sizeof queries[q], "t%d", q);
+    int64_t start = braid_now_msec();
+    s_spawn_client(f, queries);
+
+    /*  Wait until the pipe is full: the client is blocked in write().     */
+    int cap = fcntl(f->fd, F_GETPIPE_SZ);
+    assert_true(cap > 0);
+    int64_t deadline = braid_now_msec() + 30000;
+    int queued = 0;
+    while (braid_now_msec() < deadline) {
+        assert_int_equal(ioctl(f->fd, FIONREAD, &queued), 0);
+        if (queued >= cap)
+            break;
+        fault_poll_pause();
+    }
+    if (queued < cap) {
+        braid_cluster_dump(c);
+        fail_msg("the client did not fill its stdout pipe within 30 s (%d of %d bytes)", queued,
+                 cap);
+    }
+    /*  A 2 s look at a paused pipeline: memory must stay bounded.         */
+    int64_t look_end = braid_now_msec() + 2000;
+    while (braid_now_msec() < look_end) {
+        s_rss_check(&r, "client paused");
+        fault_poll_pause();
+    }
+    assert_int_equal(waitpid(f->client, NULL, WNOHANG), 0);    /* still blocked */
+    print_message("paused: max RSS broker %lld MiB (base %lld), w1 %lld (%lld), w2 %lld (%lld)\n",
+                  r.max[0] >> 20, r.base[0] >> 20, r.max[1] >> 20, r.base[1] >> 20,
+                  r.max[2] >> 20, r.base[2] >> 20);
+
+    /*  Read it all, checking it against the reference as it streams.     */
+    static char buf[1 << 20];
+    char part[S_SIZE];
+    int task = 0;
+    unsigned long long seq = 0;
+    size_t off = 0;         /* offset in the current part */
+    unsigned long long total = 0;
+    unsigned long long want_total = (unsigned long long) S_TASKS * S_PARTS * S_SIZE;
+    fault_synthetic_payload(queries[0], 0, S_SIZE, part);
+    deadline = braid_now_msec() + 90000;
+    int64_t next_sample = 0;
+    while (true) {
+        ssize_t n = read(f->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n;) {
+            if (task >= S_TASKS)
+                fail_msg("output longer than the reference (%llu bytes)", want_total);
+            size_t take = (size_t) n - (size_t) i;
+            if (take > S_SIZE - off)
+                take = S_SIZE - off;
+            if (memcmp(buf + i, part + off, take) != 0)
+                fail_msg("output differs in task %d part %llu (byte %llu of the stream)", task,
+                         seq, total + (unsigned long long) i);
+            i += (ssize_t) take;
+            off += take;
+            if (off == S_SIZE) {
+                off = 0;
+                if (++seq == S_PARTS) {
+                    seq = 0;
+                    task++;
+                }
+                if (task < S_TASKS)
+                    fault_synthetic_payload(queries[task], seq, S_SIZE, part);
+            }
+        }
+        total += (unsigned long long) n;
+        int64_t now = braid_now_msec();
+        if (now >= next_sample) {
+            s_rss_check(&r, "streaming");
+            next_sample = now + 50;
+        }
+        if (now > deadline)
+            fail_msg("only %llu of %llu bytes within 90 s", total, want_total);
+    }
+    assert_int_equal(total, want_total);
+    int status = 0;
+    deadline = braid_now_msec() + 15000;
+    pid_t w;
+    while ((w = waitpid(f->client, &status, WNOHANG)) == 0 && braid_now_msec() < deadline)
+        fault_poll_pause();
+    assert_int_equal(w, f->client);
+    f->client = 0;
+    print_message("%llu MiB in %lld ms; max RSS broker %lld MiB, w1 %lld, w2 %lld\n",
+                  total >> 20, (long long) (braid_now_msec() - start), r.max[0] >> 20,
+                  r.max[1] >> 20, r.max[2] >> 20);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *err_path = braid_path(f->dir, "client.err");
+        char *err = braid_file_read(err_path, NULL);
+        print_error("client status 0x%x, stderr:\n%s\n", status, err ? err : "");
+        free(err);
+        free(err_path);
+        fail_msg("client did not exit 0");
+    }
+    assert_int_equal(braid_cluster_stop(c), 0);
+}
+
+int
+main(void)
+{
+#ifdef BRAID_FAULT_SCALE_DOWN
+    /*  ASan keeps freed memory in quarantine (256 MiB by default), which
+        would count as RSS: keep it small in the processes we measure.     */
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=16", old ? old : "",
+             old && *old ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+#endif
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_slow_client, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

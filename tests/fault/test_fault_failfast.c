@@ -1,0 +1,178 @@
+/*  test_fault_failfast.c - acceptance 7: --fail-fast, the first failure
+    cancels the rest.
+
+    Two workers (4 slots each) serve `ff`, an exec source whose script
+    fails (exit 1, not transient) for the query "bad" after a short
+    while, and otherwise prints "started QUERY" and waits forever
+    (`tail -n 0 -f SCRIPT`). Six queries, "bad" second. Asserts, for
+    `braid submit --fail-fast --json`:
+      - the client exits 1 well before anything would end by itself;
+      - "bad" ends failed; each of the five others ends cancelled (exactly
+        one end record each), and the job line counts 0 ok, 1 failed,
+        0 timeout, 5 cancelled;
+      - no process of the job is left (bounded wait on /proc);
+      - stats: no job left; a clean stop.
+*/
+
+#include "fault.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_QUERIES 6
+#define S_BAD 1
+
+static const char s_script[] = "#!/bin/sh\n"
+                               "if [ \"$1\" = bad ]; then\n"
+                               "    sleep 0.5\n"
+                               "    echo \"bad is broken\" >&2\n"
+                               "    exit 1\n"
+                               "fi\n"
+                               "echo \"started $1\"\n"
+                               "exec tail -n 0 -f \"$0\"\n";
+
+typedef struct {
+    char *dir;
+    char *script;
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    free(f->script);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-failfast"))
+        || !(f->script = braid_script_write(f->dir, "ff.sh", s_script)))
+        return s_teardown(state), -1;
+    char spec[512];
+    snprintf(spec, sizeof spec, "ff=exec:'%s' {query}", f->script);
+    const char *specs[] = {spec, NULL};
+    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
+    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0
+        || fault_add_worker(f->cluster, "w2", 4, NULL, specs) != 0)
+        return s_teardown(state), -1;
+    return 0;
+}
+
+static bool
+s_no_job(braid_json_t *stats, void *arg)
+{
+    (void) arg;
+    return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;
+}
+
+static void
+test_fail_fast(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *args[] = {"--fail-fast", "--json", "-s", "ff", "q0", "bad", "q2", "q3", "q4",
+                          "q5", NULL};
+    int64_t start = braid_now_msec();
+    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
+    assert_non_null(client);
+    int code = -1;
+    if (braid_proc_finish(client, 20000, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("client not done within 20 s: the failure did not cancel the rest");
+    }
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
+    assert_non_null(out);
+    print_message("client (%lld ms, exit %d):\n%s", (long long) (braid_now_msec() - start), code,
+                  out);
+    if (code != 1)
+        braid_proc_dump(client, 2000);
+    assert_int_equal(code, 1);
+
+    int ends[S_QUERIES] = {0};
+    bool job_seen = false;
+    for (char *p = out; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen(p);
+        assert_false(job_seen);
+        braid_json_t *j = braid_json_parse(p, len);
+        if (!j)
+            fail_msg("not a JSON line: %.*s", (int) len, p);
+        const char *type = braid_json_str(j, "type", NULL);
+        assert_non_null(type);
+        if (strcmp(type, "end") == 0) {
+            long long q = -1;
+            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_in_range(q, 0, S_QUERIES - 1);
+            ends[q]++;
+            const char *status = braid_json_str(j, "status", NULL);
+            assert_non_null(status);
+            if (q == S_BAD) {
+                assert_string_equal(status, "failed");
+                assert_non_null(strstr(braid_json_str(j, "error", NULL), "bad is broken"));
+            } else if (strcmp(status, "cancelled") != 0)
+                fail_msg("query %lld ended %s, want cancelled", q, status);
+        } else if (strcmp(type, "job") == 0) {
+            job_seen = true;
+            braid_json_t *src = braid_json_obj(braid_json_obj(j, "sources"), "ff");
+            assert_non_null(src);
+            static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
+            static const long long want[] = {0, 1, 0, S_QUERIES - 1};
+            for (int k = 0; k < 4; k++) {
+                long long n = -1;
+                assert_int_equal(braid_json_int(src, keys[k], &n), 0);
+                if (n != want[k])
+                    fail_msg("job summary: %s = %lld, want %lld", keys[k], n, want[k]);
+            }
+        } else
+            assert_string_equal(type, "partial");
+        braid_json_destroy(&j);
+        p = nl ? nl + 1 : p + len;
+    }
+    assert_true(job_seen);
+    for (int q = 0; q < S_QUERIES; q++)
+        if (ends[q] != 1)
+            fail_msg("query %d has %d end records, want 1", q, ends[q]);
+    free(out);
+
+    if (fault_wait_marker(f->script, false, 0, 10000) != 0) {
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("the cancelled tasks' processes still run 10 s after the job ended");
+    }
+    char *text = NULL;
+    int rc = fault_wait_stats(f->cluster, s_no_job, NULL, 5000, &text);
+    print_message("stats: %s\n", text ? text : "(none)");
+    free(text);
+    assert_int_equal(rc, 0);
+    braid_proc_destroy(&client);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fail_fast, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

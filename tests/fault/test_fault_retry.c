@@ -1,0 +1,244 @@
+/*  test_fault_retry.c - acceptance 6: transient failures are retried with
+    backoff; a permanent one ends failed after the retry limit.
+
+    The exec source `flaky` runs a script that keeps a count per query in
+    the temp dir: a query fails with exit 75 (EX_TEMPFAIL, the default
+    transient exit) on its first two runs and answers "ok QUERY after N"
+    on the third; a query starting with "perm" always exits 75. The
+    broker's policy for `flaky`: retries = 2, backoff 50 msec doubling.
+    Asserts (each a `braid submit --json`):
+      - "a" and "b" end ok with attempts 3 and exactly one partial,
+        "ok a after 3" (the failed attempts printed nothing, and nothing is
+        repeated); job ok, exit 0;
+      - "perm1" ends failed after the limit: attempts 3, error text with
+        "exit status 75"; exit 1;
+      - -r 4 overrides the source's limit: "perm2" ends failed, attempts 5;
+      - -r 0: "c" (which would pass on its third run) ends failed, attempts 1;
+      - the stats count the retries; a clean stop.
+*/
+
+#include "fault.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_script[] = "#!/bin/sh\n"
+                               "case \"$1\" in\n"
+                               "perm*) echo \"$1 is down\" >&2; exit 75 ;;\n"
+                               "esac\n"
+                               "f=\"$(dirname \"$0\")/count-$1\"\n"
+                               "n=$(cat \"$f\" 2>/dev/null || echo 0)\n"
+                               "n=$((n+1))\n"
+                               "echo $n > \"$f\"\n"
+                               "if [ $n -le 2 ]; then echo \"try $n\" >&2; exit 75; fi\n"
+                               "echo \"ok $1 after $n\"\n";
+
+static const char s_conf[] = FAULT_BROKER_CONF "source\n"
+                                               "    flaky\n"
+                                               "        retries = 2\n"
+                                               "        backoff_msec = 50\n"
+                                               "        backoff_max_msec = 400\n";
+
+typedef struct {
+    char *dir;
+    char *script;
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    free(f->script);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-retry"))
+        || !(f->script = braid_script_write(f->dir, "flaky.sh", s_script)))
+        return s_teardown(state), -1;
+    char spec[512];
+    snprintf(spec, sizeof spec, "flaky=exec:'%s' {query}", f->script);
+    const char *specs[] = {spec, NULL};
+    f->cluster = fault_cluster_new(f->dir, s_conf);
+    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0
+        || fault_add_worker(f->cluster, "w2", 2, NULL, specs) != 0)
+        return s_teardown(state), -1;
+    return 0;
+}
+
+/*  What one task's records said.                                           */
+typedef struct {
+    const char *query;
+    int partials;
+    char data[128];
+    char status[16];
+    long long attempts;
+    long long parts;
+    char error[1100];
+    bool ended;
+} s_task_t;
+
+/*  Run braid submit --json [extra] -s flaky QUERIES; check the exit code;
+    fill tasks[i] for each query.                                          */
+static void
+s_run(s_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
+      s_task_t *tasks, int want_code)
+{
+    const char *args[32];
+    int argc = 0;
+    int n = 0;
+    args[argc++] = "--json";
+    if (extra) {
+        args[argc++] = extra;
+        args[argc++] = extra_arg;
+    }
+    args[argc++] = "-s";
+    args[argc++] = "flaky";
+    for (n = 0; queries[n]; n++) {
+        args[argc++] = queries[n];
+        memset(&tasks[n], 0, sizeof tasks[n]);
+        tasks[n].query = queries[n];
+    }
+    args[argc] = NULL;
+    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
+    assert_non_null(client);
+    int code = -1;
+    if (braid_proc_finish(client, 20000, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("client not done within 20 s");
+    }
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
+    assert_non_null(out);
+    print_message("%s %s %s: exit %d\n%s", queries[0], extra ? extra : "",
+                  extra ? extra_arg : "", code, out);
+    if (code != want_code) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+    }
+    assert_int_equal(code, want_code);
+    for (char *p = out; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen(p);
+        braid_json_t *j = braid_json_parse(p, len);
+        if (!j)
+            fail_msg("not a JSON line: %.*s", (int) len, p);
+        const char *type = braid_json_str(j, "type", NULL);
+        assert_non_null(type);
+        long long q = -1;
+        if (strcmp(type, "job") != 0) {
+            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_in_range(q, 0, n - 1);
+        }
+        s_task_t *t = q >= 0 ? &tasks[q] : NULL;
+        if (strcmp(type, "partial") == 0) {
+            assert_false(t->ended);
+            t->partials++;
+            snprintf(t->data, sizeof t->data, "%s", braid_json_str(j, "data", NULL));
+        } else if (strcmp(type, "end") == 0) {
+            assert_false(t->ended);
+            t->ended = true;
+            snprintf(t->status, sizeof t->status, "%s", braid_json_str(j, "status", NULL));
+            snprintf(t->error, sizeof t->error, "%s", braid_json_str(j, "error", NULL));
+            assert_int_equal(braid_json_int(j, "attempts", &t->attempts), 0);
+            assert_int_equal(braid_json_int(j, "parts", &t->parts), 0);
+        }
+        braid_json_destroy(&j);
+        p = nl ? nl + 1 : p + len;
+    }
+    for (int i = 0; i < n; i++)
+        if (!tasks[i].ended)
+            fail_msg("query %s has no end record", queries[i]);
+    free(out);
+    braid_proc_destroy(&client);
+}
+
+static void
+test_transient_then_ok(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *queries[] = {"a", "b", NULL};
+    s_task_t tasks[2];
+    s_run(f, NULL, NULL, queries, tasks, 0);
+    for (int i = 0; i < 2; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "ok %s after 3\n", queries[i]);
+        assert_string_equal(tasks[i].status, "ok");
+        assert_int_equal(tasks[i].attempts, 3);
+        assert_int_equal(tasks[i].parts, 1);
+        assert_int_equal(tasks[i].partials, 1);
+        assert_string_equal(tasks[i].data, want);
+    }
+}
+
+static void
+test_permanent_fails_after_limit(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *queries[] = {"perm1", NULL};
+    s_task_t task;
+    s_run(f, NULL, NULL, queries, &task, 1);
+    assert_string_equal(task.status, "failed");
+    assert_int_equal(task.attempts, 3);
+    assert_int_equal(task.partials, 0);
+    assert_non_null(strstr(task.error, "exit status 75"));
+}
+
+static void
+test_job_retry_limit(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *perm[] = {"perm2", NULL};
+    s_task_t task;
+    s_run(f, "-r", "4", perm, &task, 1);
+    assert_string_equal(task.status, "failed");
+    assert_int_equal(task.attempts, 5);
+
+    const char *c[] = {"c", NULL};
+    s_run(f, "-r", "0", c, &task, 1);
+    assert_string_equal(task.status, "failed");
+    assert_int_equal(task.attempts, 1);
+    assert_non_null(strstr(task.error, "exit status 75"));
+
+    char *text = NULL;
+    braid_json_t *stats = fault_stats(f->cluster, &text);
+    assert_non_null(stats);
+    print_message("stats: %s\n", text);
+    /*  a, b: 2 each; perm1: 2; perm2: 4; c: 0.                           */
+    assert_true(fault_stat(stats, NULL, "retries") >= 10);
+    braid_json_destroy(&stats);
+    free(text);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    /*  One cluster for the three cases, in order (the last one stops it). */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transient_then_ok),
+        cmocka_unit_test(test_permanent_fails_after_limit),
+        cmocka_unit_test(test_job_retry_limit),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}

@@ -1,0 +1,162 @@
+/*  test_fault_timeout.c - acceptance 3: a task whose command sleeps past
+    --timeout ends `timeout`, and its process group is gone.
+
+    The exec source `sleepy` runs a script that ignores SIGTERM (so the
+    worker has to escalate to SIGKILL), prints "pgid PID" (it leads its own
+    process group), and sleeps 30 s in a child of its own. The job says
+    `-t 1000`. A second query, "quick", answers at once. Asserts:
+      - the client (--json) exits 1; the slow task's end record says
+        "timeout" with its one partial, the quick one "ok";
+      - the slow task ends well before its sleep would (bounded);
+      - the process group it printed has no live process left within a
+        bounded wait (SIGTERM then SIGKILL), and nothing with the script's
+        path in its command line runs;
+      - a clean stop.
+*/
+
+#include "fault.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_script[] = "#!/bin/sh\n"
+                               "trap '' TERM\n"
+                               "if [ \"$1\" = quick ]; then echo quick; exit 0; fi\n"
+                               "echo \"pgid $$\"\n"
+                               "sleep 30\n"
+                               "echo never\n";
+
+typedef struct {
+    char *dir;
+    char *script;
+    braid_cluster_t *cluster;
+} s_fixture_t;
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    if (!f)
+        return 0;
+    braid_cluster_destroy(&f->cluster);
+    free(f->script);
+    braid_tmpdir_destroy(&f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    *state = f;
+    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-timeout"))
+        || !(f->script = braid_script_write(f->dir, "sleepy.sh", s_script)))
+        return s_teardown(state), -1;
+    char spec[512];
+    snprintf(spec, sizeof spec, "sleepy=exec:'%s' {query}", f->script);
+    const char *specs[] = {spec, NULL};
+    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
+    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0)
+        return s_teardown(state), -1;
+    return 0;
+}
+
+static void
+test_timeout_kills_group(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *args[] = {"--json", "-t", "1000", "-s", "sleepy", "slow", "quick", NULL};
+    int64_t start = braid_now_msec();
+    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
+    assert_non_null(client);
+    int code = -1;
+    if (braid_proc_finish(client, 25000, &code) != 0) {
+        braid_proc_dump(client, 2000);
+        braid_cluster_dump(f->cluster);
+        braid_proc_destroy(&client);
+        fail_msg("client not done within 25 s (the task sleeps 30 s, its timeout is 1 s)");
+    }
+    int64_t took = braid_now_msec() - start;
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
+    assert_non_null(out);
+    print_message("client (%lld ms, exit %d):\n%s", (long long) took, code, out);
+    assert_int_equal(code, 1);
+
+    long long pgid = -1;
+    bool slow_ended = false, quick_ended = false;
+    char *p = out;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen(p);
+        braid_json_t *j = braid_json_parse(p, len);
+        if (!j)
+            fail_msg("not a JSON line: %.*s", (int) len, p);
+        const char *type = braid_json_str(j, "type", NULL);
+        long long q = -1;
+        braid_json_int(j, "query", &q);
+        assert_non_null(type);
+        if (strcmp(type, "partial") == 0 && q == 0) {
+            const char *data = braid_json_str(j, "data", NULL);
+            assert_non_null(data);
+            assert_int_equal(sscanf(data, "pgid %lld", &pgid), 1);
+        } else if (strcmp(type, "end") == 0) {
+            const char *status = braid_json_str(j, "status", NULL);
+            assert_non_null(status);
+            if (q == 0) {
+                assert_string_equal(status, "timeout");
+                slow_ended = true;
+            } else {
+                assert_string_equal(status, "ok");
+                quick_ended = true;
+            }
+        }
+        braid_json_destroy(&j);
+        p = nl ? nl + 1 : p + len;
+    }
+    assert_true(slow_ended);
+    assert_true(quick_ended);
+    assert_true(pgid > 1);
+    assert_true(took < 20000);
+
+    /*  SIGTERM is ignored by the script: only SIGKILL ends the group.     */
+    int64_t deadline = braid_now_msec() + 10000;
+    while (braid_pgrp_live_count((pid_t) pgid) > 0 && braid_now_msec() < deadline)
+        fault_poll_pause();
+    int live = braid_pgrp_live_count((pid_t) pgid);
+    if (live > 0) {
+        braid_cluster_dump(f->cluster);
+        fail_msg("%d process(es) of the timed-out task's group %lld still live 10 s later", live,
+                 pgid);
+    }
+    /*  kill(-pgid, 0) may still see zombies that nobody reaped yet; a live
+        process of the group it must not see.                             */
+    if (kill((pid_t) -pgid, 0) == 0)
+        print_message("note: group %lld holds only zombies now\n", pgid);
+    else
+        assert_int_equal(errno, ESRCH);
+    assert_int_equal(fault_wait_marker(f->script, false, 0, 5000), 0);
+    free(out);
+    braid_proc_destroy(&client);
+    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+}
+
+int
+main(void)
+{
+    braid_harness_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_timeout_kills_group, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
