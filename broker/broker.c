@@ -35,6 +35,7 @@ typedef struct {
     uint32_t attempt;
     uint16_t gid;               /* global source id                        */
     bool acked;                 /* TASK_ACK or listed in a heartbeat       */
+    bool preempted;             /* cancelled to free the slot for a head   */
     uint8_t missing;            /* heartbeats in a row that left it out    */
     int64_t sent_msec;          /* when the TASK went out                  */
     uint64_t hb_seq;            /* next seq the last heartbeat reported    */
@@ -994,12 +995,34 @@ done:
 /*  ---------------------------------------------------------------------
     Results                                                                */
 
+/*  The slot record of a running task, wherever it runs.                    */
+static s_slot_t *
+s_slot_of(braid_broker_t *self, uint64_t task_id, uint32_t attempt)
+{
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *w = self->workers[i];
+        s_slot_t *slot = w ? s_slot_find(w, task_id) : NULL;
+        if (slot && slot->attempt == attempt)
+            return slot;
+    }
+    return NULL;
+}
+
 static void
 s_on_done(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg)
 {
     uint32_t idx = (uint32_t) msg->task_id;
     int32_t worker = -1;
     bool running = braid_job_running(ent->job, idx, msg->attempts);
+    if (running && msg->status == BRAID_STATUS_CANCELLED) {
+        s_slot_t *slot = s_slot_of(self, msg->task_id, msg->attempts);
+        if (slot && slot->preempted) {
+            /*  It made room for its job's head of line: it runs again
+                later, resuming after what it had sent.                     */
+            s_task_retry(self, ent, idx, msg->attempts, false, "preempted");
+            return;
+        }
+    }
     if (running && msg->transient && msg->status != BRAID_STATUS_OK) {
         /*  A transient failure retries; a hand-back (cancelled, transient)
             goes elsewhere without counting.                                */
@@ -1134,6 +1157,55 @@ s_dispatch(braid_broker_t *self)
             }
             ent = next;
         }
+    }
+}
+
+/*  Submit order needs the head of line to run. If it waits for a slot
+    while the job's own later tasks hold the slots, each stuck on a full
+    window until the head moves, nothing would ever move: cancel the
+    latest such task (it keeps what it sent and resumes later) so the head
+    gets its slot. One at a time per job; the slot is reused once the
+    worker confirms the cancel.                                             */
+static void
+s_preempt_for_heads(braid_broker_t *self)
+{
+    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
+        int64_t head = braid_job_head_waiting(ent->job);
+        if (head < 0)
+            continue;
+        uint16_t gid = ent->gid[head % braid_job_nsources(ent->job)];
+        if (s_pick_worker(self, gid) >= 0)
+            continue;   /* a slot is free: dispatch will get there */
+        uint32_t serial = braid_job_serial(ent->job);
+        s_slot_t *victim = NULL;
+        int32_t victim_worker = -1;
+        bool pending = false;
+        for (uint32_t i = 0; i < self->nworkers && !pending; i++) {
+            s_worker_t *w = self->workers[i];
+            if (!w || !s_worker_serves(w, gid))
+                continue;
+            for (uint32_t k = 0; k < w->running; k++) {
+                s_slot_t *slot = &w->tasks[k];
+                if ((uint32_t) (slot->task_id >> 32) != serial)
+                    continue;
+                if (slot->preempted) {
+                    pending = true;
+                    break;
+                }
+                uint32_t idx = (uint32_t) slot->task_id;
+                if ((int64_t) idx > head && braid_job_window_blocked(ent->job, idx) &&
+                    (!victim || idx > (uint32_t) victim->task_id)) {
+                    victim = slot;
+                    victim_worker = (int32_t) i;
+                }
+            }
+        }
+        if (pending || !victim)
+            continue;
+        braid_info("preempting task=%u for head task=%" PRId64 " job=%s",
+                   (uint32_t) victim->task_id, head, ent->key);
+        victim->preempted = true;
+        s_cancel_task(self, victim->task_id, victim->attempt, victim_worker);
     }
 }
 
@@ -1499,6 +1571,7 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
         if (self->pump_all)
             s_pump_all(self);
         s_dispatch(self);
+        s_preempt_for_heads(self);
         if (self->pump_all)
             s_pump_all(self);
     }

@@ -23,6 +23,7 @@ typedef struct {
     uint8_t status;     /* braid_status_t once DONE                        */
     uint8_t queued;     /* in the arrival-order ready queue                */
     uint8_t restart;    /* a RESTART record must precede its partials      */
+    uint8_t ready;      /* taken back and ready for dispatch               */
 } s_task_t;
 
 /*  A ring of task indices; each task is in one at most once.               */
@@ -240,6 +241,7 @@ braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resum
         self->next[s] = q + 1;
     }
     t->state = BRAID_TASK_RUNNING;
+    t->ready = 0;
     t->worker = worker;
     t->attempt++;
     self->held++;
@@ -307,6 +309,31 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
     assert(f->len < f->cap);
     f->ring[(f->head + f->len) % f->cap] = idx;
     f->len++;
+    self->tasks[idx].ready = 1;
+}
+
+int64_t
+braid_job_head_waiting(braid_job_t *self)
+{
+    if (self->order != BRAID_ORDER_SUBMIT || self->cancelled || self->head >= self->ntasks)
+        return -1;
+    s_task_t *t = &self->tasks[self->head];
+    if (t->state != BRAID_TASK_PENDING)
+        return -1;
+    uint32_t q = (uint32_t) (self->head / self->nsources);
+    uint32_t s = (uint32_t) (self->head % self->nsources);
+    if (t->ready || (t->attempt == 0 && self->next[s] == q))
+        return (int64_t) self->head;
+    return -1;
+}
+
+bool
+braid_job_window_blocked(braid_job_t *self, uint32_t idx)
+{
+    if (idx >= self->ntasks || !self->window)
+        return false;
+    s_task_t *t = &self->tasks[idx];
+    return t->state == BRAID_TASK_RUNNING && t->recv >= t->granted;
 }
 
 uint64_t

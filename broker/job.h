@@ -108,6 +108,16 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
 void
 braid_job_ready(braid_job_t *self, uint32_t idx);
 
+/*  Submit order: the head-of-line task, when it is waiting for a slot (new,
+    or taken back and ready); -1 otherwise.                                 */
+int64_t
+braid_job_head_waiting(braid_job_t *self);
+
+/*  True when task idx runs but may send nothing more until the client
+    takes what is buffered: its window is used up.                          */
+bool
+braid_job_window_blocked(braid_job_t *self, uint32_t idx);
+
 /*  Tasks that ended failed or timeout so far.                              */
 uint64_t
 braid_job_failures(braid_job_t *self);
