@@ -48,3 +48,20 @@ fuzz: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Benchmarks (bench/run): a Release build of its own, then the suite.
+BENCH_BUILD ?= build-bench
+.PHONY: bench bench-quick bench-build
+
+# Only the programs measured (and the bench programs, once bench/ is a
+# subdirectory of the build; else bench/run compiles them with cc).
+bench-build: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target braidd braid-worker braid-cli
+	-cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench-ceiling bench-load bench-spawn >/dev/null 2>&1
+
+bench: bench-build
+	bench/run --build $(BENCH_BUILD)
+
+bench-quick: bench-build
+	bench/run --quick --build $(BENCH_BUILD)

@@ -8,7 +8,7 @@
 
         load -e EP -s SOURCE [-n QUERIES] [-o submit|arrival] [-j INFLIGHT]
              [-c PROCS] [-J JOBS | -D SECONDS] [-R TASKS_PER_SEC] [-H SECONDS]
-             [-W WINDOW]
+             [-W WINDOW] [-q QUERY]
 
       -R  pace: each process starts a job every N/(R/C) seconds (background
           load at a fixed offered rate; with -D).
@@ -16,7 +16,8 @@
           else read beyond what arrives) for SECONDS, then cancel it (the
           memory scenario: queries queued behind a stalled worker).
 
-    Queries are "%08ld" (8 bytes). Output: one JSON object on stdout.
+    -q QUERY: every query is QUERY; else queries are "%08ld" (8 bytes).
+    cpu_sec in the output is the CPU time of all client processes. Output: one JSON object on stdout.
     Exit 1 if any job failed to submit or a task did not end ok.          */
 
 #include "braid.h"
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +41,7 @@ typedef struct {
     uint64_t nlat;              /* latency samples that follow (ns)          */
 } result_t;
 
-static const char *endpoint, *source;
+static const char *endpoint, *source, *fixed_query;
 static long nqueries = 1, jobs_per_proc = 1, inflight = 0;
 static double duration = 0, rate = 0, hold = 0;
 static int order = BRAID_ORDER_SUBMIT, procs = 1;
@@ -79,8 +81,12 @@ s_one_job(braid_client_t *client, long base, result_t *res, int64_t *lat, int64_
         braid_job_set_max_inflight(job, (uint32_t) inflight);
     char q[32];
     for (long i = 0; i < nqueries; i++) {
-        int len = snprintf(q, sizeof q, "%08ld", base + i);
-        braid_job_add_query(job, q, (size_t) len);
+        if (fixed_query)
+            braid_job_add_query(job, fixed_query, strlen(fixed_query));
+        else {
+            int len = snprintf(q, sizeof q, "%08ld", base + i);
+            braid_job_add_query(job, q, (size_t) len);
+        }
     }
     int64_t t0 = now_ns();
     if (res->t_start == 0)
@@ -193,7 +199,7 @@ int
 main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "e:s:n:o:j:c:J:D:R:H:W:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:s:n:o:j:c:J:D:R:H:W:q:")) != -1) {
         switch (opt) {
         case 'e': endpoint = optarg; break;
         case 's': source = optarg; break;
@@ -207,10 +213,11 @@ main(int argc, char **argv)
         case 'R': rate = atof(optarg); break;
         case 'H': hold = atof(optarg); break;
         case 'W': window = (uint32_t) atol(optarg); break;
+        case 'q': fixed_query = optarg; break;
         default:
             fprintf(stderr, "usage: load -e EP -s SOURCE [-n QUERIES] [-o submit|arrival] "
                             "[-j INFLIGHT] [-c PROCS] [-J JOBS | -D SECONDS] "
-                            "[-R TASKS_PER_SEC] [-H SECONDS] [-W WINDOW]\n");
+                            "[-R TASKS_PER_SEC] [-H SECONDS] [-W WINDOW] [-q QUERY]\n");
             return 2;
         }
     }
@@ -284,6 +291,10 @@ main(int argc, char **argv)
         int st;
         waitpid(pids[i], &st, 0);
     }
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double cpu = (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+                 + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     double sec = tot.t_end > tot.t_start ? (double) (tot.t_end - tot.t_start) / 1e9 : 0;
     qsort(lat, nall, sizeof *lat, cmp_i64);
     qsort(ttfp, nttfp, sizeof *ttfp, cmp_i64);
@@ -293,10 +304,10 @@ main(int argc, char **argv)
            ",\"sec\":%.4f,\"jobs_per_sec\":%.1f,\"tasks_per_sec\":%.0f,"
            "\"partials_per_sec\":%.0f,\"mb_per_sec\":%.1f,"
            "\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,\"lat_max_us\":%.1f,"
-           "\"ttfp_p50_us\":%.1f,\"ttfp_p99_us\":%.1f}\n",
+           "\"ttfp_p50_us\":%.1f,\"ttfp_p99_us\":%.1f,\"cpu_sec\":%.3f}\n",
            procs, tot.jobs, tot.tasks, tot.partials, tot.bytes, tot.not_ok, tot.errors, sec,
            tot.jobs / div, tot.tasks / div, tot.partials / div, tot.bytes / div / 1e6,
            s_pct(lat, nall, 0.5), s_pct(lat, nall, 0.99), s_pct(lat, nall, 0.999),
-           s_pct(lat, nall, 1.0), s_pct(ttfp, nttfp, 0.5), s_pct(ttfp, nttfp, 0.99));
+           s_pct(lat, nall, 1.0), s_pct(ttfp, nttfp, 0.5), s_pct(ttfp, nttfp, 0.99), cpu);
     return (bad || tot.errors || tot.not_ok) ? 1 : 0;
 }

@@ -1062,8 +1062,13 @@ s_on_sink(braid_broker_t *self)
     }
     s_job_t *ent = s_job_of_task(self, msg.task_id);
     if (!ent) {
-        /*  The job is gone: a late result of a cancelled or expired task.  */
-        self->counters.stale++;
+        /*  A job that is gone (a late result of a cancelled task) is stale;
+            a task id the broker never gave out is unknown.                 */
+        uint32_t serial = (uint32_t) (msg.task_id >> 32);
+        if (serial && serial <= self->next_serial)
+            self->counters.stale++;
+        else
+            self->counters.unknown++;
         zmsg_destroy(&payload);
         return;
     }
