@@ -1490,6 +1490,8 @@ s_poll_timeout(braid_broker_t *self)
             int64_t next = braid_limiter_next_msec(lim, self->now);
             if (next < until)
                 until = next;
+            /*  Whoever waits on a token is served when the poll wakes.    */
+            self->dispatch_due = true;
         }
     }
     if (self->draining && self->drain_until < until)
@@ -1575,8 +1577,10 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_retry_blocked(self);
         if (self->pump_all)
             s_pump_all(self);
-        s_dispatch(self);
-        s_preempt_for_heads(self);
+        if (self->dispatch_due) {
+            s_dispatch(self);
+            s_preempt_for_heads(self);
+        }
         if (self->pump_all)
             s_pump_all(self);
     }

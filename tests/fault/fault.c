@@ -178,7 +178,7 @@ fault_poll_pause(void)
 static char
 s_state(const char *pid)
 {
-    char path[64];
+    char path[300];
     snprintf(path, sizeof path, "/proc/%s/stat", pid);
     FILE *f = fopen(path, "re");
     if (!f)
