@@ -2,7 +2,10 @@
 
     C processes (fork, each with its own braid_client_t and ZeroMQ context)
     start together and each submits jobs of N queries to one source, one
-    job at a time, either J jobs each or for D seconds. It counts tasks,
+    job at a time, either J jobs each or for D seconds. A process reuses its
+    one braid_client_t for all its jobs, so libbraid keeps one connection to
+    the broker: latency and jobs/s measure the broker round trip, not a TCP
+    connect per job. It counts tasks,
     partials and bytes, and records per job the latency (from the submit
     call to the JOB_END event) and the time to the first partial.
 

@@ -40,7 +40,12 @@ typedef struct {
     int64_t sent_msec;          /* when the TASK went out                  */
     uint64_t hb_seq;            /* next seq the last heartbeat reported    */
     uint64_t hb_recv;           /* parts received when it was reported     */
+    uint64_t resume;            /* parts received when the TASK went out   */
 } s_slot_t;
+
+/*  A worker with n slots runs n tasks and holds n more queued, so it never
+    waits a round trip for its next task (PROTOCOL.md, "A worker" 2).       */
+#define S_CAPACITY(slots) (2 * (slots))
 
 /*  A registered worker.                                                    */
 typedef struct {
@@ -51,7 +56,7 @@ typedef struct {
     uint32_t nsrc;
     uint16_t src[BRAID_MAX_SOURCES];    /* global source ids it serves     */
     int64_t last_seen_msec;
-    s_slot_t *tasks;            /* the tasks it runs, [0, running)         */
+    s_slot_t *tasks;            /* the tasks it holds, [0, running)        */
     uint32_t running;
 } s_worker_t;
 
@@ -117,6 +122,8 @@ struct braid_broker_t {
     braid_timers_t *timers;
     int64_t now;                /* this turn's clock, msec                 */
     int64_t next_tick;
+    s_job_t *pumping;           /* the job s_job_pump works on             */
+    s_job_t *last_job;          /* the job of the last result (a cache)    */
     bool dispatch_due;
     bool pump_all;              /* some job changed outside a pump         */
     uint32_t blocked_jobs;
@@ -231,7 +238,7 @@ s_pick_worker(braid_broker_t *self, uint16_t gid)
     uint64_t best_load = 0;
     for (uint32_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        if (!w || w->running >= w->slots || !s_worker_serves(w, gid))
+        if (!w || w->running >= S_CAPACITY(w->slots) || !s_worker_serves(w, gid))
             continue;
         /*  Load as a fraction of slots, compared without division.         */
         uint64_t load = ((uint64_t) w->running << 32) / w->slots;
@@ -256,7 +263,15 @@ static s_job_t *
 s_job_of_task(braid_broker_t *self, uint64_t task_id)
 {
     uint32_t serial = (uint32_t) (task_id >> 32);
-    return serial ? zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) serial) : NULL;
+    if (!serial)
+        return NULL;
+    /*  Results come in runs of one job: skip the hash for a repeat.       */
+    if (self->last_job && braid_job_serial(self->last_job->job) == serial)
+        return self->last_job;
+    s_job_t *ent = zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) serial);
+    if (ent)
+        self->last_job = ent;
+    return ent;
 }
 
 /*  ---------------------------------------------------------------------
@@ -308,9 +323,9 @@ static int
 s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 {
     braid_broker_t *self = arg;
-    s_job_t *ent = zhashx_lookup(self->jobs_by_serial,
-                                 (void *) (uintptr_t) braid_job_serial(job));
-    assert(ent);
+    s_job_t *ent = self->pumping;
+    (void) job;
+    assert(ent && ent->job == job);
     if (ent->silent) {
         if (payload)
             zmsg_destroy(payload);
@@ -364,6 +379,8 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     zhashx_delete(self->jobs_by_serial, (void *) (uintptr_t) braid_job_serial(ent->job));
     if (self->rr == ent)
         self->rr = ent->next;
+    if (self->last_job == ent)
+        self->last_job = NULL;
     if (ent->prev)
         ent->prev->next = ent->next;
     else
@@ -388,7 +405,9 @@ s_job_pump(braid_broker_t *self, s_job_t *ent)
         ent->blocked = false;
         self->blocked_jobs--;
     }
+    self->pumping = ent;
     braid_job_pump(ent->job, &s_io, self);
+    self->pumping = NULL;
     if (braid_job_finished(ent->job))
         s_job_remove(self, ent);
 }
@@ -835,7 +854,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         return;
     w->rid = zframe_dup(rid);
     w->key = strdup(key);
-    w->tasks = calloc(msg->slots, sizeof *w->tasks);
+    w->tasks = calloc(S_CAPACITY(msg->slots), sizeof *w->tasks);
     if (!w->rid || !w->key || !w->tasks) {
         s_worker_free(&w);
         return;
@@ -1082,8 +1101,18 @@ s_on_sink(braid_broker_t *self)
             self->counters.gaps++;
             braid_warning("result stream gap job=%s task=%u", ent->key, idx);
         }
-    } else
+    } else {
+        /*  The task's last partials may ride on its DONE.                  */
+        size_t n = zmsg_size(payload);
+        if (n > 0 && braid_job_running(ent->job, idx, msg.attempts)) {
+            if (msg.parts < n ||
+                braid_job_data(ent->job, idx, msg.attempts, msg.parts - n, &payload) == -2) {
+                self->counters.gaps++;
+                braid_warning("result stream gap job=%s task=%u", ent->key, idx);
+            }
+        }
         s_on_done(self, ent, &msg);
+    }
     zmsg_destroy(&payload);
     s_job_pump(self, ent);
 }
@@ -1129,14 +1158,21 @@ s_dispatch_one(braid_broker_t *self, s_job_t *ent)
     msg.attempts = braid_job_start(job, (uint32_t) idx, wi, &msg.resume, &msg.window);
     s_slot_t *slot = &w->tasks[w->running++];
     *slot = (s_slot_t){.task_id = msg.task_id, .attempt = msg.attempts, .gid = gid,
-                       .sent_msec = self->now};
+                       .sent_msec = self->now, .resume = msg.resume};
     braid_limiter_start(&self->sources[gid].limiter);
     self->tasks_dispatched++;
     if (braid_msg_send(self->backend, w->rid, &msg, &body, true) != 0) {
-        /*  Not queued (the worker went away, or its pipe is full): the ack
-            timeout would catch it; take it back now instead.               */
-        braid_debug("cannot send task worker=%s errno=%d", w->name, errno);
-        s_task_retry(self, ent, (uint32_t) idx, msg.attempts, true, "worker unreachable");
+        /*  Not queued: it reached nobody, so it goes back without counting
+            as a retry. A worker whose connection is gone (EHOSTUNREACH) is
+            lost now, not after its liveness timeout.                       */
+        int err = errno;
+        braid_debug("cannot send task worker=%s errno=%d", w->name, err);
+        s_task_retry(self, ent, (uint32_t) idx, msg.attempts, false, "worker unreachable");
+        if (err == EHOSTUNREACH) {
+            braid_info("worker expired name=%s reason=unreachable running=%u", w->name,
+                       w->running);
+            s_worker_remove(self, (uint32_t) wi, true, "worker lost");
+        }
         self->pump_all = true;
     }
     return true;
@@ -1150,67 +1186,118 @@ static void
 s_dispatch(braid_broker_t *self)
 {
     self->dispatch_due = false;
+    /*  What the workers can take at all: once it is used up, no job needs
+        to be asked (with a hundred jobs, most turns free a single slot).  */
+    uint64_t free = 0;
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i])
+            free += S_CAPACITY(self->workers[i]->slots) - self->workers[i]->running;
     bool progress = true;
-    while (progress && self->njobs) {
+    while (progress && free && self->njobs) {
         progress = false;
         s_job_t *ent = self->rr ? self->rr : self->jobs_head;
-        for (size_t i = 0; i < self->njobs; i++) {
+        for (size_t i = 0; i < self->njobs && free; i++) {
             s_job_t *next = ent->next ? ent->next : self->jobs_head;
             if (s_dispatch_one(self, ent)) {
                 progress = true;
                 self->rr = next;
+                free--;
             }
             ent = next;
         }
     }
 }
 
-/*  Submit order needs the head of line to run. If it waits for a slot
-    while the job's own later tasks hold the slots, each stuck on a full
-    window until the head moves, nothing would ever move: cancel the
-    latest such task (it keeps what it sent and resumes later) so the head
-    gets its slot. One at a time per job; the slot is reused once the
-    worker confirms the cancel.                                             */
+/*  Submit order needs the head of line to run. Its job's later tasks (and,
+    through their heads, other jobs' tasks) may hold every slot, each stuck
+    on a full window that only a head can move: nothing would ever move
+    again. So when a head cannot run, the latest window-blocked task that
+    is in its way is cancelled: it keeps what it sent and resumes later
+    (not counted as a retry), and its slot, once its worker confirms, goes
+    to the head (workers start queued tasks lowest task id first).
+    A head is in the way of blocked tasks when it waits for a worker and
+    none has room, or when it sits queued (nothing received yet) at a
+    worker whose every slot runs a blocked task. One cancel at a time.     */
+
+/*  Is task_id a window-blocked task that is not its own job's head?        */
+static bool
+s_preemptible(braid_broker_t *self, uint64_t task_id)
+{
+    s_job_t *ent = s_job_of_task(self, task_id);
+    uint32_t idx = (uint32_t) task_id;
+    return ent && braid_job_head(ent->job) != (int64_t) idx &&
+           braid_job_window_blocked(ent->job, idx);
+}
+
+/*  The latest preemptible task on worker w (or on any worker serving gid
+    when w is NULL); *blocked counts them on w.                             */
+static s_slot_t *
+s_pick_victim(braid_broker_t *self, s_worker_t *w, uint16_t gid, int32_t *worker_p,
+              uint32_t *blocked)
+{
+    s_slot_t *victim = NULL;
+    *blocked = 0;
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *cand = self->workers[i];
+        if (!cand || (w && cand != w) || (!w && !s_worker_serves(cand, gid)))
+            continue;
+        for (uint32_t k = 0; k < cand->running; k++) {
+            s_slot_t *slot = &cand->tasks[k];
+            if (!s_preemptible(self, slot->task_id))
+                continue;
+            (*blocked)++;
+            if (!victim || slot->task_id > victim->task_id) {
+                victim = slot;
+                *worker_p = (int32_t) i;
+            }
+        }
+    }
+    return victim;
+}
+
 static void
 s_preempt_for_heads(braid_broker_t *self)
 {
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        for (uint32_t k = 0; self->workers[i] && k < self->workers[i]->running; k++)
+            if (self->workers[i]->tasks[k].preempted)
+                return;     /* one at a time */
     for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
-        int64_t head = braid_job_head_waiting(ent->job);
+        int64_t head = braid_job_head(ent->job);
         if (head < 0)
             continue;
         uint16_t gid = ent->gid[head % braid_job_nsources(ent->job)];
-        if (s_pick_worker(self, gid) >= 0)
-            continue;   /* a slot is free: dispatch will get there */
-        uint32_t serial = braid_job_serial(ent->job);
+        uint64_t head_id = braid_task_id(braid_job_serial(ent->job), (uint32_t) head);
         s_slot_t *victim = NULL;
         int32_t victim_worker = -1;
-        bool pending = false;
-        for (uint32_t i = 0; i < self->nworkers && !pending; i++) {
-            s_worker_t *w = self->workers[i];
-            if (!w || !s_worker_serves(w, gid))
+        uint32_t blocked = 0;
+        if (braid_job_head_waiting(ent->job) >= 0) {
+            if (s_pick_worker(self, gid) >= 0)
+                continue;   /* a worker has room: dispatch gets there */
+            victim = s_pick_victim(self, NULL, gid, &victim_worker, &blocked);
+        } else if (braid_job_running(ent->job, (uint32_t) head,
+                                     braid_job_attempt(ent->job, (uint32_t) head))) {
+            /*  Dispatched: nothing arrived since may mean queued there.    */
+            s_worker_t *w = NULL;
+            s_slot_t *hs = NULL;
+            for (uint32_t i = 0; i < self->nworkers && !w; i++)
+                if (self->workers[i] && (hs = s_slot_find(self->workers[i], head_id)))
+                    w = self->workers[i];
+            if (!w || braid_job_received_parts(ent->job, (uint32_t) head) != hs->resume)
                 continue;
-            for (uint32_t k = 0; k < w->running; k++) {
-                s_slot_t *slot = &w->tasks[k];
-                if ((uint32_t) (slot->task_id >> 32) != serial)
-                    continue;
-                if (slot->preempted) {
-                    pending = true;
-                    break;
-                }
-                uint32_t idx = (uint32_t) slot->task_id;
-                if ((int64_t) idx > head && braid_job_window_blocked(ent->job, idx) &&
-                    (!victim || idx > (uint32_t) victim->task_id)) {
-                    victim = slot;
-                    victim_worker = (int32_t) i;
-                }
-            }
+            victim = s_pick_victim(self, w, gid, &victim_worker, &blocked);
+            if (blocked < w->slots)
+                continue;   /* a slot there runs something that can end */
         }
-        if (pending || !victim)
+        braid_debug("head check job=%s head=%" PRId64 " waiting=%d victim=%d blocked=%u", ent->key,
+                    head, braid_job_head_waiting(ent->job) >= 0, victim != NULL, blocked);
+        if (!victim)
             continue;
-        braid_info("preempting task=%u for head task=%" PRId64 " job=%s",
-                   (uint32_t) victim->task_id, head, ent->key);
+        braid_info("preempting task=%u job=%u for head task=%" PRId64 " job=%s",
+                   (uint32_t) victim->task_id, (uint32_t) (victim->task_id >> 32), head, ent->key);
         victim->preempted = true;
         s_cancel_task(self, victim->task_id, victim->attempt, victim_worker);
+        return;
     }
 }
 
@@ -1275,6 +1362,13 @@ s_tick(braid_broker_t *self)
             uint64_t task_id = slot->task_id;
             uint32_t attempt = slot->attempt;
             s_job_t *ent = s_job_of_task(self, task_id);
+            /*  Partials of this attempt arrived: the worker has it.        */
+            if (ent && braid_job_received_parts(ent->job, (uint32_t) task_id) > 0 &&
+                braid_job_attempt(ent->job, (uint32_t) task_id) == attempt) {
+                slot->acked = true;
+                t++;
+                continue;
+            }
             s_cancel_task(self, task_id, attempt, (int32_t) i);
             if (ent) {
                 braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
@@ -1571,6 +1665,8 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_on_timer(self, &timer);
         if (self->now >= self->next_tick) {
             s_tick(self);
+            /*  A task in a head's way may have filled its window since.   */
+            s_preempt_for_heads(self);
             self->next_tick = self->now + self->cfg.heartbeat_msec;
         }
         if (self->blocked_jobs)

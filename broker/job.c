@@ -26,11 +26,47 @@ typedef struct {
     uint8_t ready;      /* taken back and ready for dispatch               */
 } s_task_t;
 
-/*  A ring of task indices; each task is in one at most once.               */
+/*  A min-heap of task indices, lowest first: a task taken back runs again
+    in the order of a sequential run, so a head of line is never queued
+    behind its own job's later tasks. Each task is in one at most once.    */
 typedef struct {
-    uint32_t *ring;
-    uint64_t cap, head, len;
-} s_fifo_t;
+    uint32_t *heap;
+    uint64_t cap, len;
+} s_pq_t;
+
+static void
+s_pq_push(s_pq_t *pq, uint32_t idx)
+{
+    uint64_t i = pq->len++;
+    while (i > 0) {
+        uint64_t parent = (i - 1) / 2;
+        if (pq->heap[parent] <= idx)
+            break;
+        pq->heap[i] = pq->heap[parent];
+        i = parent;
+    }
+    pq->heap[i] = idx;
+}
+
+static void
+s_pq_pop(s_pq_t *pq)
+{
+    uint32_t last = pq->heap[--pq->len];
+    uint64_t i = 0;
+    for (;;) {
+        uint64_t child = 2 * i + 1;
+        if (child >= pq->len)
+            break;
+        if (child + 1 < pq->len && pq->heap[child + 1] < pq->heap[child])
+            child++;
+        if (last <= pq->heap[child])
+            break;
+        pq->heap[i] = pq->heap[child];
+        i = child;
+    }
+    if (pq->len)
+        pq->heap[i] = last;
+}
 
 struct braid_job_t {
     uint8_t id[16];
@@ -60,7 +96,7 @@ struct braid_job_t {
 
     uint32_t *ready;            /* arrival order: ring of task indices     */
     uint64_t ready_cap, ready_head, ready_len;
-    s_fifo_t retry[BRAID_MAX_SOURCES];  /* tasks to dispatch again, per src */
+    s_pq_t retry[BRAID_MAX_SOURCES];    /* tasks to dispatch again, per src */
     uint64_t pending_retries;   /* taken back, not yet running again       */
     uint32_t window;            /* per-task credit window, 0 = none        */
 
@@ -133,7 +169,7 @@ braid_job_destroy(braid_job_t **self_p)
     free(self->qbuf);
     free(self->ready);
     for (uint32_t s = 0; s < BRAID_MAX_SOURCES; s++)
-        free(self->retry[s].ring);
+        free(self->retry[s].heap);
     free(self);
     *self_p = NULL;
 }
@@ -212,8 +248,7 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
                           ? (int64_t) self->next[s] * self->nsources + s
                           : INT64_MAX;
         if (self->retry[s].len) {
-            s_fifo_t *f = &self->retry[s];
-            int64_t again = f->ring[f->head];
+            int64_t again = self->retry[s].heap[0];
             if (again < idx)
                 idx = again;
         }
@@ -231,10 +266,9 @@ braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resum
     s_task_t *t = &self->tasks[idx];
     assert(t->state == BRAID_TASK_PENDING && t->worker < 0);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
-    s_fifo_t *f = &self->retry[s];
-    if (f->len && f->ring[f->head] == idx) {
-        f->head = (f->head + 1) % f->cap;
-        f->len--;
+    s_pq_t *pq = &self->retry[s];
+    if (pq->len && pq->heap[0] == idx) {
+        s_pq_pop(pq);
         self->pending_retries--;
     } else {
         assert(self->next[s] == q);
@@ -295,20 +329,19 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
 {
     if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
         return;
-    s_fifo_t *f = &self->retry[idx % self->nsources];
-    if (!f->ring) {
-        f->cap = self->count;
-        f->ring = malloc(f->cap * sizeof *f->ring);
-        if (!f->ring) {
-            f->cap = 0;
+    s_pq_t *pq = &self->retry[idx % self->nsources];
+    if (!pq->heap) {
+        pq->cap = self->count;
+        pq->heap = malloc(pq->cap * sizeof *pq->heap);
+        if (!pq->heap) {
+            pq->cap = 0;
             s_end(self, idx, BRAID_STATUS_FAILED, self->tasks[idx].recv, "out of memory");
             self->pending_retries--;
             return;
         }
     }
-    assert(f->len < f->cap);
-    f->ring[(f->head + f->len) % f->cap] = idx;
-    f->len++;
+    assert(pq->len < pq->cap);
+    s_pq_push(pq, idx);
     self->tasks[idx].ready = 1;
 }
 
@@ -325,6 +358,14 @@ braid_job_head_waiting(braid_job_t *self)
     if (t->ready || (t->attempt == 0 && self->next[s] == q))
         return (int64_t) self->head;
     return -1;
+}
+
+int64_t
+braid_job_head(braid_job_t *self)
+{
+    if (self->order != BRAID_ORDER_SUBMIT || self->head >= self->ntasks)
+        return -1;
+    return (int64_t) self->head;
 }
 
 bool
@@ -529,7 +570,10 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
             return -1;
         t->restart = 0;
     }
-    while (t->buf && zmsg_size(t->buf) > 0) {
+    /*  A task that is over sends its last partials (at most one batch) on
+        its END: one message instead of two for a short task.               */
+    while (t->buf && zmsg_size(t->buf) > 0 &&
+           !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) <= BRAID_MAX_BATCH)) {
         zmsg_t *batch;
         size_t n = zmsg_size(t->buf);
         if (n <= BRAID_MAX_BATCH) {
@@ -568,9 +612,10 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
                        t->granted);
         }
     }
-    zmsg_destroy(&t->buf);
-    if (t->state != BRAID_TASK_DONE)
+    if (t->state != BRAID_TASK_DONE) {
+        zmsg_destroy(&t->buf);
         return 0;
+    }
     braid_msg_init(&msg, BRAID_MSG_END);
     msg.query = idx / self->nsources;
     msg.source = idx % self->nsources;
@@ -579,8 +624,17 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
     msg.attempts = t->attempt;
     if (t->error)
         snprintf(msg.text, sizeof msg.text, "%s", t->error);
-    if (s_emit(self, &msg, NULL, io, arg) != 0)
+    zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
+    t->buf = NULL;
+    if (last && zmsg_size(last) == 0)
+        zmsg_destroy(&last);
+    size_t n = last ? zmsg_size(last) : 0;
+    assert(t->parts == t->fwd + n);
+    if (s_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
+        t->buf = last;
         return -1;
+    }
+    t->fwd += n;
     t->state = BRAID_TASK_EMITTED;
     free(t->error);
     t->error = NULL;

@@ -113,6 +113,11 @@ braid_job_ready(braid_job_t *self, uint32_t idx);
 int64_t
 braid_job_head_waiting(braid_job_t *self);
 
+/*  Submit order: the head-of-line task index; -1 in arrival order or when
+    every task is out.                                                      */
+int64_t
+braid_job_head(braid_job_t *self);
+
 /*  True when task idx runs but may send nothing more until the client
     takes what is buffered: its window is used up.                          */
 bool

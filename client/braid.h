@@ -133,7 +133,8 @@ const char *
 braid_job_source(const braid_job_t *self, size_t index);
 
 /*  ---------------------------------------------------------------------
-    braid_client_t: one connection to a broker, one job at a time.         */
+    braid_client_t: one connection to a broker, kept across its jobs, one
+    job at a time.                                                         */
 
 /*  New client with no endpoints and the default settings.                  */
 braid_client_t *
@@ -159,7 +160,10 @@ void
 braid_client_set_heartbeat(braid_client_t *self, int interval_msec, int idle_timeout_msec);
 
 /*  Submit a job; consumes *job_p (also on failure). Tries each endpoint in
-    turn: a fresh DEALER, SUBMIT, wait up to the connect timeout for ACCEPT.
+    turn: SUBMIT (with the queries, when they fit in one message), wait up
+    to the connect timeout for ACCEPT. The connection of the previous job is
+    reused for the same endpoint when that job ended cleanly (its last event
+    returned, no stream failure); otherwise a fresh DEALER is opened.
     Returns 0 when one accepted, else -1 with errno ETIMEDOUT (no answer),
     ECONNREFUSED (every answer was an ERROR), EINVAL (no endpoint, no
     source or no query), EINTR (interrupted; a CANCEL is sent to the

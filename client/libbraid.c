@@ -1,23 +1,38 @@
 /*  libbraid.c - the braid client library (see braid.h).
 
-    One DEALER per submission. submit() tries each endpoint in turn with a
-    fresh socket (a fresh routing id), so nothing queued for a dead broker
-    ever reaches the next one. Once a broker accepts, next() is the only
-    place that does I/O: each call first hands out what it already holds
-    (the frames of the last PARTIAL), then loops on one zmq_poll that
-    interleaves
+    One DEALER per broker connection, kept across jobs. submit() tries each
+    endpoint in turn; the socket of the previous job is reused when it is
+    for the same endpoint and that job ended cleanly (its last event was
+    returned and nothing went wrong on the stream), so a client that runs
+    many small jobs pays the TCP connect and ZMTP handshake once. Moving to
+    another endpoint, or any stream failure, takes a fresh socket (a fresh
+    routing id), so nothing queued for a dead broker ever reaches the next
+    one. Every message carries its job id: whatever the old job leaves
+    behind on a reused socket is dropped as foreign.
+
+    A job whose queries fit in one QUERIES message sends them right behind
+    the SUBMIT, without waiting for ACCEPT (the broker reads them in order
+    on the same pipe), so a small job costs one round trip, not two.
+
+    Once a broker accepts, next() is the only place that does I/O: each call
+    first hands out what it already holds (the frames of the last PARTIAL,
+    or of an END that carries its task's last partials), then loops:
 
       - sending, non-blocking and at most S_SEND_BURST messages per turn:
         a pending CANCEL, a pending CREDIT, the next QUERIES batch, a PING;
-      - receiving one message and turning it into events.
+      - receiving one message (non-blocking first: a queued message costs
+        no poll) and turning it into events; waiting in zmq_poll only when
+        nothing is queued.
 
     so a job of millions of queries never blocks on a send while the broker
-    waits for us to read. Flow control: the SUBMIT grants out_seq < window;
-    each message received counts as consumed (the caller takes its events
-    before we receive again), and when half the window is consumed a CREDIT
-    grants consumed + window. Credit is absolute, so it is also resent
-    whenever the stream has been quiet for a heartbeat (a lost grant is
-    repaired by the next one).
+    waits for us to read. A message is received into a fixed array of
+    zmq_msg_t owned by the client: no allocation per message or per frame;
+    events point into those frames. Flow control: the SUBMIT grants out_seq
+    < window; each message received counts as consumed (the caller takes
+    its events before we receive again), and when half the window is
+    consumed a CREDIT grants consumed + window. Credit is absolute, so it is
+    also resent whenever the stream has been quiet for a heartbeat (a lost
+    grant is repaired by the next one).
 */
 
 #include "braid.h"
@@ -44,6 +59,8 @@
     messages so far; the first grant is small until that is known.        */
 #define S_WINDOW_BYTES (16u << 20)
 #define S_INITIAL_CREDIT 64
+/*  Frames of one message the client holds: header + BRAID_MAX_BATCH.      */
+#define S_MAX_IN (1 + BRAID_MAX_BATCH)
 
 /*  ---------------------------------------------------------------------
     braid_job_t                                                            */
@@ -254,7 +271,10 @@ struct _braid_client_t {
 
     braid_job_t *job;           /* the submitted job, owned                 */
     uint8_t job_id[16];
-    zsock_t *sock;              /* DEALER to the accepting broker           */
+    zsock_t *sock;              /* DEALER to sock_endpoint                  */
+    const char *sock_endpoint;  /* what sock is connected to (in endpoints) */
+    uint32_t sock_window;       /* the window its receive HWM was sized for */
+    bool sock_broken;           /* a stream failure: never reuse sock       */
     const char *endpoint;       /* the accepting endpoint (in endpoints)    */
 
     bool open;                  /* accepted, last event not yet returned    */
@@ -262,6 +282,8 @@ struct _braid_client_t {
     bool cancel_wanted;         /* CANCEL to send (or sent)                 */
     bool cancel_sent;
     bool credit_wanted;         /* CREDIT to send                           */
+    bool pipelined;             /* the queries went out with the SUBMIT     */
+    bool resubmitted;           /* the SUBMIT was sent more than once       */
     uint32_t next_query;        /* queries sent so far                      */
     uint64_t expected_out_seq;  /* = messages consumed                      */
     uint64_t granted;           /* credit limit last granted                */
@@ -271,9 +293,12 @@ struct _braid_client_t {
     int64_t last_credit;        /* ... of the last CREDIT out               */
 
     braid_msg_t msg;            /* the message being handed out             */
-    zmsg_t *frames;             /* its remaining PARTIAL frames             */
-    zframe_t *frame;            /* the frame of the last PARTIAL event      */
-    uint64_t frame_seq;         /* seq of the next frame in frames          */
+    zmq_msg_t *in;              /* its frames: header, payload (S_MAX_IN)   */
+    size_t nin;                 /* frames held in in[]                      */
+    size_t in_next;             /* next payload frame to hand out           */
+    size_t in_bytes;            /* payload bytes of the message             */
+    uint64_t frame_seq;         /* seq of in[in_next]                       */
+    bool end_pending;           /* an END to hand out after its frames      */
     braid_msg_t fail;           /* a local ERROR event waiting to go out    */
     bool fail_pending;
 
@@ -317,6 +342,13 @@ braid_client_new(void)
     braid_client_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->in = calloc(S_MAX_IN, sizeof *self->in);
+    if (!self->in) {
+        free(self);
+        return NULL;
+    }
+    for (size_t i = 0; i < S_MAX_IN; i++)
+        zmq_msg_init(&self->in[i]);
     self->connect_timeout_msec = BRAID_CLIENT_CONNECT_TIMEOUT;
     self->heartbeat_msec = BRAID_CLIENT_HEARTBEAT;
     self->idle_timeout_msec = BRAID_CLIENT_IDLE_TIMEOUT;
@@ -324,25 +356,48 @@ braid_client_new(void)
     return self;
 }
 
-/*  Drop the socket and the stream state; keep the job for the accessors.  */
+/*  Let go of the frames of the last message received.                      */
 static void
-s_close_stream(braid_client_t *self)
+s_in_release(braid_client_t *self)
 {
-    zframe_destroy(&self->frame);
-    zmsg_destroy(&self->frames);
-    if (self->sock && self->cancel_sent)
-        zsock_set_linger(self->sock, S_CANCEL_LINGER);
-    zsock_destroy(&self->sock);
+    for (size_t i = 0; i < self->nin; i++) {
+        zmq_msg_close(&self->in[i]);
+        zmq_msg_init(&self->in[i]);
+    }
+    self->nin = 0;
+    self->in_next = 0;
+    self->in_bytes = 0;
+}
+
+/*  Drop the stream state (not the socket); keep the job for the accessors. */
+static void
+s_reset_stream(braid_client_t *self)
+{
+    s_in_release(self);
     self->endpoint = NULL;
     self->open = false;
     self->finished = false;
     self->cancel_wanted = false;
     self->cancel_sent = false;
     self->credit_wanted = false;
+    self->pipelined = false;
+    self->resubmitted = false;
+    self->end_pending = false;
     self->fail_pending = false;
     self->next_query = 0;
     self->expected_out_seq = 0;
     self->granted = 0;
+}
+
+/*  Close the socket (a CANCEL just sent gets a moment to leave).           */
+static void
+s_close_socket(braid_client_t *self)
+{
+    if (self->sock && self->cancel_sent)
+        zsock_set_linger(self->sock, S_CANCEL_LINGER);
+    zsock_destroy(&self->sock);
+    self->sock_endpoint = NULL;
+    self->sock_broken = false;
 }
 
 void
@@ -351,7 +406,9 @@ braid_client_destroy(braid_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     braid_client_t *self = *self_p;
-    s_close_stream(self);
+    s_close_socket(self);
+    s_reset_stream(self);
+    free(self->in);
     braid_job_destroy(&self->job);
     for (size_t i = 0; i < self->nendpoints; i++)
         free(self->endpoints[i]);
@@ -430,6 +487,42 @@ s_send_submit(braid_client_t *self)
     return braid_msg_send(self->sock, NULL, &msg, NULL, true);
 }
 
+/*  Send the QUERIES message that starts at query first, without blocking.
+    0 (*next_p set to the query after the batch) or -1 (EAGAIN: the batch
+    is rebuilt next time).                                                 */
+static int
+s_send_queries(braid_client_t *self, uint32_t first, uint32_t *next_p)
+{
+    braid_job_t *job = self->job;
+    zmsg_t *payload = zmsg_new();
+    if (!payload)
+        return -1;
+    uint32_t n = (uint32_t) job->nqueries - first;
+    if (n > BRAID_MAX_BATCH)
+        n = BRAID_MAX_BATCH;
+    for (uint32_t i = first; i < first + n; i++) {
+        size_t size = job->offsets[i + 1] - job->offsets[i];
+        zmsg_addmem(payload, size ? job->bytes + job->offsets[i] : "", size);
+    }
+    braid_msg_t msg;
+    s_msg_job(self, &msg, BRAID_MSG_QUERIES);
+    msg.first = first;
+    if (braid_msg_send(self->sock, NULL, &msg, &payload, true) != 0)
+        return -1;
+    *next_p = first + n;
+    return 0;
+}
+
+/*  SUBMIT, and the queries right behind it when they fit in one message.   */
+static void
+s_send_submit_queries(braid_client_t *self)
+{
+    s_send_submit(self);
+    uint32_t next;
+    if (self->job->nqueries <= BRAID_MAX_BATCH && s_send_queries(self, 0, &next) == 0)
+        self->pipelined = true;
+}
+
 static int
 s_send_cancel(braid_client_t *self)
 {
@@ -458,6 +551,63 @@ s_poll(zsock_t *sock, short events, int64_t wait_msec, short *revents)
     return rc;
 }
 
+/*  Receive one message into self->msg and self->in, never holding more
+    than S_MAX_IN frames (a longer message is drained and refused), as
+    braid_msg_recv() does but without allocating: the frames are received
+    into the client's zmq_msg_t array and stay valid until the next call.
+    0, -1 (errno: EAGAIN with ZMQ_DONTWAIT, EINTR, or the socket failed) or
+    -2 (malformed).                                                         */
+static int
+s_recv(braid_client_t *self, int flags)
+{
+    s_in_release(self);
+    void *handle = zsock_resolve(self->sock);
+    size_t nframes = 0;
+    bool too_many = false;
+    while (true) {
+        zmq_msg_t drain;
+        zmq_msg_t *m = &self->in[nframes];
+        if (nframes >= S_MAX_IN) {
+            zmq_msg_init(&drain);
+            m = &drain;
+        }
+        int rc = zmq_msg_recv(m, handle, nframes ? 0 : flags);
+        if (rc < 0) {
+            int err = errno;
+            if (m == &drain)
+                zmq_msg_close(&drain);
+            s_in_release(self);
+            errno = err;
+            return -1;
+        }
+        int more = zmq_msg_more(m);
+        if (m == &drain) {
+            zmq_msg_close(&drain);
+            too_many = true;
+        } else {
+            self->nin = ++nframes;
+            if (nframes > 1)
+                self->in_bytes += zmq_msg_size(m);
+        }
+        if (!more)
+            break;
+    }
+    self->in_next = self->nin;  /* nothing to hand out unless s_handle says */
+    braid_err_t e = too_many ? BRAID_ERR_FRAMES
+                             : braid_msg_decode(zmq_msg_data(&self->in[0]),
+                                                zmq_msg_size(&self->in[0]), nframes - 1,
+                                                BRAID_CH_TO_CLIENT, &self->msg);
+    /*  No TO_CLIENT payload is bounded below ZMQ_MAXMSGSIZE.               */
+    for (size_t i = 1; e == BRAID_OK && i < nframes; i++)
+        if (zmq_msg_size(&self->in[i]) > BRAID_MAX_FRAME)
+            e = BRAID_ERR_FRAME_SIZE;
+    if (e != BRAID_OK) {
+        s_in_release(self);
+        return -2;
+    }
+    return 0;
+}
+
 /*  Wait for the accepting endpoint's answer to SUBMIT. 0 accepted, -1
     with errno ETIMEDOUT, ECONNREFUSED or EINTR (error text added).         */
 static int
@@ -479,7 +629,13 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             return -1;
         }
         if (now - last_submit >= S_RESUBMIT_MSEC) {
-            s_send_submit(self);    /* idempotent; repairs a lost SUBMIT  */
+            /*  Idempotent; repairs a lost SUBMIT (and its queries: the
+                broker ignores a QUERIES it already has).                   */
+            s_send_submit(self);
+            uint32_t next;
+            if (self->pipelined)
+                s_send_queries(self, 0, &next);
+            self->resubmitted = true;
             last_submit = now;
         }
         int64_t wait = deadline - now;
@@ -495,11 +651,7 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             return -1;
         }
         while (revents & ZMQ_POLLIN) {
-            zmsg_t *payload = NULL;
-            braid_err_t err;
-            rc = braid_msg_recv(self->sock, false, BRAID_CH_TO_CLIENT, &self->msg, NULL, &payload,
-                                &err);
-            zmsg_destroy(&payload);
+            rc = s_recv(self, ZMQ_DONTWAIT);
             if (rc == -1) {
                 if (errno == EINTR)
                     return -1;
@@ -518,7 +670,6 @@ s_await_accept(braid_client_t *self, const char *endpoint)
                 return -1;
             } else
                 self->dropped++;
-            revents = (short) (zsock_events(self->sock) & ZMQ_POLLIN);
         }
     }
 }
@@ -529,7 +680,13 @@ braid_client_submit(braid_client_t *self, braid_job_t **job_p)
     braid_job_t *job = job_p ? *job_p : NULL;
     if (job_p)
         *job_p = NULL;
-    s_close_stream(self);
+    /*  The socket may serve the next job if the last one ended cleanly; one
+        still streaming, or one that failed, leaves with its socket.        */
+    bool keep = self->sock && self->finished && !self->sock_broken &&
+                self->sock_window == self->window;
+    if (!keep)
+        s_close_socket(self);
+    s_reset_stream(self);
     braid_job_destroy(&self->job);
     self->error[0] = 0;
     if (!job || job->nsources == 0 || job->nqueries == 0 || self->nendpoints == 0) {
@@ -549,27 +706,35 @@ braid_client_submit(braid_client_t *self, braid_job_t **job_p)
     int last_errno = ETIMEDOUT;
     for (size_t i = 0; i < self->nendpoints; i++) {
         const char *endpoint = self->endpoints[i];
-        s_close_stream(self);
+        s_reset_stream(self);
+        if (self->sock && self->sock_endpoint != endpoint)
+            s_close_socket(self);
         self->granted = self->window < S_INITIAL_CREDIT ? self->window : S_INITIAL_CREDIT;
         self->avg_bytes = 0;
-        self->sock = zsock_new(ZMQ_DEALER);
         if (!self->sock) {
-            s_add_error(self, "%s: cannot create socket", endpoint);
-            continue;
+            self->sock = zsock_new(ZMQ_DEALER);
+            if (!self->sock) {
+                s_add_error(self, "%s: cannot create socket", endpoint);
+                continue;
+            }
+            braid_socket_harden(self->sock, S_SNDHWM);
+            /*  Let credit, not the HWM, be what holds the broker back.     */
+            zsock_set_rcvhwm(self->sock, (int) self->window + 64);
+            if (zsock_connect(self->sock, "%s", endpoint) == -1) {
+                s_add_error(self, "%s: cannot connect: %s", endpoint,
+                            zmq_strerror(zmq_errno()));
+                zsock_destroy(&self->sock);
+                last_errno = EINVAL;
+                continue;
+            }
+            self->sock_endpoint = endpoint;
+            self->sock_window = self->window;
         }
-        braid_socket_harden(self->sock, S_SNDHWM);
-        /*  Let credit, not the HWM, be what holds the broker back.         */
-        zsock_set_rcvhwm(self->sock, (int) self->window + 64);
-        if (zsock_connect(self->sock, "%s", endpoint) == -1) {
-            s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
-            zsock_destroy(&self->sock);
-            last_errno = EINVAL;
-            continue;
-        }
-        s_send_submit(self);
+        s_send_submit_queries(self);
         if (s_await_accept(self, endpoint) == 0) {
             self->endpoint = endpoint;
             self->open = true;
+            self->next_query = self->pipelined ? (uint32_t) job->nqueries : 0;
             self->error[0] = 0;
             int64_t now = zclock_mono();
             self->last_recv = now;
@@ -580,14 +745,13 @@ braid_client_submit(braid_client_t *self, braid_job_t **job_p)
         if (errno == EINTR) {
             /*  It may have accepted after all: tell it to let go.          */
             s_send_cancel(self);
-            zsock_set_linger(self->sock, S_CANCEL_LINGER);
-            zsock_destroy(&self->sock);
+            s_close_socket(self);
             s_set_error(self, "interrupted");
             errno = EINTR;
             return -1;
         }
         last_errno = errno;
-        zsock_destroy(&self->sock);
+        s_close_socket(self);
     }
     errno = last_errno;
     return -1;
@@ -624,6 +788,7 @@ s_fail(braid_client_t *self, int code, const char *fmt, ...)
     va_end(ap);
     snprintf(self->error, sizeof self->error, "%s", self->fail.text);
     self->fail_pending = true;
+    self->sock_broken = true;   /* the next job takes a fresh socket       */
     if (!self->cancel_sent)
         s_send_cancel(self);
 }
@@ -649,21 +814,8 @@ s_pump(braid_client_t *self, int64_t now)
     while (!self->cancel_wanted && self->next_query < job->nqueries && sent < S_SEND_BURST) {
         if (!(zsock_events(self->sock) & ZMQ_POLLOUT))
             break;
-        zmsg_t *payload = zmsg_new();
-        uint32_t first = self->next_query;
-        uint32_t n = (uint32_t) job->nqueries - first;
-        if (n > BRAID_MAX_BATCH)
-            n = BRAID_MAX_BATCH;
-        for (uint32_t i = first; i < first + n; i++) {
-            size_t size = job->offsets[i + 1] - job->offsets[i];
-            zmsg_addmem(payload, size ? job->bytes + job->offsets[i] : "", size);
-        }
-        braid_msg_t msg;
-        s_msg_job(self, &msg, BRAID_MSG_QUERIES);
-        msg.first = first;
-        if (braid_msg_send(self->sock, NULL, &msg, &payload, true) != 0)
+        if (s_send_queries(self, self->next_query, &self->next_query) != 0)
             break;      /* EAGAIN: the batch is rebuilt next turn          */
-        self->next_query = first + n;
         sent++;
     }
     if (now - self->last_ping >= self->heartbeat_msec) {
@@ -678,23 +830,37 @@ s_pump(braid_client_t *self, int64_t now)
     }
 }
 
-/*  Fill *ev from the next frame of the current PARTIAL.                    */
+/*  Fill *ev from the next payload frame held (of a PARTIAL, or of an END
+    that carries its task's last partials).                                 */
 static void
 s_next_partial(braid_client_t *self, braid_event_t *ev)
 {
-    zframe_destroy(&self->frame);
-    self->frame = zmsg_pop(self->frames);
+    zmq_msg_t *frame = &self->in[self->in_next++];
     memset(ev, 0, sizeof *ev);
     ev->type = BRAID_EVENT_PARTIAL;
     ev->query = self->msg.query;
     ev->source = self->msg.source;
     ev->source_name = self->job->sources[self->msg.source];
     ev->seq = self->frame_seq++;
-    ev->data = zframe_data(self->frame);
-    ev->size = zframe_size(self->frame);
+    ev->data = zmq_msg_data(frame);
+    ev->size = zmq_msg_size(frame);
     ev->text = "";
-    if (zmsg_size(self->frames) == 0)
-        zmsg_destroy(&self->frames);
+}
+
+/*  Fill *ev from the END in self->msg.                                     */
+static void
+s_end_event(braid_client_t *self, braid_event_t *ev)
+{
+    const braid_msg_t *msg = &self->msg;
+    memset(ev, 0, sizeof *ev);
+    ev->type = BRAID_EVENT_END;
+    ev->query = msg->query;
+    ev->source = msg->source;
+    ev->source_name = self->job->sources[msg->source];
+    ev->status = (int) msg->status;
+    ev->parts = msg->parts;
+    ev->attempts = msg->attempts;
+    ev->text = msg->text;
 }
 
 static void
@@ -709,15 +875,16 @@ s_error_event(braid_client_t *self, const braid_msg_t *msg, braid_event_t *ev)
     self->finished = true;
 }
 
-/*  Handle one well-formed message. Returns 1 if *ev was filled.           */
+/*  Handle the well-formed message in self->msg and self->in. Returns 1 if
+    *ev was filled.                                                         */
 static int
-s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
+s_handle(braid_client_t *self, braid_event_t *ev)
 {
     braid_msg_t *msg = &self->msg;
     if (msg->type == BRAID_MSG_PONG)
         return 0;
     if (memcmp(msg->job_id, self->job_id, 16) != 0) {
-        self->dropped++;
+        self->dropped++;    /* another job's leftovers on a reused socket  */
         return 0;
     }
     if (msg->type == BRAID_MSG_ERROR) {
@@ -739,9 +906,7 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         return 0;
     }
     self->expected_out_seq++;
-    size_t bytes = 64;
-    if (msg->type == BRAID_MSG_PARTIAL && *payload_p)
-        bytes += zmsg_content_size(*payload_p);
+    uint64_t bytes = 64 + self->in_bytes;
     self->avg_bytes = self->avg_bytes ? (self->avg_bytes * 7 + bytes) / 8 : bytes;
     uint64_t window = S_WINDOW_BYTES / (self->avg_bytes ? self->avg_bytes : 1);
     if (window > self->window)
@@ -758,13 +923,13 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
                braid_msg_type_name(msg->type), msg->query, msg->source);
         return 0;
     }
+    size_t nframes = self->nin - 1;
     memset(ev, 0, sizeof *ev);
     ev->text = "";
     ev->source_name = "";
     switch (msg->type) {
     case BRAID_MSG_PARTIAL:
-        self->frames = *payload_p;
-        *payload_p = NULL;
+        self->in_next = 1;
         self->frame_seq = msg->seq;
         s_next_partial(self, ev);
         return 1;
@@ -776,14 +941,21 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         ev->attempts = msg->attempts;
         return 1;
     case BRAID_MSG_END:
-        ev->type = BRAID_EVENT_END;
-        ev->query = msg->query;
-        ev->source = msg->source;
-        ev->source_name = self->job->sources[msg->source];
-        ev->status = (int) msg->status;
-        ev->parts = msg->parts;
-        ev->attempts = msg->attempts;
-        ev->text = msg->text;
+        if (nframes == 0) {
+            s_end_event(self, ev);
+            return 1;
+        }
+        /*  The task's last partials ride on its END: seqs p-n .. p-1.      */
+        if (nframes > msg->parts) {
+            s_fail(self, BRAID_CLIENT_ERR_PROTOCOL,
+                   "END for query %u source %u: %zu partials carried, %llu produced", msg->query,
+                   msg->source, nframes, (unsigned long long) msg->parts);
+            return 0;
+        }
+        self->in_next = 1;
+        self->frame_seq = msg->parts - nframes;
+        self->end_pending = true;
+        s_next_partial(self, ev);
         return 1;
     default:    /* JOB_END */
         ev->type = BRAID_EVENT_JOB_END;
@@ -792,6 +964,10 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
         ev->summary = (const uint64_t(*)[BRAID_STATUS_COUNT]) msg->summary;
         self->open = false;
         self->finished = true;
+        /*  A SUBMIT repeated behind queries may have reached the broker
+            after the job ended and opened it again: close that one.        */
+        if (self->pipelined && self->resubmitted && !self->cancel_sent)
+            s_send_cancel(self);
         return 1;
     }
 }
@@ -799,15 +975,19 @@ s_handle(braid_client_t *self, zmsg_t **payload_p, braid_event_t *ev)
 int
 braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
 {
-    zframe_destroy(&self->frame);
     if (self->finished)
         return 0;
     if (!self->open || !self->sock) {
         errno = EINVAL;
         return -1;
     }
-    if (self->frames) {
+    if (self->in_next < self->nin) {
         s_next_partial(self, ev);
+        return 1;
+    }
+    if (self->end_pending) {
+        self->end_pending = false;
+        s_end_event(self, ev);
         return 1;
     }
     int64_t deadline = timeout_msec < 0 ? INT64_MAX : zclock_mono() + timeout_msec;
@@ -823,11 +1003,27 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
         }
         int64_t now = zclock_mono();
         s_pump(self, now);
-        /*  A caller that was away (blocked writing its output) may find the
-            broker's messages waiting: those are signs of life, not silence. */
-        if (now - self->last_recv >= self->idle_timeout_msec &&
-            (zsock_events(self->sock) & ZMQ_POLLIN))
+        /*  What is queued already is taken without a poll; that includes
+            what arrived while the caller was away (blocked writing its
+            output): signs of life, not silence.                           */
+        int rc = s_recv(self, ZMQ_DONTWAIT);
+        if (rc == 0 || rc == -2) {
             self->last_recv = now;
+            if (rc == -2) {
+                self->dropped++;
+                continue;
+            }
+            if (s_handle(self, ev) == 1)
+                return 1;
+            continue;
+        }
+        if (errno != EAGAIN) {
+            if (errno != EINTR) {
+                s_set_error(self, "recv: %s", zmq_strerror(errno));
+                self->sock_broken = true;
+            }
+            return -1;
+        }
         if (now - self->last_recv >= self->idle_timeout_msec) {
             s_fail(self, BRAID_CLIENT_ERR_LOST, "broker %s: nothing received for %d msec",
                    self->endpoint, self->idle_timeout_msec);
@@ -841,35 +1037,16 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
         bool want_out = !self->cancel_wanted && self->next_query < self->job->nqueries;
         want_out = want_out || self->credit_wanted || (self->cancel_wanted && !self->cancel_sent);
         short revents;
-        int rc = s_poll(self->sock, (short) (ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), wait,
-                        &revents);
+        rc = s_poll(self->sock, (short) (ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), wait,
+                    &revents);
         if (rc < 0) {
-            if (errno != EINTR)
+            if (errno != EINTR) {
                 s_set_error(self, "poll: %s", zmq_strerror(errno));
+                self->sock_broken = true;
+            }
             return -1;
         }
-        if (revents & ZMQ_POLLIN) {
-            zmsg_t *payload = NULL;
-            braid_err_t err;
-            rc = braid_msg_recv(self->sock, false, BRAID_CH_TO_CLIENT, &self->msg, NULL, &payload,
-                                &err);
-            if (rc == -1) {
-                if (errno != EINTR)
-                    s_set_error(self, "recv: %s", zmq_strerror(errno));
-                return -1;
-            }
-            self->last_recv = zclock_mono();
-            if (rc == -2) {
-                self->dropped++;
-                continue;
-            }
-            rc = s_handle(self, &payload, ev);
-            zmsg_destroy(&payload);
-            if (rc == 1)
-                return 1;
-            continue;
-        }
-        if (revents & ZMQ_POLLOUT)
+        if (revents & (ZMQ_POLLIN | ZMQ_POLLOUT))
             continue;
         if (zclock_mono() >= deadline) {
             errno = EAGAIN;

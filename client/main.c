@@ -108,42 +108,44 @@ s_utf8_len(const uint8_t *p, size_t avail)
 }
 
 /*  Write bytes as a JSON string: quotes, backslash and control characters
-    escaped; bytes that are not valid UTF-8 written as \u00XX.             */
+    escaped; bytes that are not valid UTF-8 written as \u00XX. Runs of bytes
+    that need nothing are written with one fwrite (a partial is mostly one
+    run), not byte by byte.                                                 */
 static void
 s_json_string(FILE *out, const void *data, size_t size)
 {
     const uint8_t *p = data;
     putc('"', out);
-    size_t i = 0;
+    size_t i = 0, run = 0;     /* p[run .. i) is written as it is           */
     while (i < size) {
         uint8_t c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-            case '"': fputs("\\\"", out); break;
-            case '\\': fputs("\\\\", out); break;
-            case '\b': fputs("\\b", out); break;
-            case '\f': fputs("\\f", out); break;
-            case '\n': fputs("\\n", out); break;
-            case '\r': fputs("\\r", out); break;
-            case '\t': fputs("\\t", out); break;
-            default:
-                if (c < 0x20)
-                    fprintf(out, "\\u%04x", c);
-                else
-                    putc(c, out);
-            }
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             i++;
             continue;
         }
-        size_t n = s_utf8_len(p + i, size - i);
-        if (n == 0) {
-            fprintf(out, "\\u%04x", c);
-            i++;
-        } else {
-            fwrite(p + i, 1, n, out);
-            i += n;
+        if (c >= 0x80) {
+            size_t n = s_utf8_len(p + i, size - i);
+            if (n) {
+                i += n;
+                continue;
+            }
         }
+        if (i > run)
+            fwrite(p + run, 1, i - run, out);
+        switch (c) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\b': fputs("\\b", out); break;
+        case '\f': fputs("\\f", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default: fprintf(out, "\\u%04x", c);     /* a control or invalid byte */
+        }
+        run = ++i;
     }
+    if (i > run)
+        fwrite(p + run, 1, i - run, out);
     putc('"', out);
 }
 

@@ -335,15 +335,20 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
     if (pos != size)
         return BRAID_ERR_MSGPACK;   /* trailing bytes after the object     */
 
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
+    /*  One zone per thread, cleared after each decode: its first chunk
+        stays, so a decode allocates nothing in the steady state (a fresh
+        zone per message cost a malloc and free of 8 KiB each time).        */
+    static __thread msgpack_zone *zone;
+    if (!zone && !(zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)))
+        return BRAID_ERR_MSGPACK;
+    msgpack_object object;
     size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, data, size, &off);
+    msgpack_unpack_return ur = msgpack_unpack(data, size, &off, zone, &object);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != size) {
-        msgpack_unpacked_destroy(&up);
+        msgpack_zone_clear(zone);
         return BRAID_ERR_MSGPACK;
     }
-    const msgpack_object *top = &up.data;
+    const msgpack_object *top = &object;
     braid_err_t err = BRAID_OK;
     const s_msg_def_t *def = NULL;
     uint64_t version, type;
@@ -382,7 +387,7 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
     if (nframes < def->min_frames || nframes > def->max_frames)
         err = BRAID_ERR_FRAMES;
 done:
-    msgpack_unpacked_destroy(&up);
+    msgpack_zone_clear(zone);
     return err;
 }
 
@@ -542,48 +547,53 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     if (routing_id)
         *routing_id = NULL;
     *payload = NULL;
-    zframe_t *header = NULL;
+    void *handle = zsock_resolve(sock);
     zmsg_t *body = zmsg_new();
     if (!body)
         return -1;
+    /*  The header is decoded in place and dropped: it never needs a frame
+        object of its own.                                                  */
+    zmq_msg_t header;
+    zmq_msg_init(&header);
+    bool have_header = false;
 
     size_t nframes = 0;
     bool too_many = false;
     int more = 1;
     while (more) {
-        zframe_t *frame = zframe_recv(sock);
-        if (!frame) {
-            zmsg_destroy(&body);
-            zframe_destroy(&header);
-            if (routing_id)
-                zframe_destroy(routing_id);
-            return -1;
-        }
-        more = zframe_more(frame);
         nframes++;
-        if (nframes > max_frames) {
-            too_many = true;        /* drain: never hold more than the cap */
-            zframe_destroy(&frame);
-        } else if (routed && nframes == 1) {
-            if (routing_id)
-                *routing_id = frame;
-            else
+        if (nframes > max_frames || (routed && nframes == 1) || have_header) {
+            zframe_t *frame = zframe_recv(handle);
+            if (!frame)
+                goto failed;
+            more = zframe_more(frame);
+            if (nframes > max_frames) {
+                too_many = true;    /* drain: never hold more than the cap */
                 zframe_destroy(&frame);
-        } else if (!header)
-            header = frame;
-        else
-            zmsg_append(body, &frame);
+            } else if (routed && nframes == 1) {
+                if (routing_id)
+                    *routing_id = frame;
+                else
+                    zframe_destroy(&frame);
+            } else
+                zmsg_append(body, &frame);
+        } else {
+            if (zmq_msg_recv(&header, handle, 0) < 0)
+                goto failed;
+            have_header = true;
+            more = zmq_msg_more(&header);
+        }
     }
     braid_err_t e = BRAID_OK;
     if (too_many)
         e = BRAID_ERR_FRAMES;
     else if (routed && nframes < 2)
         e = BRAID_ERR_ROUTING;      /* nothing after the routing id        */
-    else if (!header)
+    else if (!have_header)
         e = BRAID_ERR_EMPTY;
     else
-        e = braid_msg_decode(zframe_data(header), zframe_size(header), zmsg_size(body), channel,
-                             msg);
+        e = braid_msg_decode(zmq_msg_data(&header), zmq_msg_size(&header), zmsg_size(body),
+                             channel, msg);
     if (e == BRAID_OK) {
         size_t cap = s_max_frame_size(msg->type);
         for (zframe_t *f = zmsg_first(body); f; f = zmsg_next(body))
@@ -593,7 +603,7 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
                 break;
             }
     }
-    zframe_destroy(&header);
+    zmq_msg_close(&header);
     if (e != BRAID_OK) {
         zmsg_destroy(&body);
         *err = e;
@@ -601,6 +611,26 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     }
     *payload = body;
     return 0;
+
+failed:
+    /*  Interrupted inside a message: drop the rest of it, so the next
+        receive starts at a message boundary.                               */
+    if (more) {
+        int rcvmore = 1;
+        size_t optlen = sizeof rcvmore;
+        zmq_msg_t rest;
+        zmq_msg_init(&rest);
+        for (int i = 0; i < 100000 && zmq_getsockopt(handle, ZMQ_RCVMORE, &rcvmore, &optlen) == 0 &&
+                            rcvmore && zmq_msg_recv(&rest, handle, ZMQ_DONTWAIT) >= 0;
+             i++)
+            optlen = sizeof rcvmore;
+        zmq_msg_close(&rest);
+    }
+    zmq_msg_close(&header);
+    zmsg_destroy(&body);
+    if (routing_id)
+        zframe_destroy(routing_id);
+    return -1;
 }
 
 int

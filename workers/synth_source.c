@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct _braid_synth_t {
-    char *query;
+    const char *query;      /* borrowed                                    */
     size_t qlen;
     uint64_t parts;
     uint64_t size;
@@ -25,13 +25,7 @@ braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, ui
     braid_synth_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->query = malloc(qlen ? qlen : 1);
-    if (!self->query) {
-        free(self);
-        return NULL;
-    }
-    if (qlen)
-        memcpy(self->query, query, qlen);
+    self->query = query;
     self->qlen = qlen;
     self->parts = source->parts;
     self->size = source->size < 2 ? 2 : source->size;
@@ -50,7 +44,6 @@ braid_synth_destroy(braid_synth_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->query);
     free(*self_p);
     *self_p = NULL;
 }

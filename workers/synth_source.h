@@ -24,7 +24,8 @@ typedef struct _braid_synth_t braid_synth_t;
 #define BRAID_SYNTH_MAX_BURST (256u << 10)
 
 /*  Start attempt (1, 2, ...) of a task at now_msec (a monotonic clock).
-    NULL if out of memory.                                                  */
+    The query is borrowed: it must outlive the synth. NULL if out of
+    memory.                                                                 */
 braid_synth_t *
 braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, uint32_t attempt,
                 int64_t now_msec);

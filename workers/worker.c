@@ -6,12 +6,19 @@
     and the PUSH socket allow, send DONE when the task is over.
 
     A task's life:
+        QUEUED  it came while every slot was busy: it waits, holding no
+              slot, and starts (in the order tasks came) as one frees; at
+              most as many wait as there are slots, so the worker never
+              waits a round trip for its next task. Its timeout counts
+              from its start.
         RUN   the source works (exec: the child runs, or has exited and
               its pipes are drained; synthetic: parts are produced)
         KILL  cancelled or timed out: the child's group got SIGTERM and
               will get SIGKILL after the grace; waiting for it to exit
         END   the outcome is known: send the partials still held, then
-              exactly one DONE; then the task is gone
+              exactly one DONE, which carries the last of them (up to
+              BRAID_MAX_BATCH that the window admits); then the task is
+              gone. A one-part task costs one message.
     A slot stays busy until the task's DONE is sent, so the worker never
     runs more children than it announced.
 
@@ -23,8 +30,13 @@
     partials plus one read() (BRAID_EXEC_READ_BUF) of unsplit bytes, and a
     child whose output is not wanted blocks on its full pipe.
 
-    Faults (PROTOCOL.md, "A worker" 2, 6-9): every TASK is acknowledged;
-    WHEARTBEAT lists the tasks with the next seq each will send; a broker
+    An exec task holds fresh lines S_EXEC_HOLD_MSEC before sending them,
+    unless more output comes: a short command then exits within the hold
+    and its lines leave in its DONE.
+
+    Faults (PROTOCOL.md, "A worker" 2, 6-9): a TASK is acknowledged by the
+    next WHEARTBEAT, which lists the tasks (queued ones too) with the next
+    seq each will send and goes out within BRAID_WORKER_ACK_MSEC of a TASK; a broker
     silent for the liveness time gets both sockets made anew and HELLO
     again; that, and RESET, kill every task without a word about it
     before the HELLO. A task killed that way (or superseded
@@ -47,8 +59,9 @@
 
 #define S_READ_BUF 65536        /* one read() of a child's stderr          */
 #define S_MAX_RECV_PER_PASS 256 /* DEALER messages handled per loop pass  */
+#define S_EXEC_HOLD_MSEC 2      /* fresh exec output waits for a DONE      */
 
-typedef enum { S_RUN, S_KILL, S_END } s_state_t;
+typedef enum { S_QUEUED, S_RUN, S_KILL, S_END } s_state_t;
 
 typedef struct {
     uint64_t id;
@@ -65,6 +78,9 @@ typedef struct {
     uint64_t produced;      /* partials made: the next seq                 */
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
     zmsg_t *outq;           /* made, not sent; the first is seq sent_next  */
+    zframe_t *query;        /* the TASK's payload; synthetic: until the end,
+                               exec: until the child is spawned            */
+    int64_t hold_until;     /* RUN, exec: fresh partials wait until then   */
     braid_exec_t *exec;
     braid_synth_t *synth;
     int64_t kill_at;        /* KILL: SIGKILL the group at; 0 = done        */
@@ -88,7 +104,7 @@ struct _braid_worker_t {
     zsock_t *push;
     s_task_t **tasks;
     size_t ntasks;
-    size_t max_tasks;       /* slots, plus room for refusals in flight     */
+    size_t max_tasks;       /* see braid_worker_new()                      */
     size_t busy;            /* tasks holding a slot                        */
     zmq_pollitem_t *items;
     s_item_t *itemmap;
@@ -97,6 +113,7 @@ struct _braid_worker_t {
     bool stopping;
     int64_t stop_deadline;
     int64_t heartbeat_at;
+    int64_t thawed_until;   /* just woke from a freeze: hold nothing back  */
     int64_t broker_seen;    /* last message from the broker, or (re)connect */
     braid_msg_t hello;
     uint64_t malformed;
@@ -115,6 +132,7 @@ s_task_destroy(s_task_t **task_p)
     s_task_t *task = *task_p;
     braid_exec_destroy(&task->exec);
     braid_synth_destroy(&task->synth);
+    zframe_destroy(&task->query);
     zmsg_destroy(&task->outq);
     free(task);
     *task_p = NULL;
@@ -144,7 +162,8 @@ s_task_end(s_task_t *task, uint32_t status, bool transient, const char *text)
         task->outq = zmsg_new();
     }
     braid_exec_destroy(&task->exec);
-    braid_synth_destroy(&task->synth);
+    braid_synth_destroy(&task->synth);  /* before the query it borrows   */
+    zframe_destroy(&task->query);
 }
 
 /*  Stop a task early (cancel, timeout, worker stopping).                  */
@@ -231,7 +250,7 @@ s_task_new(braid_worker_t *self, const braid_msg_t *msg)
     task->resume = msg->resume;
     task->window = msg->window;
     task->timeout_msec = msg->timeout_msec;
-    task->state = S_RUN;
+    task->state = S_QUEUED;
     self->tasks[self->ntasks++] = task;
     return task;
 }
@@ -245,42 +264,79 @@ s_source_find(braid_worker_t *self, const char *name)
     return NULL;
 }
 
+/*  A TASK is acknowledged by the next heartbeat that lists it (or by its
+    DATA or DONE): make that heartbeat come within BRAID_WORKER_ACK_MSEC,
+    well inside the broker's ack timeout whatever our interval is.        */
 static void
-s_send_ack(braid_worker_t *self, const s_task_t *task)
+s_ack_soon(braid_worker_t *self, int64_t now)
 {
-    braid_msg_t msg;
-    braid_msg_init(&msg, BRAID_MSG_TASK_ACK);
-    msg.task_id = task->id;
-    msg.attempts = task->attempt;
-    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL))
-        braid_debug("cannot send TASK_ACK id=%llu: %s", (unsigned long long) task->id,
-                    strerror(errno));   /* the next heartbeat lists it     */
+    if (self->heartbeat_at > now + BRAID_WORKER_ACK_MSEC)
+        self->heartbeat_at = now + BRAID_WORKER_ACK_MSEC;
+}
+
+/*  Start a queued task in a free slot: its timeout counts from now.      */
+static void
+s_task_start(braid_worker_t *self, s_task_t *task, int64_t now)
+{
+    const braid_source_t *source = task->source;
+    const char *query = task->query ? (const char *) zframe_data(task->query) : "";
+    size_t qlen = task->query ? zframe_size(task->query) : 0;
+    char err[BRAID_MAX_TEXT + 1];
+
+    task->state = S_RUN;
+    task->slot = true;
+    self->busy++;
+    if (task->timeout_msec)
+        task->deadline = now + task->timeout_msec;
+    braid_debug("task start id=%llu attempt=%u source=%s resume=%llu window=%llu",
+                (unsigned long long) task->id, task->attempt, source->name,
+                (unsigned long long) task->resume, (unsigned long long) task->window);
+    if (source->type == BRAID_SOURCE_EXEC) {
+        if (!(task->exec = braid_exec_new(source, query, qlen, err, sizeof err))) {
+            braid_info("task id=%llu source=%s: %s", (unsigned long long) task->id,
+                       source->name, err);
+            s_task_end(task, BRAID_STATUS_FAILED, false, err);
+        }
+        zframe_destroy(&task->query);   /* the child has it in its argv    */
+    } else {
+        if (!(task->synth = braid_synth_new(source, query, qlen, task->attempt, now)))
+            s_task_end(task, BRAID_STATUS_FAILED, true, "out of memory");
+        else if (braid_synth_failed(task->synth))
+            s_task_end(task, BRAID_STATUS_FAILED, false, "synthetic failure");
+    }
 }
 
 static void
 s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
 {
-    s_task_t *same = s_task_find(self, msg->task_id, msg->attempts);
-    if (same) {
-        braid_debug("duplicate task id=%llu attempt=%u acked again",
-                    (unsigned long long) msg->task_id, msg->attempts);
-        s_send_ack(self, same);
-        return;
-    }
-    /*  Another attempt of a task we still run makes the old one moot: the
+    /*  One pass over the table: the same attempt (a duplicate: the next
+        heartbeat lists it), another attempt, and the queue's length.
+        Another attempt of a task we hold makes the old one moot: the
         broker's latest TASK wins (one connection keeps order, so an older
         TASK never overtakes a newer one). The old attempt is killed and
-        sends nothing; its slot is the new attempt's.                      */
-    for (size_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i]->id == msg->task_id && !self->tasks[i]->silent) {
+        sends nothing; its slot is free.                                   */
+    size_t queued = 0;
+    for (size_t i = 0; i < self->ntasks; i++) {
+        s_task_t *held = self->tasks[i];
+        if (held->silent)
+            continue;
+        if (held->id == msg->task_id) {
+            if (held->attempt == msg->attempts) {
+                braid_debug("duplicate task id=%llu attempt=%u ignored",
+                            (unsigned long long) msg->task_id, msg->attempts);
+                s_ack_soon(self, now);
+                return;
+            }
             braid_debug("task id=%llu attempt=%u superseded by attempt %u",
-                        (unsigned long long) msg->task_id, self->tasks[i]->attempt,
-                        msg->attempts);
-            s_task_silence(self, self->tasks[i], now);
+                        (unsigned long long) msg->task_id, held->attempt, msg->attempts);
+            s_task_silence(self, held, now);
+            continue;
         }
+        queued += held->state == S_QUEUED;
+    }
     if (self->ntasks >= self->max_tasks) {
-        /*  Not acked: the broker dispatches it again after its ack
-            timeout.                                                        */
+        /*  Not listed in a heartbeat: the broker dispatches it again after
+            its ack timeout.                                               */
         braid_warning("task id=%llu dropped: %zu tasks held, broker ignores slots",
                       (unsigned long long) msg->task_id, self->ntasks);
         return;
@@ -290,11 +346,8 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
         braid_error("out of memory for task id=%llu", (unsigned long long) msg->task_id);
         return;
     }
-    s_send_ack(self, task);
+    s_ack_soon(self, now);
     const braid_source_t *source = s_source_find(self, msg->name);
-    zframe_t *qframe = zmsg_first(payload);
-    const char *query = qframe ? (const char *) zframe_data(qframe) : "";
-    size_t qlen = qframe ? zframe_size(qframe) : 0;
     char err[BRAID_MAX_TEXT + 1];
 
     if (self->stopping) {
@@ -306,33 +359,18 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
         s_task_end(task, BRAID_STATUS_FAILED, false, err);
         return;
     }
-    if (self->busy >= self->config.slots) {
+    if (self->busy + queued >= 2 * (size_t) self->config.slots) {
         /*  The broker counted our slots differently (e.g. tasks from
             before a reconnect still run): another worker may take it.     */
-        snprintf(err, sizeof err, "no free slot (%u busy)", self->config.slots);
+        snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", self->busy, queued);
         s_task_end(task, BRAID_STATUS_FAILED, true, err);
         return;
     }
+    /*  Queued: the pump starts it, in the order tasks came, once a slot is
+        free (at once if one is).                                          */
     task->source = source;
-    task->slot = true;
-    self->busy++;
-    if (msg->timeout_msec)
-        task->deadline = now + msg->timeout_msec;
-    braid_debug("task start id=%llu attempt=%u source=%s resume=%llu window=%llu",
-                (unsigned long long) task->id, task->attempt, source->name,
-                (unsigned long long) task->resume, (unsigned long long) task->window);
-    if (source->type == BRAID_SOURCE_EXEC) {
-        if (!(task->exec = braid_exec_new(source, query, qlen, err, sizeof err))) {
-            braid_info("task id=%llu source=%s: %s", (unsigned long long) task->id,
-                       source->name, err);
-            s_task_end(task, BRAID_STATUS_FAILED, false, err);
-        }
-    } else {
-        if (!(task->synth = braid_synth_new(source, query, qlen, task->attempt, now)))
-            s_task_end(task, BRAID_STATUS_FAILED, true, "out of memory");
-        else if (braid_synth_failed(task->synth))
-            s_task_end(task, BRAID_STATUS_FAILED, false, "synthetic failure");
-    }
+    task->query = zmsg_pop(payload);
+    task->state = S_QUEUED;
 }
 
 static void
@@ -427,22 +465,32 @@ s_on_dealer(braid_worker_t *self, int64_t now)
 /*  ---------------------------------------------------------------------
     Sending                                                                */
 
-/*  Send held partials as far as the window allows. Returns -1 if the PUSH
-    socket is full.                                                        */
+/*  How many held partials the window lets leave now, at most
+    BRAID_MAX_BATCH.                                                       */
+static size_t
+s_task_sendable(const s_task_t *task)
+{
+    uint64_t n = zmsg_size(task->outq);
+    if (task->window) {
+        uint64_t allowed = task->window > task->sent_next ? task->window - task->sent_next : 0;
+        if (n > allowed)
+            n = allowed;
+    }
+    return n > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) n;
+}
+
+/*  Send held partials in DATA as far as the window allows; an ended task
+    keeps the last ones that the window admits, up to BRAID_MAX_BATCH, for
+    its DONE. Returns -1 if the PUSH socket is full.                       */
 static int
 s_task_flush(braid_worker_t *self, s_task_t *task)
 {
     while (zmsg_size(task->outq) > 0) {
-        uint64_t n = zmsg_size(task->outq);
-        if (task->window) {
-            uint64_t allowed = task->window > task->sent_next ? task->window - task->sent_next : 0;
-            if (n > allowed)
-                n = allowed;
-        }
-        if (n > BRAID_MAX_BATCH)
-            n = BRAID_MAX_BATCH;
+        size_t n = s_task_sendable(task);
         if (n == 0)
             return 0;       /* waiting for credit                          */
+        if (task->state == S_END && n == zmsg_size(task->outq))
+            return 0;       /* the last ones: DONE carries them            */
         if (self->push_blocked)
             return -1;
         zmsg_t *batch = task->outq;
@@ -450,7 +498,7 @@ s_task_flush(braid_worker_t *self, s_task_t *task)
             /*  Split: the first n frames leave, the rest stay held.       */
             zmsg_t *rest = zmsg_new();
             zmsg_t *head = zmsg_new();
-            for (uint64_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < n; i++) {
                 zframe_t *f = zmsg_pop(batch);
                 zmsg_append(head, &f);
             }
@@ -471,6 +519,10 @@ s_task_flush(braid_worker_t *self, s_task_t *task)
             task->sent_next += n;
             continue;
         }
+        if (!batch) {
+            task->sent_next += n;   /* lost while the context terminates   */
+            continue;
+        }
         /*  Not sent: put the batch back in front of what is held.         */
         zframe_t *f;
         while ((f = zmsg_pop(task->outq)))
@@ -486,30 +538,35 @@ s_task_flush(braid_worker_t *self, s_task_t *task)
     return 0;
 }
 
-/*  Send DONE for an ended task whose partials all left. Returns 0 if sent. */
+/*  Send DONE for an ended task, carrying the partials it still holds (the
+    caller made sure the window admits them all, and that they are at most
+    BRAID_MAX_BATCH): seqs p - n .. p - 1. Returns 0 if sent.              */
 static int
 s_task_send_done(braid_worker_t *self, s_task_t *task)
 {
     if (self->push_blocked)
         return -1;
+    size_t n = zmsg_size(task->outq);
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_DONE);
     msg.task_id = task->id;
     msg.attempts = task->attempt;
     msg.status = task->status;
-    msg.parts = task->sent_next;
+    msg.parts = task->sent_next + n;
     msg.transient = task->transient;
     snprintf(msg.text, sizeof msg.text, "%s", task->text);
-    if (braid_msg_try_send(self->push, NULL, &msg, NULL)) {
+    /*  On success (or loss while the context terminates) outq is gone.   */
+    if (braid_msg_try_send(self->push, NULL, &msg, n ? &task->outq : NULL) && task->outq) {
         if (errno != EAGAIN)
             braid_warning("cannot send DONE id=%llu: %s", (unsigned long long) task->id,
                           strerror(errno));
         self->push_blocked = true;
         return -1;
     }
-    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu transient=%u",
+    task->sent_next += n;
+    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu carried=%zu transient=%u",
                 (unsigned long long) task->id, task->attempt, braid_status_name((int) task->status),
-                (unsigned long long) task->sent_next, task->transient);
+                (unsigned long long) task->sent_next, n, task->transient);
     self->tasks_done++;
     return 0;
 }
@@ -613,6 +670,8 @@ s_exec_event(braid_worker_t *self, s_task_t *task, s_kind_t kind, int64_t now)
         return;
     if (kind == S_ITEM_OUT && task->state == S_RUN) {
         int rc = braid_exec_read_stdout(exec);
+        if (rc == 1 && task->hold_until)
+            task->hold_until = now;     /* more output: the held ones go   */
         s_exec_produce(task);
         if (rc >= 0 && braid_exec_exited(exec))
             task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
@@ -622,11 +681,33 @@ s_exec_event(braid_worker_t *self, s_task_t *task, s_kind_t kind, int64_t now)
         task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
 }
 
+/*  Fill free slots from the queue, lowest task id first: task ids grow
+    with the broker's job order and, within a job, with the order of a
+    sequential run, so a job's head of line never waits behind its own
+    later tasks (which, in submit order, cannot finish before it).         */
+static void
+s_start_queued(braid_worker_t *self, int64_t now)
+{
+    while (!self->stopping && self->busy < self->config.slots) {
+        s_task_t *first = NULL;
+        for (size_t i = 0; i < self->ntasks; i++) {
+            s_task_t *task = self->tasks[i];
+            if (task->state == S_QUEUED && (!first || task->id < first->id))
+                first = task;
+        }
+        if (!first)
+            return;
+        s_task_start(self, first, now);
+    }
+}
+
 /*  Timers and state changes that need no descriptor, then sending.
     Returns true if the task is finished (its DONE left).                  */
 static bool
 s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
 {
+    if (task->state == S_QUEUED)
+        return false;   /* s_start_queued() decides when it runs */
     if (task->deadline && now >= task->deadline) {
         /*  Too late only if the outcome was not already on its way out.   */
         char text[64];
@@ -686,17 +767,32 @@ s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
     }
     if (task->state == S_KILL)
         return false;
+    if (task->state == S_RUN && task->exec && zmsg_size(task->outq) > 0) {
+        /*  Hold fresh lines a moment: a child about to exit then sends
+            them in its DONE, one message instead of two. More output, or
+            the moment passing, lets them go.                              */
+        if (!task->hold_until)
+            task->hold_until = now + S_EXEC_HOLD_MSEC;
+        if (now < task->hold_until && now >= self->thawed_until)
+            return false;
+    }
     if (s_task_flush(self, task))
         return false;
-    if (task->state != S_END || zmsg_size(task->outq) > 0)
+    if (zmsg_size(task->outq) == 0)
+        task->hold_until = 0;
+    if (task->state != S_END || s_task_sendable(task) < zmsg_size(task->outq))
         return false;
     return s_task_send_done(self, task) == 0;
 }
 
 /*  The earliest time anything of this task needs the loop.                */
 static int64_t
-s_task_wake(s_task_t *task, int64_t now, int64_t wake)
+s_task_wake(braid_worker_t *self, s_task_t *task, int64_t now, int64_t wake)
 {
+    if (task->state == S_QUEUED && self->busy < self->config.slots)
+        wake = now;
+    if (task->state == S_RUN && task->hold_until && task->hold_until < wake)
+        wake = task->hold_until;
     if (task->deadline && task->deadline < wake)
         wake = task->deadline;
     if (task->state == S_KILL && task->kill_at && task->kill_at < wake)
@@ -745,7 +841,8 @@ s_build_items(braid_worker_t *self, int signal_fd)
         int fd;
         /*  stdout only while nothing is held or waiting to be split and
             the window admits more: that is the backpressure.              */
-        if (task->state == S_RUN && !s_exec_blocked(task) &&
+        if (task->state == S_RUN &&
+            (!s_exec_blocked(task) || (task->hold_until && !braid_exec_pending(exec))) &&
             (fd = braid_exec_stdout_fd(exec)) >= 0)
             n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_OUT);
         if ((fd = braid_exec_stderr_fd(exec)) >= 0)
@@ -847,7 +944,7 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
         int nitems = s_build_items(self, signal_fd);
         int64_t wake = self->heartbeat_at;
         for (size_t i = 0; i < self->ntasks; i++)
-            wake = s_task_wake(self->tasks[i], now, wake);
+            wake = s_task_wake(self, self->tasks[i], now, wake);
         if (self->stopping && self->stop_deadline < wake)
             wake = self->stop_deadline;
         if (!self->stopping && self->broker_seen + self->config.liveness_msec < wake)
@@ -858,7 +955,17 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             rc = -1;
             break;
         }
+        int64_t before = now;
         now = zclock_mono();
+        /*  A gap far longer than any wait here means this process was
+            frozen (SIGSTOP, a starved machine): the broker is not to blame
+            for it. Count silence from now, so that what the tasks have goes
+            out first; the broker fences it, and RESETs us if it gave up.  */
+        if (now - before > (int64_t) self->config.liveness_msec / 2 &&
+            now - before > (int64_t) self->config.heartbeat_msec * 2) {
+            self->broker_seen = now;
+            self->thawed_until = now + self->config.heartbeat_msec;
+        }
         /*  The PUSH socket is polled only while it refused something; try
             again either way, a reconnect may have freed it.               */
         self->push_blocked = false;
@@ -879,6 +986,7 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
         }
         if (rc)
             break;
+        s_start_queued(self, now);
         /*  Pump every task; drop those whose DONE left.                   */
         size_t kept = 0;
         for (size_t i = 0; i < self->ntasks; i++) {
@@ -956,10 +1064,11 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
     self->config = *config;
     snprintf(self->name, sizeof self->name, "%s", config->name);
     self->config.name = self->name;
-    /*  Room for every slot, as many tasks still dying silently after a
-        RESET or a new attempt, and as many refusals waiting for their
+    /*  Room for 2 x slots live tasks (running and queued), slots more
+        still dying silently after a RESET or a new attempt (only running
+        children take time to die), and a few refusals waiting for their
         DONE: beyond that a broker is ignoring our slot count and TASKs
-        drop (unacknowledged, so the broker sends them again).             */
+        drop (never listed, so the broker sends them again).               */
     self->max_tasks = 3 * (size_t) config->slots + 16;
     size_t max_items = 3 + 3 * self->max_tasks;
     self->tasks = calloc(self->max_tasks, sizeof *self->tasks);

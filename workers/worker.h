@@ -1,7 +1,7 @@
 /*  worker.h - the braid worker: one event loop, many concurrent tasks.
 
-    A DEALER connected to the broker's backend carries HELLO, TASK_ACK,
-    WHEARTBEAT and BYE out and TASK, TASK_CREDIT, TASK_CANCEL, BHEARTBEAT
+    A DEALER connected to the broker's backend carries HELLO, WHEARTBEAT
+    and BYE out and TASK, TASK_CREDIT, TASK_CANCEL, BHEARTBEAT
     and RESET in; a PUSH connected to the sink carries DATA and DONE out.
     See proto/PROTOCOL.md, "A worker".
 */
@@ -26,10 +26,14 @@ typedef struct _braid_worker_t braid_worker_t;
 #define BRAID_WORKER_STOP_MSEC 5000     /* SIGTERM: most time to deliver DONEs */
 #define BRAID_WORKER_LINGER_MSEC 1000   /* then to flush sockets on close  */
 #define BRAID_WORKER_HWM 1000           /* messages queued per socket      */
+/*  A TASK is acknowledged by the first heartbeat that lists it: one goes
+    out at most this long after a TASK came, whatever the interval.        */
+#define BRAID_WORKER_ACK_MSEC 250
 
 typedef struct {
     const char *name;               /* valid per braid_name_valid()        */
-    uint32_t slots;                 /* 1..BRAID_MAX_SLOTS                  */
+    uint32_t slots;                 /* 1..BRAID_MAX_SLOTS tasks run at once,
+                                       as many more wait in a queue        */
     const char *backend;            /* endpoint to connect the DEALER to   */
     const char *sink;               /* endpoint to connect the PUSH to     */
     braid_source_t **sources;       /* borrowed; must outlive the worker   */

@@ -190,7 +190,9 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
             seen[t] += m->nframes;
         } else {
             assert_int_equal(m->type, BRAID_MSG_END);
-            assert_int_equal(m->parts, seen[t]);
+            /*  An END carries the task's last partials.                    */
+            assert_int_equal(m->parts, seen[t] + m->nframes);
+            seen[t] += m->nframes;
             assert_int_equal(m->status,
                              t % 7 == 3 ? BRAID_STATUS_FAILED : BRAID_STATUS_OK);
             ended[t] = true;
@@ -372,12 +374,13 @@ test_cancel(void **state)
     assert_int_equal(s_cancels, 2);
     s_sink_t sink = {0};
     assert_true(braid_job_pump(job, &s_io, &sink));
-    /*  Task 0 ok with its 2 partials, then 11 cancelled ends, JOB_END.     */
-    assert_int_equal(sink.n, 1 + 1 + 11 + 1);
-    assert_int_equal(sink.recs[1].status, BRAID_STATUS_OK);
-    for (size_t i = 2; i < 13; i++)
+    /*  Task 0 ok carrying its 2 partials, 11 cancelled ends, JOB_END.      */
+    assert_int_equal(sink.n, 1 + 11 + 1);
+    assert_int_equal(sink.recs[0].status, BRAID_STATUS_OK);
+    assert_int_equal(sink.recs[0].nframes, 2);
+    for (size_t i = 1; i < 12; i++)
         assert_int_equal(sink.recs[i].status, BRAID_STATUS_CANCELLED);
-    assert_int_equal(sink.recs[13].status, BRAID_STATUS_CANCELLED);
+    assert_int_equal(sink.recs[12].status, BRAID_STATUS_CANCELLED);
     /*  Slots stay busy until the workers confirm.                          */
     assert_false(braid_job_finished(job));
     assert_int_equal(braid_job_done(job, 1, a[1], BRAID_STATUS_CANCELLED, 0, "", &w), -1);
@@ -477,11 +480,11 @@ test_retry_resumes_after_forwarded(void **state)
     s_feed(job, 0, a2, 3, 2);
     assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 5, "", &w), 0);
     assert_true(braid_job_pump(job, &s_io, &sink));
-    assert_int_equal(sink.n, 4);
-    assert_int_equal(sink.recs[1].seq, 3);
+    /*  PARTIAL(3), then END carrying seqs 3 and 4, then JOB_END.          */
+    assert_int_equal(sink.n, 3);
+    assert_int_equal(sink.recs[1].type, BRAID_MSG_END);
     assert_int_equal(sink.recs[1].nframes, 2);
-    assert_int_equal(sink.recs[2].type, BRAID_MSG_END);
-    assert_int_equal(sink.recs[2].parts, 5);
+    assert_int_equal(sink.recs[1].parts, 5);
     free(sink.recs);
     braid_job_destroy(&job);
 }
@@ -508,12 +511,12 @@ test_retry_restart_announces(void **state)
     s_feed(job, 0, a2, 0, 3);
     assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 3, "", &w), 0);
     assert_true(braid_job_pump(job, &s_io, &sink));
-    /*  PARTIAL(2), RESTART, PARTIAL(3 from seq 0), END, JOB_END.           */
-    assert_int_equal(sink.n, 5);
+    /*  PARTIAL(2), RESTART, END carrying 3 from seq 0, JOB_END.            */
+    assert_int_equal(sink.n, 4);
     assert_int_equal(sink.recs[1].type, BRAID_MSG_RESTART);
-    assert_int_equal(sink.recs[2].seq, 0);
+    assert_int_equal(sink.recs[2].type, BRAID_MSG_END);
     assert_int_equal(sink.recs[2].nframes, 3);
-    assert_int_equal(sink.recs[3].parts, 3);
+    assert_int_equal(sink.recs[2].parts, 3);
     free(sink.recs);
     braid_job_destroy(&job);
 }

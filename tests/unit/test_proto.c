@@ -36,19 +36,20 @@
 static int s_unpack_calls;
 
 msgpack_unpack_return
-msgpack_unpack_next(msgpack_unpacked *result, const char *data, size_t len, size_t *off)
+msgpack_unpack(const char *data, size_t len, size_t *off, msgpack_zone *zone,
+               msgpack_object *result)
 {
-    typedef msgpack_unpack_return (*unpack_fn_t)(msgpack_unpacked *, const char *, size_t,
-                                                 size_t *);
+    typedef msgpack_unpack_return (*unpack_fn_t)(const char *, size_t, size_t *, msgpack_zone *,
+                                                 msgpack_object *);
     static unpack_fn_t real;
     if (!real) {
-        void *sym = dlsym(RTLD_NEXT, "msgpack_unpack_next");
+        void *sym = dlsym(RTLD_NEXT, "msgpack_unpack");
         if (!sym)
             abort();
         memcpy(&real, &sym, sizeof real);
     }
     s_unpack_calls++;
-    return real(result, data, len, off);
+    return real(data, len, off, zone, result);
 }
 
 /*  ---------------------------------------------------------------------
@@ -650,7 +651,7 @@ static const t_golden_t s_golden[] = {
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
     {11, BRAID_CH_TO_CLIENT, 1, 1024, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
-    {12, BRAID_CH_TO_CLIENT, 0, 0, "9a 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_},
+    {12, BRAID_CH_TO_CLIENT, 0, 1024, "9a 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_},
     {13, BRAID_CH_TO_CLIENT, 0, 0, "96 01 0d " J O_ "02 92 94 01 00 00 00 94 00 01 02 03"},
     {14, BRAID_CH_TO_CLIENT, 0, 0, "95 01 0e " J "cd 01 f7 " E_},
     {15, BRAID_CH_TO_CLIENT, 0, 0, "92 01 0f"},
@@ -667,7 +668,7 @@ static const t_golden_t s_golden[] = {
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
     {40, BRAID_CH_SINK, 1, 1024, "95 01 28 " K "03 cf 00 00 00 01 00 00 00 00"},
     /*  DONE kaxpgE: g 1 before the text.                                  */
-    {41, BRAID_CH_SINK, 0, 0, "98 01 29 " K "03 02 cd ff ff 01 " E_},
+    {41, BRAID_CH_SINK, 0, 1024, "98 01 29 " K "03 02 cd ff ff 01 " E_},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -1224,7 +1225,7 @@ static const t_bad_t s_bad[] = {
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
     {"SUBMIT with 1 frame", SUBMIT_HEAD SUBMIT_BASE, NULL, 1, CL, BRAID_ERR_FRAMES},
-    {"DONE with 1 frame", DONE_HEAD DONE_KAXP "00 a0", NULL, 1, SK, BRAID_ERR_FRAMES},
+    {"DONE with 1025 frames", DONE_HEAD DONE_KAXP "00 a0", NULL, 1025, SK, BRAID_ERR_FRAMES},
     {"RESTART with 1 frame", "97 01 11 " J "00 00 00 00", NULL, 1, TC, BRAID_ERR_FRAMES},
     {"TASK_ACK with 1 frame", "94 01 17 00 00", NULL, 1, WK, BRAID_ERR_FRAMES},
     {"RESET with 1 frame", "92 01 22", NULL, 1, TW, BRAID_ERR_FRAMES},
