@@ -58,6 +58,9 @@ typedef struct {
     int64_t last_seen_msec;
     s_slot_t *tasks;            /* the tasks it holds, [0, running)        */
     uint32_t running;
+    uint64_t *index_keys;       /* task id -> position in tasks            */
+    uint32_t *index_pos;
+    uint32_t index_mask;
 } s_worker_t;
 
 /*  A client that has talked to us.                                         */
@@ -277,13 +280,75 @@ s_job_of_task(braid_broker_t *self, uint64_t task_id)
 /*  ---------------------------------------------------------------------
     Worker slots: the broker's record of which worker runs what            */
 
+/*  A worker's tasks sit in a dense array (walked by heartbeats and ticks)
+    and are found by task id through an open-addressing index (linear
+    probing, at most half full; task id 0 never occurs, so 0 marks an
+    empty cell): a DONE costs the same whatever the number of slots.        */
+static uint32_t
+s_hash64(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return (uint32_t) key;
+}
+
+static uint32_t
+s_index_cell(const s_worker_t *w, uint64_t task_id)
+{
+    uint32_t i = s_hash64(task_id) & w->index_mask;
+    while (w->index_keys[i] && w->index_keys[i] != task_id)
+        i = (i + 1) & w->index_mask;
+    return i;
+}
+
+static void
+s_index_put(s_worker_t *w, uint64_t task_id, uint32_t pos)
+{
+    uint32_t i = s_index_cell(w, task_id);
+    w->index_keys[i] = task_id;
+    w->index_pos[i] = pos;
+}
+
+static void
+s_index_del(s_worker_t *w, uint64_t task_id)
+{
+    uint32_t i = s_index_cell(w, task_id);
+    if (!w->index_keys[i])
+        return;
+    /*  Backward-shift deletion: pull later cells of the run into the hole
+        when their home is not between the hole and them.                  */
+    for (uint32_t j = i;;) {
+        j = (j + 1) & w->index_mask;
+        if (!w->index_keys[j])
+            break;
+        uint32_t home = s_hash64(w->index_keys[j]) & w->index_mask;
+        if (((j - home) & w->index_mask) < ((j - i) & w->index_mask))
+            continue;
+        w->index_keys[i] = w->index_keys[j];
+        w->index_pos[i] = w->index_pos[j];
+        i = j;
+    }
+    w->index_keys[i] = 0;
+}
+
 static s_slot_t *
 s_slot_find(s_worker_t *w, uint64_t task_id)
 {
-    for (uint32_t i = 0; i < w->running; i++)
-        if (w->tasks[i].task_id == task_id)
-            return &w->tasks[i];
-    return NULL;
+    uint32_t i = s_index_cell(w, task_id);
+    return w->index_keys[i] ? &w->tasks[w->index_pos[i]] : NULL;
+}
+
+/*  Record that w holds task_id; the new slot is returned zeroed.          */
+static s_slot_t *
+s_slot_add(s_worker_t *w, uint64_t task_id)
+{
+    uint32_t pos = w->running++;
+    s_slot_t *slot = &w->tasks[pos];
+    memset(slot, 0, sizeof *slot);
+    slot->task_id = task_id;
+    s_index_put(w, task_id, pos);
+    return slot;
 }
 
 /*  Forget that worker index runs task_id (DONE, retry, cancel confirmed).  */
@@ -297,7 +362,12 @@ s_slot_release(braid_broker_t *self, int32_t index, uint64_t task_id)
     if (!slot)
         return;
     braid_limiter_stop(&self->sources[slot->gid].limiter);
-    *slot = w->tasks[--w->running];
+    uint32_t pos = (uint32_t) (slot - w->tasks);
+    s_index_del(w, task_id);
+    if (pos != --w->running) {
+        *slot = w->tasks[w->running];
+        s_index_put(w, slot->task_id, pos);
+    }
     s_dispatch_later(self);
 }
 
@@ -801,6 +871,8 @@ s_worker_free(s_worker_t **w_p)
     zframe_destroy(&w->rid);
     free(w->key);
     free(w->tasks);
+    free(w->index_keys);
+    free(w->index_pos);
     free(w);
     *w_p = NULL;
 }
@@ -820,10 +892,8 @@ s_worker_remove(braid_broker_t *self, uint32_t index, bool counted, const char *
         }
         /*  The retry released it when the task was running; a task that
             had ended (cancelled) is released here.                         */
-        if (w->running > 0 && w->tasks[w->running - 1].task_id == slot.task_id) {
-            braid_limiter_stop(&self->sources[slot.gid].limiter);
-            w->running--;
-        }
+        if (w->running > 0 && w->tasks[w->running - 1].task_id == slot.task_id)
+            s_slot_release(self, (int32_t) index, slot.task_id);
     }
     zhashx_delete(self->workers_by_rid, w->key);
     s_worker_free(&self->workers[index]);
@@ -855,7 +925,13 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     w->rid = zframe_dup(rid);
     w->key = strdup(key);
     w->tasks = calloc(S_CAPACITY(msg->slots), sizeof *w->tasks);
-    if (!w->rid || !w->key || !w->tasks) {
+    uint32_t cells = 16;
+    while (cells < 2 * S_CAPACITY(msg->slots))
+        cells *= 2;
+    w->index_keys = calloc(cells, sizeof *w->index_keys);
+    w->index_pos = calloc(cells, sizeof *w->index_pos);
+    w->index_mask = cells - 1;
+    if (!w->rid || !w->key || !w->tasks || !w->index_keys || !w->index_pos) {
         s_worker_free(&w);
         return;
     }
@@ -1156,9 +1232,11 @@ s_dispatch_one(braid_broker_t *self, s_job_t *ent)
         return false;
     }
     msg.attempts = braid_job_start(job, (uint32_t) idx, wi, &msg.resume, &msg.window);
-    s_slot_t *slot = &w->tasks[w->running++];
-    *slot = (s_slot_t){.task_id = msg.task_id, .attempt = msg.attempts, .gid = gid,
-                       .sent_msec = self->now, .resume = msg.resume};
+    s_slot_t *slot = s_slot_add(w, msg.task_id);
+    slot->attempt = msg.attempts;
+    slot->gid = gid;
+    slot->sent_msec = self->now;
+    slot->resume = msg.resume;
     braid_limiter_start(&self->sources[gid].limiter);
     self->tasks_dispatched++;
     if (braid_msg_send(self->backend, w->rid, &msg, &body, true) != 0) {
