@@ -126,6 +126,7 @@ struct braid_broker_t {
     int64_t now;                /* this turn's clock, msec                 */
     int64_t next_tick;
     s_job_t *pumping;           /* the job s_job_pump works on             */
+    uint32_t preempting;        /* slots cancelled for a head, not yet back */
     s_job_t *last_job;          /* the job of the last result (a cache)    */
     bool dispatch_due;
     bool pump_all;              /* some job changed outside a pump         */
@@ -362,6 +363,8 @@ s_slot_release(braid_broker_t *self, int32_t index, uint64_t task_id)
     if (!slot)
         return;
     braid_limiter_stop(&self->sources[slot->gid].limiter);
+    if (slot->preempted && self->preempting > 0)
+        self->preempting--;
     uint32_t pos = (uint32_t) (slot - w->tasks);
     s_index_del(w, task_id);
     if (pos != --w->running) {
@@ -1334,12 +1337,10 @@ s_pick_victim(braid_broker_t *self, s_worker_t *w, uint16_t gid, int32_t *worker
 }
 
 static void
-s_preempt_for_heads(braid_broker_t *self)
+s_preempt_for_heads(braid_broker_t *self, bool queued_heads)
 {
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        for (uint32_t k = 0; self->workers[i] && k < self->workers[i]->running; k++)
-            if (self->workers[i]->tasks[k].preempted)
-                return;     /* one at a time */
+    if (self->preempting)
+        return;     /* one at a time */
     for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
         int64_t head = braid_job_head(ent->job);
         if (head < 0)
@@ -1353,8 +1354,8 @@ s_preempt_for_heads(braid_broker_t *self)
             if (s_pick_worker(self, gid) >= 0)
                 continue;   /* a worker has room: dispatch gets there */
             victim = s_pick_victim(self, NULL, gid, &victim_worker, &blocked);
-        } else if (braid_job_running(ent->job, (uint32_t) head,
-                                     braid_job_attempt(ent->job, (uint32_t) head))) {
+        } else if (queued_heads && braid_job_running(ent->job, (uint32_t) head,
+                                                     braid_job_attempt(ent->job, (uint32_t) head))) {
             /*  Dispatched: nothing arrived since may mean queued there.    */
             s_worker_t *w = NULL;
             s_slot_t *hs = NULL;
@@ -1374,6 +1375,7 @@ s_preempt_for_heads(braid_broker_t *self)
         braid_info("preempting task=%u job=%u for head task=%" PRId64 " job=%s",
                    (uint32_t) victim->task_id, (uint32_t) (victim->task_id >> 32), head, ent->key);
         victim->preempted = true;
+        self->preempting++;
         s_cancel_task(self, victim->task_id, victim->attempt, victim_worker);
         return;
     }
@@ -1743,8 +1745,10 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_on_timer(self, &timer);
         if (self->now >= self->next_tick) {
             s_tick(self);
-            /*  A task in a head's way may have filled its window since.   */
-            s_preempt_for_heads(self);
+            /*  A task in a head's way may have filled its window since; and
+                a head queued behind blocked tasks is looked for here only,
+                once a tick, as that walks every slot of its worker.        */
+            s_preempt_for_heads(self, true);
             self->next_tick = self->now + self->cfg.heartbeat_msec;
         }
         if (self->blocked_jobs)
@@ -1753,7 +1757,7 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_pump_all(self);
         if (self->dispatch_due) {
             s_dispatch(self);
-            s_preempt_for_heads(self);
+            s_preempt_for_heads(self, false);
         }
         if (self->pump_all)
             s_pump_all(self);

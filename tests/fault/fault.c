@@ -20,42 +20,17 @@
 braid_cluster_t *
 fault_cluster_new(const char *dir, const char *conf_text)
 {
-    braid_cluster_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->dir = dir;
-    int ports[3];
-    for (int i = 0; i < 3; i++) {
-        ports[i] = braid_free_port();
-        if (ports[i] < 0 || (i > 0 && ports[i] == ports[i - 1]) || (i > 1 && ports[i] == ports[0])) {
-            fprintf(stderr, "fault: no free ports\n");
-            free(self);
-            return NULL;
-        }
-    }
-    snprintf(self->frontend, sizeof self->frontend, "tcp://127.0.0.1:%d", ports[0]);
-    snprintf(self->backend, sizeof self->backend, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(self->sink, sizeof self->sink, "tcp://127.0.0.1:%d", ports[2]);
     char *conf = braid_path(dir, "braidd.conf");
     if (!conf || braid_file_write(conf, conf_text, strlen(conf_text), 0644) != 0) {
         fprintf(stderr, "fault: cannot write the broker config\n");
         free(conf);
-        free(self);
         return NULL;
     }
-    const char *argv[] = {BRAIDD_PATH, "-c", conf, "-f", self->frontend, "-w", self->backend,
-                          "-k", self->sink, NULL};
-    self->broker = braid_proc_spawn(dir, "braidd", argv, NULL);
+    const char *extra[] = {"-c", conf, NULL};
+    braid_cluster_t *self = braid_cluster_new_args(dir, extra);
     free(conf);
-    if (!self->broker
-        || braid_proc_wait_line(self->broker, BRAID_STDERR, "<5>braidd: ready", BRAID_START_MSEC)
-               != 0) {
-        fprintf(stderr, "fault: broker not ready within %d ms (config:\n%s)\n", BRAID_START_MSEC,
-                conf_text);
-        braid_proc_dump(self->broker, 4000);
-        braid_cluster_destroy(&self);
-        return NULL;
-    }
+    if (!self)
+        fprintf(stderr, "fault: (broker config:\n%s)\n", conf_text);
     return self;
 }
 
@@ -63,45 +38,101 @@ int
 fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
                  const char *const specs[])
 {
-    if (self->worker_count >= BRAID_CLUSTER_MAX_WORKERS)
-        return -1;
-    const char *argv[80];
-    char slots_text[16];
-    snprintf(slots_text, sizeof slots_text, "%d", slots);
+    const char *args[40];
     int argc = 0;
-    argv[argc++] = BRAID_WORKER_PATH;
-    argv[argc++] = "-b";
-    argv[argc++] = self->backend;
-    argv[argc++] = "-k";
-    argv[argc++] = self->sink;
-    argv[argc++] = "-n";
-    argv[argc++] = slots_text;
-    argv[argc++] = "-N";
-    argv[argc++] = name;
-    argv[argc++] = "--heartbeat";
-    argv[argc++] = FAULT_HEARTBEAT;
-    argv[argc++] = "--liveness";
-    argv[argc++] = FAULT_LIVENESS;
-    for (int i = 0; extra && extra[i] && argc < 40; i++)
-        argv[argc++] = extra[i];
-    for (int i = 0; specs[i] && argc < 76; i++) {
-        argv[argc++] = "-s";
-        argv[argc++] = specs[i];
+    args[argc++] = "--heartbeat";
+    args[argc++] = FAULT_HEARTBEAT;
+    args[argc++] = "--liveness";
+    args[argc++] = FAULT_LIVENESS;
+    for (int i = 0; extra && extra[i] && argc < 39; i++)
+        args[argc++] = extra[i];
+    args[argc] = NULL;
+    return braid_cluster_add_worker_args(self, name, slots, args, specs);
+}
+
+fault_fixture_t *
+fault_fixture_new(const char *name, const char *conf_text, const char *script_name,
+                  const char *script_text, int nworkers, int slots, const char *spec_fmt)
+{
+    fault_fixture_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->dir = braid_tmpdir_new(name))
+        || (script_name && !(self->script = braid_script_write(self->dir, script_name,
+                                                                script_text)))) {
+        fprintf(stderr, "fault: cannot make the temp dir or the script for %s\n", name);
+        fault_fixture_destroy(&self);
+        return NULL;
     }
-    argv[argc] = NULL;
-    braid_proc_t *worker = braid_proc_spawn(self->dir, name, argv, NULL);
-    if (!worker)
+    char spec[1024];
+    if (self->script)
+        snprintf(spec, sizeof spec, spec_fmt, self->script);
+    else
+        snprintf(spec, sizeof spec, "%s", spec_fmt ? spec_fmt : "");
+    const char *specs[] = {spec, NULL};
+    self->cluster = fault_cluster_new(self->dir, conf_text);
+    for (int i = 0; self->cluster && i < nworkers; i++) {
+        char worker[16];
+        snprintf(worker, sizeof worker, "w%d", i + 1);
+        if (fault_add_worker(self->cluster, worker, slots, NULL, specs) != 0)
+            braid_cluster_destroy(&self->cluster);
+    }
+    if (!self->cluster)
+        fault_fixture_destroy(&self);
+    return self;
+}
+
+void
+fault_fixture_destroy(fault_fixture_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    fault_fixture_t *self = *self_p;
+    braid_cluster_destroy(&self->cluster);
+    free(self->script);
+    braid_tmpdir_destroy(&self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+fault_fixture_teardown(void **state)
+{
+    fault_fixture_destroy((fault_fixture_t **) state);
+    return 0;
+}
+
+int
+fault_client_finish(braid_cluster_t *self, braid_proc_t **client_p, int timeout_msec,
+                    int want_code, int *code_p)
+{
+    *code_p = -1;
+    if (braid_proc_finish(*client_p, timeout_msec, code_p) != 0) {
+        fprintf(stderr, "fault: %s still running after %d ms\n", braid_proc_name(*client_p),
+                timeout_msec);
+        braid_proc_dump(*client_p, 2000);
+        braid_cluster_dump(self);
+        braid_proc_destroy(client_p);
         return -1;
-    self->workers[self->worker_count++] = worker;
-    char text[128];
-    snprintf(text, sizeof text, "<6>braidd: worker joined name=%s slots=", name);
-    if (braid_proc_wait_line(self->broker, BRAID_STDERR, text, BRAID_START_MSEC) != 0) {
-        fprintf(stderr, "fault: no '%s' from the broker within %d ms\n", text, BRAID_START_MSEC);
-        braid_proc_dump(worker, 4000);
-        braid_proc_dump(self->broker, 4000);
-        return -1;
+    }
+    if (*code_p != want_code) {
+        fprintf(stderr, "fault: %s exited %d (want %d)\n", braid_proc_name(*client_p), *code_p,
+                want_code);
+        braid_proc_dump(*client_p, 2000);
+        braid_cluster_dump(self);
     }
     return 0;
+}
+
+int
+fault_client_run(braid_cluster_t *self, const char *name, const char *const args[],
+                 int timeout_msec, int want_code, braid_proc_t **client_p, int *code_p)
+{
+    *code_p = -1;
+    *client_p = braid_cluster_submit(self, name, args, NULL);
+    if (!*client_p) {
+        fprintf(stderr, "fault: cannot spawn %s\n", name);
+        return -1;
+    }
+    return fault_client_finish(self, client_p, timeout_msec, want_code, code_p);
 }
 
 void

@@ -1,7 +1,9 @@
 /*  fault.h - helpers for the fault tests (issue 3): a broker started with a
     config file (short heartbeats and liveness, small windows, source
     policies), workers started with extra flags, the broker's stats, and
-    /proc conditions waited for with a deadline.
+    /proc conditions waited for with a deadline; the fixture most tests
+    share (temp dir, script, cluster and workers) and a client run to its
+    end with a deadline.
 
     Built on the integration harness (harness.h, cluster.h): the cluster is
     a braid_cluster_t, so braid_cluster_submit(), braid_cluster_stop() and
@@ -47,6 +49,50 @@ fault_cluster_new(const char *dir, const char *conf_text);
 int
 fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
                  const char *const specs[]);
+
+/*  The fixture most fault tests share: a temp dir, maybe a script in it,
+    and a cluster.                                                          */
+typedef struct {
+    char *dir;                /* owned temp dir */
+    char *script;             /* owned path of the script, or NULL */
+    braid_cluster_t *cluster; /* owned */
+} fault_fixture_t;
+
+/*  A temp dir named after name; if script_name is not NULL, the executable
+    script dir/script_name with script_text; fault_cluster_new() with
+    conf_text; then nworkers workers w1, w2, ... (fault_add_worker, no
+    extra args), each with slots and one source spec. With a script,
+    spec_fmt is a printf format whose one %s is the script's path (e.g.
+    "long=exec:'%s' {query}"); without one, it is the spec as is. Owned
+    fixture, or NULL (reported; everything undone).                         */
+fault_fixture_t *
+fault_fixture_new(const char *name, const char *conf_text, const char *script_name,
+                  const char *script_text, int nworkers, int slots, const char *spec_fmt);
+
+/*  Kill what is left of the cluster, remove the temp dir, free. NULL-safe. */
+void
+fault_fixture_destroy(fault_fixture_t **self_p);
+
+/*  fault_fixture_destroy() as a cmocka teardown (*state is the fixture).  */
+int
+fault_fixture_teardown(void **state);
+
+/*  Wait up to timeout_msec for the client to exit and its output to end;
+    its exit code in *code_p. On a timeout the client's and the cluster's
+    stderr tails are printed and the client is killed and freed (*client_p
+    NULL): -1, the caller fails. When it exits with a code other than
+    want_code the same tails are printed (the caller asserts on the code):
+    0.                                                                      */
+int
+fault_client_finish(braid_cluster_t *self, braid_proc_t **client_p, int timeout_msec,
+                    int want_code, int *code_p);
+
+/*  `braid submit -b FRONTEND ARGS...` (braid_cluster_submit, name labels
+    the logs) run to its end with fault_client_finish(). The client (owned,
+    for its output) in *client_p; NULL after a -1 (reported).               */
+int
+fault_client_run(braid_cluster_t *self, const char *name, const char *const args[],
+                 int timeout_msec, int want_code, braid_proc_t **client_p, int *code_p);
 
 /*  Forget a worker the test killed on purpose (so braid_cluster_stop()
     does not expect it to exit 0): the process is reaped and freed.         */

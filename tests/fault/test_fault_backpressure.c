@@ -66,8 +66,7 @@ static const char s_conf[] = "broker\n"
                              "    window = 16\n";
 
 typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
+    fault_fixture_t *fx;
     pid_t client;
     int fd;
 } s_fixture_t;
@@ -84,8 +83,7 @@ s_teardown(void **state)
     }
     if (f->fd >= 0)
         close(f->fd);
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
+    fault_fixture_destroy(&f->fx);
     free(f);
     return 0;
 }
@@ -98,12 +96,8 @@ s_setup(void **state)
     if (!f)
         return -1;
     f->fd = -1;
-    if (!(f->dir = braid_tmpdir_new("braid-fault-backpressure")))
-        return s_teardown(state), -1;
-    const char *specs[] = {S_SPEC, NULL};
-    f->cluster = fault_cluster_new(f->dir, s_conf);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0
-        || fault_add_worker(f->cluster, "w2", 4, NULL, specs) != 0)
+    f->fx = fault_fixture_new("braid-fault-backpressure", s_conf, NULL, NULL, 2, 4, S_SPEC);
+    if (!f->fx)
         return s_teardown(state), -1;
     return 0;
 }
@@ -114,13 +108,13 @@ s_spawn_client(s_fixture_t *f, char queries[S_TASKS][8])
 {
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    char *err_path = braid_path(f->dir, "client.err");
+    char *err_path = braid_path(f->fx->dir, "client.err");
     const char *argv[S_TASKS + 8];
     int argc = 0;
     argv[argc++] = BRAID_CLI_PATH;
     argv[argc++] = "submit";
     argv[argc++] = "-b";
-    argv[argc++] = f->cluster->frontend;
+    argv[argc++] = f->fx->cluster->frontend;
     argv[argc++] = "-s";
     argv[argc++] = "big";
     for (int q = 0; q < S_TASKS; q++)
@@ -169,7 +163,7 @@ static void
 test_slow_client(void **state)
 {
     s_fixture_t *f = *state;
-    braid_cluster_t *c = f->cluster;
+    braid_cluster_t *c = f->fx->cluster;
     s_rss_t r = {{braid_proc_pid(c->broker), braid_proc_pid(c->workers[0]),
                   braid_proc_pid(c->workers[1])},
                  {0},
@@ -272,7 +266,7 @@ test_slow_client(void **state)
                   total >> 20, (long long) (braid_now_msec() - start), r.max[0] >> 20,
                   r.max[1] >> 20, r.max[2] >> 20);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *err_path = braid_path(f->dir, "client.err");
+        char *err_path = braid_path(f->fx->dir, "client.err");
         char *err = braid_file_read(err_path, NULL);
         print_error("client status 0x%x, stderr:\n%s\n", status, err ? err : "");
         free(err);

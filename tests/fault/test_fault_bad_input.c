@@ -45,35 +45,12 @@
 #define S_UNKNOWN BRAID_ERR_COUNT
 #define S_REASONS (BRAID_ERR_COUNT + 1)
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-bad-input")))
-        return s_teardown(state), -1;
-    const char *specs[] = {"echo=exec:printf '%s\\n' {query}", NULL};
-    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-bad-input", FAULT_BROKER_CONF, NULL, NULL, 1, 2,
+                               "echo=exec:printf '%s\\n' {query}");
+    return *state ? 0 : -1;
 }
 
 /*  xorshift64*: the same messages every run.                               */
@@ -321,7 +298,7 @@ s_reason_name(int r)
 static void
 test_hostile_peer(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     braid_cluster_t *c = f->cluster;
     char *text = NULL;
     braid_json_t *before = fault_stats(c, &text);
@@ -422,14 +399,12 @@ test_hostile_peer(void **state)
     braid_json_destroy(&stats);
     free(text);
     const char *args[] = {"-s", "echo", "hello", "world", NULL};
-    braid_proc_t *client = braid_cluster_submit(c, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    assert_int_equal(braid_proc_finish(client, 15000, &code), 0);
+    if (fault_client_run(c, "client", args, 15000, 0, &client, &code) != 0)
+        fail_msg("client not done within 15 s");
     size_t len = 0;
     char *out = braid_proc_output(client, BRAID_STDOUT, &len);
-    if (code != 0)
-        braid_proc_dump(client, 2000);
     assert_int_equal(code, 0);
     assert_int_equal(braid_compare("job output", out, len, "hello\nworld\n", 12), 0);
     free(out);
@@ -442,7 +417,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hostile_peer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_peer, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,46 +40,18 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const char s_conf[] = FAULT_BROKER_CONF "    drain_msec = 20000\n";
 
-typedef struct {
-    char *dir;
-    char *script;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    free(f->script);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-drain"))
-        || !(f->script = braid_script_write(f->dir, "tick.sh", s_script)))
-        return s_teardown(state), -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "tick=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = fault_cluster_new(f->dir, s_conf);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-drain", s_conf, "tick.sh", s_script, 1, 4,
+                               "tick=exec:'%s' {query}");
+    return *state ? 0 : -1;
 }
 
 static void
 test_sigterm_drains(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     static const char *queries[S_QUERIES] = {"a", "b", "c", "d"};
     char want[S_QUERIES * S_LINES * 8];
     size_t want_len = 0;
@@ -108,9 +80,7 @@ test_sigterm_drains(void **state)
     braid_proc_t *b = braid_cluster_submit(f->cluster, "client-b", args_b, NULL);
     assert_non_null(b);
     int code = -1;
-    if (braid_proc_finish(b, 10000, &code) != 0) {
-        braid_proc_dump(b, 2000);
-        braid_proc_destroy(&b);
+    if (fault_client_finish(f->cluster, &b, 10000, 3, &code) != 0) {
         braid_proc_destroy(&a);
         fail_msg("client B not done within 10 s");
     }
@@ -123,18 +93,10 @@ test_sigterm_drains(void **state)
     free(err);
     braid_proc_destroy(&b);
 
-    if (braid_proc_finish(a, 20000, &code) != 0) {
-        braid_proc_dump(a, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&a);
+    if (fault_client_finish(f->cluster, &a, 20000, 0, &code) != 0)
         fail_msg("client A not done within 20 s of the drain");
-    }
     size_t got_len = 0;
     char *got = braid_proc_output(a, BRAID_STDOUT, &got_len);
-    if (code != 0) {
-        braid_proc_dump(a, 2000);
-        braid_cluster_dump(f->cluster);
-    }
     assert_int_equal(code, 0);
     assert_int_equal(braid_compare("drained output", got, got_len, want, want_len), 0);
     free(got);
@@ -154,7 +116,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigterm_drains, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

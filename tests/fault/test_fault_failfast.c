@@ -39,41 +39,12 @@ static const char s_script[] = "#!/bin/sh\n"
                                "echo \"started $1\"\n"
                                "exec tail -n 0 -f \"$0\"\n";
 
-typedef struct {
-    char *dir;
-    char *script;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    free(f->script);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-failfast"))
-        || !(f->script = braid_script_write(f->dir, "ff.sh", s_script)))
-        return s_teardown(state), -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "ff=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0
-        || fault_add_worker(f->cluster, "w2", 4, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-failfast", FAULT_BROKER_CONF, "ff.sh", s_script, 2, 4,
+                               "ff=exec:'%s' {query}");
+    return *state ? 0 : -1;
 }
 
 static bool
@@ -86,25 +57,18 @@ s_no_job(braid_json_t *stats, void *arg)
 static void
 test_fail_fast(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *args[] = {"--fail-fast", "--json", "-s", "ff", "q0", "bad", "q2", "q3", "q4",
                           "q5", NULL};
     int64_t start = braid_now_msec();
-    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 20000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (fault_client_run(f->cluster, "client", args, 20000, 1, &client, &code) != 0)
         fail_msg("client not done within 20 s: the failure did not cancel the rest");
-    }
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     assert_non_null(out);
     print_message("client (%lld ms, exit %d):\n%s", (long long) (braid_now_msec() - start), code,
                   out);
-    if (code != 1)
-        braid_proc_dump(client, 2000);
     assert_int_equal(code, 1);
 
     int ends[S_QUERIES] = {0};
@@ -172,7 +136,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fail_fast, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_fail_fast, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,49 +33,18 @@
 #define S_PARTS 1000
 #define S_SIZE 32
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-kill9")))
-        return s_teardown(state), -1;
-    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
-    const char *specs[] = {"load=synthetic:parts=1000,size=32,delay_msec=2", NULL};
-    const char *names[] = {"w1", "w2", "w3"};
-    for (int i = 0; f->cluster && i < 3; i++)
-        if (fault_add_worker(f->cluster, names[i], 6, NULL, specs) != 0) {
-            s_teardown(state);
-            return -1;
-        }
-    if (!f->cluster) {
-        s_teardown(state);
-        return -1;
-    }
-    return 0;
+    *state = fault_fixture_new("braid-fault-kill9", FAULT_BROKER_CONF, NULL, NULL, 3, 6,
+                               "load=synthetic:parts=1000,size=32,delay_msec=2");
+    return *state ? 0 : -1;
 }
 
 static void
 test_kill9_mid_stream(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     char queries[S_QUERIES][16];
     const char *args[S_QUERIES + 8];
     int argc = 0;
@@ -118,19 +87,10 @@ test_kill9_mid_stream(void **state)
         braid_proc_destroy(&client);
         fail_msg("the broker did not expire w2 within 10 s of its SIGKILL");
     }
-    if (braid_proc_finish(client, 40000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (fault_client_finish(f->cluster, &client, 40000, 0, &code) != 0)
         fail_msg("client not done within 40 s");
-    }
     size_t got_len = 0;
     char *got = braid_proc_output(client, BRAID_STDOUT, &got_len);
-    char *err = braid_proc_output(client, BRAID_STDERR, NULL);
-    if (code != 0) {
-        print_error("client stderr:\n%s\n", err ? err : "");
-        braid_cluster_dump(f->cluster);
-    }
     assert_int_equal(code, 0);   /* every task ended ok */
     assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
 
@@ -143,7 +103,6 @@ test_kill9_mid_stream(void **state)
     assert_int_equal(fault_stat(stats, NULL, "jobs"), 0);
     braid_json_destroy(&stats);
     free(text);
-    free(err);
     free(got);
     free(want);
     braid_proc_destroy(&client);
@@ -155,7 +114,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

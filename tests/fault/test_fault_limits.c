@@ -31,72 +31,49 @@
 static const char s_conf[] = FAULT_BROKER_CONF "    max_queries_per_job = 10\n"
                                                "    max_jobs_per_client = 1\n";
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-limits")))
-        return s_teardown(state), -1;
     /*  A slow source, so a raw client's first job stays open.              */
     const char *specs[] = {"slow=synthetic:parts=1,size=16,delay_msec=3000",
                            "quick=synthetic:parts=2,size=16", NULL};
-    f->cluster = fault_cluster_new(f->dir, s_conf);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    fault_fixture_t *f = fault_fixture_new("braid-fault-limits", s_conf, NULL, NULL, 0, 0, NULL);
+    if (f && fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0)
+        fault_fixture_destroy(&f);
+    *state = f;
+    return f ? 0 : -1;
 }
 
-/*  Run braid submit with args; return its exit code, stderr in *err_p.     */
-static int
-s_submit(s_fixture_t *f, const char *const args[], char **err_p)
+/*  Run braid submit with args, assert it exits want_code; its stderr in
+    *err_p.                                                                 */
+static void
+s_submit(fault_fixture_t *f, const char *const args[], int want_code, char **err_p)
 {
-    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 20000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_proc_destroy(&client);
+    if (fault_client_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
         fail_msg("client not done within 20 s");
-    }
     *err_p = braid_proc_output(client, BRAID_STDERR, NULL);
     braid_proc_destroy(&client);
-    return code;
+    assert_int_equal(code, want_code);
 }
 
 static void
 test_cli_limits(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     char *err = NULL;
     const char *eleven[] = {"-s", "quick", "1", "2", "3", "4", "5", "6",
                             "7",  "8",     "9", "10", "11", NULL};
-    assert_int_equal(s_submit(f, eleven, &err), 3);
+    s_submit(f, eleven, 3, &err);
     print_message("11 queries: %s", err);
     assert_non_null(strstr(err, "too many queries"));
     free(err);
     const char *ten[] = {"-s", "quick", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", NULL};
-    assert_int_equal(s_submit(f, ten, &err), 0);
+    s_submit(f, ten, 0, &err);
     free(err);
     const char *nobody[] = {"-s", "nosuch", "q", NULL};
-    assert_int_equal(s_submit(f, nobody, &err), 3);
+    s_submit(f, nobody, 3, &err);
     print_message("unknown source: %s", err);
     assert_non_null(strstr(err, "no worker serves source 'nosuch'"));
     free(err);
@@ -104,7 +81,7 @@ test_cli_limits(void **state)
 
 /*  A raw client: a DEALER that speaks the protocol through proto's codec. */
 static zsock_t *
-s_raw_client(s_fixture_t *f)
+s_raw_client(fault_fixture_t *f)
 {
     zsock_t *sock = zsock_new_dealer(f->cluster->frontend);
     assert_non_null(sock);
@@ -152,7 +129,7 @@ s_expect(zsock_t *sock, int type, uint32_t code, const char *text)
 static void
 test_raw_limits(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     zsock_t *a = s_raw_client(f);
     zsock_t *b = s_raw_client(f);
     s_send_submit(a, 1, 1);
@@ -214,5 +191,5 @@ main(void)
         cmocka_unit_test(test_cli_limits),
         cmocka_unit_test(test_raw_limits),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, fault_fixture_teardown);
 }

@@ -47,41 +47,12 @@ static const char s_conf[] = FAULT_BROKER_CONF "source\n"
                                                "        backoff_msec = 50\n"
                                                "        backoff_max_msec = 400\n";
 
-typedef struct {
-    char *dir;
-    char *script;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    free(f->script);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-retry"))
-        || !(f->script = braid_script_write(f->dir, "flaky.sh", s_script)))
-        return s_teardown(state), -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "flaky=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = fault_cluster_new(f->dir, s_conf);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0
-        || fault_add_worker(f->cluster, "w2", 2, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-retry", s_conf, "flaky.sh", s_script, 2, 2,
+                               "flaky=exec:'%s' {query}");
+    return *state ? 0 : -1;
 }
 
 /*  What one task's records said.                                           */
@@ -99,7 +70,7 @@ typedef struct {
 /*  Run braid submit --json [extra] -s flaky QUERIES; check the exit code;
     fill tasks[i] for each query.                                          */
 static void
-s_run(s_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
+s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
       s_task_t *tasks, int want_code)
 {
     const char *args[32];
@@ -118,23 +89,14 @@ s_run(s_fixture_t *f, const char *extra, const char *extra_arg, const char *cons
         tasks[n].query = queries[n];
     }
     args[argc] = NULL;
-    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 20000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (fault_client_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
         fail_msg("client not done within 20 s");
-    }
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     assert_non_null(out);
     print_message("%s %s %s: exit %d\n%s", queries[0], extra ? extra : "",
                   extra ? extra_arg : "", code, out);
-    if (code != want_code) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-    }
     assert_int_equal(code, want_code);
     for (char *p = out; *p;) {
         char *nl = strchr(p, '\n');
@@ -175,7 +137,7 @@ s_run(s_fixture_t *f, const char *extra, const char *extra_arg, const char *cons
 static void
 test_transient_then_ok(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *queries[] = {"a", "b", NULL};
     s_task_t tasks[2];
     s_run(f, NULL, NULL, queries, tasks, 0);
@@ -193,7 +155,7 @@ test_transient_then_ok(void **state)
 static void
 test_permanent_fails_after_limit(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *queries[] = {"perm1", NULL};
     s_task_t task;
     s_run(f, NULL, NULL, queries, &task, 1);
@@ -206,7 +168,7 @@ test_permanent_fails_after_limit(void **state)
 static void
 test_job_retry_limit(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *perm[] = {"perm2", NULL};
     s_task_t task;
     s_run(f, "-r", "4", perm, &task, 1);
@@ -240,5 +202,5 @@ main(void)
         cmocka_unit_test(test_permanent_fails_after_limit),
         cmocka_unit_test(test_job_retry_limit),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, fault_fixture_teardown);
 }

@@ -41,41 +41,12 @@ static const char s_script[] = "#!/bin/sh\n"
                                "    sleep 0.05\n"
                                "done\n";
 
-typedef struct {
-    char *dir;
-    char *script;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    free(f->script);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-sigstop"))
-        || !(f->script = braid_script_write(f->dir, "tick.sh", s_script)))
-        return s_teardown(state), -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "tick=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0
-        || fault_add_worker(f->cluster, "w2", 2, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-sigstop", FAULT_BROKER_CONF, "tick.sh", s_script, 2, 2,
+                               "tick=exec:'%s' {query}");
+    return *state ? 0 : -1;
 }
 
 static bool
@@ -88,7 +59,7 @@ s_stale_seen(braid_json_t *stats, void *arg)
 static void
 test_sigstop_worker(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *args[] = {"-s", "tick", "a", "b", "c", "d", NULL};
     static const char *queries[S_QUERIES] = {"a", "b", "c", "d"};
     char want[S_QUERIES * S_LINES * 8];
@@ -127,19 +98,12 @@ test_sigstop_worker(void **state)
     print_message("stats after SIGCONT: %s\n", text ? text : "(none)");
 
     int code = -1;
-    if (braid_proc_finish(client, 30000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (fault_client_finish(f->cluster, &client, 30000, 0, &code) != 0) {
         free(text);
         fail_msg("client not done within 30 s");
     }
     size_t got_len = 0;
     char *got = braid_proc_output(client, BRAID_STDOUT, &got_len);
-    if (code != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-    }
     assert_int_equal(code, 0);
     assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
     free(got);
@@ -163,7 +127,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigstop_worker, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sigstop_worker, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

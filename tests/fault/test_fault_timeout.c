@@ -36,57 +36,24 @@ static const char s_script[] = "#!/bin/sh\n"
                                "sleep 30\n"
                                "echo never\n";
 
-typedef struct {
-    char *dir;
-    char *script;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    free(f->script);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
 static int
 s_setup(void **state)
 {
-    s_fixture_t *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!f || !(f->dir = braid_tmpdir_new("braid-fault-timeout"))
-        || !(f->script = braid_script_write(f->dir, "sleepy.sh", s_script)))
-        return s_teardown(state), -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "sleepy=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = fault_cluster_new(f->dir, FAULT_BROKER_CONF);
-    if (!f->cluster || fault_add_worker(f->cluster, "w1", 2, NULL, specs) != 0)
-        return s_teardown(state), -1;
-    return 0;
+    *state = fault_fixture_new("braid-fault-timeout", FAULT_BROKER_CONF, "sleepy.sh", s_script, 1, 2,
+                               "sleepy=exec:'%s' {query}");
+    return *state ? 0 : -1;
 }
 
 static void
 test_timeout_kills_group(void **state)
 {
-    s_fixture_t *f = *state;
+    fault_fixture_t *f = *state;
     const char *args[] = {"--json", "-t", "1000", "-s", "sleepy", "slow", "quick", NULL};
     int64_t start = braid_now_msec();
-    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 25000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (fault_client_run(f->cluster, "client", args, 25000, 1, &client, &code) != 0)
         fail_msg("client not done within 25 s (the task sleeps 30 s, its timeout is 1 s)");
-    }
     int64_t took = braid_now_msec() - start;
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     assert_non_null(out);
@@ -156,7 +123,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_timeout_kills_group, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_kills_group, s_setup, fault_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,12 @@
 braid_cluster_t *
 braid_cluster_new(const char *dir)
 {
+    return braid_cluster_new_args(dir, NULL);
+}
+
+braid_cluster_t *
+braid_cluster_new_args(const char *dir, const char *const extra[])
+{
     braid_cluster_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -38,8 +44,18 @@ braid_cluster_new(const char *dir)
     snprintf(self->frontend, sizeof self->frontend, "tcp://127.0.0.1:%d", ports[0]);
     snprintf(self->backend, sizeof self->backend, "tcp://127.0.0.1:%d", ports[1]);
     snprintf(self->sink, sizeof self->sink, "tcp://127.0.0.1:%d", ports[2]);
-    const char *argv[] = {BRAIDD_PATH, "-f", self->frontend, "-w", self->backend,
-                          "-k", self->sink, NULL};
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = BRAIDD_PATH;
+    for (int i = 0; extra && extra[i] && argc < 24; i++)
+        argv[argc++] = extra[i];
+    argv[argc++] = "-f";
+    argv[argc++] = self->frontend;
+    argv[argc++] = "-w";
+    argv[argc++] = self->backend;
+    argv[argc++] = "-k";
+    argv[argc++] = self->sink;
+    argv[argc] = NULL;
     self->broker = braid_proc_spawn(dir, "braidd", argv, NULL);
     if (!self->broker
         || braid_proc_wait_line(self->broker, BRAID_STDERR, "<5>braidd: ready", BRAID_START_MSEC)
@@ -56,9 +72,16 @@ int
 braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
                          const char *const specs[])
 {
+    return braid_cluster_add_worker_args(self, name, slots, NULL, specs);
+}
+
+int
+braid_cluster_add_worker_args(braid_cluster_t *self, const char *name, int slots,
+                              const char *const extra[], const char *const specs[])
+{
     if (self->worker_count >= BRAID_CLUSTER_MAX_WORKERS)
         return -1;
-    const char *argv[64];
+    const char *argv[96];
     char slots_text[16];
     snprintf(slots_text, sizeof slots_text, "%d", slots);
     int argc = 0;
@@ -71,7 +94,9 @@ braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
     argv[argc++] = slots_text;
     argv[argc++] = "-N";
     argv[argc++] = name;
-    for (int i = 0; specs[i] && argc < 60; i++) {
+    for (int i = 0; extra && extra[i] && argc < 48; i++)
+        argv[argc++] = extra[i];
+    for (int i = 0; specs[i] && argc < 92; i++) {
         argv[argc++] = "-s";
         argv[argc++] = specs[i];
     }

@@ -44,6 +44,11 @@ typedef struct {
 braid_cluster_t *
 braid_cluster_new(const char *dir);
 
+/*  braid_cluster_new() with the NULL-terminated extra args (may be NULL)
+    passed to braidd before the endpoints, e.g. {"-c", CONF, NULL}.        */
+braid_cluster_t *
+braid_cluster_new_args(const char *dir, const char *const extra[]);
+
 /*  braid_cluster_new() and worker_count workers named w1, w2, ..., each
     with slots and the same source specs. Owned cluster, or NULL.           */
 braid_cluster_t *
@@ -55,6 +60,12 @@ braid_cluster_start(const char *dir, int worker_count, int slots, const char *co
 int
 braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
                          const char *const specs[]);
+
+/*  braid_cluster_add_worker() with the NULL-terminated extra args (may be
+    NULL) passed after -b/-k/-n/-N and before the -s SPEC pairs.           */
+int
+braid_cluster_add_worker_args(braid_cluster_t *self, const char *name, int slots,
+                              const char *const extra[], const char *const specs[]);
 
 /*  Spawn `braid submit -b FRONTEND` followed by the NULL-terminated args,
     stdin from stdin_path (or /dev/null). name labels the logs.             */
