@@ -358,6 +358,13 @@ fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), vo
     return rc;
 }
 
+bool
+fault_no_job(braid_json_t *stats, void *arg)
+{
+    (void) arg;
+    return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;
+}
+
 void
 fault_synthetic_payload(const char *query, unsigned long long seq, size_t size, char *buf)
 {

@@ -138,6 +138,11 @@ int
 fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
                  int timeout_msec, char **text_p);
 
+/*  A fault_wait_stats() predicate: the broker holds no job (stats `jobs`
+    0 and `running` 0). arg unused.                                         */
+bool
+fault_no_job(braid_json_t *stats, void *arg);
+
 /*  Sleep for a short poll interval (a /proc or stats poll inside a loop
     with a deadline; never a synchronisation by itself).                   */
 void

@@ -47,13 +47,6 @@ s_setup(void **state)
     return *state ? 0 : -1;
 }
 
-static bool
-s_no_job(braid_json_t *stats, void *arg)
-{
-    (void) arg;
-    return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;
-}
-
 static void
 test_fail_fast(void **state)
 {
@@ -123,7 +116,7 @@ test_fail_fast(void **state)
         fail_msg("the cancelled tasks' processes still run 10 s after the job ended");
     }
     char *text = NULL;
-    int rc = fault_wait_stats(f->cluster, s_no_job, NULL, 5000, &text);
+    int rc = fault_wait_stats(f->cluster, fault_no_job, NULL, 5000, &text);
     print_message("stats: %s\n", text ? text : "(none)");
     free(text);
     assert_int_equal(rc, 0);
