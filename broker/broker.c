@@ -81,6 +81,7 @@ struct s_job_t {
     uint16_t gid[BRAID_MAX_SOURCES];    /* global id of each job source    */
     bool blocked;               /* the client could not take more now      */
     bool silent;                /* emit nothing more (client gone or bad)  */
+    bool stopped;               /* ended early: cancel, deadline, ...      */
 };
 
 /*  A source: its name and its limiter.                                     */
@@ -470,6 +471,11 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     free(ent);
 }
 
+static void
+s_job_stop(braid_broker_t *self, s_job_t *ent, uint32_t status, const char *text);
+static void
+s_check_fail_fast(braid_broker_t *self, s_job_t *ent);
+
 /*  Emit what the job can, and close it when it is over.                    */
 static void
 s_job_pump(braid_broker_t *self, s_job_t *ent)
@@ -480,6 +486,11 @@ s_job_pump(braid_broker_t *self, s_job_t *ent)
     }
     self->pumping = ent;
     braid_job_pump(ent->job, &s_io, self);
+    if (ent->silent && !ent->stopped) {
+        /*  Nobody reads this job any more: stop its work too.              */
+        s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: client gone");
+        braid_job_pump(ent->job, &s_io, self);
+    }
     self->pumping = NULL;
     if (braid_job_finished(ent->job))
         s_job_remove(self, ent);
@@ -504,6 +515,7 @@ s_cancel_task(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker)
 static void
 s_job_stop(braid_broker_t *self, s_job_t *ent, uint32_t status, const char *text)
 {
+    ent->stopped = true;
     braid_job_cancel(ent->job, status, text, s_cancel_task, self);
     s_dispatch_later(self);
 }
@@ -528,6 +540,8 @@ s_task_retry(braid_broker_t *self, s_job_t *ent, uint32_t idx, uint32_t attempt,
     int rc = braid_job_retry(ent->job, idx, attempt, counted, why, &jp, &worker, &retries);
     uint64_t task_id = braid_task_id(braid_job_serial(ent->job), idx);
     s_slot_release(self, worker, task_id);
+    if (rc == 0)
+        s_check_fail_fast(self, ent);
     if (rc != 1)
         return;
     self->retries += counted;
@@ -1003,6 +1017,12 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
             self->pump_all = true;
             continue;
         }
+        /*  No progress, all it sent arrived, and more was granted than it
+            has used: the grant may have been lost. Credit is absolute, so
+            sending it again is harmless.                                   */
+        uint64_t granted = braid_job_granted(ent->job, (uint32_t) task_id);
+        if (slot->hb_seq == next_seq && next_seq == recv && granted > next_seq)
+            s_grant(self, ent->job, task_id, attempt, s_worker_index(self, w), granted);
         slot->hb_seq = next_seq;
         slot->hb_recv = recv;
     }
@@ -1135,8 +1155,12 @@ s_on_done(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg)
         braid_job_done(ent->job, idx, msg->attempts, msg->status, msg->parts, msg->text, &worker);
     if (rc == -1 && worker < 0)
         self->counters.stale++;
-    else if (rc == -2)
+    else if (rc == -2) {
+        /*  Its end says more partials than arrived: run it again.          */
         self->counters.gaps++;
+        s_task_retry(self, ent, idx, msg->attempts, true, "partials lost");
+        return;
+    }
     if (rc == 0)
         self->tasks_done++;
     s_slot_release(self, worker, msg->task_id);
@@ -1179,6 +1203,8 @@ s_on_sink(braid_broker_t *self)
             /*  The attempt's stream has a hole: stop it, run it again.    */
             self->counters.gaps++;
             braid_warning("result stream gap job=%s task=%u", ent->key, idx);
+            s_cancel_task(self, msg.task_id, msg.attempts, braid_job_worker(ent->job, idx));
+            s_task_retry(self, ent, idx, msg.attempts, true, "result stream gap");
         }
     } else {
         /*  The task's last partials may ride on its DONE.                  */
@@ -1432,6 +1458,10 @@ s_tick(braid_broker_t *self)
             continue;
         }
         braid_msg_send(self->backend, w->rid, &beat, NULL, true);
+        /*  A cancel made for a head may have been lost: it is idempotent. */
+        for (uint32_t t = 0; t < w->running; t++)
+            if (w->tasks[t].preempted)
+                s_cancel_task(self, w->tasks[t].task_id, w->tasks[t].attempt, (int32_t) i);
         /*  A TASK neither acknowledged nor in a heartbeat: send it again.  */
         for (uint32_t t = 0; t < w->running;) {
             s_slot_t *slot = &w->tasks[t];
@@ -1443,7 +1473,7 @@ s_tick(braid_broker_t *self)
             uint32_t attempt = slot->attempt;
             s_job_t *ent = s_job_of_task(self, task_id);
             /*  Partials of this attempt arrived: the worker has it.        */
-            if (ent && braid_job_received_parts(ent->job, (uint32_t) task_id) > 0 &&
+            if (ent && braid_job_received_parts(ent->job, (uint32_t) task_id) > slot->resume &&
                 braid_job_attempt(ent->job, (uint32_t) task_id) == attempt) {
                 slot->acked = true;
                 t++;
@@ -1463,7 +1493,7 @@ s_tick(braid_broker_t *self)
     }
     /*  Clients: a silent one loses its jobs; an idle one is forgotten.     */
     for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
-        if (ent->silent || !ent->owner)
+        if (ent->stopped || !ent->owner)
             continue;
         int64_t idle = self->now - ent->owner->last_seen_msec;
         if (idle > (int64_t) self->cfg.client_liveness_msec) {
@@ -1710,8 +1740,11 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_start_drain(self);
         }
         if (self->draining) {
-            if (self->njobs == 0)
+            if (self->njobs == 0) {
+                /*  Let the last ENDs and JOB_ENDs reach their clients.     */
+                zsock_set_linger(self->frontend, S_STOP_GRACE_MSEC);
                 return 0;
+            }
             if (self->now >= self->drain_until) {
                 if (cancelled_rest)
                     return 0;   /* the grace after the cancel is over too */

@@ -17,7 +17,7 @@ typedef struct {
     uint64_t parts;     /* part count of the end record                    */
     uint64_t granted;   /* window last granted to the worker               */
     int32_t worker;     /* worker holding a slot for this task, or -1      */
-    uint16_t attempt;   /* current attempt, 0 before the first dispatch    */
+    uint32_t attempt;   /* current attempt, 0 before the first dispatch    */
     uint16_t retries;   /* counted retries so far                          */
     uint8_t state;      /* braid_task_state_t                              */
     uint8_t status;     /* braid_status_t once DONE                        */
@@ -216,10 +216,10 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
         self->received++;
         self->qoff[self->received] = (uint32_t) self->qlen;
     }
+done:
     for (uint64_t i = self->ntasks; i < (uint64_t) self->received * self->nsources; i++)
         self->tasks[i].worker = -1;
     self->ntasks = (uint64_t) self->received * self->nsources;
-done:
     zmsg_destroy(&msg);
     return rc;
 }
@@ -292,9 +292,19 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     *worker_p = -1;
     *retries_p = 0;
     s_task_t *t = s_running(self, idx, attempt);
-    if (!t)
+    if (!t) {
+        /*  Ended already (cancelled, deadline) but its worker never said
+            DONE: it holds no slot any more either.                         */
+        if (idx < self->ntasks && self->tasks[idx].attempt == attempt)
+            *worker_p = s_release(self, &self->tasks[idx]);
         return -1;
+    }
     *worker_p = s_release(self, t);
+    if (t->attempt >= BRAID_MAX_ATTEMPTS) {
+        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, "too many attempts");
+        *retries_p = t->retries;
+        return 0;
+    }
     uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
     if (counted && t->retries >= limit) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
@@ -366,6 +376,18 @@ braid_job_head(braid_job_t *self)
     if (self->order != BRAID_ORDER_SUBMIT || self->head >= self->ntasks)
         return -1;
     return (int64_t) self->head;
+}
+
+int32_t
+braid_job_worker(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].worker : -1;
+}
+
+uint64_t
+braid_job_granted(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].granted : 0;
 }
 
 bool
@@ -466,9 +488,10 @@ braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, 
         zmsg_destroy(&msg);
         return -1;
     }
-    if (seq != t->recv) {
+    /*  A hole in the seqs, or partials beyond the window granted: this
+        attempt's stream cannot be trusted; the caller runs it again.       */
+    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted)) {
         zmsg_destroy(&msg);
-        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, "result stream gap: a partial was lost");
         return -2;
     }
     if (!t->buf) {
@@ -501,12 +524,11 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
         *worker_p = s_release(self, t);
         return -1;
     }
-    *worker_p = s_release(self, t);
-    if (parts != t->recv) {
-        s_end(self, idx, BRAID_STATUS_FAILED, t->recv,
-              "part count mismatch: partials were lost");
+    /*  Partials were lost: the task stays running; the caller runs it
+        again (resuming after what did arrive).                            */
+    if (parts != t->recv)
         return -2;
-    }
+    *worker_p = s_release(self, t);
     s_end(self, idx, status, parts, text);
     return 0;
 }
@@ -669,17 +691,19 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
         return false;
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_JOB_END);
-    bool some_failed = false;
+    bool some_failed = false, some_cancelled = self->cancelled;
     for (uint32_t s = 0; s < self->nsources; s++) {
         memcpy(msg.summary[s], self->summary[s], sizeof msg.summary[s]);
         if (self->summary[s][BRAID_STATUS_FAILED] || self->summary[s][BRAID_STATUS_TIMEOUT])
             some_failed = true;
+        if (self->summary[s][BRAID_STATUS_CANCELLED])
+            some_cancelled = true;
     }
     msg.nsources = self->nsources;
     /*  A deadline or fail-fast stop reports the failure, not a cancel.    */
-    msg.status = some_failed       ? BRAID_STATUS_FAILED
-                 : self->cancelled ? BRAID_STATUS_CANCELLED
-                                   : BRAID_STATUS_OK;
+    msg.status = some_failed      ? BRAID_STATUS_FAILED
+                 : some_cancelled ? BRAID_STATUS_CANCELLED
+                                  : BRAID_STATUS_OK;
     if (s_emit(self, &msg, NULL, io, arg) != 0)
         return false;
     self->job_end_sent = true;

@@ -118,6 +118,14 @@ braid_job_head_waiting(braid_job_t *self);
 int64_t
 braid_job_head(braid_job_t *self);
 
+/*  The worker index holding task idx, or -1.                               */
+int32_t
+braid_job_worker(braid_job_t *self, uint32_t idx);
+
+/*  The window last granted to task idx's worker (0: none).                 */
+uint64_t
+braid_job_granted(braid_job_t *self, uint32_t idx);
+
 /*  True when task idx runs but may send nothing more until the client
     takes what is buffered: its window is used up.                          */
 bool
@@ -139,14 +147,15 @@ braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
 
 /*  Result stream of task idx, attempt: partials seq, seq+1, ... (frames
     consumed). Returns 0 if accepted, -1 if stale (another attempt, or the
-    task is not running), -2 if the seqs leave a gap (the task then fails).  */
+    task is not running), -2 if the seqs leave a gap or pass the window
+    (the task stays running: the caller runs it again).                     */
 int
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames);
 
 /*  End of task idx, attempt. *worker_p is set to the worker that held the
     slot (or -1): the caller frees that slot. Returns 0 if recorded, -1 if
-    stale, -2 if the part count did not match what arrived (recorded as
-    failed).                                                                */
+    stale, -2 if the part count did not match what arrived (the task stays
+    running and holds its slot: the caller runs it again).                  */
 int
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
                uint64_t parts, const char *text, int32_t *worker_p);
