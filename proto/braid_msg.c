@@ -633,50 +633,65 @@ failed:
     return -1;
 }
 
-int
-braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg, zmsg_t **payload,
-               bool dontwait)
+/*  Send msg and the payload frames. The first frame goes with first_flags
+    (ZMQ_DONTWAIT or 0); if it is refused nothing is consumed and -1 is
+    returned. Once it is queued ZeroMQ takes the whole message, so a later
+    frame fails only while the context terminates: -1 with *payload gone.  */
+static int
+s_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg, zmsg_t **payload,
+       int first_flags)
 {
     uint8_t buf[BRAID_MAX_HEADER];
     size_t len = braid_msg_encode_buf(msg, buf, sizeof buf);
-    zmsg_t *body = payload ? *payload : NULL;
-    if (payload)
-        *payload = NULL;
     if (len == 0) {
-        zmsg_destroy(&body);
         errno = EINVAL;
         return -1;
     }
     void *handle = zsock_resolve(sock);
-    int flags = dontwait ? ZMQ_DONTWAIT : 0;
+    zmsg_t *body = payload ? *payload : NULL;
     size_t nbody = body ? zmsg_size(body) : 0;
-    int rc;
+    int header_flags = nbody ? ZMQ_SNDMORE : 0;
     if (routing_id) {
-        rc = zmq_send(handle, zframe_data((zframe_t *) routing_id),
-                      zframe_size((zframe_t *) routing_id), flags | ZMQ_SNDMORE);
-        if (rc < 0) {
-            zmsg_destroy(&body);
+        if (zmq_send(handle, zframe_data((zframe_t *) routing_id),
+                     zframe_size((zframe_t *) routing_id), first_flags | ZMQ_SNDMORE) < 0)
             return -1;
-        }
-    }
-    /*  Once the first frame is queued the rest cannot fail with EAGAIN:
-        ZeroMQ accepts a multipart message whole or not at all.            */
-    rc = zmq_send(handle, buf, len, flags | (nbody ? ZMQ_SNDMORE : 0));
-    if (rc < 0) {
-        zmsg_destroy(&body);
+    } else
+        header_flags |= first_flags;
+    if (zmq_send(handle, buf, len, header_flags) < 0)
         return -1;
-    }
+    int rc = 0;
     for (size_t i = 0; i < nbody; i++) {
         zframe_t *frame = zmsg_pop(body);
-        rc = zframe_send(&frame, handle, (i + 1 < nbody ? ZFRAME_MORE : 0));
-        if (rc < 0) {
+        if (zframe_send(&frame, handle, i + 1 < nbody ? ZFRAME_MORE : 0) < 0) {
             zframe_destroy(&frame);
-            zmsg_destroy(&body);
-            return -1;
+            rc = -1;
+            break;
         }
     }
-    zmsg_destroy(&body);
-    return 0;
+    int saved = errno;
+    if (payload)
+        zmsg_destroy(payload);
+    errno = saved;
+    return rc;
+}
+
+int
+braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg, zmsg_t **payload,
+               bool dontwait)
+{
+    int rc = s_send(sock, routing_id, msg, payload, dontwait ? ZMQ_DONTWAIT : 0);
+    int saved = errno;
+    if (payload)
+        zmsg_destroy(payload);  /* consumed on failure too */
+    errno = saved;
+    return rc;
+}
+
+int
+braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   zmsg_t **payload)
+{
+    return s_send(sock, routing_id, msg, payload, ZMQ_DONTWAIT);
 }
 
 /*  ---------------------------------------------------------------------
