@@ -77,23 +77,6 @@ fault_fixture_destroy(fault_fixture_t **self_p);
 int
 fault_fixture_teardown(void **state);
 
-/*  Wait up to timeout_msec for the client to exit and its output to end;
-    its exit code in *code_p. On a timeout the client's and the cluster's
-    stderr tails are printed and the client is killed and freed (*client_p
-    NULL): -1, the caller fails. When it exits with a code other than
-    want_code the same tails are printed (the caller asserts on the code):
-    0.                                                                      */
-int
-fault_client_finish(braid_cluster_t *self, braid_proc_t **client_p, int timeout_msec,
-                    int want_code, int *code_p);
-
-/*  `braid submit -b FRONTEND ARGS...` (braid_cluster_submit, name labels
-    the logs) run to its end with fault_client_finish(). The client (owned,
-    for its output) in *client_p; NULL after a -1 (reported).               */
-int
-fault_client_run(braid_cluster_t *self, const char *name, const char *const args[],
-                 int timeout_msec, int want_code, braid_proc_t **client_p, int *code_p);
-
 /*  Forget a worker the test killed on purpose (so braid_cluster_stop()
     does not expect it to exit 0): the process is reaped and freed.         */
 void

@@ -401,7 +401,7 @@ test_hostile_peer(void **state)
     const char *args[] = {"-s", "echo", "hello", "world", NULL};
     braid_proc_t *client = NULL;
     int code = -1;
-    if (fault_client_run(c, "client", args, 15000, 0, &client, &code) != 0)
+    if (braid_cluster_run(c, "client", args, 15000, 0, &client, &code) != 0)
         fail_msg("client not done within 15 s");
     size_t len = 0;
     char *out = braid_proc_output(client, BRAID_STDOUT, &len);

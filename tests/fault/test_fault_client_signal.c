@@ -85,7 +85,7 @@ s_signal_client(fault_fixture_t *f, braid_proc_t *client)
     int64_t start = braid_now_msec();
     assert_int_equal(braid_proc_signal(client, SIGINT), 0);
     int code = -1;
-    if (fault_client_finish(f->cluster, &client, 10000, 130, &code) != 0)
+    if (braid_cluster_finish(f->cluster, &client, 10000, 130, &code) != 0)
         fail_msg("client still running 10 s after SIGINT");
     print_message("client exited %d, %lld ms after SIGINT\n", code,
                   (long long) (braid_now_msec() - start));

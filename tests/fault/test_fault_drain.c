@@ -80,7 +80,7 @@ test_sigterm_drains(void **state)
     braid_proc_t *b = braid_cluster_submit(f->cluster, "client-b", args_b, NULL);
     assert_non_null(b);
     int code = -1;
-    if (fault_client_finish(f->cluster, &b, 10000, 3, &code) != 0) {
+    if (braid_cluster_finish(f->cluster, &b, 10000, 3, &code) != 0) {
         braid_proc_destroy(&a);
         fail_msg("client B not done within 10 s");
     }
@@ -93,7 +93,7 @@ test_sigterm_drains(void **state)
     free(err);
     braid_proc_destroy(&b);
 
-    if (fault_client_finish(f->cluster, &a, 20000, 0, &code) != 0)
+    if (braid_cluster_finish(f->cluster, &a, 20000, 0, &code) != 0)
         fail_msg("client A not done within 20 s of the drain");
     size_t got_len = 0;
     char *got = braid_proc_output(a, BRAID_STDOUT, &got_len);

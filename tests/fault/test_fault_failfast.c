@@ -56,7 +56,7 @@ test_fail_fast(void **state)
     int64_t start = braid_now_msec();
     braid_proc_t *client = NULL;
     int code = -1;
-    if (fault_client_run(f->cluster, "client", args, 20000, 1, &client, &code) != 0)
+    if (braid_cluster_run(f->cluster, "client", args, 20000, 1, &client, &code) != 0)
         fail_msg("client not done within 20 s: the failure did not cancel the rest");
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     assert_non_null(out);

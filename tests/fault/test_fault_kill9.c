@@ -87,7 +87,7 @@ test_kill9_mid_stream(void **state)
         braid_proc_destroy(&client);
         fail_msg("the broker did not expire w2 within 10 s of its SIGKILL");
     }
-    if (fault_client_finish(f->cluster, &client, 40000, 0, &code) != 0)
+    if (braid_cluster_finish(f->cluster, &client, 40000, 0, &code) != 0)
         fail_msg("client not done within 40 s");
     size_t got_len = 0;
     char *got = braid_proc_output(client, BRAID_STDOUT, &got_len);

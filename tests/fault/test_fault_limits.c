@@ -51,7 +51,7 @@ s_submit(fault_fixture_t *f, const char *const args[], int want_code, char **err
 {
     braid_proc_t *client = NULL;
     int code = -1;
-    if (fault_client_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
+    if (braid_cluster_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
         fail_msg("client not done within 20 s");
     *err_p = braid_proc_output(client, BRAID_STDERR, NULL);
     braid_proc_destroy(&client);

@@ -91,7 +91,7 @@ s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *
     args[argc] = NULL;
     braid_proc_t *client = NULL;
     int code = -1;
-    if (fault_client_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
+    if (braid_cluster_run(f->cluster, "client", args, 20000, want_code, &client, &code) != 0)
         fail_msg("client not done within 20 s");
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     assert_non_null(out);

@@ -98,7 +98,7 @@ test_sigstop_worker(void **state)
     print_message("stats after SIGCONT: %s\n", text ? text : "(none)");
 
     int code = -1;
-    if (fault_client_finish(f->cluster, &client, 30000, 0, &code) != 0) {
+    if (braid_cluster_finish(f->cluster, &client, 30000, 0, &code) != 0) {
         free(text);
         fail_msg("client not done within 30 s");
     }

@@ -52,7 +52,7 @@ test_timeout_kills_group(void **state)
     int64_t start = braid_now_msec();
     braid_proc_t *client = NULL;
     int code = -1;
-    if (fault_client_run(f->cluster, "client", args, 25000, 1, &client, &code) != 0)
+    if (braid_cluster_run(f->cluster, "client", args, 25000, 1, &client, &code) != 0)
         fail_msg("client not done within 25 s (the task sleeps 30 s, its timeout is 1 s)");
     int64_t took = braid_now_msec() - start;
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);

@@ -229,3 +229,38 @@ braid_cluster_destroy(braid_cluster_t **self_p)
     free(self);
     *self_p = NULL;
 }
+
+int
+braid_cluster_finish(braid_cluster_t *self, braid_proc_t **client_p, int timeout_msec,
+                    int want_code, int *code_p)
+{
+    *code_p = -1;
+    if (braid_proc_finish(*client_p, timeout_msec, code_p) != 0) {
+        fprintf(stderr, "cluster: %s still running after %d ms\n", braid_proc_name(*client_p),
+                timeout_msec);
+        braid_proc_dump(*client_p, 2000);
+        braid_cluster_dump(self);
+        braid_proc_destroy(client_p);
+        return -1;
+    }
+    if (*code_p != want_code) {
+        fprintf(stderr, "cluster: %s exited %d (want %d)\n", braid_proc_name(*client_p), *code_p,
+                want_code);
+        braid_proc_dump(*client_p, 2000);
+        braid_cluster_dump(self);
+    }
+    return 0;
+}
+
+int
+braid_cluster_run(braid_cluster_t *self, const char *name, const char *const args[],
+                 int timeout_msec, int want_code, braid_proc_t **client_p, int *code_p)
+{
+    *code_p = -1;
+    *client_p = braid_cluster_submit(self, name, args, NULL);
+    if (!*client_p) {
+        fprintf(stderr, "cluster: cannot spawn %s\n", name);
+        return -1;
+    }
+    return braid_cluster_finish(self, client_p, timeout_msec, want_code, code_p);
+}

@@ -73,6 +73,23 @@ braid_proc_t *
 braid_cluster_submit(braid_cluster_t *self, const char *name, const char *const args[],
                      const char *stdin_path);
 
+/*  Wait up to timeout_msec for the client to exit and its output to end;
+    its exit code in *code_p. On a timeout the client's and the cluster's
+    stderr tails are printed and the client is killed and freed (*client_p
+    NULL): -1, the caller fails. When it exits with a code other than
+    want_code the same tails are printed (the caller asserts on the code):
+    0.                                                                      */
+int
+braid_cluster_finish(braid_cluster_t *self, braid_proc_t **client_p, int timeout_msec,
+                    int want_code, int *code_p);
+
+/*  `braid submit -b FRONTEND ARGS...` (braid_cluster_submit, name labels
+    the logs) run to its end with braid_cluster_finish(). The client (owned,
+    for its output) in *client_p; NULL after a -1 (reported).               */
+int
+braid_cluster_run(braid_cluster_t *self, const char *name, const char *const args[],
+                 int timeout_msec, int want_code, braid_proc_t **client_p, int *code_p);
+
 /*  Graceful stop, see above. 0 when every process exited 0 and nothing is
     left running; -1 otherwise (each problem reported on stderr).           */
 int

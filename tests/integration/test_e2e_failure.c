@@ -101,17 +101,11 @@ s_run(s_fixture_t *f, const char *name, const char *extra)
     for (int i = 0; i < S_QUERIES; i++)
         args[argc++] = queries[i];
     args[argc] = NULL;
-    braid_proc_t *client = braid_cluster_submit(f->cluster, name, args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 20000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (braid_cluster_run(f->cluster, name, args, 20000, 1, &client, &code) != 0)
         fail_msg("%s: not done within 20 s", name);
-    }
     if (code != 1) {
-        braid_proc_dump(client, 2000);
         braid_proc_destroy(&client);
         fail_msg("%s: exit %d, want 1 (some task not ok)", name, code);
     }

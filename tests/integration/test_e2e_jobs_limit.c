@@ -112,18 +112,11 @@ test_e2e_jobs_limit(void **state)
     s_fixture_t *f = *state;
     const char *args[] = {"-s", "lim", "-j", "3", "0", "1", "2", "3", "4", "5", "6", "7", "8",
                           NULL};
-    braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
-    assert_non_null(client);
+    braid_proc_t *client = NULL;
     int code = -1;
-    if (braid_proc_finish(client, 20000, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (braid_cluster_run(f->cluster, "client", args, 20000, 0, &client, &code) != 0)
         fail_msg("client not done within 20 s");
-    }
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
-    if (code != 0)
-        braid_proc_dump(client, 2000);
     braid_proc_destroy(&client);
     assert_int_equal(code, 0);
     assert_string_equal(out, "done 0\ndone 1\ndone 2\ndone 3\ndone 4\ndone 5\ndone 6\ndone 7\n"

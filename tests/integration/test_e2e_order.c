@@ -169,15 +169,10 @@ s_run_client(s_fixture_t *f, const char *name, const char *const args[])
     assert_non_null(client);
     int code = -1;
     int64_t start = braid_now_msec();
-    if (braid_proc_finish(client, S_CLIENT_MSEC, &code) != 0) {
-        braid_proc_dump(client, 2000);
-        braid_cluster_dump(f->cluster);
-        braid_proc_destroy(&client);
+    if (braid_cluster_finish(f->cluster, &client, S_CLIENT_MSEC, 0, &code) != 0)
         fail_msg("%s: not done within %d ms", name, S_CLIENT_MSEC);
-    }
     print_message("%s: %lld ms\n", name, (long long) (braid_now_msec() - start));
     if (code != 0) {
-        braid_proc_dump(client, 2000);
         braid_proc_destroy(&client);
         fail_msg("%s: exit %d, want 0", name, code);
     }
