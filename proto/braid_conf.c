@@ -7,6 +7,7 @@
 */
 
 #include "braid_conf.h"
+#include "braid_num.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -417,17 +418,8 @@ braid_conf_uint(braid_conf_t *self, const char *path, uint64_t min, uint64_t max
         *value = dflt;
         return 0;
     }
-    const char *s = node->value;
-    uint64_t v = 0;
-    bool ok = s && *s;
-    for (; ok && *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10) {
-            ok = false;
-            break;
-        }
-        v = v * 10 + (uint64_t) (*s - '0');
-    }
-    if (!ok || v < min || v > max) {
+    uint64_t v;
+    if (braid_parse_u64(node->value, min, max, &v) != 0) {
         braid_conf_error(node, err, errsize, "%s must be an integer in %llu..%llu", node->name,
                          (unsigned long long) min, (unsigned long long) max);
         return -1;

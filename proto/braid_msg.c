@@ -62,9 +62,9 @@ static const s_field_t s_fields[] = {
     F_('j', K_BIN16, job_id, 0, 0),
     F_('o', K_U32, order, 0, BRAID_ORDER_KEY),
     F_('m', K_U32, max_inflight, 0, BRAID_MAX_INFLIGHT),
-    F_('t', K_U32, timeout_msec, 0, 7ull * 24 * 3600 * 1000),
+    F_('t', K_U32, timeout_msec, 0, BRAID_MAX_MSEC),
     F_('f', K_U32, flags, 0, 0xffff),
-    F_('d', K_U32, deadline_msec, 0, 7ull * 24 * 3600 * 1000),
+    F_('d', K_U32, deadline_msec, 0, BRAID_MAX_MSEC),
     F_('y', K_U32, retries, 0, BRAID_MAX_RETRIES),
     F_('g', K_U32, transient, 0, 1),
     F_('n', K_U32, count, 1, BRAID_MAX_QUERIES),
@@ -538,6 +538,153 @@ s_max_frame_size(int type)
     }
 }
 
+bool
+braid_msg_payload_fits(int type, size_t size)
+{
+    if (size > s_max_frame_size(type))
+        return false;
+    return type != BRAID_MSG_WHEARTBEAT || size % BRAID_HEARTBEAT_ENTRY == 0;
+}
+
+/*  Drop the rest of a message whose first frames were received: the next
+    receive then starts at a message boundary. Bounded: a message still
+    arriving is left to the next receive to refuse.                         */
+static void
+s_drain_rest(void *handle)
+{
+    int rcvmore = 1;
+    size_t optlen = sizeof rcvmore;
+    zmq_msg_t rest;
+    zmq_msg_init(&rest);
+    for (int i = 0; i < 100000 && zmq_getsockopt(handle, ZMQ_RCVMORE, &rcvmore, &optlen) == 0 &&
+                    rcvmore && zmq_msg_recv(&rest, handle, ZMQ_DONTWAIT) >= 0;
+         i++)
+        optlen = sizeof rcvmore;
+    zmq_msg_close(&rest);
+}
+
+int
+braid_msg_recv_frames(void *handle, zmq_msg_t *frames, size_t max, size_t *nframes_p, int flags)
+{
+    size_t n = 0;
+    bool too_many = false;
+    int more = 1;
+    *nframes_p = 0;
+    for (size_t i = 0; more; i++) {
+        zmq_msg_t drain;
+        zmq_msg_t *m = n < max ? &frames[n] : &drain;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, handle, i ? 0 : flags) < 0) {
+            int err = errno;
+            zmq_msg_close(m);
+            if (i)
+                s_drain_rest(handle);
+            for (size_t k = 0; k < n; k++)
+                zmq_msg_close(&frames[k]);
+            errno = err;
+            return -1;
+        }
+        more = zmq_msg_more(m);
+        if (m == &drain) {
+            zmq_msg_close(&drain);  /* never hold more than max            */
+            too_many = true;
+        } else
+            n++;
+    }
+    if (too_many) {
+        for (size_t k = 0; k < n; k++)
+            zmq_msg_close(&frames[k]);
+        return -2;
+    }
+    *nframes_p = n;
+    return 0;
+}
+
+braid_err_t
+braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t channel,
+                        braid_msg_t *msg)
+{
+    if (nframes == 0)
+        return BRAID_ERR_EMPTY;
+    braid_err_t e = braid_msg_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
+                                     nframes - 1, channel, msg);
+    for (size_t i = 1; e == BRAID_OK && i < nframes; i++)
+        if (!braid_msg_payload_fits(msg->type, zmq_msg_size(&frames[i])))
+            e = BRAID_ERR_FRAME_SIZE;
+    return e;
+}
+
+zmsg_t *
+braid_msg_take_frames(zmsg_t **queue_p, size_t n)
+{
+    zmsg_t *queue = *queue_p;
+    size_t size = queue ? zmsg_size(queue) : 0;
+    if (n == 0 || size == 0)
+        return NULL;
+    if (n >= size) {
+        *queue_p = NULL;
+        return queue;
+    }
+    zmsg_t *batch = zmsg_new();
+    if (!batch)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        zframe_t *f = zmsg_pop(queue);
+        zmsg_append(batch, &f);
+    }
+    return batch;
+}
+
+void
+braid_msg_put_back(zmsg_t **queue_p, zmsg_t **batch_p)
+{
+    zmsg_t *batch = *batch_p;
+    *batch_p = NULL;
+    if (!batch)
+        return;
+    if (*queue_p) {
+        zframe_t *f;
+        while ((f = zmsg_pop(*queue_p)))
+            zmsg_append(batch, &f);
+        zmsg_destroy(queue_p);
+    }
+    *queue_p = batch;
+}
+
+static void
+s_put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+s_get_be(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void
+braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry)
+{
+    s_put_be(p, entry->task_id, 8);
+    s_put_be(p + 8, entry->attempt, 4);
+    s_put_be(p + 12, entry->next_seq, 8);
+}
+
+void
+braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
+{
+    entry->task_id = s_get_be(p, 8);
+    entry->attempt = (uint32_t) s_get_be(p + 8, 4);
+    entry->next_seq = s_get_be(p + 12, 8);
+}
+
 int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
@@ -594,15 +741,11 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     else
         e = braid_msg_decode(zmq_msg_data(&header), zmq_msg_size(&header), zmsg_size(body),
                              channel, msg);
-    if (e == BRAID_OK) {
-        size_t cap = s_max_frame_size(msg->type);
-        for (zframe_t *f = zmsg_first(body); f; f = zmsg_next(body))
-            if (zframe_size(f) > cap || (msg->type == BRAID_MSG_WHEARTBEAT &&
-                                         zframe_size(f) % BRAID_HEARTBEAT_ENTRY != 0)) {
-                e = BRAID_ERR_FRAME_SIZE;
-                break;
-            }
-    }
+    for (zframe_t *f = e == BRAID_OK ? zmsg_first(body) : NULL; f; f = zmsg_next(body))
+        if (!braid_msg_payload_fits(msg->type, zframe_size(f))) {
+            e = BRAID_ERR_FRAME_SIZE;
+            break;
+        }
     zmq_msg_close(&header);
     if (e != BRAID_OK) {
         zmsg_destroy(&body);
@@ -615,17 +758,8 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
 failed:
     /*  Interrupted inside a message: drop the rest of it, so the next
         receive starts at a message boundary.                               */
-    if (more) {
-        int rcvmore = 1;
-        size_t optlen = sizeof rcvmore;
-        zmq_msg_t rest;
-        zmq_msg_init(&rest);
-        for (int i = 0; i < 100000 && zmq_getsockopt(handle, ZMQ_RCVMORE, &rcvmore, &optlen) == 0 &&
-                            rcvmore && zmq_msg_recv(&rest, handle, ZMQ_DONTWAIT) >= 0;
-             i++)
-            optlen = sizeof rcvmore;
-        zmq_msg_close(&rest);
-    }
+    if (more)
+        s_drain_rest(handle);
     zmq_msg_close(&header);
     zmsg_destroy(&body);
     if (routing_id)

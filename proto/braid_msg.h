@@ -39,9 +39,19 @@ extern "C" {
 #define BRAID_MAX_FRAME (16u << 20)   /* ZMQ_MAXMSGSIZE on bound sockets    */
 #define BRAID_MAX_DEPTH 3             /* msgpack nesting in a header        */
 #define BRAID_MAX_RETRIES 1000        /* retries of one task                */
+#define BRAID_MAX_MSEC 604800000u     /* 7 days: any timeout or deadline    */
 /*  WHEARTBEAT's payload frame: one entry per running task, big-endian
     task_id (8 bytes), attempt (4), next seq to send (8).                   */
 #define BRAID_HEARTBEAT_ENTRY 20
+
+/*  A worker with n slots runs n tasks and holds n more queued, so it never
+    waits a round trip for its next task (PROTOCOL.md, "A worker" 2): the
+    broker sends it at most this many tasks at once.                        */
+static inline uint32_t
+braid_worker_capacity(uint32_t slots)
+{
+    return 2 * slots;
+}
 
 /*  Channels. A message type is valid on exactly one.                      */
 typedef enum {
@@ -192,6 +202,56 @@ braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
 int
 braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                    zmsg_t **payload);
+
+/*  True if a payload frame of size bytes fits a message of this type
+    (frame size caps, and WHEARTBEAT's whole entries). The receivers check
+    every payload frame with it.                                            */
+bool
+braid_msg_payload_fits(int type, size_t size);
+
+/*  Receive one whole message into frames[0..max) without allocating and
+    without ever holding more than max frames: a longer message is drained
+    and refused. Each frames[i] is initialised here; on 0 the caller owns
+    frames[0..*nframes_p) and closes them; on -1 and -2 nothing is held.
+    flags apply to the first frame (ZMQ_DONTWAIT). Returns 0, -1 (errno:
+    EAGAIN, EINTR, or the socket failed) or -2 (too many frames).           */
+int
+braid_msg_recv_frames(void *handle, zmq_msg_t *frames, size_t max, size_t *nframes_p, int flags);
+
+/*  Decode a message received with braid_msg_recv_frames (frames[0] is the
+    header, the rest payload): the header, then every payload frame's size.
+    Pure; BRAID_OK or the reason.                                           */
+braid_err_t
+braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t channel,
+                        braid_msg_t *msg);
+
+/*  Take the first n frames of the queue *queue_p as a message of their
+    own, to send as one batch. When n covers the whole queue the queue
+    itself is returned and *queue_p set to NULL. NULL (queue untouched) on
+    allocation failure or when the queue is empty or n is 0.                */
+zmsg_t *
+braid_msg_take_frames(zmsg_t **queue_p, size_t n);
+
+/*  Put a batch that could not be sent back in front of the queue *queue_p
+    (which may be NULL): afterwards *queue_p holds the batch's frames, then
+    the queue's. *batch_p is consumed.                                      */
+void
+braid_msg_put_back(zmsg_t **queue_p, zmsg_t **batch_p);
+
+/*  One entry of WHEARTBEAT's payload frame.                                */
+typedef struct {
+    uint64_t task_id;
+    uint32_t attempt;
+    uint64_t next_seq;          /* next seq the worker will send            */
+} braid_hb_entry_t;
+
+/*  Write entry at p (BRAID_HEARTBEAT_ENTRY bytes).                         */
+void
+braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry);
+
+/*  Read the entry at p (BRAID_HEARTBEAT_ENTRY bytes).                      */
+void
+braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry);
 
 /*  Names, for logs and the CLI.                                            */
 const char *

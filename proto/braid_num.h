@@ -1,0 +1,38 @@
+/*  braid_num.h - the one parser of unsigned integers in command lines and
+    config files.
+
+    Strict, so that every program refuses the same texts: one or more ASCII
+    digits and nothing else (no sign, no blanks, no empty string, no hex),
+    within [min, max]. "" and "-1" are errors everywhere, never 0 or a
+    wrapped-around huge number.
+*/
+
+#ifndef BRAID_NUM_H_INCLUDED
+#define BRAID_NUM_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Parse text as a decimal integer in [min, max] into *value_p (untouched
+    on failure). 0, or -1 when text is not such a number.                   */
+int
+braid_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *value_p);
+
+/*  braid_parse_u64() of the len bytes at text (no NUL needed), for a number
+    inside a longer string such as a source spec.                           */
+int
+braid_parse_u64_len(const char *text, size_t len, uint64_t min, uint64_t max, uint64_t *value_p);
+
+/*  braid_parse_u64() for an unsigned int (max at most UINT32_MAX).         */
+int
+braid_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *value_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

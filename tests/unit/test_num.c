@@ -1,0 +1,92 @@
+/*  test_num.c - the shared unsigned-integer parser.                        */
+
+#include "braid_num.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/*  Texts every program must refuse, whatever the range.                    */
+static void
+test_refused_texts(void **state)
+{
+    (void) state;
+    const char *bad[] = {"",     " 1",  "1 ",  "+1",  "-1",  "-0",   "0x10", "1e3", "1.0",
+                         "1,000", "\t7", "7\n", "abc", "1a",  "a1",   "٣",   "18446744073709551616",
+                         "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 42;
+        assert_int_equal(braid_parse_u64(bad[i], 0, UINT64_MAX, &v), -1);
+        assert_int_equal(v, 42);    /* untouched on failure                */
+    }
+    uint64_t v = 42;
+    assert_int_equal(braid_parse_u64(NULL, 0, UINT64_MAX, &v), -1);
+    assert_int_equal(v, 42);
+}
+
+static void
+test_accepted_texts(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        uint64_t value;
+    } ok[] = {{"0", 0}, {"7", 7}, {"007", 7}, {"604800000", 604800000ull},
+              {"18446744073709551615", UINT64_MAX}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 1;
+        assert_int_equal(braid_parse_u64(ok[i].text, 0, UINT64_MAX, &v), 0);
+        assert_true(v == ok[i].value);
+    }
+}
+
+/*  The bounds are inclusive, and outside them is an error, not a clamp.    */
+static void
+test_range(void **state)
+{
+    (void) state;
+    uint64_t v = 0;
+    assert_int_equal(braid_parse_u64("1", 1, 10, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(braid_parse_u64("10", 1, 10, &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(braid_parse_u64("0", 1, 10, &v), -1);
+    assert_int_equal(braid_parse_u64("11", 1, 10, &v), -1);
+    assert_int_equal(v, 10);
+
+    uint32_t w = 5;
+    assert_int_equal(braid_parse_u32("4294967295", 0, UINT32_MAX, &w), 0);
+    assert_true(w == UINT32_MAX);
+    assert_int_equal(braid_parse_u32("4294967296", 0, UINT32_MAX, &w), -1);
+    assert_int_equal(braid_parse_u32("65536", 1, 65535, &w), -1);
+    assert_int_equal(braid_parse_u32("", 0, 65535, &w), -1);
+    assert_true(w == UINT32_MAX);
+}
+
+/*  A number inside a longer string: only len bytes count.                  */
+static void
+test_len(void **state)
+{
+    (void) state;
+    uint64_t v = 0;
+    assert_int_equal(braid_parse_u64_len("12x", 2, 0, 100, &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(braid_parse_u64_len("12x", 3, 0, 100, &v), -1);
+    assert_int_equal(braid_parse_u64_len("12", 0, 0, 100, &v), -1);
+    assert_int_equal(v, 12);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refused_texts),
+        cmocka_unit_test(test_accepted_texts),
+        cmocka_unit_test(test_range),
+        cmocka_unit_test(test_len),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
