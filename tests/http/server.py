@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""server.py - a local HTTP server for braid's http-source tests and benchmarks.
+"""server.py - a local HTTP/1.1 server for braid's http-source tests and benchmarks.
 
-Python's standard library only. It binds 127.0.0.1 on a port of its own
+Python's standard library only (asyncio streams: one event loop, thousands
+of requests a second, keep-alive). It binds 127.0.0.1 on a port of its own
 choosing (or --port), prints "READY port=N" on stdout, and serves until
-SIGTERM. Every endpoint records what the tests assert on, readable at
-GET /_stats as JSON (and reset by GET /_reset):
+SIGTERM or SIGINT. Every endpoint records what the tests assert on,
+readable at GET /_stats as JSON (and cleared by GET /_reset):
 
   /search?q=Q&delay_ms=D      after D ms, {"q": Q, "results": [...]}: Q as the
                               server decoded it, so a test compares it with
@@ -25,208 +26,202 @@ GET /_stats as JSON (and reset by GET /_reset):
   POST /echo                  the request body back, as received
 
 _stats: requests, connections (TCP connections accepted), peak (most
-requests in progress at once), in_progress, times (per path and query: the
-monotonic ns at which each request arrived), sent (per query: send times
-of streamed items), bodies (POST bodies, latin-1).
+requests in progress at once), in_progress, times (per "path?q": the
+monotonic ns at which each request arrived), sent (per query, or
+"query#source": the send time of each streamed item), bodies (POST
+bodies, latin-1), status_count.
 """
 
 import argparse
+import asyncio
 import json
 import signal
-import socket
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOCK = threading.Lock()
 STATS = {}
+MAX_HEAD = 65536
+MAX_BODY = 1 << 20
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def reset():
-    with LOCK:
-        STATS.clear()
-        STATS.update(requests=0, connections=0, peak=0, in_progress=0, times={}, sent={},
-                     bodies=[], status_count={})
+    STATS.clear()
+    STATS.update(requests=0, connections=0, peak=0, in_progress=0, times={}, sent={},
+                 bodies=[], status_count={})
 
 
 reset()
 
 
-def now_ns():
-    return time.monotonic_ns()
+class Request:
+    def __init__(self, method, target, headers, body):
+        self.method = method
+        url = urllib.parse.urlsplit(target)
+        self.path = url.path
+        self.params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True,
+                                                  encoding="utf-8", errors="surrogateescape"))
+        self.headers = headers
+        self.body = body
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"   # keep-alive: connections are reused
+def head(code, headers):
+    lines = ["HTTP/1.1 %d %s" % (code, REASONS.get(code, "Status"))]
+    lines += ["%s: %s" % kv for kv in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def log_message(self, fmt, *args):   # quiet: tests read _stats
-        pass
 
-    def setup(self):
-        super().setup()
-        with LOCK:
-            STATS["connections"] += 1
+async def send(writer, code, body, ctype="application/json", extra=()):
+    writer.write(head(code, [("Content-Type", ctype), ("Content-Length", str(len(body)))]
+                      + list(extra)) + body)
+    await writer.drain()
 
-    # -- helpers ----------------------------------------------------------
 
-    def _params(self):
-        url = urllib.parse.urlsplit(self.path)
-        params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True,
-                                             encoding="utf-8", errors="surrogateescape"))
-        return url.path, params
+async def chunk(writer, data):
+    writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+    await writer.drain()
 
-    def _send(self, code, body, ctype="application/json", headers=()):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
 
-    def _chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+async def stream(writer, req, q):
+    p = req.params
+    n = int(p.get("n", "3"))
+    interval = int(p.get("interval_ms", "0")) / 1000.0
+    sse = req.path == "/sse"
+    source = p.get("source", "")
+    key = q + ("#" + source if source else "")
+    ctype = "text/event-stream" if sse else "application/x-ndjson"
+    writer.write(head(200, [("Content-Type", ctype), ("Transfer-Encoding", "chunked")]))
+    for i in range(n):
+        if i and interval:
+            await asyncio.sleep(interval)
+        if req.path == "/ranked":
+            # Descending scores; URL i is the same page for every source
+            # when i is even, so sources overlap.
+            score = 1000 - i * 10 - (len(source) % 7)
+            url = "https://example.invalid/%s/%d" % (q if i % 2 == 0 else source, i)
+            item = {"score": score, "url": url, "source": source, "i": i}
+        else:
+            item = {"q": q, "i": i}
+        line = json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogateescape")
+        STATS["sent"].setdefault(key, []).append(time.monotonic_ns())
+        await chunk(writer, b"data: " + line + b"\n\n" if sse else line + b"\n")
+    if sse and "done" in p:
+        await chunk(writer, b"data: " + p["done"].encode() + b"\n\n")
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
 
-    def _start_chunked(self, ctype):
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self.wfile.flush()
 
-    def _end_chunked(self):
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+async def route(writer, req):
+    p = req.params
+    q = p.get("q", "")
+    if req.path == "/search":
+        delay = int(p.get("delay_ms", "0"))
+        if delay:
+            await asyncio.sleep(delay / 1000.0)
+        body = json.dumps({"q": q, "results": [q + " result"]}, ensure_ascii=False)
+        return await send(writer, 200, body.encode("utf-8", "surrogateescape") + b"\n")
+    if req.path in ("/ndjson", "/sse", "/ranked"):
+        return await stream(writer, req, q)
+    if req.path == "/status":
+        code = int(p.get("code", "500"))
+        seen = STATS["status_count"].get(q, 0)
+        STATS["status_count"][q] = seen + 1
+        if seen < int(p.get("times", "1")):
+            extra = [("Retry-After", p["retry_after"])] if "retry_after" in p else []
+            msg = b"status %d for %s\n" % (code, q.encode("utf-8", "surrogateescape"))
+            return await send(writer, code, msg, "text/plain", extra)
+        return await send(writer, 200, b'{"ok":true}\n')
+    if req.path == "/big":
+        total = int(p.get("bytes", "0"))
+        pattern = bytes(range(256)) * 256          # 64 KiB
+        writer.write(head(200, [("Content-Type", "application/octet-stream"),
+                                ("Transfer-Encoding", "chunked")]))
+        sent = 0
+        while sent < total:
+            part = pattern[: min(len(pattern), total - sent)]
+            await chunk(writer, part)
+            sent += len(part)
+        writer.write(b"0\r\n\r\n")
+        return await writer.drain()
+    if req.path == "/echo" and req.method == "POST":
+        STATS["bodies"].append(req.body.decode("latin-1"))
+        ctype = req.headers.get("content-type", "application/octet-stream")
+        return await send(writer, 200, req.body, ctype)
+    await send(writer, 404, b"no such endpoint\n", "text/plain")
 
-    def _record_sent(self, q):
-        with LOCK:
-            STATS["sent"].setdefault(q, []).append(now_ns())
 
-    # -- dispatch ---------------------------------------------------------
+async def read_request(reader):
+    try:
+        raw = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        return None
+    lines = raw.decode("latin-1").split("\r\n")
+    try:
+        method, target, _ = lines[0].split(" ", 2)
+    except ValueError:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    body = b""
+    n = int(headers.get("content-length", "0") or "0")
+    if 0 < n <= MAX_BODY:
+        body = await reader.readexactly(n)
+    return Request(method, target, headers, body)
 
-    def _enter(self, path, q):
-        with LOCK:
+
+async def handle(reader, writer):
+    STATS["connections"] += 1
+    try:
+        while True:
+            req = await read_request(reader)
+            if req is None:
+                break
+            if req.path == "/_stats":
+                await send(writer, 200, json.dumps(STATS).encode())
+                continue
+            if req.path == "/_reset":
+                reset()
+                await send(writer, 200, b"{}")
+                continue
+            q = req.params.get("q", "")
             STATS["requests"] += 1
             STATS["in_progress"] += 1
             STATS["peak"] = max(STATS["peak"], STATS["in_progress"])
-            STATS["times"].setdefault(path + "?" + q, []).append(now_ns())
-
-    def _leave(self):
-        with LOCK:
-            STATS["in_progress"] -= 1
-
-    def do_GET(self):
-        path, p = self._params()
-        if path == "/_stats":
-            with LOCK:
-                body = json.dumps(STATS).encode()
-            return self._send(200, body)
-        if path == "/_reset":
-            reset()
-            return self._send(200, b"{}")
-        q = p.get("q", "")
-        self._enter(path, q)
-        try:
-            self._route(path, p, q)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        finally:
-            self._leave()
-
-    def do_POST(self):
-        path, p = self._params()
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n)
-        q = p.get("q", "")
-        self._enter(path, q)
-        try:
-            if path != "/echo":
-                return self._send(404, b"no such endpoint\n", "text/plain")
-            with LOCK:
-                STATS["bodies"].append(body.decode("latin-1"))
-            self._send(200, body, self.headers.get("Content-Type", "application/octet-stream"))
-        finally:
-            self._leave()
-
-    def _route(self, path, p, q):
-        if path == "/search":
-            delay = int(p.get("delay_ms", "0"))
-            if delay:
-                time.sleep(delay / 1000.0)
-            body = json.dumps({"q": q, "results": [q + " result"]}, ensure_ascii=False)
-            return self._send(200, body.encode("utf-8", "surrogateescape") + b"\n")
-        if path in ("/ndjson", "/sse", "/ranked"):
-            n = int(p.get("n", "3"))
-            interval = int(p.get("interval_ms", "0")) / 1000.0
-            sse = path == "/sse"
-            self._start_chunked("text/event-stream" if sse else "application/x-ndjson")
-            source = p.get("source", "")
-            for i in range(n):
-                if i and interval:
-                    time.sleep(interval)
-                if path == "/ranked":
-                    # Deterministic, descending scores; URLs overlap across
-                    # sources: url i of every source is the same page when
-                    # i is even.
-                    score = 1000 - i * 10 - (len(source) % 7)
-                    url = "https://example.invalid/%s/%d" % (q if i % 2 == 0 else source, i)
-                    item = {"score": score, "url": url, "source": source, "i": i}
-                else:
-                    item = {"q": q, "i": i}
-                line = json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogateescape")
-                self._record_sent(q + ("#" + source if source else ""))
-                self._chunk(b"data: " + line + b"\n\n" if sse else line + b"\n")
-            if sse and "done" in p:
-                self._chunk(b"data: " + p["done"].encode() + b"\n\n")
-            return self._end_chunked()
-        if path == "/status":
-            code = int(p.get("code", "500"))
-            times = int(p.get("times", "1"))
-            with LOCK:
-                seen = STATS["status_count"].get(q, 0)
-                STATS["status_count"][q] = seen + 1
-            if seen < times:
-                headers = []
-                if "retry_after" in p:
-                    headers.append(("Retry-After", p["retry_after"]))
-                return self._send(code, b"status %d for %s\n" % (code, q.encode()), "text/plain",
-                                  headers)
-            return self._send(200, b'{"ok":true}\n')
-        if path == "/big":
-            total = int(p.get("bytes", "0"))
-            pattern = bytes(range(256)) * 256          # 64 KiB
-            self._start_chunked("application/octet-stream")
-            sent = 0
-            while sent < total:
-                part = pattern[: min(len(pattern), total - sent)]
-                self._chunk(part)
-                sent += len(part)
-            return self._end_chunked()
-        self._send(404, b"no such endpoint\n", "text/plain")
+            STATS["times"].setdefault(req.path + "?" + q, []).append(time.monotonic_ns())
+            try:
+                await route(writer, req)
+            finally:
+                STATS["in_progress"] -= 1
+            if req.headers.get("connection", "").lower() == "close":
+                break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
+async def main_async(port):
+    server = await asyncio.start_server(handle, "127.0.0.1", port, limit=MAX_HEAD, backlog=1024,
+                                        reuse_address=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print("READY port=%d" % server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await stop.wait()
+    return 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
-    args = ap.parse_args()
-    srv = Server(("127.0.0.1", args.port), Handler)
-    srv.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
-    print("READY port=%d" % srv.server_address[1], flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    srv.server_close()
-    return 0
+    return asyncio.run(main_async(ap.parse_args().port))
 
 
 if __name__ == "__main__":
