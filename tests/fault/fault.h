@@ -1,19 +1,17 @@
-/*  fault.h - helpers for the fault tests (issue 3): a broker started with a
-    config file (short heartbeats and liveness, small windows, source
-    policies), workers started with extra flags, the broker's stats, and
-    /proc conditions waited for with a deadline; the fixture most tests
-    share (temp dir, script, cluster and workers) and a client run to its
-    end with a deadline.
+/*  fault.h - helpers for the fault tests (issue 3): the broker and worker
+    settings they share (short heartbeats and liveness), the broker's
+    stats, and /proc conditions waited for with a deadline.
 
-    Built on the integration harness (harness.h, cluster.h): the cluster is
-    a braid_cluster_t, so braid_cluster_submit(), braid_cluster_stop() and
-    braid_cluster_destroy() work on it as usual.
+    Built on the integration harness (harness.h, cluster.h, fixture.h): a
+    fault test's fixture is a braid_fixture_t whose def has a config (e.g.
+    FAULT_BROKER_CONF) and .worker_args = FAULT_WORKER_ARGS, and its
+    cluster a braid_cluster_t as usual.
 */
 
 #ifndef BRAID_FAULT_H_INCLUDED
 #define BRAID_FAULT_H_INCLUDED
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <stdbool.h>
@@ -31,51 +29,15 @@ extern "C" {
 #define FAULT_LIVENESS "1200"
 #define FAULT_BROKER_CONF                                                                      \
     "broker\n"                                                                                 \
-    "    heartbeat_msec = 200\n"                                                               \
-    "    worker_liveness_msec = 1200\n"                                                        \
+    "    heartbeat_msec = " FAULT_HEARTBEAT "\n"                                               \
+    "    worker_liveness_msec = " FAULT_LIVENESS "\n"                                          \
     "    client_liveness_msec = 1500\n"                                                        \
     "    ack_timeout_msec = 1000\n"
 
-/*  Write dir/braidd.conf with conf_text and start braidd -c that file on
-    three free loopback ports; wait for its ready line. Owned cluster, or
-    NULL (reported).                                                        */
-braid_cluster_t *
-fault_cluster_new(const char *dir, const char *conf_text);
-
-/*  Start a worker: -b/-k to the cluster, -n slots, -N name,
-    --heartbeat FAULT_HEARTBEAT --liveness FAULT_LIVENESS, the
-    NULL-terminated extra args (may be NULL), then -s SPEC for each spec.
-    Waits for the broker's "worker joined name=NAME" line. 0 / -1.         */
-int
-fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
-                 const char *const specs[]);
-
-/*  The fixture most fault tests share: a temp dir, maybe a script in it,
-    and a cluster.                                                          */
-typedef struct {
-    char *dir;                /* owned temp dir */
-    char *script;             /* owned path of the script, or NULL */
-    braid_cluster_t *cluster; /* owned */
-} fault_fixture_t;
-
-/*  A temp dir named after name; if script_name is not NULL, the executable
-    script dir/script_name with script_text; fault_cluster_new() with
-    conf_text; then nworkers workers w1, w2, ... (fault_add_worker, no
-    extra args), each with slots and one source spec. With a script,
-    spec_fmt is a printf format whose one %s is the script's path (e.g.
-    "long=exec:'%s' {query}"); without one, it is the spec as is. Owned
-    fixture, or NULL (reported; everything undone).                         */
-fault_fixture_t *
-fault_fixture_new(const char *name, const char *conf_text, const char *script_name,
-                  const char *script_text, int nworkers, int slots, const char *spec_fmt);
-
-/*  Kill what is left of the cluster, remove the temp dir, free. NULL-safe. */
-void
-fault_fixture_destroy(fault_fixture_t **self_p);
-
-/*  fault_fixture_destroy() as a cmocka teardown (*state is the fixture).  */
-int
-fault_fixture_teardown(void **state);
+/*  The workers' side of the same settings: every fault fixture's
+    .worker_args (fixture.h).                                               */
+#define FAULT_WORKER_ARGS                                                                      \
+    ((const char *const[]){"--heartbeat", FAULT_HEARTBEAT, "--liveness", FAULT_LIVENESS, NULL})
 
 /*  Forget a worker the test killed on purpose (so braid_cluster_stop()
     does not expect it to exit 0): the process is reaped and freed.         */

@@ -45,13 +45,14 @@
 #define S_UNKNOWN BRAID_ERR_COUNT
 #define S_REASONS (BRAID_ERR_COUNT + 1)
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-bad-input", FAULT_BROKER_CONF, NULL, NULL, 1, 2,
-                               "echo=exec:printf '%s\\n' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-bad-input",
+    .conf = FAULT_BROKER_CONF,
+    .workers = 1,
+    .slots = 2,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"echo=exec:printf '%s\\n' {query}"},
+};
 
 /*  xorshift64*: the same messages every run.                               */
 static uint64_t s_rng = 0x9e3779b97f4a7c15ull;
@@ -298,7 +299,7 @@ s_reason_name(int r)
 static void
 test_hostile_peer(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     braid_cluster_t *c = f->cluster;
     char *text = NULL;
     braid_json_t *before = fault_stats(c, &text);
@@ -417,7 +418,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hostile_peer, s_setup, fault_fixture_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_hostile_peer, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,18 +39,21 @@ static const char s_script[] = "#!/bin/sh\n"
                                "echo \"started $1\"\n"
                                "exec tail -n 0 -f \"$0\"\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-failfast", FAULT_BROKER_CONF, "ff.sh", s_script, 2, 4,
-                               "ff=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-failfast",
+    .conf = FAULT_BROKER_CONF,
+    .script_name = "ff.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"ff=exec:'%s' {query}"},
+};
 
 static void
 test_fail_fast(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"--fail-fast", "--json", "-s", "ff", "q0", "bad", "q2", "q3", "q4",
                           "q5", NULL};
     int64_t start = braid_now_msec();
@@ -129,7 +132,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fail_fast, s_setup, fault_fixture_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_fail_fast, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

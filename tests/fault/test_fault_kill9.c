@@ -33,18 +33,19 @@
 #define S_PARTS 1000
 #define S_SIZE 32
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-kill9", FAULT_BROKER_CONF, NULL, NULL, 3, 6,
-                               "load=synthetic:parts=1000,size=32,delay_msec=2");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-kill9",
+    .conf = FAULT_BROKER_CONF,
+    .workers = 3,
+    .slots = 6,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"load=synthetic:parts=1000,size=32,delay_msec=2"},
+};
 
 static void
 test_kill9_mid_stream(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     char queries[S_QUERIES][16];
     const char *args[S_QUERIES + 8];
     int argc = 0;
@@ -114,7 +115,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, fault_fixture_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_stream, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,11 +47,21 @@ static const char s_conf[] = FAULT_BROKER_CONF "source\n"
                                                "        backoff_msec = 50\n"
                                                "        backoff_max_msec = 400\n";
 
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-retry",
+    .conf = s_conf,
+    .script_name = "flaky.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 2,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"flaky=exec:'%s' {query}"},
+};
+
 static int
 s_setup(void **state)
 {
-    *state = fault_fixture_new("braid-fault-retry", s_conf, "flaky.sh", s_script, 2, 2,
-                               "flaky=exec:'%s' {query}");
+    *state = braid_fixture_new(&s_def);
     return *state ? 0 : -1;
 }
 
@@ -70,7 +80,7 @@ typedef struct {
 /*  Run braid submit --json [extra] -s flaky QUERIES; check the exit code;
     fill tasks[i] for each query.                                          */
 static void
-s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
+s_run(braid_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
       s_task_t *tasks, int want_code)
 {
     const char *args[32];
@@ -137,7 +147,7 @@ s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *
 static void
 test_transient_then_ok(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *queries[] = {"a", "b", NULL};
     s_task_t tasks[2];
     s_run(f, NULL, NULL, queries, tasks, 0);
@@ -155,7 +165,7 @@ test_transient_then_ok(void **state)
 static void
 test_permanent_fails_after_limit(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *queries[] = {"perm1", NULL};
     s_task_t task;
     s_run(f, NULL, NULL, queries, &task, 1);
@@ -168,7 +178,7 @@ test_permanent_fails_after_limit(void **state)
 static void
 test_job_retry_limit(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *perm[] = {"perm2", NULL};
     s_task_t task;
     s_run(f, "-r", "4", perm, &task, 1);
@@ -202,5 +212,5 @@ main(void)
         cmocka_unit_test(test_permanent_fails_after_limit),
         cmocka_unit_test(test_job_retry_limit),
     };
-    return cmocka_run_group_tests(tests, s_setup, fault_fixture_teardown);
+    return cmocka_run_group_tests(tests, s_setup, braid_fixture_teardown);
 }

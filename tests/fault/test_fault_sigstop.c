@@ -41,13 +41,16 @@ static const char s_script[] = "#!/bin/sh\n"
                                "    sleep 0.05\n"
                                "done\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-sigstop", FAULT_BROKER_CONF, "tick.sh", s_script, 2, 2,
-                               "tick=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-sigstop",
+    .conf = FAULT_BROKER_CONF,
+    .script_name = "tick.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 2,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"tick=exec:'%s' {query}"},
+};
 
 static bool
 s_stale_seen(braid_json_t *stats, void *arg)
@@ -59,7 +62,7 @@ s_stale_seen(braid_json_t *stats, void *arg)
 static void
 test_sigstop_worker(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"-s", "tick", "a", "b", "c", "d", NULL};
     static const char *queries[S_QUERIES] = {"a", "b", "c", "d"};
     char want[S_QUERIES * S_LINES * 8];
@@ -127,7 +130,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigstop_worker, s_setup, fault_fixture_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_sigstop_worker, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,18 +36,21 @@ static const char s_script[] = "#!/bin/sh\n"
                                "sleep 30\n"
                                "echo never\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-timeout", FAULT_BROKER_CONF, "sleepy.sh", s_script, 1, 2,
-                               "sleepy=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-timeout",
+    .conf = FAULT_BROKER_CONF,
+    .script_name = "sleepy.sh",
+    .script_text = s_script,
+    .workers = 1,
+    .slots = 2,
+    .worker_args = FAULT_WORKER_ARGS,
+    .specs = {"sleepy=exec:'%s' {query}"},
+};
 
 static void
 test_timeout_kills_group(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"--json", "-t", "1000", "-s", "sleepy", "slow", "quick", NULL};
     int64_t start = braid_now_msec();
     braid_proc_t *client = NULL;
@@ -123,7 +126,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_timeout_kills_group, s_setup, fault_fixture_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_timeout_kills_group, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

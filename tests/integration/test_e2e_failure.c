@@ -12,7 +12,7 @@
     text; exit status 1. Then a clean stop.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <setjmp.h>
@@ -37,59 +37,19 @@ static const char s_script[] = "#!/bin/sh\n"
                                "fi\n"
                                "echo \"ok $1\"\n";
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_setup_inner(void **state)
-{
-    s_fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-fail");
-    if (!f->dir)
-        return -1;
-    char *script = braid_script_write(f->dir, "fail.sh", s_script);
-    if (!script)
-        return -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "fail=exec:'%s' {query}", script);
-    free(script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
-/*  cmocka does not call the teardown when the setup fails: do it here, so
-    that a failed start leaves no temp dir and no process behind.         */
-static int
-s_setup(void **state)
-{
-    if (s_setup_inner(state) == 0)
-        return 0;
-    s_teardown(state);
-    return -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-fail",
+    .script_name = "fail.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"fail=exec:'%s' {query}"},
+};
 
 /*  Run the job, with one extra flag or none (NULL), want exit 1. Owned
     finished client.                                                       */
 static braid_proc_t *
-s_run(s_fixture_t *f, const char *name, const char *extra)
+s_run(braid_fixture_t *f, const char *name, const char *extra)
 {
     const char *args[16];
     int argc = 0;
@@ -113,7 +73,7 @@ s_run(s_fixture_t *f, const char *name, const char *extra)
 }
 
 static void
-s_check_json(s_fixture_t *f)
+s_check_json(braid_fixture_t *f)
 {
     braid_proc_t *client = s_run(f, "client-json", "--json");
     size_t len;
@@ -190,7 +150,7 @@ s_check_json(s_fixture_t *f)
 }
 
 static void
-s_check_plain(s_fixture_t *f)
+s_check_plain(braid_fixture_t *f)
 {
     braid_proc_t *client = s_run(f, "client-plain", NULL);
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
@@ -212,7 +172,7 @@ s_check_plain(s_fixture_t *f)
 static void
 test_e2e_failure(void **state)
 {
-    s_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     s_check_json(f);
     s_check_plain(f);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
@@ -223,7 +183,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_e2e_failure, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_e2e_failure, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests_name("e2e_failure", tests, NULL, NULL);
 }

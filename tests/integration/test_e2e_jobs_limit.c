@@ -13,7 +13,7 @@
     exactly one interval (no task ran twice), clean stop.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,67 +29,22 @@
 #define S_QUERIES 9
 #define S_LIMIT 3
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
+static const char s_script[] = "#!/bin/sh\n"
+                               "# lim.sh QUERY: record the interval it runs in, next to itself\n"
+                               "f=\"${0%/*}/interval.$1\"\n"
+                               "echo \"start $(date +%s%N)\" >> \"$f\"\n"
+                               "sleep 0.3\n"
+                               "echo \"end $(date +%s%N)\" >> \"$f\"\n"
+                               "echo \"done $1\"\n";
 
-static int
-s_setup_inner(void **state)
-{
-    s_fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-jobs");
-    if (!f->dir)
-        return -1;
-    char *text = NULL;
-    if (asprintf(&text,
-                 "#!/bin/sh\n"
-                 "# lim.sh QUERY: record the interval it runs in\n"
-                 "f='%s/interval.'\"$1\"\n"
-                 "echo \"start $(date +%%s%%N)\" >> \"$f\"\n"
-                 "sleep 0.3\n"
-                 "echo \"end $(date +%%s%%N)\" >> \"$f\"\n"
-                 "echo \"done $1\"\n",
-                 f->dir)
-        < 0)
-        return -1;
-    char *script = braid_script_write(f->dir, "lim.sh", text);
-    free(text);
-    if (!script)
-        return -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "lim=exec:'%s' {query}", script);
-    free(script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
-/*  cmocka does not call the teardown when the setup fails: do it here, so
-    that a failed start leaves no temp dir and no process behind.         */
-static int
-s_setup(void **state)
-{
-    if (s_setup_inner(state) == 0)
-        return 0;
-    s_teardown(state);
-    return -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-jobs",
+    .script_name = "lim.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"lim=exec:'%s' {query}"},
+};
 
 typedef struct {
     long long t;
@@ -109,7 +64,7 @@ s_cmp_event(const void *a, const void *b)
 static void
 test_e2e_jobs_limit(void **state)
 {
-    s_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"-s", "lim", "-j", "3", "0", "1", "2", "3", "4", "5", "6", "7", "8",
                           NULL};
     braid_proc_t *client = NULL;
@@ -161,7 +116,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_e2e_jobs_limit, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_e2e_jobs_limit, braid_fixture_setup,
+                                                 braid_fixture_teardown, (void *) &s_def),
     };
     return cmocka_run_group_tests_name("e2e_jobs_limit", tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
       nothing left running.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <setjmp.h>
@@ -43,14 +43,22 @@ static const char s_script[] = "#!/bin/sh\n"
                                "    i=$((i + 1))\n"
                                "done\n";
 
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-order",
+    .script_name = "gen.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"gen=exec:'%s' {query}"},
+};
+
+/*  The shared fixture, and the queries and their reference output.        */
 typedef struct {
-    char *dir;
-    char *script;
+    braid_fixture_t *fx;
     char *queries; /* path of the queries file, one per line */
     char *want;    /* reference output, all queries */
     size_t want_len;
     size_t offset[S_QUERIES + 1]; /* query i's reference is want[offset[i]..offset[i+1]) */
-    braid_cluster_t *cluster;
 } s_fixture_t;
 
 /*  Query i: varied lengths, and now and then quotes, a backslash, shell
@@ -70,12 +78,11 @@ s_setup_inner(void **state)
     if (!f)
         return -1;
     *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-order");
-    if (!f->dir)
+    f->fx = braid_fixture_new(&s_def);
+    if (!f->fx)
         return -1;
-    f->script = braid_script_write(f->dir, "gen.sh", s_script);
-    f->queries = braid_path(f->dir, "queries.txt");
-    if (!f->script || !f->queries)
+    f->queries = braid_path(f->fx->dir, "queries.txt");
+    if (!f->queries)
         return -1;
     FILE *qf = fopen(f->queries, "w");
     if (!qf)
@@ -92,7 +99,7 @@ s_setup_inner(void **state)
         separator line (\036) after each query's output.                  */
     const char *loop[] = {"/bin/sh", "-c",
                           "while IFS= read -r q; do \"$0\" \"$q\"; printf '\\036\\n'; done",
-                          f->script, NULL};
+                          f->fx->script, NULL};
     size_t len = 0;
     int code = -1;
     char *raw = braid_run(loop, f->queries, 30000, &len, &code);
@@ -126,13 +133,7 @@ s_setup_inner(void **state)
         fprintf(stderr, "setup: reference has %d queries, want %d\n", query, S_QUERIES);
         return -1;
     }
-
-    /*  Two workers with four slots each, both serving gen.                */
-    char spec[512];
-    snprintf(spec, sizeof spec, "gen=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
+    return 0;
 }
 
 static int
@@ -141,9 +142,7 @@ s_teardown(void **state)
     s_fixture_t *f = *state;
     if (!f)
         return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f->script);
+    braid_fixture_destroy(&f->fx);
     free(f->queries);
     free(f->want);
     free(f);
@@ -165,11 +164,11 @@ s_setup(void **state)
 static braid_proc_t *
 s_run_client(s_fixture_t *f, const char *name, const char *const args[])
 {
-    braid_proc_t *client = braid_cluster_submit(f->cluster, name, args, f->queries);
+    braid_proc_t *client = braid_cluster_submit(f->fx->cluster, name, args, f->queries);
     assert_non_null(client);
     int code = -1;
     int64_t start = braid_now_msec();
-    if (braid_cluster_finish(f->cluster, &client, S_CLIENT_MSEC, 0, &code) != 0)
+    if (braid_cluster_finish(f->fx->cluster, &client, S_CLIENT_MSEC, 0, &code) != 0)
         fail_msg("%s: not done within %d ms", name, S_CLIENT_MSEC);
     print_message("%s: %lld ms\n", name, (long long) (braid_now_msec() - start));
     if (code != 0) {
@@ -368,7 +367,7 @@ test_e2e_order(void **state)
     s_check_submit_order(f);
     s_check_arrival_lines(f);
     s_check_arrival_json(f);
-    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+    assert_int_equal(braid_cluster_stop(f->fx->cluster), 0);
 }
 
 int
