@@ -22,24 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-s_setup(void **state)
-{
-    char *dir = braid_tmpdir_new("braid-harness");
-    if (!dir)
-        return -1;
-    *state = dir;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    char *dir = *state;
-    int orphans = braid_harness_reap_orphans();
-    braid_tmpdir_destroy(&dir);
-    return orphans == 0 ? 0 : -1;
-}
+/*  Each test runs in a fresh temp dir named after this prefix.             */
+#define S_PREFIX "braid-harness"
 
 static void
 test_output_and_exit_code(void **state)
@@ -355,19 +339,19 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_output_and_exit_code, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_needs_whole_line, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_deadline, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_eof_is_prompt, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_signal_and_exit_status, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sigpipe_default_in_child, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_group_backstop, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_orphan_reaper, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stdin_and_large_output, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_spawn_failure, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_free_port, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_tmpdir, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_json_lines, s_setup, s_teardown),
+        BRAID_TMPDIR_TEST(test_output_and_exit_code, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_needs_whole_line, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_deadline, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_eof_is_prompt, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_signal_and_exit_status, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_sigpipe_default_in_child, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_group_backstop, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_orphan_reaper, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_stdin_and_large_output, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_spawn_failure, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_free_port, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_tmpdir, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_json_lines, S_PREFIX),
     };
     return cmocka_run_group_tests_name("harness", tests, NULL, NULL);
 }
