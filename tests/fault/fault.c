@@ -6,6 +6,7 @@
 
 #include "fault.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,25 @@
 #include <unistd.h>
 
 #define S_POLL_MSEC 20
+
+braid_fixture_t *
+fault_fixture_new(const braid_fixture_def_t *def)
+{
+    assert(!def->worker_args);
+    braid_fixture_def_t fault_def = *def;
+    if (!fault_def.conf)
+        fault_def.conf = FAULT_BROKER_CONF;
+    fault_def.worker_args = FAULT_WORKER_ARGS;
+    return braid_fixture_new(&fault_def);
+}
+
+int
+fault_fixture_setup(void **state)
+{
+    const braid_fixture_def_t *def = *state;
+    *state = fault_fixture_new(def);
+    return *state ? 0 : -1;
+}
 
 void
 fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker)
@@ -240,11 +260,22 @@ fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), vo
     return rc;
 }
 
-bool
-fault_no_job(braid_json_t *stats, void *arg)
+/*  A fault_wait_stats() predicate: the broker holds no job.               */
+static bool
+s_no_job(braid_json_t *stats, void *arg)
 {
     (void) arg;
     return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;
+}
+
+int
+fault_wait_no_job(braid_cluster_t *self, int timeout_msec)
+{
+    char *text = NULL;
+    int rc = fault_wait_stats(self, s_no_job, NULL, timeout_msec, &text);
+    printf("stats: %s\n", text ? text : "(none)");
+    free(text);
+    return rc;
 }
 
 void

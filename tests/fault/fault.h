@@ -3,9 +3,9 @@
     stats, and /proc conditions waited for with a deadline.
 
     Built on the integration harness (harness.h, cluster.h, fixture.h): a
-    fault test's fixture is a braid_fixture_t whose def has a config (e.g.
-    FAULT_BROKER_CONF) and .worker_args = FAULT_WORKER_ARGS, and its
-    cluster a braid_cluster_t as usual.
+    fault test's fixture is the shared braid_fixture_t, started with the
+    fault settings (fault_fixture_new, FAULT_FIXTURE_TEST), and its cluster
+    a braid_cluster_t as usual.
 */
 
 #ifndef BRAID_FAULT_H_INCLUDED
@@ -34,10 +34,24 @@ extern "C" {
     "    client_liveness_msec = 1500\n"                                                        \
     "    ack_timeout_msec = 1000\n"
 
-/*  The workers' side of the same settings: every fault fixture's
-    .worker_args (fixture.h).                                               */
+/*  The workers' side of the same settings.                                */
 #define FAULT_WORKER_ARGS                                                                      \
     ((const char *const[]){"--heartbeat", FAULT_HEARTBEAT, "--liveness", FAULT_LIVENESS, NULL})
+
+/*  braid_fixture_new() with the fault settings: the broker gets def's conf,
+    or FAULT_BROKER_CONF when it has none; the workers FAULT_WORKER_ARGS
+    (def has no worker_args). Owned fixture, or NULL (reported).            */
+braid_fixture_t *
+fault_fixture_new(const braid_fixture_def_t *def);
+
+/*  braid_fixture_setup() with fault_fixture_new().                         */
+int
+fault_fixture_setup(void **state);
+
+/*  BRAID_FIXTURE_TEST() with the fault settings.                           */
+#define FAULT_FIXTURE_TEST(test, def)                                                          \
+    cmocka_unit_test_prestate_setup_teardown(test, fault_fixture_setup, braid_fixture_teardown, \
+                                             (void *) &(def))
 
 /*  Forget a worker the test killed on purpose (so braid_cluster_stop()
     does not expect it to exit 0): the process is reaped and freed.         */
@@ -83,10 +97,10 @@ int
 fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
                  int timeout_msec, char **text_p);
 
-/*  A fault_wait_stats() predicate: the broker holds no job (stats `jobs`
-    0 and `running` 0). arg unused.                                         */
-bool
-fault_no_job(braid_json_t *stats, void *arg);
+/*  fault_wait_stats() until the broker holds no job (stats `jobs` 0 and
+    `running` 0); the last stats are printed on stdout. 0 / -1.           */
+int
+fault_wait_no_job(braid_cluster_t *self, int timeout_msec);
 
 /*  Sleep for a short poll interval (a /proc or stats poll inside a loop
     with a deadline; never a synchronisation by itself).                   */

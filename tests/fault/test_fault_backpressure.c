@@ -70,7 +70,6 @@ static const braid_fixture_def_t s_def = {
     .conf = s_conf,
     .workers = 2,
     .slots = 4,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {S_SPEC},
 };
 
@@ -105,7 +104,7 @@ s_setup(void **state)
     if (!f)
         return -1;
     f->fd = -1;
-    f->fx = braid_fixture_new(&s_def);
+    f->fx = fault_fixture_new(&s_def);
     if (!f->fx)
         return s_teardown(state), -1;
     return 0;

@@ -47,10 +47,8 @@
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-fault-bad-input",
-    .conf = FAULT_BROKER_CONF,
     .workers = 1,
     .slots = 2,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"echo=exec:printf '%s\\n' {query}"},
 };
 
@@ -418,8 +416,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_hostile_peer, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_hostile_peer, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

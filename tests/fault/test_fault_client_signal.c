@@ -51,12 +51,10 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const braid_fixture_def_t s_def = {
     .name = S_NAME,
-    .conf = FAULT_BROKER_CONF,
     .script_name = "long.sh",
     .script_text = s_script,
     .workers = 2,
     .slots = 3,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"long=exec:'%s' {query}"},
 };
 
@@ -128,26 +126,18 @@ S_TEST(void **state)
         fail_msg("no partial reached the client");
     }
     s_signal_client(f, client);
-    char *text = NULL;
-    int rc = fault_wait_stats(f->cluster, fault_no_job, NULL, 5000, &text);
-    print_message("stats: %s\n", text ? text : "(none)");
-    free(text);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fault_wait_no_job(f->cluster, 5000), 0);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
 
-/*  One more level, so that S_TEST is expanded before cmocka names it.     */
-#define S_UNIT_TEST(test)                                                                      \
-    cmocka_unit_test_prestate_setup_teardown(test, braid_fixture_setup, braid_fixture_teardown,   \
-                                             (void *) &s_def)
 
 int
 main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        S_UNIT_TEST(S_TEST),
+        FAULT_FIXTURE_TEST(S_TEST, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

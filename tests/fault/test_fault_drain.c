@@ -47,7 +47,6 @@ static const braid_fixture_def_t s_def = {
     .script_text = s_script,
     .workers = 1,
     .slots = 4,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"tick=exec:'%s' {query}"},
 };
 
@@ -119,8 +118,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_sigterm_drains, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_sigterm_drains, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

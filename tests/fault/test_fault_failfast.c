@@ -41,12 +41,10 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-fault-failfast",
-    .conf = FAULT_BROKER_CONF,
     .script_name = "ff.sh",
     .script_text = s_script,
     .workers = 2,
     .slots = 4,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"ff=exec:'%s' {query}"},
 };
 
@@ -118,11 +116,7 @@ test_fail_fast(void **state)
         braid_proc_destroy(&client);
         fail_msg("the cancelled tasks' processes still run 10 s after the job ended");
     }
-    char *text = NULL;
-    int rc = fault_wait_stats(f->cluster, fault_no_job, NULL, 5000, &text);
-    print_message("stats: %s\n", text ? text : "(none)");
-    free(text);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fault_wait_no_job(f->cluster, 5000), 0);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
@@ -132,8 +126,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_fail_fast, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_fail_fast, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,10 +35,8 @@
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-fault-kill9",
-    .conf = FAULT_BROKER_CONF,
     .workers = 3,
     .slots = 6,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"load=synthetic:parts=1000,size=32,delay_msec=2"},
 };
 
@@ -115,8 +113,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_stream, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_kill9_mid_stream, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

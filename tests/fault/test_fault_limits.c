@@ -37,14 +37,13 @@ static const braid_fixture_def_t s_def = {
     .conf = s_conf,
     .workers = 1,
     .slots = 4,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"slow=synthetic:parts=1,size=16,delay_msec=3000", "quick=synthetic:parts=2,size=16"},
 };
 
 static int
 s_setup(void **state)
 {
-    *state = braid_fixture_new(&s_def);
+    *state = fault_fixture_new(&s_def);
     return *state ? 0 : -1;
 }
 

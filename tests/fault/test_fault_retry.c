@@ -54,14 +54,13 @@ static const braid_fixture_def_t s_def = {
     .script_text = s_script,
     .workers = 2,
     .slots = 2,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"flaky=exec:'%s' {query}"},
 };
 
 static int
 s_setup(void **state)
 {
-    *state = braid_fixture_new(&s_def);
+    *state = fault_fixture_new(&s_def);
     return *state ? 0 : -1;
 }
 

@@ -43,12 +43,10 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-fault-sigstop",
-    .conf = FAULT_BROKER_CONF,
     .script_name = "tick.sh",
     .script_text = s_script,
     .workers = 2,
     .slots = 2,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"tick=exec:'%s' {query}"},
 };
 
@@ -130,8 +128,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_sigstop_worker, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_sigstop_worker, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,12 +38,10 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-fault-timeout",
-    .conf = FAULT_BROKER_CONF,
     .script_name = "sleepy.sh",
     .script_text = s_script,
     .workers = 1,
     .slots = 2,
-    .worker_args = FAULT_WORKER_ARGS,
     .specs = {"sleepy=exec:'%s' {query}"},
 };
 
@@ -126,8 +124,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_timeout_kills_group, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        FAULT_FIXTURE_TEST(test_timeout_kills_group, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,13 +2,10 @@
     maybe a script in it, a broker (maybe with a config file) and workers.
 
     A test describes its fixture once, as a static braid_fixture_def_t, and
-    either hands it to cmocka as the test's initial state:
-
-        cmocka_unit_test_prestate_setup_teardown(test_x, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def)
-
-    or calls braid_fixture_new(&s_def) from its own setup (a group fixture,
-    or one with more state around it). Either way the test sees the
+    either hands it to cmocka as the test's initial state,
+    BRAID_FIXTURE_TEST(test_x, s_def) in its test table, or calls
+    braid_fixture_new(&s_def) from its own setup (a group fixture, or one
+    with more state around it). Either way the test sees the
     braid_fixture_t; the cluster in it is an ordinary braid_cluster_t.
 */
 
@@ -65,6 +62,12 @@ braid_fixture_setup(void **state);
 /*  braid_fixture_destroy() as a cmocka teardown (*state is the fixture).  */
 int
 braid_fixture_teardown(void **state);
+
+/*  A cmocka test table entry: test with the fixture that def (a
+    braid_fixture_def_t) describes.                                         */
+#define BRAID_FIXTURE_TEST(test, def)                                                          \
+    cmocka_unit_test_prestate_setup_teardown(test, braid_fixture_setup, braid_fixture_teardown, \
+                                             (void *) &(def))
 
 #ifdef __cplusplus
 }

@@ -137,8 +137,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(test_e2e_fairness, braid_fixture_setup,
-                                                 braid_fixture_teardown, (void *) &s_def),
+        BRAID_FIXTURE_TEST(test_e2e_fairness, s_def),
     };
     return cmocka_run_group_tests_name("e2e_fairness", tests, NULL, NULL);
 }
