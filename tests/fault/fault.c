@@ -50,7 +50,7 @@ fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker)
         }
 }
 
-braid_json_t *
+json_t *
 fault_stats(braid_cluster_t *self, char **text_p)
 {
     const char *argv[] = {BRAID_CLI_PATH, "stats", "--json", "-T", "3000", "-b", self->frontend,
@@ -58,7 +58,7 @@ fault_stats(braid_cluster_t *self, char **text_p)
     size_t len = 0;
     int code = -1;
     char *out = braid_run(argv, NULL, 10000, &len, &code);
-    braid_json_t *json = NULL;
+    json_t *json = NULL;
     if (out && code == 0)
         json = braid_json_parse(out, len);
     if (text_p) {
@@ -70,30 +70,30 @@ fault_stats(braid_cluster_t *self, char **text_p)
 }
 
 long long
-fault_stat(braid_json_t *stats, const char *obj, const char *key)
+fault_stat(json_t *stats, const char *obj, const char *key)
 {
-    braid_json_t *o = obj ? braid_json_obj(stats, obj) : stats;
+    json_t *o = obj ? json_object_get(stats, obj) : stats;
     long long value = -1;
-    if (!o || braid_json_int(o, key, &value) != 0)
+    if (!o || json_unpack(o, "{s:I}", key, &value) != 0)
         return -1;
     return value;
 }
 
 long long
-fault_dropped_total(braid_json_t *stats)
+fault_dropped_total(json_t *stats)
 {
     static const char *keys[] = {"empty",      "too-big",   "msgpack",      "depth",
                                  "not-array",  "version",   "unknown-type", "channel",
                                  "field-count", "field-type", "range",      "frames",
                                  "frame-size", "routing",   "stale",        "unknown",
                                  "gaps",       NULL};
-    braid_json_t *dropped = braid_json_obj(stats, "dropped");
+    json_t *dropped = json_object_get(stats, "dropped");
     if (!dropped)
         return -1;
     long long total = 0;
     for (int i = 0; keys[i]; i++) {
         long long v;
-        if (braid_json_int(dropped, keys[i], &v) != 0)
+        if (json_unpack(dropped, "{s:I}", keys[i], &v) != 0)
             return -1;
         total += v;
     }
@@ -234,16 +234,16 @@ fault_rss_bytes(pid_t pid)
 }
 
 int
-fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
+fault_wait_stats(braid_cluster_t *self, bool (*pred)(json_t *, void *), void *arg,
                  int timeout_msec, char **text_p)
 {
     int64_t deadline = braid_now_msec() + timeout_msec;
     char *text = NULL;
     int rc = -1;
     while (true) {
-        braid_json_t *stats = fault_stats(self, &text);
+        json_t *stats = fault_stats(self, &text);
         bool ok = stats && pred(stats, arg);
-        braid_json_destroy(&stats);
+        json_decref(stats);
         if (ok) {
             rc = 0;
             break;
@@ -262,7 +262,7 @@ fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), vo
 
 /*  A fault_wait_stats() predicate: the broker holds no job.               */
 static bool
-s_no_job(braid_json_t *stats, void *arg)
+s_no_job(json_t *stats, void *arg)
 {
     (void) arg;
     return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;

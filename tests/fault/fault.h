@@ -58,18 +58,19 @@ fault_fixture_setup(void **state);
 void
 fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker);
 
-/*  `braid stats --json -b FRONTEND`. Owned parsed object, or NULL.        */
-braid_json_t *
+/*  `braid stats --json -b FRONTEND`, parsed (braid_json_parse); the text
+    in *text_p (owned) if text_p is not NULL. Owned (json_decref), or NULL. */
+json_t *
 fault_stats(braid_cluster_t *self, char **text_p);
 
 /*  A number from the stats: key, or key in the object obj (obj may be
     NULL). -1 if missing.                                                   */
 long long
-fault_stat(braid_json_t *stats, const char *obj, const char *key);
+fault_stat(json_t *stats, const char *obj, const char *key);
 
 /*  Sum of the counters in the stats' "dropped" object; -1 if missing.     */
 long long
-fault_dropped_total(braid_json_t *stats);
+fault_dropped_total(json_t *stats);
 
 /*  Live (non-zombie) processes whose command line contains marker, not
     counting braid-worker processes (their -s specs name the scripts).     */
@@ -94,7 +95,7 @@ fault_rss_bytes(pid_t pid);
     passes; 0 / -1. The last stats text is left in *text_p (owned) if
     text_p is not NULL.                                                     */
 int
-fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
+fault_wait_stats(braid_cluster_t *self, bool (*pred)(json_t *, void *), void *arg,
                  int timeout_msec, char **text_p);
 
 /*  fault_wait_stats() until the broker holds no job (stats `jobs` 0 and

@@ -94,13 +94,13 @@ test_kill9_mid_stream(void **state)
     assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
 
     char *text = NULL;
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     print_message("stats after the job: %s\n", text);
     /*  w2's tasks were dispatched again as new attempts.                  */
     assert_true(fault_stat(stats, NULL, "tasks_dispatched") > S_QUERIES);
     assert_int_equal(fault_stat(stats, NULL, "jobs"), 0);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     free(got);
     free(want);

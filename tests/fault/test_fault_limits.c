@@ -150,10 +150,10 @@ test_raw_limits(void **state)
     s_expect(a, BRAID_MSG_ACCEPT, 0, NULL);
 
     /*  A query frame over the bound is dropped and counted.                */
-    braid_json_t *before = fault_stats(f->cluster, NULL);
+    json_t *before = fault_stats(f->cluster, NULL);
     assert_non_null(before);
     long long size_before = fault_stat(before, "dropped", "frame-size");
-    braid_json_destroy(&before);
+    json_decref(before);
     braid_msg_t q;
     braid_msg_init(&q, BRAID_MSG_QUERIES);
     memset(q.job_id, 3, sizeof q.job_id);
@@ -166,10 +166,10 @@ test_raw_limits(void **state)
     char *text = NULL;
     long long size_after = -1;
     for (int i = 0; i < 100 && size_after <= size_before; i++) {
-        braid_json_t *after = fault_stats(f->cluster, &text);
+        json_t *after = fault_stats(f->cluster, &text);
         assert_non_null(after);
         size_after = fault_stat(after, "dropped", "frame-size");
-        braid_json_destroy(&after);
+        json_decref(after);
         if (size_after <= size_before) {
             free(text);
             text = NULL;
@@ -178,9 +178,9 @@ test_raw_limits(void **state)
     }
     print_message("stats: %s\n", text ? text : "");
     assert_int_equal(size_after, size_before + 1);
-    braid_json_t *stats = braid_json_parse(text, strlen(text));
+    json_t *stats = braid_json_parse(text, strlen(text));
     assert_true(fault_stat(stats, NULL, "rejected") >= 2);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     zsock_destroy(&a);
     zsock_destroy(&b);

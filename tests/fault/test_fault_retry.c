@@ -107,34 +107,34 @@ s_run(braid_fixture_t *f, const char *extra, const char *extra_arg, const char *
     print_message("%s %s %s: exit %d\n%s", queries[0], extra ? extra : "",
                   extra ? extra_arg : "", code, out);
     assert_int_equal(code, want_code);
-    for (char *p = out; *p;) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t) (nl - p) : strlen(p);
-        braid_json_t *j = braid_json_parse(p, len);
-        if (!j)
-            fail_msg("not a JSON line: %.*s", (int) len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         long long q = -1;
         if (strcmp(type, "job") != 0) {
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, n - 1);
         }
         s_task_t *t = q >= 0 ? &tasks[q] : NULL;
         if (strcmp(type, "partial") == 0) {
             assert_false(t->ended);
             t->partials++;
-            snprintf(t->data, sizeof t->data, "%s", braid_json_str(j, "data", NULL));
+            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            snprintf(t->data, sizeof t->data, "%s", data);
+            free(data);
         } else if (strcmp(type, "end") == 0) {
             assert_false(t->ended);
             t->ended = true;
-            snprintf(t->status, sizeof t->status, "%s", braid_json_str(j, "status", NULL));
-            snprintf(t->error, sizeof t->error, "%s", braid_json_str(j, "error", NULL));
-            assert_int_equal(braid_json_int(j, "attempts", &t->attempts), 0);
-            assert_int_equal(braid_json_int(j, "parts", &t->parts), 0);
+            snprintf(t->status, sizeof t->status, "%s",
+                     json_string_value(json_object_get(j, "status")));
+            snprintf(t->error, sizeof t->error, "%s",
+                     json_string_value(json_object_get(j, "error")));
+            assert_int_equal(json_unpack(j, "{s:I}", "attempts", &t->attempts), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "parts", &t->parts), 0);
         }
-        braid_json_destroy(&j);
-        p = nl ? nl + 1 : p + len;
+        json_decref(j);
     }
     for (int i = 0; i < n; i++)
         if (!tasks[i].ended)
@@ -191,12 +191,12 @@ test_job_retry_limit(void **state)
     assert_non_null(strstr(task.error, "exit status 75"));
 
     char *text = NULL;
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     print_message("stats: %s\n", text);
     /*  a, b: 2 each; perm1: 2; perm2: 4; c: 0.                           */
     assert_true(fault_stat(stats, NULL, "retries") >= 10);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }

@@ -51,7 +51,7 @@ static const braid_fixture_def_t s_def = {
 };
 
 static bool
-s_stale_seen(braid_json_t *stats, void *arg)
+s_stale_seen(json_t *stats, void *arg)
 {
     (void) arg;
     return fault_stat(stats, "dropped", "stale") >= 1;
@@ -114,10 +114,10 @@ test_sigstop_worker(void **state)
         braid_proc_destroy(&client);
         fail_msg("no stale result counted within 10 s of SIGCONT");
     }
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     assert_true(fault_stat(stats, NULL, "tasks_dispatched") > S_QUERIES);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);

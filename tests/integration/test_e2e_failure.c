@@ -76,35 +76,30 @@ static void
 s_check_json(braid_fixture_t *f)
 {
     braid_proc_t *client = s_run(f, "client-json", "--json");
-    size_t len;
-    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     braid_proc_destroy(&client);
     assert_non_null(out);
     print_message("--json output:\n%s", out);
 
     bool ended[S_QUERIES] = {false};
     bool job_seen = false;
-    char *p = out, *end = out + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
         assert_false(job_seen); /* the job line is the last */
-        braid_json_t *j = braid_json_parse(p, line_len);
-        if (!j)
-            fail_msg("not a JSON object: %.*s", (int) line_len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         if (strcmp(type, "end") == 0) {
             long long q = -1, parts = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
             assert_false(ended[q]);
             ended[q] = true;
-            const char *status = braid_json_str(j, "status", NULL);
-            const char *error = braid_json_str(j, "error", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
+            const char *error = json_string_value(json_object_get(j, "error"));
             assert_non_null(status);
             assert_non_null(error);
-            assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "parts", &parts), 0);
             if (q == S_FAILING) {
                 assert_string_equal(status, "failed");
                 assert_non_null(strstr(error, "exit status 1"));
@@ -117,30 +112,23 @@ s_check_json(braid_fixture_t *f)
             }
         } else if (strcmp(type, "partial") == 0) {
             long long q = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_int_not_equal(q, S_FAILING);
             char want[16];
             snprintf(want, sizeof want, "ok q%lld\n", q);
-            assert_string_equal(braid_json_str(j, "data", NULL), want);
+            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            assert_non_null(data);
+            assert_string_equal(data, want);
+            free(data);
         } else if (strcmp(type, "job") == 0) {
             job_seen = true;
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             assert_string_not_equal(status, "ok");
-            braid_json_t *src = braid_json_obj(braid_json_obj(j, "sources"), "fail");
-            assert_non_null(src);
-            static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
-            static const long long want[] = {9, 1, 0, 0};
-            for (int k = 0; k < 4; k++) {
-                long long n = -1;
-                assert_int_equal(braid_json_int(src, keys[k], &n), 0);
-                if (n != want[k])
-                    fail_msg("job summary: %s = %lld, want %lld", keys[k], n, want[k]);
-            }
+            braid_json_check_job(j, "fail", 9, 1, 0, 0);
         } else
             fail_msg("unknown type %s", type);
-        braid_json_destroy(&j);
-        p += line_len + 1;
+        json_decref(j);
     }
     assert_true(job_seen);
     for (int q = 0; q < S_QUERIES; q++)

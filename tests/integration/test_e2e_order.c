@@ -268,8 +268,7 @@ s_check_arrival_json(s_fixture_t *f)
 {
     const char *args[] = {"-s", "gen", "-o", "arrival", "--json", NULL};
     braid_proc_t *client = s_run_client(f, "arrival-json", args);
-    size_t len;
-    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     braid_proc_destroy(&client);
     assert_non_null(out);
     s_task_t *tasks = calloc(S_QUERIES, sizeof *tasks);
@@ -277,51 +276,45 @@ s_check_arrival_json(s_fixture_t *f)
 
     bool job_seen = false;
     size_t line_no = 0;
-    char *p = out;
-    char *end = out + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
         line_no++;
         if (job_seen)
             fail_msg("line %zu comes after the job line", line_no);
-        braid_json_t *j = braid_json_parse(p, line_len);
-        if (!j)
-            fail_msg("line %zu is not a JSON object: %.*s", line_no, (int) line_len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         if (strcmp(type, "job") == 0) {
             job_seen = true;
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             assert_string_equal(status, "ok");
-            braid_json_t *gen = braid_json_obj(braid_json_obj(j, "sources"), "gen");
+            json_t *gen = json_object_get(json_object_get(j, "sources"), "gen");
             assert_non_null(gen);
             long long ok = -1, failed = -1;
-            assert_int_equal(braid_json_int(gen, "ok", &ok), 0);
-            assert_int_equal(braid_json_int(gen, "failed", &failed), 0);
+            assert_int_equal(json_unpack(gen, "{s:I}", "ok", &ok), 0);
+            assert_int_equal(json_unpack(gen, "{s:I}", "failed", &failed), 0);
             assert_int_equal(ok, S_QUERIES);
             assert_int_equal(failed, 0);
         } else {
             long long q = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
-            const char *source = braid_json_str(j, "source", NULL);
+            const char *source = json_string_value(json_object_get(j, "source"));
             assert_non_null(source);
             assert_string_equal(source, "gen");
             s_task_t *t = &tasks[q];
             if (t->ended)
-                fail_msg("line %zu: query %lld has a record after its end: %.*s", line_no, q,
-                         (int) line_len, p);
+                fail_msg("line %zu: query %lld has a %s record after its end", line_no, q, type);
             if (strcmp(type, "partial") == 0) {
                 long long seq = -1;
-                assert_int_equal(braid_json_int(j, "seq", &seq), 0);
+                assert_int_equal(json_unpack(j, "{s:I}", "seq", &seq), 0);
                 if (seq != t->next_seq)
                     fail_msg("line %zu: query %lld seq %lld, want %lld", line_no, q, seq,
                              t->next_seq);
                 t->next_seq++;
                 size_t dlen;
-                const char *data = braid_json_str(j, "data", &dlen);
+                char *data = braid_json_bytes(json_object_get(j, "data"), &dlen);
                 assert_non_null(data);
                 if (t->len + dlen > t->cap) {
                     t->cap = (t->len + dlen) * 2;
@@ -330,19 +323,19 @@ s_check_arrival_json(s_fixture_t *f)
                 }
                 memcpy(t->data + t->len, data, dlen);
                 t->len += dlen;
+                free(data);
             } else if (strcmp(type, "end") == 0) {
-                const char *status = braid_json_str(j, "status", NULL);
+                const char *status = json_string_value(json_object_get(j, "status"));
                 assert_non_null(status);
                 assert_string_equal(status, "ok");
                 long long parts = -1;
-                assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+                assert_int_equal(json_unpack(j, "{s:I}", "parts", &parts), 0);
                 assert_int_equal(parts, t->next_seq);
                 t->ended = true;
             } else
                 fail_msg("line %zu: unknown type %s", line_no, type);
         }
-        braid_json_destroy(&j);
-        p += line_len + 1;
+        json_decref(j);
     }
     assert_true(job_seen);
     for (int q = 0; q < S_QUERIES; q++) {
