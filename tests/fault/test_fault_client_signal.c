@@ -131,7 +131,6 @@ S_TEST(void **state)
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
 
-
 int
 main(void)
 {
