@@ -6,6 +6,7 @@
 
 #include "fault.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,90 +18,24 @@
 
 #define S_POLL_MSEC 20
 
-braid_cluster_t *
-fault_cluster_new(const char *dir, const char *conf_text)
+braid_fixture_t *
+fault_fixture_new(const braid_fixture_def_t *def)
 {
-    char *conf = braid_path(dir, "braidd.conf");
-    if (!conf || braid_file_write(conf, conf_text, strlen(conf_text), 0644) != 0) {
-        fprintf(stderr, "fault: cannot write the broker config\n");
-        free(conf);
-        return NULL;
-    }
-    const char *extra[] = {"-c", conf, NULL};
-    braid_cluster_t *self = braid_cluster_new_args(dir, extra);
-    free(conf);
-    if (!self)
-        fprintf(stderr, "fault: (broker config:\n%s)\n", conf_text);
-    return self;
+    assert(!def->worker_args);
+    braid_fixture_def_t fault_def = *def;
+    if (!fault_def.conf)
+        fault_def.conf = FAULT_BROKER_CONF;
+    fault_def.worker_args = FAULT_WORKER_ARGS;
+    return braid_fixture_new(&fault_def);
 }
 
 int
-fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
-                 const char *const specs[])
+fault_fixture_setup(void **state)
 {
-    const char *args[40];
-    int argc = 0;
-    args[argc++] = "--heartbeat";
-    args[argc++] = FAULT_HEARTBEAT;
-    args[argc++] = "--liveness";
-    args[argc++] = FAULT_LIVENESS;
-    for (int i = 0; extra && extra[i] && argc < 39; i++)
-        args[argc++] = extra[i];
-    args[argc] = NULL;
-    return braid_cluster_add_worker_args(self, name, slots, args, specs);
+    const braid_fixture_def_t *def = *state;
+    *state = fault_fixture_new(def);
+    return *state ? 0 : -1;
 }
-
-fault_fixture_t *
-fault_fixture_new(const char *name, const char *conf_text, const char *script_name,
-                  const char *script_text, int nworkers, int slots, const char *spec_fmt)
-{
-    fault_fixture_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->dir = braid_tmpdir_new(name))
-        || (script_name && !(self->script = braid_script_write(self->dir, script_name,
-                                                                script_text)))) {
-        fprintf(stderr, "fault: cannot make the temp dir or the script for %s\n", name);
-        fault_fixture_destroy(&self);
-        return NULL;
-    }
-    char spec[1024];
-    if (self->script)
-        snprintf(spec, sizeof spec, spec_fmt, self->script);
-    else
-        snprintf(spec, sizeof spec, "%s", spec_fmt ? spec_fmt : "");
-    const char *specs[] = {spec, NULL};
-    self->cluster = fault_cluster_new(self->dir, conf_text);
-    for (int i = 0; self->cluster && i < nworkers; i++) {
-        char worker[16];
-        snprintf(worker, sizeof worker, "w%d", i + 1);
-        if (fault_add_worker(self->cluster, worker, slots, NULL, specs) != 0)
-            braid_cluster_destroy(&self->cluster);
-    }
-    if (!self->cluster)
-        fault_fixture_destroy(&self);
-    return self;
-}
-
-void
-fault_fixture_destroy(fault_fixture_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    fault_fixture_t *self = *self_p;
-    braid_cluster_destroy(&self->cluster);
-    free(self->script);
-    braid_tmpdir_destroy(&self->dir);
-    free(self);
-    *self_p = NULL;
-}
-
-int
-fault_fixture_teardown(void **state)
-{
-    fault_fixture_destroy((fault_fixture_t **) state);
-    return 0;
-}
-
-
 
 void
 fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker)
@@ -115,7 +50,7 @@ fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker)
         }
 }
 
-braid_json_t *
+json_t *
 fault_stats(braid_cluster_t *self, char **text_p)
 {
     const char *argv[] = {BRAID_CLI_PATH, "stats", "--json", "-T", "3000", "-b", self->frontend,
@@ -123,7 +58,7 @@ fault_stats(braid_cluster_t *self, char **text_p)
     size_t len = 0;
     int code = -1;
     char *out = braid_run(argv, NULL, 10000, &len, &code);
-    braid_json_t *json = NULL;
+    json_t *json = NULL;
     if (out && code == 0)
         json = braid_json_parse(out, len);
     if (text_p) {
@@ -135,30 +70,30 @@ fault_stats(braid_cluster_t *self, char **text_p)
 }
 
 long long
-fault_stat(braid_json_t *stats, const char *obj, const char *key)
+fault_stat(json_t *stats, const char *obj, const char *key)
 {
-    braid_json_t *o = obj ? braid_json_obj(stats, obj) : stats;
+    json_t *o = obj ? json_object_get(stats, obj) : stats;
     long long value = -1;
-    if (!o || braid_json_int(o, key, &value) != 0)
+    if (!o || json_unpack(o, "{s:I}", key, &value) != 0)
         return -1;
     return value;
 }
 
 long long
-fault_dropped_total(braid_json_t *stats)
+fault_dropped_total(json_t *stats)
 {
     static const char *keys[] = {"empty",      "too-big",   "msgpack",      "depth",
                                  "not-array",  "version",   "unknown-type", "channel",
                                  "field-count", "field-type", "range",      "frames",
                                  "frame-size", "routing",   "stale",        "unknown",
                                  "gaps",       NULL};
-    braid_json_t *dropped = braid_json_obj(stats, "dropped");
+    json_t *dropped = json_object_get(stats, "dropped");
     if (!dropped)
         return -1;
     long long total = 0;
     for (int i = 0; keys[i]; i++) {
         long long v;
-        if (braid_json_int(dropped, keys[i], &v) != 0)
+        if (json_unpack(dropped, "{s:I}", keys[i], &v) != 0)
             return -1;
         total += v;
     }
@@ -299,16 +234,16 @@ fault_rss_bytes(pid_t pid)
 }
 
 int
-fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
+fault_wait_stats(braid_cluster_t *self, bool (*pred)(json_t *, void *), void *arg,
                  int timeout_msec, char **text_p)
 {
     int64_t deadline = braid_now_msec() + timeout_msec;
     char *text = NULL;
     int rc = -1;
     while (true) {
-        braid_json_t *stats = fault_stats(self, &text);
+        json_t *stats = fault_stats(self, &text);
         bool ok = stats && pred(stats, arg);
-        braid_json_destroy(&stats);
+        json_decref(stats);
         if (ok) {
             rc = 0;
             break;
@@ -325,11 +260,22 @@ fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), vo
     return rc;
 }
 
-bool
-fault_no_job(braid_json_t *stats, void *arg)
+/*  A fault_wait_stats() predicate: the broker holds no job.               */
+static bool
+s_no_job(json_t *stats, void *arg)
 {
     (void) arg;
     return fault_stat(stats, NULL, "jobs") == 0 && fault_stat(stats, NULL, "running") == 0;
+}
+
+int
+fault_wait_no_job(braid_cluster_t *self, int timeout_msec)
+{
+    char *text = NULL;
+    int rc = fault_wait_stats(self, s_no_job, NULL, timeout_msec, &text);
+    printf("stats: %s\n", text ? text : "(none)");
+    free(text);
+    return rc;
 }
 
 void

@@ -1,19 +1,17 @@
-/*  fault.h - helpers for the fault tests (issue 3): a broker started with a
-    config file (short heartbeats and liveness, small windows, source
-    policies), workers started with extra flags, the broker's stats, and
-    /proc conditions waited for with a deadline; the fixture most tests
-    share (temp dir, script, cluster and workers) and a client run to its
-    end with a deadline.
+/*  fault.h - helpers for the fault tests (issue 3): the broker and worker
+    settings they share (short heartbeats and liveness), the broker's
+    stats, and /proc conditions waited for with a deadline.
 
-    Built on the integration harness (harness.h, cluster.h): the cluster is
-    a braid_cluster_t, so braid_cluster_submit(), braid_cluster_stop() and
-    braid_cluster_destroy() work on it as usual.
+    Built on the integration harness (harness.h, cluster.h, fixture.h): a
+    fault test's fixture is the shared braid_fixture_t, started with the
+    fault settings (fault_fixture_new, FAULT_FIXTURE_TEST), and its cluster
+    a braid_cluster_t as usual.
 */
 
 #ifndef BRAID_FAULT_H_INCLUDED
 #define BRAID_FAULT_H_INCLUDED
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <stdbool.h>
@@ -31,69 +29,48 @@ extern "C" {
 #define FAULT_LIVENESS "1200"
 #define FAULT_BROKER_CONF                                                                      \
     "broker\n"                                                                                 \
-    "    heartbeat_msec = 200\n"                                                               \
-    "    worker_liveness_msec = 1200\n"                                                        \
+    "    heartbeat_msec = " FAULT_HEARTBEAT "\n"                                               \
+    "    worker_liveness_msec = " FAULT_LIVENESS "\n"                                          \
     "    client_liveness_msec = 1500\n"                                                        \
     "    ack_timeout_msec = 1000\n"
 
-/*  Write dir/braidd.conf with conf_text and start braidd -c that file on
-    three free loopback ports; wait for its ready line. Owned cluster, or
-    NULL (reported).                                                        */
-braid_cluster_t *
-fault_cluster_new(const char *dir, const char *conf_text);
+/*  The workers' side of the same settings.                                */
+#define FAULT_WORKER_ARGS                                                                      \
+    ((const char *const[]){"--heartbeat", FAULT_HEARTBEAT, "--liveness", FAULT_LIVENESS, NULL})
 
-/*  Start a worker: -b/-k to the cluster, -n slots, -N name,
-    --heartbeat FAULT_HEARTBEAT --liveness FAULT_LIVENESS, the
-    NULL-terminated extra args (may be NULL), then -s SPEC for each spec.
-    Waits for the broker's "worker joined name=NAME" line. 0 / -1.         */
+/*  braid_fixture_new() with the fault settings: the broker gets def's conf,
+    or FAULT_BROKER_CONF when it has none; the workers FAULT_WORKER_ARGS
+    (def has no worker_args). Owned fixture, or NULL (reported).            */
+braid_fixture_t *
+fault_fixture_new(const braid_fixture_def_t *def);
+
+/*  braid_fixture_setup() with fault_fixture_new().                         */
 int
-fault_add_worker(braid_cluster_t *self, const char *name, int slots, const char *const extra[],
-                 const char *const specs[]);
+fault_fixture_setup(void **state);
 
-/*  The fixture most fault tests share: a temp dir, maybe a script in it,
-    and a cluster.                                                          */
-typedef struct {
-    char *dir;                /* owned temp dir */
-    char *script;             /* owned path of the script, or NULL */
-    braid_cluster_t *cluster; /* owned */
-} fault_fixture_t;
-
-/*  A temp dir named after name; if script_name is not NULL, the executable
-    script dir/script_name with script_text; fault_cluster_new() with
-    conf_text; then nworkers workers w1, w2, ... (fault_add_worker, no
-    extra args), each with slots and one source spec. With a script,
-    spec_fmt is a printf format whose one %s is the script's path (e.g.
-    "long=exec:'%s' {query}"); without one, it is the spec as is. Owned
-    fixture, or NULL (reported; everything undone).                         */
-fault_fixture_t *
-fault_fixture_new(const char *name, const char *conf_text, const char *script_name,
-                  const char *script_text, int nworkers, int slots, const char *spec_fmt);
-
-/*  Kill what is left of the cluster, remove the temp dir, free. NULL-safe. */
-void
-fault_fixture_destroy(fault_fixture_t **self_p);
-
-/*  fault_fixture_destroy() as a cmocka teardown (*state is the fixture).  */
-int
-fault_fixture_teardown(void **state);
+/*  BRAID_FIXTURE_TEST() with the fault settings.                           */
+#define FAULT_FIXTURE_TEST(test, def)                                                          \
+    cmocka_unit_test_prestate_setup_teardown(test, fault_fixture_setup, braid_fixture_teardown, \
+                                             (void *) &(def))
 
 /*  Forget a worker the test killed on purpose (so braid_cluster_stop()
     does not expect it to exit 0): the process is reaped and freed.         */
 void
 fault_drop_worker(braid_cluster_t *self, braid_proc_t *worker);
 
-/*  `braid stats --json -b FRONTEND`. Owned parsed object, or NULL.        */
-braid_json_t *
+/*  `braid stats --json -b FRONTEND`, parsed (braid_json_parse); the text
+    in *text_p (owned) if text_p is not NULL. Owned (json_decref), or NULL. */
+json_t *
 fault_stats(braid_cluster_t *self, char **text_p);
 
 /*  A number from the stats: key, or key in the object obj (obj may be
     NULL). -1 if missing.                                                   */
 long long
-fault_stat(braid_json_t *stats, const char *obj, const char *key);
+fault_stat(json_t *stats, const char *obj, const char *key);
 
 /*  Sum of the counters in the stats' "dropped" object; -1 if missing.     */
 long long
-fault_dropped_total(braid_json_t *stats);
+fault_dropped_total(json_t *stats);
 
 /*  Live (non-zombie) processes whose command line contains marker, not
     counting braid-worker processes (their -s specs name the scripts).     */
@@ -118,13 +95,13 @@ fault_rss_bytes(pid_t pid);
     passes; 0 / -1. The last stats text is left in *text_p (owned) if
     text_p is not NULL.                                                     */
 int
-fault_wait_stats(braid_cluster_t *self, bool (*pred)(braid_json_t *, void *), void *arg,
+fault_wait_stats(braid_cluster_t *self, bool (*pred)(json_t *, void *), void *arg,
                  int timeout_msec, char **text_p);
 
-/*  A fault_wait_stats() predicate: the broker holds no job (stats `jobs`
-    0 and `running` 0). arg unused.                                         */
-bool
-fault_no_job(braid_json_t *stats, void *arg);
+/*  fault_wait_stats() until the broker holds no job (stats `jobs` 0 and
+    `running` 0); the last stats are printed on stdout. 0 / -1.           */
+int
+fault_wait_no_job(braid_cluster_t *self, int timeout_msec);
 
 /*  Sleep for a short poll interval (a /proc or stats poll inside a loop
     with a deadline; never a synchronisation by itself).                   */

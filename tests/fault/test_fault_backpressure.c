@@ -60,13 +60,21 @@
 /*  The client is never silent for the broker's client liveness here: it
     is blocked on purpose, for a few seconds.                              */
 static const char s_conf[] = "broker\n"
-                             "    heartbeat_msec = 200\n"
-                             "    worker_liveness_msec = 1200\n"
+                             "    heartbeat_msec = " FAULT_HEARTBEAT "\n"
+                             "    worker_liveness_msec = " FAULT_LIVENESS "\n"
                              "    client_liveness_msec = 60000\n"
                              "    window = 16\n";
 
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-backpressure",
+    .conf = s_conf,
+    .workers = 2,
+    .slots = 4,
+    .specs = {S_SPEC},
+};
+
 typedef struct {
-    fault_fixture_t *fx;
+    braid_fixture_t *fx;
     pid_t client;
     int fd;
 } s_fixture_t;
@@ -83,7 +91,7 @@ s_teardown(void **state)
     }
     if (f->fd >= 0)
         close(f->fd);
-    fault_fixture_destroy(&f->fx);
+    braid_fixture_destroy(&f->fx);
     free(f);
     return 0;
 }
@@ -96,7 +104,7 @@ s_setup(void **state)
     if (!f)
         return -1;
     f->fd = -1;
-    f->fx = fault_fixture_new("braid-fault-backpressure", s_conf, NULL, NULL, 2, 4, S_SPEC);
+    f->fx = fault_fixture_new(&s_def);
     if (!f->fx)
         return s_teardown(state), -1;
     return 0;

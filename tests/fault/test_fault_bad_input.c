@@ -45,13 +45,12 @@
 #define S_UNKNOWN BRAID_ERR_COUNT
 #define S_REASONS (BRAID_ERR_COUNT + 1)
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-bad-input", FAULT_BROKER_CONF, NULL, NULL, 1, 2,
-                               "echo=exec:printf '%s\\n' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-bad-input",
+    .workers = 1,
+    .slots = 2,
+    .specs = {"echo=exec:printf '%s\\n' {query}"},
+};
 
 /*  xorshift64*: the same messages every run.                               */
 static uint64_t s_rng = 0x9e3779b97f4a7c15ull;
@@ -283,7 +282,7 @@ typedef struct {
 } s_total_t;
 
 static bool
-s_total_reached(braid_json_t *stats, void *arg)
+s_total_reached(json_t *stats, void *arg)
 {
     s_total_t *t = arg;
     return fault_dropped_total(stats) >= t->want;
@@ -298,10 +297,10 @@ s_reason_name(int r)
 static void
 test_hostile_peer(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     braid_cluster_t *c = f->cluster;
     char *text = NULL;
-    braid_json_t *before = fault_stats(c, &text);
+    json_t *before = fault_stats(c, &text);
     assert_non_null(before);
     long long base_total = fault_dropped_total(before);
     assert_true(base_total >= 0);
@@ -309,7 +308,7 @@ test_hostile_peer(void **state)
     for (int r = 1; r < S_REASONS; r++)
         base[r] = fault_stat(before, "dropped", s_reason_name(r));
     long long base_stale = fault_stat(before, "dropped", "stale");
-    braid_json_destroy(&before);
+    json_decref(before);
 
     void *ctx = zmq_ctx_new();
     assert_non_null(ctx);
@@ -350,7 +349,7 @@ test_hostile_peer(void **state)
         braid_proc_dump(c->broker, 4000);
         fail_msg("the broker died");
     }
-    braid_json_t *after = fault_stats(c, &text);
+    json_t *after = fault_stats(c, &text);
     assert_non_null(after);
     long long got_total = fault_dropped_total(after) - base_total;
     bool per_reason_ok = true;
@@ -369,7 +368,7 @@ test_hostile_peer(void **state)
     print_message("  unknown+stale counted %lld, sent %lld\n", nobody, expect[S_UNKNOWN]);
     if (nobody != expect[S_UNKNOWN])
         per_reason_ok = false;
-    braid_json_destroy(&after);
+    json_decref(after);
     if (rc != 0 || got_total != 3 * S_PER_SOCKET) {
         braid_proc_dump(c->broker, 3000);
         fail_msg("dropped counters grew by %lld, want %d", got_total, 3 * S_PER_SOCKET);
@@ -393,10 +392,10 @@ test_hostile_peer(void **state)
 
     /*  Still up, the worker still there, and a normal job works.          */
     assert_false(braid_proc_exited(c->broker));
-    braid_json_t *stats = fault_stats(c, &text);
+    json_t *stats = fault_stats(c, &text);
     assert_non_null(stats);
     assert_int_equal(fault_stat(stats, NULL, "workers"), 1);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     const char *args[] = {"-s", "echo", "hello", "world", NULL};
     braid_proc_t *client = NULL;
@@ -417,7 +416,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hostile_peer, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_hostile_peer, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

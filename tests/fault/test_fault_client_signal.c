@@ -49,18 +49,19 @@ static const char s_script[] = "#!/bin/sh\n"
                                "echo \"started $1\"\n"
                                "exec tail -n 0 -f \"$0\"\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new(S_NAME, FAULT_BROKER_CONF, "long.sh", s_script, 2, 3,
-                               "long=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = S_NAME,
+    .script_name = "long.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 3,
+    .specs = {"long=exec:'%s' {query}"},
+};
 
 #ifdef FAULT_CLIENT_SIGKILL
 /*  SIGKILL: the client cannot cancel; the broker must notice its silence. */
 static void
-s_signal_client(fault_fixture_t *f, braid_proc_t *client)
+s_signal_client(braid_fixture_t *f, braid_proc_t *client)
 {
     int64_t start = braid_now_msec();
     assert_int_equal(braid_proc_signal(client, SIGKILL), 0);
@@ -80,7 +81,7 @@ s_signal_client(fault_fixture_t *f, braid_proc_t *client)
 #else
 /*  SIGINT: the client cancels its job and exits 130.                      */
 static void
-s_signal_client(fault_fixture_t *f, braid_proc_t *client)
+s_signal_client(braid_fixture_t *f, braid_proc_t *client)
 {
     int64_t start = braid_now_msec();
     assert_int_equal(braid_proc_signal(client, SIGINT), 0);
@@ -106,7 +107,7 @@ s_signal_client(fault_fixture_t *f, braid_proc_t *client)
 static void
 S_TEST(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"--json", "-o", "arrival", "-s", "long", "q0", "q1", "q2", "q3", "q4",
                           "q5", NULL};
     braid_proc_t *client = braid_cluster_submit(f->cluster, "client", args, NULL);
@@ -125,24 +126,17 @@ S_TEST(void **state)
         fail_msg("no partial reached the client");
     }
     s_signal_client(f, client);
-    char *text = NULL;
-    int rc = fault_wait_stats(f->cluster, fault_no_job, NULL, 5000, &text);
-    print_message("stats: %s\n", text ? text : "(none)");
-    free(text);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fault_wait_no_job(f->cluster, 5000), 0);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
-
-/*  One more level, so that S_TEST is expanded before cmocka names it.     */
-#define S_UNIT_TEST(test) cmocka_unit_test_setup_teardown(test, s_setup, fault_fixture_teardown)
 
 int
 main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        S_UNIT_TEST(S_TEST),
+        FAULT_FIXTURE_TEST(S_TEST, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

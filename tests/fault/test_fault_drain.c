@@ -40,18 +40,20 @@ static const char s_script[] = "#!/bin/sh\n"
 
 static const char s_conf[] = FAULT_BROKER_CONF "    drain_msec = 20000\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-drain", s_conf, "tick.sh", s_script, 1, 4,
-                               "tick=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-drain",
+    .conf = s_conf,
+    .script_name = "tick.sh",
+    .script_text = s_script,
+    .workers = 1,
+    .slots = 4,
+    .specs = {"tick=exec:'%s' {query}"},
+};
 
 static void
 test_sigterm_drains(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     static const char *queries[S_QUERIES] = {"a", "b", "c", "d"};
     char want[S_QUERIES * S_LINES * 8];
     size_t want_len = 0;
@@ -116,7 +118,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigterm_drains, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_sigterm_drains, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

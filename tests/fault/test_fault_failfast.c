@@ -39,18 +39,19 @@ static const char s_script[] = "#!/bin/sh\n"
                                "echo \"started $1\"\n"
                                "exec tail -n 0 -f \"$0\"\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-failfast", FAULT_BROKER_CONF, "ff.sh", s_script, 2, 4,
-                               "ff=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-failfast",
+    .script_name = "ff.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"ff=exec:'%s' {query}"},
+};
 
 static void
 test_fail_fast(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"--fail-fast", "--json", "-s", "ff", "q0", "bad", "q2", "q3", "q4",
                           "q5", NULL};
     int64_t start = braid_now_msec();
@@ -66,43 +67,32 @@ test_fail_fast(void **state)
 
     int ends[S_QUERIES] = {0};
     bool job_seen = false;
-    for (char *p = out; *p;) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t) (nl - p) : strlen(p);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
         assert_false(job_seen);
-        braid_json_t *j = braid_json_parse(p, len);
-        if (!j)
-            fail_msg("not a JSON line: %.*s", (int) len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         if (strcmp(type, "end") == 0) {
             long long q = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
             ends[q]++;
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             if (q == S_BAD) {
                 assert_string_equal(status, "failed");
-                assert_non_null(strstr(braid_json_str(j, "error", NULL), "bad is broken"));
+                const char *error = json_string_value(json_object_get(j, "error"));
+                assert_non_null(error);
+                assert_non_null(strstr(error, "bad is broken"));
             } else if (strcmp(status, "cancelled") != 0)
                 fail_msg("query %lld ended %s, want cancelled", q, status);
         } else if (strcmp(type, "job") == 0) {
             job_seen = true;
-            braid_json_t *src = braid_json_obj(braid_json_obj(j, "sources"), "ff");
-            assert_non_null(src);
-            static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
-            static const long long want[] = {0, 1, 0, S_QUERIES - 1};
-            for (int k = 0; k < 4; k++) {
-                long long n = -1;
-                assert_int_equal(braid_json_int(src, keys[k], &n), 0);
-                if (n != want[k])
-                    fail_msg("job summary: %s = %lld, want %lld", keys[k], n, want[k]);
-            }
+            braid_json_check_job(j, "ff", 0, 1, 0, S_QUERIES - 1);
         } else
             assert_string_equal(type, "partial");
-        braid_json_destroy(&j);
-        p = nl ? nl + 1 : p + len;
+        json_decref(j);
     }
     assert_true(job_seen);
     for (int q = 0; q < S_QUERIES; q++)
@@ -115,11 +105,7 @@ test_fail_fast(void **state)
         braid_proc_destroy(&client);
         fail_msg("the cancelled tasks' processes still run 10 s after the job ended");
     }
-    char *text = NULL;
-    int rc = fault_wait_stats(f->cluster, fault_no_job, NULL, 5000, &text);
-    print_message("stats: %s\n", text ? text : "(none)");
-    free(text);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fault_wait_no_job(f->cluster, 5000), 0);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
@@ -129,7 +115,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fail_fast, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_fail_fast, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,18 +33,17 @@
 #define S_PARTS 1000
 #define S_SIZE 32
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-kill9", FAULT_BROKER_CONF, NULL, NULL, 3, 6,
-                               "load=synthetic:parts=1000,size=32,delay_msec=2");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-kill9",
+    .workers = 3,
+    .slots = 6,
+    .specs = {"load=synthetic:parts=1000,size=32,delay_msec=2"},
+};
 
 static void
 test_kill9_mid_stream(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     char queries[S_QUERIES][16];
     const char *args[S_QUERIES + 8];
     int argc = 0;
@@ -95,13 +94,13 @@ test_kill9_mid_stream(void **state)
     assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
 
     char *text = NULL;
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     print_message("stats after the job: %s\n", text);
     /*  w2's tasks were dispatched again as new attempts.                  */
     assert_true(fault_stat(stats, NULL, "tasks_dispatched") > S_QUERIES);
     assert_int_equal(fault_stat(stats, NULL, "jobs"), 0);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     free(got);
     free(want);
@@ -114,7 +113,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_kill9_mid_stream, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,23 +31,26 @@
 static const char s_conf[] = FAULT_BROKER_CONF "    max_queries_per_job = 10\n"
                                                "    max_jobs_per_client = 1\n";
 
+/*  A slow source, so a raw client's first job stays open.                  */
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-limits",
+    .conf = s_conf,
+    .workers = 1,
+    .slots = 4,
+    .specs = {"slow=synthetic:parts=1,size=16,delay_msec=3000", "quick=synthetic:parts=2,size=16"},
+};
+
 static int
 s_setup(void **state)
 {
-    /*  A slow source, so a raw client's first job stays open.              */
-    const char *specs[] = {"slow=synthetic:parts=1,size=16,delay_msec=3000",
-                           "quick=synthetic:parts=2,size=16", NULL};
-    fault_fixture_t *f = fault_fixture_new("braid-fault-limits", s_conf, NULL, NULL, 0, 0, NULL);
-    if (f && fault_add_worker(f->cluster, "w1", 4, NULL, specs) != 0)
-        fault_fixture_destroy(&f);
-    *state = f;
-    return f ? 0 : -1;
+    *state = fault_fixture_new(&s_def);
+    return *state ? 0 : -1;
 }
 
 /*  Run braid submit with args, assert it exits want_code; its stderr in
     *err_p.                                                                 */
 static void
-s_submit(fault_fixture_t *f, const char *const args[], int want_code, char **err_p)
+s_submit(braid_fixture_t *f, const char *const args[], int want_code, char **err_p)
 {
     braid_proc_t *client = NULL;
     int code = -1;
@@ -61,7 +64,7 @@ s_submit(fault_fixture_t *f, const char *const args[], int want_code, char **err
 static void
 test_cli_limits(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     char *err = NULL;
     const char *eleven[] = {"-s", "quick", "1", "2", "3", "4", "5", "6",
                             "7",  "8",     "9", "10", "11", NULL};
@@ -81,7 +84,7 @@ test_cli_limits(void **state)
 
 /*  A raw client: a DEALER that speaks the protocol through proto's codec. */
 static zsock_t *
-s_raw_client(fault_fixture_t *f)
+s_raw_client(braid_fixture_t *f)
 {
     zsock_t *sock = zsock_new_dealer(f->cluster->frontend);
     assert_non_null(sock);
@@ -129,7 +132,7 @@ s_expect(zsock_t *sock, int type, uint32_t code, const char *text)
 static void
 test_raw_limits(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     zsock_t *a = s_raw_client(f);
     zsock_t *b = s_raw_client(f);
     s_send_submit(a, 1, 1);
@@ -147,10 +150,10 @@ test_raw_limits(void **state)
     s_expect(a, BRAID_MSG_ACCEPT, 0, NULL);
 
     /*  A query frame over the bound is dropped and counted.                */
-    braid_json_t *before = fault_stats(f->cluster, NULL);
+    json_t *before = fault_stats(f->cluster, NULL);
     assert_non_null(before);
     long long size_before = fault_stat(before, "dropped", "frame-size");
-    braid_json_destroy(&before);
+    json_decref(before);
     braid_msg_t q;
     braid_msg_init(&q, BRAID_MSG_QUERIES);
     memset(q.job_id, 3, sizeof q.job_id);
@@ -163,10 +166,10 @@ test_raw_limits(void **state)
     char *text = NULL;
     long long size_after = -1;
     for (int i = 0; i < 100 && size_after <= size_before; i++) {
-        braid_json_t *after = fault_stats(f->cluster, &text);
+        json_t *after = fault_stats(f->cluster, &text);
         assert_non_null(after);
         size_after = fault_stat(after, "dropped", "frame-size");
-        braid_json_destroy(&after);
+        json_decref(after);
         if (size_after <= size_before) {
             free(text);
             text = NULL;
@@ -175,9 +178,9 @@ test_raw_limits(void **state)
     }
     print_message("stats: %s\n", text ? text : "");
     assert_int_equal(size_after, size_before + 1);
-    braid_json_t *stats = braid_json_parse(text, strlen(text));
+    json_t *stats = braid_json_parse(text, strlen(text));
     assert_true(fault_stat(stats, NULL, "rejected") >= 2);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     zsock_destroy(&a);
     zsock_destroy(&b);
@@ -191,5 +194,5 @@ main(void)
         cmocka_unit_test(test_cli_limits),
         cmocka_unit_test(test_raw_limits),
     };
-    return cmocka_run_group_tests(tests, s_setup, fault_fixture_teardown);
+    return cmocka_run_group_tests(tests, s_setup, braid_fixture_teardown);
 }

@@ -47,11 +47,20 @@ static const char s_conf[] = FAULT_BROKER_CONF "source\n"
                                                "        backoff_msec = 50\n"
                                                "        backoff_max_msec = 400\n";
 
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-retry",
+    .conf = s_conf,
+    .script_name = "flaky.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 2,
+    .specs = {"flaky=exec:'%s' {query}"},
+};
+
 static int
 s_setup(void **state)
 {
-    *state = fault_fixture_new("braid-fault-retry", s_conf, "flaky.sh", s_script, 2, 2,
-                               "flaky=exec:'%s' {query}");
+    *state = fault_fixture_new(&s_def);
     return *state ? 0 : -1;
 }
 
@@ -70,7 +79,7 @@ typedef struct {
 /*  Run braid submit --json [extra] -s flaky QUERIES; check the exit code;
     fill tasks[i] for each query.                                          */
 static void
-s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
+s_run(braid_fixture_t *f, const char *extra, const char *extra_arg, const char *const queries[],
       s_task_t *tasks, int want_code)
 {
     const char *args[32];
@@ -98,34 +107,34 @@ s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *
     print_message("%s %s %s: exit %d\n%s", queries[0], extra ? extra : "",
                   extra ? extra_arg : "", code, out);
     assert_int_equal(code, want_code);
-    for (char *p = out; *p;) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t) (nl - p) : strlen(p);
-        braid_json_t *j = braid_json_parse(p, len);
-        if (!j)
-            fail_msg("not a JSON line: %.*s", (int) len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         long long q = -1;
         if (strcmp(type, "job") != 0) {
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, n - 1);
         }
         s_task_t *t = q >= 0 ? &tasks[q] : NULL;
         if (strcmp(type, "partial") == 0) {
             assert_false(t->ended);
             t->partials++;
-            snprintf(t->data, sizeof t->data, "%s", braid_json_str(j, "data", NULL));
+            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            snprintf(t->data, sizeof t->data, "%s", data);
+            free(data);
         } else if (strcmp(type, "end") == 0) {
             assert_false(t->ended);
             t->ended = true;
-            snprintf(t->status, sizeof t->status, "%s", braid_json_str(j, "status", NULL));
-            snprintf(t->error, sizeof t->error, "%s", braid_json_str(j, "error", NULL));
-            assert_int_equal(braid_json_int(j, "attempts", &t->attempts), 0);
-            assert_int_equal(braid_json_int(j, "parts", &t->parts), 0);
+            snprintf(t->status, sizeof t->status, "%s",
+                     json_string_value(json_object_get(j, "status")));
+            snprintf(t->error, sizeof t->error, "%s",
+                     json_string_value(json_object_get(j, "error")));
+            assert_int_equal(json_unpack(j, "{s:I}", "attempts", &t->attempts), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "parts", &t->parts), 0);
         }
-        braid_json_destroy(&j);
-        p = nl ? nl + 1 : p + len;
+        json_decref(j);
     }
     for (int i = 0; i < n; i++)
         if (!tasks[i].ended)
@@ -137,7 +146,7 @@ s_run(fault_fixture_t *f, const char *extra, const char *extra_arg, const char *
 static void
 test_transient_then_ok(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *queries[] = {"a", "b", NULL};
     s_task_t tasks[2];
     s_run(f, NULL, NULL, queries, tasks, 0);
@@ -155,7 +164,7 @@ test_transient_then_ok(void **state)
 static void
 test_permanent_fails_after_limit(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *queries[] = {"perm1", NULL};
     s_task_t task;
     s_run(f, NULL, NULL, queries, &task, 1);
@@ -168,7 +177,7 @@ test_permanent_fails_after_limit(void **state)
 static void
 test_job_retry_limit(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *perm[] = {"perm2", NULL};
     s_task_t task;
     s_run(f, "-r", "4", perm, &task, 1);
@@ -182,12 +191,12 @@ test_job_retry_limit(void **state)
     assert_non_null(strstr(task.error, "exit status 75"));
 
     char *text = NULL;
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     print_message("stats: %s\n", text);
     /*  a, b: 2 each; perm1: 2; perm2: 4; c: 0.                           */
     assert_true(fault_stat(stats, NULL, "retries") >= 10);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
 }
@@ -202,5 +211,5 @@ main(void)
         cmocka_unit_test(test_permanent_fails_after_limit),
         cmocka_unit_test(test_job_retry_limit),
     };
-    return cmocka_run_group_tests(tests, s_setup, fault_fixture_teardown);
+    return cmocka_run_group_tests(tests, s_setup, braid_fixture_teardown);
 }

@@ -41,16 +41,17 @@ static const char s_script[] = "#!/bin/sh\n"
                                "    sleep 0.05\n"
                                "done\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-sigstop", FAULT_BROKER_CONF, "tick.sh", s_script, 2, 2,
-                               "tick=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-sigstop",
+    .script_name = "tick.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 2,
+    .specs = {"tick=exec:'%s' {query}"},
+};
 
 static bool
-s_stale_seen(braid_json_t *stats, void *arg)
+s_stale_seen(json_t *stats, void *arg)
 {
     (void) arg;
     return fault_stat(stats, "dropped", "stale") >= 1;
@@ -59,7 +60,7 @@ s_stale_seen(braid_json_t *stats, void *arg)
 static void
 test_sigstop_worker(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"-s", "tick", "a", "b", "c", "d", NULL};
     static const char *queries[S_QUERIES] = {"a", "b", "c", "d"};
     char want[S_QUERIES * S_LINES * 8];
@@ -113,10 +114,10 @@ test_sigstop_worker(void **state)
         braid_proc_destroy(&client);
         fail_msg("no stale result counted within 10 s of SIGCONT");
     }
-    braid_json_t *stats = fault_stats(f->cluster, &text);
+    json_t *stats = fault_stats(f->cluster, &text);
     assert_non_null(stats);
     assert_true(fault_stat(stats, NULL, "tasks_dispatched") > S_QUERIES);
-    braid_json_destroy(&stats);
+    json_decref(stats);
     free(text);
     braid_proc_destroy(&client);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
@@ -127,7 +128,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigstop_worker, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_sigstop_worker, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

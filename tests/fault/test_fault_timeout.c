@@ -36,18 +36,19 @@ static const char s_script[] = "#!/bin/sh\n"
                                "sleep 30\n"
                                "echo never\n";
 
-static int
-s_setup(void **state)
-{
-    *state = fault_fixture_new("braid-fault-timeout", FAULT_BROKER_CONF, "sleepy.sh", s_script, 1, 2,
-                               "sleepy=exec:'%s' {query}");
-    return *state ? 0 : -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-fault-timeout",
+    .script_name = "sleepy.sh",
+    .script_text = s_script,
+    .workers = 1,
+    .slots = 2,
+    .specs = {"sleepy=exec:'%s' {query}"},
+};
 
 static void
 test_timeout_kills_group(void **state)
 {
-    fault_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     const char *args[] = {"--json", "-t", "1000", "-s", "sleepy", "slow", "quick", NULL};
     int64_t start = braid_now_msec();
     braid_proc_t *client = NULL;
@@ -62,23 +63,20 @@ test_timeout_kills_group(void **state)
 
     long long pgid = -1;
     bool slow_ended = false, quick_ended = false;
-    char *p = out;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t) (nl - p) : strlen(p);
-        braid_json_t *j = braid_json_parse(p, len);
-        if (!j)
-            fail_msg("not a JSON line: %.*s", (int) len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
+        const char *type = json_string_value(json_object_get(j, "type"));
         long long q = -1;
-        braid_json_int(j, "query", &q);
+        json_unpack(j, "{s:I}", "query", &q);
         assert_non_null(type);
         if (strcmp(type, "partial") == 0 && q == 0) {
-            const char *data = braid_json_str(j, "data", NULL);
+            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
             assert_non_null(data);
             assert_int_equal(sscanf(data, "pgid %lld", &pgid), 1);
+            free(data);
         } else if (strcmp(type, "end") == 0) {
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             if (q == 0) {
                 assert_string_equal(status, "timeout");
@@ -88,8 +86,7 @@ test_timeout_kills_group(void **state)
                 quick_ended = true;
             }
         }
-        braid_json_destroy(&j);
-        p = nl ? nl + 1 : p + len;
+        json_decref(j);
     }
     assert_true(slow_ended);
     assert_true(quick_ended);
@@ -123,7 +120,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_timeout_kills_group, s_setup, fault_fixture_teardown),
+        FAULT_FIXTURE_TEST(test_timeout_kills_group, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,13 +18,7 @@
 #endif
 
 braid_cluster_t *
-braid_cluster_new(const char *dir)
-{
-    return braid_cluster_new_args(dir, NULL);
-}
-
-braid_cluster_t *
-braid_cluster_new_args(const char *dir, const char *const extra[])
+braid_cluster_new(const char *dir, const char *conf_text)
 {
     braid_cluster_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -44,11 +38,22 @@ braid_cluster_new_args(const char *dir, const char *const extra[])
     snprintf(self->frontend, sizeof self->frontend, "tcp://127.0.0.1:%d", ports[0]);
     snprintf(self->backend, sizeof self->backend, "tcp://127.0.0.1:%d", ports[1]);
     snprintf(self->sink, sizeof self->sink, "tcp://127.0.0.1:%d", ports[2]);
-    const char *argv[32];
+    char *conf = NULL;
+    if (conf_text
+        && (!(conf = braid_path(dir, "braidd.conf"))
+            || braid_file_write(conf, conf_text, strlen(conf_text), 0644) != 0)) {
+        fprintf(stderr, "cluster: cannot write the broker config\n");
+        free(conf);
+        free(self);
+        return NULL;
+    }
+    const char *argv[16];
     int argc = 0;
     argv[argc++] = BRAIDD_PATH;
-    for (int i = 0; extra && extra[i] && argc < 24; i++)
-        argv[argc++] = extra[i];
+    if (conf) {
+        argv[argc++] = "-c";
+        argv[argc++] = conf;
+    }
     argv[argc++] = "-f";
     argv[argc++] = self->frontend;
     argv[argc++] = "-w";
@@ -57,10 +62,13 @@ braid_cluster_new_args(const char *dir, const char *const extra[])
     argv[argc++] = self->sink;
     argv[argc] = NULL;
     self->broker = braid_proc_spawn(dir, "braidd", argv, NULL);
+    free(conf);
     if (!self->broker
         || braid_proc_wait_line(self->broker, BRAID_STDERR, "<5>braidd: ready", BRAID_START_MSEC)
                != 0) {
         fprintf(stderr, "cluster: broker not ready within %d ms\n", BRAID_START_MSEC);
+        if (conf_text)
+            fprintf(stderr, "cluster: (broker config:\n%s)\n", conf_text);
         braid_proc_dump(self->broker, 4000);
         braid_cluster_destroy(&self);
         return NULL;
@@ -70,14 +78,7 @@ braid_cluster_new_args(const char *dir, const char *const extra[])
 
 int
 braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
-                         const char *const specs[])
-{
-    return braid_cluster_add_worker_args(self, name, slots, NULL, specs);
-}
-
-int
-braid_cluster_add_worker_args(braid_cluster_t *self, const char *name, int slots,
-                              const char *const extra[], const char *const specs[])
+                         const char *const extra[], const char *const specs[])
 {
     if (self->worker_count >= BRAID_CLUSTER_MAX_WORKERS)
         return -1;
@@ -116,19 +117,6 @@ braid_cluster_add_worker_args(braid_cluster_t *self, const char *name, int slots
         return -1;
     }
     return 0;
-}
-
-braid_cluster_t *
-braid_cluster_start(const char *dir, int worker_count, int slots, const char *const specs[])
-{
-    braid_cluster_t *self = braid_cluster_new(dir);
-    for (int i = 0; self && i < worker_count; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "w%d", i + 1);
-        if (braid_cluster_add_worker(self, name, slots, specs) != 0)
-            braid_cluster_destroy(&self);
-    }
-    return self;
 }
 
 braid_proc_t *

@@ -1,7 +1,8 @@
 /*  cluster.h - a broker and its workers on loopback, for end-to-end tests.
 
     braid_cluster_new() starts braidd on three free loopback ports and waits
-    for its ready line; braid_cluster_add_worker() starts a braid-worker and
+    for its ready line (the fixture the tests share, fixture.h, is built on
+    these); braid_cluster_add_worker() starts a braid-worker and
     waits for the broker's "worker joined" line for it (the broker refuses a
     job for a source no registered worker serves, so joins come first);
     braid_cluster_submit() spawns `braid submit -b FRONTEND ARGS...`.
@@ -40,32 +41,19 @@ typedef struct {
     int worker_count;
 } braid_cluster_t;
 
-/*  Start the broker, logs in dir. Owned cluster, or NULL (reported).      */
+/*  Start the broker, logs in dir. With conf_text (not NULL), write it to
+    dir/braidd.conf first and start braidd -c that file. Owned cluster, or
+    NULL (reported).                                                        */
 braid_cluster_t *
-braid_cluster_new(const char *dir);
+braid_cluster_new(const char *dir, const char *conf_text);
 
-/*  braid_cluster_new() with the NULL-terminated extra args (may be NULL)
-    passed to braidd before the endpoints, e.g. {"-c", CONF, NULL}.        */
-braid_cluster_t *
-braid_cluster_new_args(const char *dir, const char *const extra[]);
-
-/*  braid_cluster_new() and worker_count workers named w1, w2, ..., each
-    with slots and the same source specs. Owned cluster, or NULL.           */
-braid_cluster_t *
-braid_cluster_start(const char *dir, int worker_count, int slots, const char *const specs[]);
-
-/*  Start a worker with slots and the NULL-terminated source specs (each
-    passed as -s SPEC), and wait until the broker reports it joined. 0 / -1
-    (reported).                                                             */
+/*  Start a worker: -b/-k to the cluster, -n slots, -N name, then the
+    NULL-terminated extra args (may be NULL), then -s SPEC for each of the
+    NULL-terminated specs; and wait until the broker reports it joined.
+    0 / -1 (reported).                                                      */
 int
 braid_cluster_add_worker(braid_cluster_t *self, const char *name, int slots,
-                         const char *const specs[]);
-
-/*  braid_cluster_add_worker() with the NULL-terminated extra args (may be
-    NULL) passed after -b/-k/-n/-N and before the -s SPEC pairs.           */
-int
-braid_cluster_add_worker_args(braid_cluster_t *self, const char *name, int slots,
-                              const char *const extra[], const char *const specs[]);
+                         const char *const extra[], const char *const specs[]);
 
 /*  Spawn `braid submit -b FRONTEND` followed by the NULL-terminated args,
     stdin from stdin_path (or /dev/null). name labels the logs.             */

@@ -347,6 +347,22 @@ braid_tmpdir_destroy(char **path_p)
     *path_p = NULL;
 }
 
+int
+braid_tmpdir_setup(void **state)
+{
+    const char *prefix = *state;
+    *state = braid_tmpdir_new(prefix);
+    return *state ? 0 : -1;
+}
+
+int
+braid_tmpdir_teardown(void **state)
+{
+    int orphans = braid_harness_reap_orphans();
+    braid_tmpdir_destroy((char **) state);
+    return orphans == 0 ? 0 : -1;
+}
+
 char *
 braid_path(const char *dir, const char *name)
 {

@@ -68,6 +68,23 @@ braid_tmpdir_new(const char *prefix);
 void
 braid_tmpdir_destroy(char **path_p);
 
+/*  cmocka setup: a fresh temp dir (braid_tmpdir_new) in *state, named
+    after the prefix that is the test's initial state (a const char *, or
+    NULL). 0 / -1.                                                          */
+int
+braid_tmpdir_setup(void **state);
+
+/*  cmocka teardown: kill the test's orphans (braid_harness_reap_orphans)
+    and remove the temp dir; -1, which fails the test, when an orphan was
+    still running.                                                          */
+int
+braid_tmpdir_teardown(void **state);
+
+/*  A cmocka test table entry: test with a temp dir named after prefix.    */
+#define BRAID_TMPDIR_TEST(test, prefix)                                                        \
+    cmocka_unit_test_prestate_setup_teardown(test, braid_tmpdir_setup, braid_tmpdir_teardown,   \
+                                             (void *) (prefix))
+
 /*  "dir/name", owned.                                                      */
 char *
 braid_path(const char *dir, const char *name);

@@ -1,359 +1,97 @@
-/*  jsonl.c - a small JSON object reader for the client's --json lines.     */
+/*  jsonl.c - the client's JSON output, read with jansson; see jsonl.h.     */
 
 #include "jsonl.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*  Nesting the reader accepts; the client's lines nest two deep.           */
-#define S_MAX_DEPTH 16
-
-typedef enum { S_STRING, S_INT, S_OBJECT, S_OTHER } s_kind_t;
-
-typedef struct {
-    char *key;
-    s_kind_t kind;
-    char *str;
-    size_t len;
-    long long num;
-    braid_json_t *obj;
-} s_member_t;
-
-struct braid_json_t {
-    s_member_t *members;
-    size_t count;
-    size_t cap;
-};
-
-typedef struct {
-    const char *p;
-    const char *end;
-} s_reader_t;
-
-static void
-s_skip_ws(s_reader_t *r)
+/*  One JSON object from text[0..len), or NULL with the reason in *error.
+    Without JSON_DECODE_ANY jansson takes only an object or an array at the
+    top; JSON_ALLOW_NUL lets strings hold \u0000 (a payload may).          */
+static json_t *
+s_parse(const char *text, size_t len, json_error_t *error)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
-        r->p++;
-}
-
-static int
-s_hex4(const char *p, unsigned *value_p)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned) (c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned) (c - 'A' + 10);
-        else
-            return -1;
+    json_t *json = json_loadb(text, len, JSON_ALLOW_NUL, error);
+    if (json && !json_is_object(json)) {
+        snprintf(error->text, sizeof error->text, "not an object");
+        json_decref(json);
+        json = NULL;
     }
-    *value_p = v;
-    return 0;
+    return json;
 }
 
-/*  Parse a string at r->p (which is '"'); owned bytes, NUL-terminated.     */
-static char *
-s_parse_string(s_reader_t *r, size_t *len_p)
+json_t *
+braid_json_parse(const char *text, size_t len)
 {
-    if (r->p >= r->end || *r->p != '"')
+    json_error_t error;
+    return s_parse(text, len, &error);
+}
+
+json_t *
+braid_json_next(const char **cursor_p)
+{
+    const char *line = *cursor_p;
+    if (!*line)
         return NULL;
-    r->p++;
-    /*  The unescaped form is never longer than the escaped one.           */
-    char *out = malloc((size_t) (r->end - r->p) + 1);
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t) (nl - line) : strlen(line);
+    *cursor_p = nl ? nl + 1 : line + len;
+    json_error_t error;
+    json_t *json = s_parse(line, len, &error);
+    if (!json)
+        fail_msg("not a JSON object (%s): %.*s", error.text, (int) len, line);
+    return json;
+}
+
+char *
+braid_json_bytes(const json_t *string, size_t *len_p)
+{
+    if (!json_is_string(string))
+        return NULL;
+    const unsigned char *in = (const unsigned char *) json_string_value(string);
+    size_t in_len = json_string_length(string);
+    /*  Never longer than jansson's UTF-8.                                  */
+    char *out = malloc(in_len + 1);
     if (!out)
         return NULL;
     size_t n = 0;
-    while (r->p < r->end) {
-        unsigned char c = (unsigned char) *r->p++;
-        if (c == '"') {
-            out[n] = '\0';
-            *len_p = n;
-            return out;
-        }
-        if (c < 0x20)
-            break;
-        if (c != '\\') {
-            out[n++] = (char) c;
-            continue;
-        }
-        if (r->p >= r->end)
-            break;
-        char e = *r->p++;
-        switch (e) {
-        case '"': out[n++] = '"'; break;
-        case '\\': out[n++] = '\\'; break;
-        case '/': out[n++] = '/'; break;
-        case 'b': out[n++] = '\b'; break;
-        case 'f': out[n++] = '\f'; break;
-        case 'n': out[n++] = '\n'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 't': out[n++] = '\t'; break;
-        case 'u': {
-            unsigned cp;
-            if (r->end - r->p < 4 || s_hex4(r->p, &cp) != 0)
-                goto fail;
-            r->p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                unsigned lo;
-                if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u'
-                    || s_hex4(r->p + 2, &lo) != 0 || lo < 0xDC00 || lo >= 0xE000)
-                    goto fail;
-                r->p += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (cp <= 0xFF)
-                out[n++] = (char) cp; /* the client's byte escape */
-            else if (cp < 0x800) {
-                out[n++] = (char) (0xC0 | (cp >> 6));
-                out[n++] = (char) (0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                out[n++] = (char) (0xE0 | (cp >> 12));
-                out[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[n++] = (char) (0x80 | (cp & 0x3F));
-            } else {
-                out[n++] = (char) (0xF0 | (cp >> 18));
-                out[n++] = (char) (0x80 | ((cp >> 12) & 0x3F));
-                out[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                out[n++] = (char) (0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default: goto fail;
-        }
-    }
-fail:
-    free(out);
-    return NULL;
-}
-
-static braid_json_t *s_parse_object(s_reader_t *r, int depth);
-
-/*  Skip or parse one value into m (m may be NULL for array elements).     */
-static int
-s_parse_value(s_reader_t *r, s_member_t *m, int depth)
-{
-    s_skip_ws(r);
-    if (r->p >= r->end || depth > S_MAX_DEPTH)
-        return -1;
-    char c = *r->p;
-    if (c == '"') {
-        size_t len;
-        char *s = s_parse_string(r, &len);
-        if (!s)
-            return -1;
-        if (m) {
-            m->kind = S_STRING;
-            m->str = s;
-            m->len = len;
+    for (size_t i = 0; i < in_len; i++) {
+        /*  jansson's strings are valid UTF-8: a lead byte C2 or C3 and one
+            continuation byte are U+0080..U+00FF, the client's byte.       */
+        if ((in[i] == 0xc2 || in[i] == 0xc3) && i + 1 < in_len) {
+            out[n++] = (char) (((in[i] & 0x03) << 6) | (in[i + 1] & 0x3f));
+            i++;
         } else
-            free(s);
-        return 0;
+            out[n++] = (char) in[i];
     }
-    if (c == '{') {
-        braid_json_t *obj = s_parse_object(r, depth + 1);
-        if (!obj)
-            return -1;
-        if (m) {
-            m->kind = S_OBJECT;
-            m->obj = obj;
-        } else
-            braid_json_destroy(&obj);
-        return 0;
-    }
-    if (c == '[') {
-        r->p++;
-        s_skip_ws(r);
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
-            return 0;
-        }
-        for (;;) {
-            if (s_parse_value(r, NULL, depth + 1) != 0)
-                return -1;
-            s_skip_ws(r);
-            if (r->p >= r->end)
-                return -1;
-            if (*r->p == ']') {
-                r->p++;
-                return 0;
-            }
-            if (*r->p++ != ',')
-                return -1;
-        }
-    }
-    static const char *words[] = {"true", "false", "null"};
-    for (int i = 0; i < 3; i++) {
-        size_t wl = strlen(words[i]);
-        if ((size_t) (r->end - r->p) >= wl && memcmp(r->p, words[i], wl) == 0) {
-            r->p += wl;
-            return 0;
-        }
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        const char *start = r->p;
-        if (*r->p == '-')
-            r->p++;
-        bool integer = true;
-        size_t digits = 0;
-        while (r->p < r->end) {
-            char d = *r->p;
-            if (d >= '0' && d <= '9')
-                digits++;
-            else if (d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-')
-                integer = false;
-            else
-                break;
-            r->p++;
-        }
-        if (digits == 0)
-            return -1;
-        if (m && integer && digits <= 18) {
-            m->kind = S_INT;
-            m->num = strtoll(start, NULL, 10);
-        }
-        return 0;
-    }
-    return -1;
-}
-
-static int
-s_add_member(braid_json_t *self, s_member_t *m)
-{
-    if (self->count == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 8;
-        s_member_t *bigger = realloc(self->members, cap * sizeof *bigger);
-        if (!bigger)
-            return -1;
-        self->members = bigger;
-        self->cap = cap;
-    }
-    self->members[self->count++] = *m;
-    return 0;
-}
-
-static void
-s_member_free(s_member_t *m)
-{
-    free(m->key);
-    free(m->str);
-    braid_json_destroy(&m->obj);
-}
-
-static braid_json_t *
-s_parse_object(s_reader_t *r, int depth)
-{
-    s_skip_ws(r);
-    if (r->p >= r->end || *r->p != '{' || depth > S_MAX_DEPTH)
-        return NULL;
-    r->p++;
-    braid_json_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    s_skip_ws(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return self;
-    }
-    for (;;) {
-        s_member_t m = {.kind = S_OTHER};
-        size_t key_len;
-        s_skip_ws(r);
-        m.key = s_parse_string(r, &key_len);
-        if (!m.key)
-            goto fail;
-        s_skip_ws(r);
-        if (r->p >= r->end || *r->p++ != ':' || s_parse_value(r, &m, depth) != 0
-            || s_add_member(self, &m) != 0) {
-            s_member_free(&m);
-            goto fail;
-        }
-        s_skip_ws(r);
-        if (r->p >= r->end)
-            goto fail;
-        if (*r->p == '}') {
-            r->p++;
-            return self;
-        }
-        if (*r->p++ != ',')
-            goto fail;
-    }
-fail:
-    braid_json_destroy(&self);
-    return NULL;
-}
-
-braid_json_t *
-braid_json_parse(const char *text, size_t len)
-{
-    s_reader_t r = {text, text + len};
-    braid_json_t *self = s_parse_object(&r, 0);
-    s_skip_ws(&r);
-    if (self && r.p != r.end)
-        braid_json_destroy(&self);
-    return self;
+    out[n] = '\0';
+    if (len_p)
+        *len_p = n;
+    return out;
 }
 
 void
-braid_json_destroy(braid_json_t **self_p)
+braid_json_check_job(json_t *job, const char *source, long long ok, long long failed,
+                     long long timeout, long long cancelled)
 {
-    if (!self_p || !*self_p)
-        return;
-    braid_json_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
-        s_member_free(&self->members[i]);
-    free(self->members);
-    free(self);
-    *self_p = NULL;
-}
-
-static s_member_t *
-s_find(braid_json_t *self, const char *key)
-{
-    if (!self)
-        return NULL;
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->members[i].key, key) == 0)
-            return &self->members[i];
-    return NULL;
-}
-
-const char *
-braid_json_str(braid_json_t *self, const char *key, size_t *len_p)
-{
-    s_member_t *m = s_find(self, key);
-    if (!m || m->kind != S_STRING)
-        return NULL;
-    if (len_p)
-        *len_p = m->len;
-    return m->str;
-}
-
-int
-braid_json_int(braid_json_t *self, const char *key, long long *value_p)
-{
-    s_member_t *m = s_find(self, key);
-    if (!m || m->kind != S_INT)
-        return -1;
-    *value_p = m->num;
-    return 0;
-}
-
-braid_json_t *
-braid_json_obj(braid_json_t *self, const char *key)
-{
-    s_member_t *m = s_find(self, key);
-    return m && m->kind == S_OBJECT ? m->obj : NULL;
-}
-
-bool
-braid_json_has(braid_json_t *self, const char *key)
-{
-    return s_find(self, key) != NULL;
+    static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
+    const long long want[] = {ok, failed, timeout, cancelled};
+    json_t *counts = json_object_get(json_object_get(job, "sources"), source);
+    if (!counts)
+        fail_msg("job line: no sources.%s", source);
+    for (int k = 0; k < 4; k++) {
+        long long n = -1;
+        if (json_unpack(counts, "{s:I}", keys[k], &n) != 0)
+            fail_msg("job line: sources.%s.%s missing or not an integer", source, keys[k]);
+        if (n != want[k])
+            fail_msg("job line: sources.%s.%s = %lld, want %lld", source, keys[k], n, want[k]);
+    }
 }

@@ -12,7 +12,7 @@
     text; exit status 1. Then a clean stop.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <setjmp.h>
@@ -37,59 +37,19 @@ static const char s_script[] = "#!/bin/sh\n"
                                "fi\n"
                                "echo \"ok $1\"\n";
 
-typedef struct {
-    char *dir;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_setup_inner(void **state)
-{
-    s_fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-fail");
-    if (!f->dir)
-        return -1;
-    char *script = braid_script_write(f->dir, "fail.sh", s_script);
-    if (!script)
-        return -1;
-    char spec[512];
-    snprintf(spec, sizeof spec, "fail=exec:'%s' {query}", script);
-    free(script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f);
-    return 0;
-}
-
-/*  cmocka does not call the teardown when the setup fails: do it here, so
-    that a failed start leaves no temp dir and no process behind.         */
-static int
-s_setup(void **state)
-{
-    if (s_setup_inner(state) == 0)
-        return 0;
-    s_teardown(state);
-    return -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-fail",
+    .script_name = "fail.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"fail=exec:'%s' {query}"},
+};
 
 /*  Run the job, with one extra flag or none (NULL), want exit 1. Owned
     finished client.                                                       */
 static braid_proc_t *
-s_run(s_fixture_t *f, const char *name, const char *extra)
+s_run(braid_fixture_t *f, const char *name, const char *extra)
 {
     const char *args[16];
     int argc = 0;
@@ -113,38 +73,33 @@ s_run(s_fixture_t *f, const char *name, const char *extra)
 }
 
 static void
-s_check_json(s_fixture_t *f)
+s_check_json(braid_fixture_t *f)
 {
     braid_proc_t *client = s_run(f, "client-json", "--json");
-    size_t len;
-    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     braid_proc_destroy(&client);
     assert_non_null(out);
     print_message("--json output:\n%s", out);
 
     bool ended[S_QUERIES] = {false};
     bool job_seen = false;
-    char *p = out, *end = out + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
         assert_false(job_seen); /* the job line is the last */
-        braid_json_t *j = braid_json_parse(p, line_len);
-        if (!j)
-            fail_msg("not a JSON object: %.*s", (int) line_len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         if (strcmp(type, "end") == 0) {
             long long q = -1, parts = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
             assert_false(ended[q]);
             ended[q] = true;
-            const char *status = braid_json_str(j, "status", NULL);
-            const char *error = braid_json_str(j, "error", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
+            const char *error = json_string_value(json_object_get(j, "error"));
             assert_non_null(status);
             assert_non_null(error);
-            assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "parts", &parts), 0);
             if (q == S_FAILING) {
                 assert_string_equal(status, "failed");
                 assert_non_null(strstr(error, "exit status 1"));
@@ -157,30 +112,23 @@ s_check_json(s_fixture_t *f)
             }
         } else if (strcmp(type, "partial") == 0) {
             long long q = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_int_not_equal(q, S_FAILING);
             char want[16];
             snprintf(want, sizeof want, "ok q%lld\n", q);
-            assert_string_equal(braid_json_str(j, "data", NULL), want);
+            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            assert_non_null(data);
+            assert_string_equal(data, want);
+            free(data);
         } else if (strcmp(type, "job") == 0) {
             job_seen = true;
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             assert_string_not_equal(status, "ok");
-            braid_json_t *src = braid_json_obj(braid_json_obj(j, "sources"), "fail");
-            assert_non_null(src);
-            static const char *keys[] = {"ok", "failed", "timeout", "cancelled"};
-            static const long long want[] = {9, 1, 0, 0};
-            for (int k = 0; k < 4; k++) {
-                long long n = -1;
-                assert_int_equal(braid_json_int(src, keys[k], &n), 0);
-                if (n != want[k])
-                    fail_msg("job summary: %s = %lld, want %lld", keys[k], n, want[k]);
-            }
+            braid_json_check_job(j, "fail", 9, 1, 0, 0);
         } else
             fail_msg("unknown type %s", type);
-        braid_json_destroy(&j);
-        p += line_len + 1;
+        json_decref(j);
     }
     assert_true(job_seen);
     for (int q = 0; q < S_QUERIES; q++)
@@ -190,7 +138,7 @@ s_check_json(s_fixture_t *f)
 }
 
 static void
-s_check_plain(s_fixture_t *f)
+s_check_plain(braid_fixture_t *f)
 {
     braid_proc_t *client = s_run(f, "client-plain", NULL);
     char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
@@ -212,7 +160,7 @@ s_check_plain(s_fixture_t *f)
 static void
 test_e2e_failure(void **state)
 {
-    s_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
     s_check_json(f);
     s_check_plain(f);
     assert_int_equal(braid_cluster_stop(f->cluster), 0);
@@ -223,7 +171,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_e2e_failure, s_setup, s_teardown),
+        BRAID_FIXTURE_TEST(test_e2e_failure, s_def),
     };
     return cmocka_run_group_tests_name("e2e_failure", tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
     '.' to 63 bytes, then '\n'. Then a clean stop.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,58 +27,12 @@
 #define S_B_QUERIES 5
 #define S_SIZE 64
 
-typedef struct {
-    char *dir;
-    char *a_queries;
-    braid_cluster_t *cluster;
-} s_fixture_t;
-
-static int
-s_setup_inner(void **state)
-{
-    s_fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-fair");
-    if (!f->dir)
-        return -1;
-    f->a_queries = braid_path(f->dir, "a-queries.txt");
-    FILE *qf = f->a_queries ? fopen(f->a_queries, "w") : NULL;
-    if (!qf)
-        return -1;
-    for (int i = 0; i < S_A_QUERIES; i++)
-        fprintf(qf, "a%04d\n", i);
-    if (fclose(qf) != 0)
-        return -1;
-    const char *specs[] = {"load=synthetic:parts=1,size=64,delay_msec=5", NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_fixture_t *f = *state;
-    if (!f)
-        return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f->a_queries);
-    free(f);
-    return 0;
-}
-
-/*  cmocka does not call the teardown when the setup fails: do it here, so
-    that a failed start leaves no temp dir and no process behind.         */
-static int
-s_setup(void **state)
-{
-    if (s_setup_inner(state) == 0)
-        return 0;
-    s_teardown(state);
-    return -1;
-}
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-fair",
+    .workers = 2,
+    .slots = 4,
+    .specs = {"load=synthetic:parts=1,size=64,delay_msec=5"},
+};
 
 /*  The synthetic source's one payload (seq 0) for a query.                */
 static void
@@ -116,9 +70,16 @@ s_check_output(braid_proc_t *client, const char *fmt, int count)
 static void
 test_e2e_fairness(void **state)
 {
-    s_fixture_t *f = *state;
+    braid_fixture_t *f = *state;
+    char *a_queries = braid_path(f->dir, "a-queries.txt");
+    FILE *qf = a_queries ? fopen(a_queries, "w") : NULL;
+    assert_non_null(qf);
+    for (int i = 0; i < S_A_QUERIES; i++)
+        fprintf(qf, "a%04d\n", i);
+    assert_int_equal(fclose(qf), 0);
     const char *a_args[] = {"-s", "load", NULL};
-    braid_proc_t *a = braid_cluster_submit(f->cluster, "client-a", a_args, f->a_queries);
+    braid_proc_t *a = braid_cluster_submit(f->cluster, "client-a", a_args, a_queries);
+    free(a_queries);
     assert_non_null(a);
     if (braid_proc_wait_bytes(a, BRAID_STDOUT, 1, 20000) != 0) {
         braid_proc_dump(a, 2000);
@@ -176,7 +137,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_e2e_fairness, s_setup, s_teardown),
+        BRAID_FIXTURE_TEST(test_e2e_fairness, s_def),
     };
     return cmocka_run_group_tests_name("e2e_fairness", tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
       nothing left running.
 */
 
-#include "cluster.h"
+#include "fixture.h"
 #include "jsonl.h"
 
 #include <setjmp.h>
@@ -43,14 +43,22 @@ static const char s_script[] = "#!/bin/sh\n"
                                "    i=$((i + 1))\n"
                                "done\n";
 
+static const braid_fixture_def_t s_def = {
+    .name = "braid-e2e-order",
+    .script_name = "gen.sh",
+    .script_text = s_script,
+    .workers = 2,
+    .slots = 4,
+    .specs = {"gen=exec:'%s' {query}"},
+};
+
+/*  The shared fixture, and the queries and their reference output.        */
 typedef struct {
-    char *dir;
-    char *script;
+    braid_fixture_t *fx;
     char *queries; /* path of the queries file, one per line */
     char *want;    /* reference output, all queries */
     size_t want_len;
     size_t offset[S_QUERIES + 1]; /* query i's reference is want[offset[i]..offset[i+1]) */
-    braid_cluster_t *cluster;
 } s_fixture_t;
 
 /*  Query i: varied lengths, and now and then quotes, a backslash, shell
@@ -70,12 +78,11 @@ s_setup_inner(void **state)
     if (!f)
         return -1;
     *state = f;
-    f->dir = braid_tmpdir_new("braid-e2e-order");
-    if (!f->dir)
+    f->fx = braid_fixture_new(&s_def);
+    if (!f->fx)
         return -1;
-    f->script = braid_script_write(f->dir, "gen.sh", s_script);
-    f->queries = braid_path(f->dir, "queries.txt");
-    if (!f->script || !f->queries)
+    f->queries = braid_path(f->fx->dir, "queries.txt");
+    if (!f->queries)
         return -1;
     FILE *qf = fopen(f->queries, "w");
     if (!qf)
@@ -92,7 +99,7 @@ s_setup_inner(void **state)
         separator line (\036) after each query's output.                  */
     const char *loop[] = {"/bin/sh", "-c",
                           "while IFS= read -r q; do \"$0\" \"$q\"; printf '\\036\\n'; done",
-                          f->script, NULL};
+                          f->fx->script, NULL};
     size_t len = 0;
     int code = -1;
     char *raw = braid_run(loop, f->queries, 30000, &len, &code);
@@ -126,13 +133,7 @@ s_setup_inner(void **state)
         fprintf(stderr, "setup: reference has %d queries, want %d\n", query, S_QUERIES);
         return -1;
     }
-
-    /*  Two workers with four slots each, both serving gen.                */
-    char spec[512];
-    snprintf(spec, sizeof spec, "gen=exec:'%s' {query}", f->script);
-    const char *specs[] = {spec, NULL};
-    f->cluster = braid_cluster_start(f->dir, 2, 4, specs);
-    return f->cluster ? 0 : -1;
+    return 0;
 }
 
 static int
@@ -141,9 +142,7 @@ s_teardown(void **state)
     s_fixture_t *f = *state;
     if (!f)
         return 0;
-    braid_cluster_destroy(&f->cluster);
-    braid_tmpdir_destroy(&f->dir);
-    free(f->script);
+    braid_fixture_destroy(&f->fx);
     free(f->queries);
     free(f->want);
     free(f);
@@ -165,11 +164,11 @@ s_setup(void **state)
 static braid_proc_t *
 s_run_client(s_fixture_t *f, const char *name, const char *const args[])
 {
-    braid_proc_t *client = braid_cluster_submit(f->cluster, name, args, f->queries);
+    braid_proc_t *client = braid_cluster_submit(f->fx->cluster, name, args, f->queries);
     assert_non_null(client);
     int code = -1;
     int64_t start = braid_now_msec();
-    if (braid_cluster_finish(f->cluster, &client, S_CLIENT_MSEC, 0, &code) != 0)
+    if (braid_cluster_finish(f->fx->cluster, &client, S_CLIENT_MSEC, 0, &code) != 0)
         fail_msg("%s: not done within %d ms", name, S_CLIENT_MSEC);
     print_message("%s: %lld ms\n", name, (long long) (braid_now_msec() - start));
     if (code != 0) {
@@ -269,8 +268,7 @@ s_check_arrival_json(s_fixture_t *f)
 {
     const char *args[] = {"-s", "gen", "-o", "arrival", "--json", NULL};
     braid_proc_t *client = s_run_client(f, "arrival-json", args);
-    size_t len;
-    char *out = braid_proc_output(client, BRAID_STDOUT, &len);
+    char *out = braid_proc_output(client, BRAID_STDOUT, NULL);
     braid_proc_destroy(&client);
     assert_non_null(out);
     s_task_t *tasks = calloc(S_QUERIES, sizeof *tasks);
@@ -278,51 +276,45 @@ s_check_arrival_json(s_fixture_t *f)
 
     bool job_seen = false;
     size_t line_no = 0;
-    char *p = out;
-    char *end = out + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    const char *cursor = out;
+    json_t *j;
+    while ((j = braid_json_next(&cursor))) {
         line_no++;
         if (job_seen)
             fail_msg("line %zu comes after the job line", line_no);
-        braid_json_t *j = braid_json_parse(p, line_len);
-        if (!j)
-            fail_msg("line %zu is not a JSON object: %.*s", line_no, (int) line_len, p);
-        const char *type = braid_json_str(j, "type", NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
         assert_non_null(type);
         if (strcmp(type, "job") == 0) {
             job_seen = true;
-            const char *status = braid_json_str(j, "status", NULL);
+            const char *status = json_string_value(json_object_get(j, "status"));
             assert_non_null(status);
             assert_string_equal(status, "ok");
-            braid_json_t *gen = braid_json_obj(braid_json_obj(j, "sources"), "gen");
+            json_t *gen = json_object_get(json_object_get(j, "sources"), "gen");
             assert_non_null(gen);
             long long ok = -1, failed = -1;
-            assert_int_equal(braid_json_int(gen, "ok", &ok), 0);
-            assert_int_equal(braid_json_int(gen, "failed", &failed), 0);
+            assert_int_equal(json_unpack(gen, "{s:I}", "ok", &ok), 0);
+            assert_int_equal(json_unpack(gen, "{s:I}", "failed", &failed), 0);
             assert_int_equal(ok, S_QUERIES);
             assert_int_equal(failed, 0);
         } else {
             long long q = -1;
-            assert_int_equal(braid_json_int(j, "query", &q), 0);
+            assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
-            const char *source = braid_json_str(j, "source", NULL);
+            const char *source = json_string_value(json_object_get(j, "source"));
             assert_non_null(source);
             assert_string_equal(source, "gen");
             s_task_t *t = &tasks[q];
             if (t->ended)
-                fail_msg("line %zu: query %lld has a record after its end: %.*s", line_no, q,
-                         (int) line_len, p);
+                fail_msg("line %zu: query %lld has a %s record after its end", line_no, q, type);
             if (strcmp(type, "partial") == 0) {
                 long long seq = -1;
-                assert_int_equal(braid_json_int(j, "seq", &seq), 0);
+                assert_int_equal(json_unpack(j, "{s:I}", "seq", &seq), 0);
                 if (seq != t->next_seq)
                     fail_msg("line %zu: query %lld seq %lld, want %lld", line_no, q, seq,
                              t->next_seq);
                 t->next_seq++;
                 size_t dlen;
-                const char *data = braid_json_str(j, "data", &dlen);
+                char *data = braid_json_bytes(json_object_get(j, "data"), &dlen);
                 assert_non_null(data);
                 if (t->len + dlen > t->cap) {
                     t->cap = (t->len + dlen) * 2;
@@ -331,19 +323,19 @@ s_check_arrival_json(s_fixture_t *f)
                 }
                 memcpy(t->data + t->len, data, dlen);
                 t->len += dlen;
+                free(data);
             } else if (strcmp(type, "end") == 0) {
-                const char *status = braid_json_str(j, "status", NULL);
+                const char *status = json_string_value(json_object_get(j, "status"));
                 assert_non_null(status);
                 assert_string_equal(status, "ok");
                 long long parts = -1;
-                assert_int_equal(braid_json_int(j, "parts", &parts), 0);
+                assert_int_equal(json_unpack(j, "{s:I}", "parts", &parts), 0);
                 assert_int_equal(parts, t->next_seq);
                 t->ended = true;
             } else
                 fail_msg("line %zu: unknown type %s", line_no, type);
         }
-        braid_json_destroy(&j);
-        p += line_len + 1;
+        json_decref(j);
     }
     assert_true(job_seen);
     for (int q = 0; q < S_QUERIES; q++) {
@@ -368,7 +360,7 @@ test_e2e_order(void **state)
     s_check_submit_order(f);
     s_check_arrival_lines(f);
     s_check_arrival_json(f);
-    assert_int_equal(braid_cluster_stop(f->cluster), 0);
+    assert_int_equal(braid_cluster_stop(f->fx->cluster), 0);
 }
 
 int

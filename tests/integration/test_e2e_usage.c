@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  Each test runs in a fresh temp dir named after this prefix.             */
+#define S_PREFIX "braid-e2e-usage"
+
 #define S_EXIT_MSEC 10000
 
 typedef struct {
@@ -51,23 +54,6 @@ static const s_case_t s_cases[] = {
     {0, {BRAID_CLI_PATH, "-h", NULL}},
     {0, {BRAID_CLI_PATH, "-V", NULL}},
 };
-
-static int
-s_setup(void **state)
-{
-    char *dir = braid_tmpdir_new("braid-e2e-usage");
-    *state = dir;
-    return dir ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    char *dir = *state;
-    int orphans = braid_harness_reap_orphans();
-    braid_tmpdir_destroy(&dir);
-    return orphans == 0 ? 0 : -1;
-}
 
 /*  The command line as one string, for messages.                          */
 static void
@@ -149,8 +135,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exit_codes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_broker_unreachable, s_setup, s_teardown),
+        BRAID_TMPDIR_TEST(test_exit_codes, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_broker_unreachable, S_PREFIX),
     };
     return cmocka_run_group_tests_name("e2e_usage", tests, NULL, NULL);
 }

@@ -22,24 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-s_setup(void **state)
-{
-    char *dir = braid_tmpdir_new("braid-harness");
-    if (!dir)
-        return -1;
-    *state = dir;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    char *dir = *state;
-    int orphans = braid_harness_reap_orphans();
-    braid_tmpdir_destroy(&dir);
-    return orphans == 0 ? 0 : -1;
-}
+/*  Each test runs in a fresh temp dir named after this prefix.             */
+#define S_PREFIX "braid-harness"
 
 static void
 test_output_and_exit_code(void **state)
@@ -304,44 +288,52 @@ static void
 test_json_lines(void **state)
 {
     (void) state;
+    /*  The client's escapes: \u00XX is the byte XX (\u0000 too); higher
+        code points stay UTF-8.                                            */
     const char *partial =
         "{\"type\":\"partial\",\"query\":12,\"source\":\"echo\",\"seq\":0,"
-        "\"data\":\"a \\\"b\\\"\\\\c\\n\\u00ff\\u00e9\\u20ac\"}";
-    braid_json_t *j = braid_json_parse(partial, strlen(partial));
+        "\"data\":\"a \\\"b\\\"\\\\c\\n\\u00ff\\u00e9\\u20ac\\u0000z\"}";
+    json_t *j = braid_json_parse(partial, strlen(partial));
     assert_non_null(j);
-    assert_string_equal(braid_json_str(j, "type", NULL), "partial");
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "partial");
     long long q = -1;
-    assert_int_equal(braid_json_int(j, "query", &q), 0);
+    assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
     assert_int_equal(q, 12);
     size_t len;
-    const char *data = braid_json_str(j, "data", &len);
+    char *data = braid_json_bytes(json_object_get(j, "data"), &len);
     assert_non_null(data);
-    assert_int_equal(len, 13);
-    assert_memory_equal(data, "a \"b\"\\c\n\xff\xe9\xe2\x82\xac", 13);
-    assert_null(braid_json_str(j, "query", NULL));
-    assert_int_equal(braid_json_int(j, "data", &q), -1);
-    assert_false(braid_json_has(j, "missing"));
-    braid_json_destroy(&j);
-    assert_null(j);
+    assert_int_equal(len, 15);
+    assert_memory_equal(data, "a \"b\"\\c\n\xff\xe9\xe2\x82\xac\0z", 15);
+    free(data);
+    assert_null(json_string_value(json_object_get(j, "query")));
+    assert_null(braid_json_bytes(json_object_get(j, "query"), NULL));
+    assert_int_equal(json_unpack(j, "{s:I}", "data", &q), -1);
+    assert_null(json_object_get(j, "missing"));
+    json_decref(j);
 
-    const char *job = " {\"type\":\"job\",\"status\":\"ok\",\"list\":[1,[2,{}],\"x\"],\"t\":true,"
-                      "\"sources\":{\"echo\":{\"ok\":9,\"failed\":1,\"timeout\":0,"
-                      "\"cancelled\":0}}}\n";
-    j = braid_json_parse(job, strlen(job));
+    /*  The lines of an output, and a job line's counts.                   */
+    const char *lines =
+        " {\"type\":\"end\",\"query\":0}\n"
+        "{\"type\":\"job\",\"status\":\"ok\",\"list\":[1,[2,{}],\"x\"],\"t\":true,"
+        "\"sources\":{\"echo\":{\"ok\":9,\"failed\":1,\"timeout\":0,\"cancelled\":0}}}\n";
+    const char *cursor = lines;
+    j = braid_json_next(&cursor);
     assert_non_null(j);
-    braid_json_t *echo = braid_json_obj(braid_json_obj(j, "sources"), "echo");
-    assert_non_null(echo);
-    long long ok = 0, failed = 0;
-    assert_int_equal(braid_json_int(echo, "ok", &ok), 0);
-    assert_int_equal(braid_json_int(echo, "failed", &failed), 0);
-    assert_int_equal(ok, 9);
-    assert_int_equal(failed, 1);
-    assert_true(braid_json_has(j, "list"));
-    braid_json_destroy(&j);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "end");
+    json_decref(j);
+    j = braid_json_next(&cursor);
+    assert_non_null(j);
+    assert_non_null(json_object_get(j, "list"));
+    braid_json_check_job(j, "echo", 9, 1, 0, 0);
+    json_decref(j);
+    assert_null(braid_json_next(&cursor));
+    assert_null(braid_json_next(&cursor));
 
     static const char *bad[] = {
-        "", "{", "}", "[1]", "{\"a\":1,}", "{\"a\":1} x", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
-        "{\"a\":\"x", "{a:1}", "{\"a\" 1}", "{\"a\":tru}", "{\"a\":\"\x01\"}", "{\"a\":-}",
+        "",          "{",        "}",           "[1]",        "1",
+        "\"x\"",     "{\"a\":1,}", "{\"a\":1} x", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
+        "{\"a\":\"x", "{a:1}",    "{\"a\" 1}",   "{\"a\":tru}", "{\"a\":\"\x01\"}",
+        "{\"a\":-}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         j = braid_json_parse(bad[i], strlen(bad[i]));
@@ -355,19 +347,19 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_output_and_exit_code, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_needs_whole_line, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_deadline, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wait_line_eof_is_prompt, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_signal_and_exit_status, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sigpipe_default_in_child, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_group_backstop, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_orphan_reaper, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stdin_and_large_output, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_spawn_failure, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_free_port, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_tmpdir, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_json_lines, s_setup, s_teardown),
+        BRAID_TMPDIR_TEST(test_output_and_exit_code, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_needs_whole_line, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_deadline, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_wait_line_eof_is_prompt, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_signal_and_exit_status, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_sigpipe_default_in_child, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_group_backstop, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_orphan_reaper, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_stdin_and_large_output, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_spawn_failure, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_free_port, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_tmpdir, S_PREFIX),
+        BRAID_TMPDIR_TEST(test_json_lines, S_PREFIX),
     };
     return cmocka_run_group_tests_name("harness", tests, NULL, NULL);
 }
