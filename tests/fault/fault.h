@@ -109,7 +109,7 @@ void
 fault_poll_pause(void);
 
 /*  The synthetic source's payload for (query, seq) of size bytes into buf
-    (size bytes; see docs/SPEC.md).                                         */
+    (size bytes; see the README).                                           */
 void
 fault_synthetic_payload(const char *query, unsigned long long seq, size_t size, char *buf);
 

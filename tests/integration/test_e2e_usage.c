@@ -1,4 +1,4 @@
-/*  test_e2e_usage.c - exit codes of the command lines (docs/SPEC.md).
+/*  test_e2e_usage.c - exit codes of the command lines (the README).
 
     - Bad flags, missing flag values, out-of-range values, a worker without
       a source, a submit without a source or with an unknown order, an
