@@ -204,6 +204,20 @@ s_sink(s_sink_t *fake)
     return (braid_task_sink_t){.send = s_send, .arg = fake};
 }
 
+/*  Check the i-th message sent: its type, its seq (DATA) or parts (DONE),
+    how many partials it carried and the first of them ("" if none).       */
+static void
+s_expect_sent(const s_sink_t *fake, size_t i, int type, uint64_t seq_or_parts, size_t nframes,
+              const char *first)
+{
+    assert_true(i < fake->nsent);
+    const s_sent_t *s = &fake->sent[i];
+    assert_int_equal(s->msg.type, type);
+    assert_int_equal(type == BRAID_MSG_DATA ? s->msg.seq : s->msg.parts, seq_or_parts);
+    assert_int_equal(s->nframes, nframes);
+    assert_string_equal(s->first, first);
+}
+
 /*  ---------------------------------------------------------------------
     The table                                                              */
 
@@ -302,12 +316,9 @@ test_slots_freed_by_done(void **state)
     /*  One DONE each, carrying both partials: one message per short task. */
     assert_int_equal(fake.nsent, 2);
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(fake.sent[i].msg.type, BRAID_MSG_DONE);
+        s_expect_sent(&fake, i, BRAID_MSG_DONE, 2, 2, "q 0\n");
         assert_int_equal(fake.sent[i].msg.task_id, i + 1);
         assert_int_equal(fake.sent[i].msg.status, BRAID_STATUS_OK);
-        assert_int_equal(fake.sent[i].msg.parts, 2);
-        assert_int_equal(fake.sent[i].nframes, 2);
-        assert_string_equal(fake.sent[i].first, "q 0\n");
     }
     braid_tasks_destroy(&tasks);
     braid_source_destroy(&synth);
@@ -329,11 +340,9 @@ test_window_and_credit(void **state)
     braid_task_start(task, NULL, 0);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 1);        /* seqs 0, 1: the window       */
-    assert_int_equal(fake.sent[0].msg.type, BRAID_MSG_DATA);
+    s_expect_sent(&fake, 0, BRAID_MSG_DATA, 0, 2, "q 0\n");
     assert_int_equal(fake.sent[0].msg.task_id, 7);
     assert_int_equal(fake.sent[0].msg.attempts, 3);
-    assert_int_equal(fake.sent[0].msg.seq, 0);
-    assert_int_equal(fake.sent[0].nframes, 2);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 1);        /* shut until credit           */
 
@@ -348,16 +357,11 @@ test_window_and_credit(void **state)
     assert_int_equal(fake.nsent, 1);
     braid_task_credit(task, 4);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
-    assert_int_equal(fake.nsent, 2);
-    assert_int_equal(fake.sent[1].msg.seq, 2);
-    assert_int_equal(fake.sent[1].nframes, 2);
+    s_expect_sent(&fake, 1, BRAID_MSG_DATA, 2, 2, "q 2\n");
     braid_task_credit(task, 0);             /* 0 lifts the limit           */
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
     assert_int_equal(fake.nsent, 3);
-    assert_int_equal(fake.sent[2].msg.type, BRAID_MSG_DONE);
-    assert_int_equal(fake.sent[2].msg.parts, 5);
-    assert_int_equal(fake.sent[2].nframes, 1);
-    assert_string_equal(fake.sent[2].first, "q 4\n");
+    s_expect_sent(&fake, 2, BRAID_MSG_DONE, 5, 1, "q 4\n");
     braid_task_destroy(&task);
     braid_task_destroy(&task);
     assert_null(task);
@@ -379,9 +383,7 @@ test_resume(void **state)
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
     /*  Seqs 0..2 are counted, not sent: DONE carries 3 and 4.             */
     assert_int_equal(fake.nsent, 1);
-    assert_int_equal(fake.sent[0].msg.parts, 5);
-    assert_int_equal(fake.sent[0].nframes, 2);
-    assert_string_equal(fake.sent[0].first, "q 3\n");
+    s_expect_sent(&fake, 0, BRAID_MSG_DONE, 5, 2, "q 3\n");
     braid_task_destroy(&task);
 
     /*  A window at or below resume admits up to resume.                   */
@@ -392,9 +394,7 @@ test_resume(void **state)
     assert_int_equal(fake.nsent, 0);
     braid_task_credit(task, 5);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
-    assert_int_equal(fake.sent[0].msg.type, BRAID_MSG_DONE);
-    assert_int_equal(fake.sent[0].nframes, 1);
-    assert_string_equal(fake.sent[0].first, "q 4\n");
+    s_expect_sent(&fake, 0, BRAID_MSG_DONE, 5, 1, "q 4\n");
     braid_task_destroy(&task);
     braid_source_destroy(&synth);
 }
@@ -418,9 +418,7 @@ test_sink_refuses(void **state)
     sink.blocked = false;
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 1);        /* the same batch, seq 0       */
-    assert_int_equal(fake.sent[0].msg.seq, 0);
-    assert_int_equal(fake.sent[0].nframes, 2);
-    assert_string_equal(fake.sent[0].first, "q 0\n");
+    s_expect_sent(&fake, 0, BRAID_MSG_DATA, 0, 2, "q 0\n");
     /*  DONE refused too, then sent.                                       */
     braid_task_credit(task, 10);
     fake.refuse = 1;
@@ -428,9 +426,7 @@ test_sink_refuses(void **state)
     assert_true(sink.blocked);
     sink.blocked = false;
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
-    assert_int_equal(fake.sent[1].msg.type, BRAID_MSG_DONE);
-    assert_int_equal(fake.sent[1].msg.parts, 3);
-    assert_int_equal(fake.sent[1].nframes, 1);
+    s_expect_sent(&fake, 1, BRAID_MSG_DONE, 3, 1, "q 2\n");
     braid_task_destroy(&task);
     braid_source_destroy(&synth);
 }
@@ -453,9 +449,8 @@ test_cancel_timeout_unknown(void **state)
     braid_task_abort(task, BRAID_STATUS_TIMEOUT, false, "late", 150);   /* first wins */
     assert_int_equal(braid_task_phase(task), BRAID_TASK_END);
     assert_int_equal(braid_task_pump(task, 150, false, &sink), BRAID_TASK_DONE);
+    s_expect_sent(&fake, 1, BRAID_MSG_DONE, 1, 0, "");
     assert_int_equal(fake.sent[1].msg.status, BRAID_STATUS_CANCELLED);
-    assert_int_equal(fake.sent[1].msg.parts, 1);
-    assert_int_equal(fake.sent[1].nframes, 0);
     assert_string_equal(fake.sent[1].msg.text, "cancelled");
     braid_task_destroy(&task);
 
@@ -502,8 +497,7 @@ test_hold(void **state)
     s_script.result = BRAID_RUN_OK;
     assert_int_equal(braid_task_pump(task, 3, false, &sink), BRAID_TASK_DONE);
     assert_int_equal(fake.nsent, 1);
-    assert_int_equal(fake.sent[0].msg.type, BRAID_MSG_DONE);
-    assert_int_equal(fake.sent[0].nframes, 1);
+    s_expect_sent(&fake, 0, BRAID_MSG_DONE, 1, 1, "p");
     braid_task_destroy(&task);
     assert_int_equal(s_script.destroyed, 1);
 
@@ -526,7 +520,7 @@ test_hold(void **state)
     s_script.parts_ready = 1;
     assert_int_equal(braid_task_pump(task, 12, true, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 3);
-    assert_int_equal(fake.sent[2].msg.seq, 2);
+    s_expect_sent(&fake, 2, BRAID_MSG_DATA, 2, 1, "p");
     braid_task_destroy(&task);
 }
 
@@ -549,9 +543,9 @@ test_kill_and_silence(void **state)
     assert_int_equal(fake.nsent, 0);
     s_script.exited = true;
     assert_int_equal(braid_task_pump(task, 101, false, &sink), BRAID_TASK_DONE);
+    s_expect_sent(&fake, 0, BRAID_MSG_DONE, 0, 0, "");
     assert_int_equal(fake.sent[0].msg.status, BRAID_STATUS_CANCELLED);
     assert_string_equal(fake.sent[0].msg.text, "cancelled");
-    assert_int_equal(fake.sent[0].msg.parts, 0);
     assert_int_equal(s_script.destroyed, 1);
     braid_task_destroy(&task);
 
