@@ -168,11 +168,11 @@ braid_child_pid_fd(braid_child_t *self)
     return self->pidfd;
 }
 
-int
+braid_splitter_read_t
 braid_child_read_stdout(braid_child_t *self)
 {
-    int rc = braid_splitter_read(self->out, self->out_fd);
-    if (rc == 0)
+    braid_splitter_read_t rc = braid_splitter_read(self->out, self->out_fd);
+    if (rc == BRAID_SPLITTER_EOF)
         s_close(&self->out_fd);
     return rc;
 }

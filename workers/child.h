@@ -46,11 +46,9 @@ int
 braid_child_pid_fd(braid_child_t *self);
 
 /*  Read stdout once into the command's splitter, but only if everything
-    read before was taken (braid_splitter_read): returns 1 if bytes are
-    waiting to be taken (read now or before), 0 at end of file (the pipe
-    is closed; an unfinished last line may still wait), -1 if nothing was
-    ready.                                                                  */
-int
+    read before was taken (braid_splitter_read); at end of file the pipe
+    is closed (an unfinished last line may still wait to be taken).        */
+braid_splitter_read_t
 braid_child_read_stdout(braid_child_t *self);
 
 /*  Split at most max partials off what was read and append them to out

@@ -258,10 +258,10 @@ s_ready(void *run, int what, short revents, int64_t now)
     (void) revents;
     s_run_t *self = run;
     if (what == S_OUT && !self->stopping) {
-        int rc = braid_child_read_stdout(self->child);
-        if (rc == 1)
+        braid_splitter_read_t rc = braid_child_read_stdout(self->child);
+        if (rc == BRAID_SPLITTER_BYTES)
             self->fresh = true;
-        if (rc >= 0 && braid_child_exited(self->child))
+        if (rc != BRAID_SPLITTER_AGAIN && braid_child_exited(self->child))
             self->drain_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
     } else if (what == S_ERR)
         braid_child_read_stderr(self->child, self->context->buf, sizeof self->context->buf);

@@ -73,27 +73,27 @@ s_emit_carry(braid_splitter_t *self, zmsg_t *out)
     }
 }
 
-int
+braid_splitter_read_t
 braid_splitter_read(braid_splitter_t *self, int fd)
 {
     if (self->in_pos < self->in_len)
-        return 1;
+        return BRAID_SPLITTER_BYTES;
     if (fd < 0 || self->eof) {
         self->eof = true;
-        return 0;
+        return BRAID_SPLITTER_EOF;
     }
     if (!self->in && !(self->in = malloc(BRAID_SPLITTER_READ_BUF)))
-        return -1;          /* try again later; the writer waits           */
+        return BRAID_SPLITTER_AGAIN;    /* try later; the writer waits     */
     ssize_t n = read(fd, self->in, BRAID_SPLITTER_READ_BUF);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return -1;
+        return BRAID_SPLITTER_AGAIN;
     if (n <= 0) {           /* end of file, or an error we treat as one    */
         self->eof = true;
-        return 0;
+        return BRAID_SPLITTER_EOF;
     }
     self->in_pos = 0;
     self->in_len = (size_t) n;
-    return 1;
+    return BRAID_SPLITTER_BYTES;
 }
 
 void

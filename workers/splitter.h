@@ -31,12 +31,18 @@ braid_splitter_new(bool chunks);
 void
 braid_splitter_destroy(braid_splitter_t **self_p);
 
+/*  What a read came to.                                                    */
+typedef enum {
+    BRAID_SPLITTER_BYTES,   /* bytes wait to be taken (read now or before)  */
+    BRAID_SPLITTER_EOF,     /* end of file: a read error counts as one, and
+                               so does fd < 0 (the caller closes fd)        */
+    BRAID_SPLITTER_AGAIN    /* nothing was ready, or no memory for the
+                               buffer: try later                            */
+} braid_splitter_read_t;
+
 /*  Read fd (nonblocking) once, but only if the bytes read before are all
-    taken: returns 1 if bytes are waiting to be taken (read now or
-    before), 0 at end of file (a read error counts as one; so does fd < 0:
-    the caller closes fd and calls again only to learn this), -1 if
-    nothing was ready or there is no memory for the buffer (try later).    */
-int
+    taken.                                                                  */
+braid_splitter_read_t
 braid_splitter_read(braid_splitter_t *self, int fd);
 
 /*  No more bytes will come (the pipe was closed): an unfinished last line

@@ -55,7 +55,8 @@ s_source(const char *text)
 }
 
 /*  "sh -c {query}": the query is the script.                              */
-static const char s_sh[] = "source\n    sh\n        type = exec\n        command = \"sh -c {query}\"\n";
+static const char s_sh[] = "source\n    sh\n        type = exec\n"
+                           "        command = \"sh -c {query}\"\n";
 
 typedef struct {
     braid_source_t *source;

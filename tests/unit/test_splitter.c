@@ -76,26 +76,26 @@ test_lines(void **state)
     s_pipe_t *p = *state;
     braid_splitter_t *s = braid_splitter_new(false);
     assert_non_null(s);
-    assert_int_equal(braid_splitter_read(s, p->rd), -1);    /* nothing yet */
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_AGAIN); /* nothing yet */
     assert_false(braid_splitter_pending(s));
     s_write(p, "a\nbb\ncc", 7);
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     assert_true(braid_splitter_pending(s));
     s_expect(s, 1, (const char *[]){"a\n", NULL});          /* max holds */
     /*  Unread bytes are waiting: no read now, whatever the pipe has.     */
     s_write(p, "c\nd", 3);
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     s_expect(s, 10, (const char *[]){"bb\n", NULL});        /* "cc" kept */
     assert_false(braid_splitter_pending(s));
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     s_expect(s, 10, (const char *[]){"ccc\n", NULL});       /* "d" kept  */
     close(p->wr);
     p->wr = -1;
-    assert_int_equal(braid_splitter_read(s, p->rd), 0);     /* EOF       */
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_EOF);
     assert_true(braid_splitter_pending(s));
     s_expect(s, 10, (const char *[]){"d", NULL});           /* last line */
     assert_false(braid_splitter_pending(s));
-    assert_int_equal(braid_splitter_read(s, p->rd), 0);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_EOF);
     braid_splitter_destroy(&s);
     braid_splitter_destroy(&s);
     assert_null(s);
@@ -107,10 +107,10 @@ test_chunks(void **state)
     s_pipe_t *p = *state;
     braid_splitter_t *s = braid_splitter_new(true);
     s_write(p, "a\nb", 3);
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     s_expect(s, 10, (const char *[]){"a\nb", NULL});
     s_write(p, "c", 1);
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     s_expect(s, 10, (const char *[]){"c", NULL});
     braid_splitter_destroy(&s);
 }
@@ -131,7 +131,7 @@ test_overlong_line(void **state)
         size_t n = total - written < 4096 ? total - written : 4096;
         s_write(p, block, n);
         written += n;
-        assert_int_equal(braid_splitter_read(s, p->rd), 1);
+        assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
         zmsg_t *out = zmsg_new();
         parts += braid_splitter_take(s, out, 10);
         if (zmsg_size(out)) {
@@ -142,7 +142,7 @@ test_overlong_line(void **state)
     }
     assert_int_equal(parts, 1);     /* one piece of exactly the maximum    */
     s_write(p, "\n", 1);
-    assert_int_equal(braid_splitter_read(s, p->rd), 1);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
     s_expect(s, 10, (const char *[]){"xxxxxxxxxx\n", NULL});
     free(block);
     braid_splitter_destroy(&s);
@@ -153,7 +153,7 @@ test_eof_marked(void **state)
 {
     (void) state;
     braid_splitter_t *s = braid_splitter_new(false);
-    assert_int_equal(braid_splitter_read(s, -1), 0);    /* closed: EOF      */
+    assert_int_equal(braid_splitter_read(s, -1), BRAID_SPLITTER_EOF); /* closed */
     assert_false(braid_splitter_pending(s));
     s_expect(s, 10, (const char *[]){NULL});
     braid_splitter_eof(s);
