@@ -1,434 +1,375 @@
-/*  exec_source.c - one running command of an exec source. See the header. */
+/*  exec_source.c - the exec kind of source. See the header.               */
 
 #include "exec_source.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-extern char **environ;
+#include "braid_num.h"
+#include "child.h"
+#include "template.h"
 
-struct _braid_exec_t {
-    pid_t pid;
-    int pidfd;              /* -1 once the exit is noted                   */
-    int out_fd;             /* -1 once closed                              */
-    int err_fd;
-    bool exited;            /* the leader has exited (maybe not reaped)    */
-    bool reaped;
-    int why;                /* si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED */
-    int code;               /* si_status: exit status or signal number    */
-    bool chunks;
-    char *in;               /* BRAID_EXEC_READ_BUF bytes, on first read    */
-    size_t in_pos;          /* in[in_pos..in_len) read, not yet taken      */
-    size_t in_len;
-    char *carry;            /* an unfinished line                          */
-    size_t carry_len;
-    size_t carry_cap;
-    char tail[BRAID_EXEC_STDERR_TAIL];
-    size_t tail_len;
-};
+#define S_READ_BUF 65536        /* one read() of a child's stderr          */
+
+/*  What the OUT, ERR and PID descriptors are to ready().                  */
+enum { S_OUT, S_ERR, S_PID };
+
+typedef struct {
+    braid_template_t *command;
+    bool chunks;                /* output = chunks: one partial per read() */
+    bool transient_exit[256];   /* exit status -> failure is transient (g) */
+} s_settings_t;
+
+typedef struct {
+    char buf[S_READ_BUF];
+} s_context_t;
+
+typedef struct {
+    const s_settings_t *settings;
+    s_context_t *context;
+    braid_child_t *child;
+    int64_t drain_at;       /* the command exited: stop waiting for EOF    */
+    int64_t kill_at;        /* stopping: SIGKILL the group at; 0 = done    */
+    bool stopping;
+    bool fresh;             /* output came since fresh() was last asked    */
+} s_run_t;
+
+/*  ---------------------------------------------------------------------
+    Settings                                                               */
+
+static void *
+s_settings_new(void)
+{
+    s_settings_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->transient_exit[BRAID_EXEC_DEFAULT_TRANSIENT_EXIT] = true;
+    return self;
+}
 
 static void
-s_close(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-static int
-s_nonblock(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
-braid_exec_t *
-braid_exec_new(const braid_source_t *source, const char *query, size_t qlen, char *err,
-               size_t errsize)
-{
-    if (qlen && memchr(query, 0, qlen)) {
-        snprintf(err, errsize, "query contains a NUL byte");
-        return NULL;
-    }
-    braid_exec_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errsize, "out of memory");
-        return NULL;
-    }
-    self->pid = -1;
-    self->pidfd = self->out_fd = self->err_fd = -1;
-    self->reaped = true;    /* nothing to reap until spawned               */
-    self->chunks = source->chunks;
-
-    int out[2] = {-1, -1}, errp[2] = {-1, -1};
-    char **argv = NULL;
-    bool fa_init = false, attr_init = false;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int rc;
-
-    if (!(argv = braid_template_argv(source->command, query, qlen))) {
-        snprintf(err, errsize, "out of memory");
-        goto fail;
-    }
-    if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || s_nonblock(out[0]) ||
-        s_nonblock(errp[0])) {
-        snprintf(err, errsize, "cannot make pipes: %s", strerror(errno));
-        goto fail;
-    }
-    if ((rc = posix_spawn_file_actions_init(&fa))) {
-        snprintf(err, errsize, "cannot spawn: %s", strerror(rc));
-        goto fail;
-    }
-    fa_init = true;
-    if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1)) ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, errp[1], 2)) ||
-        (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3))) {
-        snprintf(err, errsize, "cannot spawn: %s", strerror(rc));
-        goto fail;
-    }
-    if ((rc = posix_spawnattr_init(&attr))) {
-        snprintf(err, errsize, "cannot spawn: %s", strerror(rc));
-        goto fail;
-    }
-    attr_init = true;
-    /*  Own process group; no blocked signals (the worker blocks SIGTERM
-        and SIGINT for its signalfd); every signal at its default action. */
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    if ((rc = posix_spawnattr_setpgroup(&attr, 0)) ||
-        (rc = posix_spawnattr_setsigmask(&attr, &none)) ||
-        (rc = posix_spawnattr_setsigdefault(&attr, &all)) ||
-        (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                  POSIX_SPAWN_SETSIGDEF))) {
-        snprintf(err, errsize, "cannot spawn: %s", strerror(rc));
-        goto fail;
-    }
-    pid_t pid;
-    if ((rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ))) {
-        snprintf(err, errsize, "cannot run %s: %s", argv[0], strerror(rc));
-        goto fail;
-    }
-    self->pid = pid;
-    self->reaped = false;
-    /*  Without pidfd_open (kernel before 5.3, valgrind, some sandboxes)
-        the caller polls braid_exec_check_exit() on a short timer.         */
-    self->pidfd = pidfd_open(pid, 0);
-    self->out_fd = out[0];
-    self->err_fd = errp[0];
-    out[0] = errp[0] = -1;
-    s_close(&out[1]);
-    s_close(&errp[1]);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    braid_template_argv_free(&argv);
-    return self;
-
-fail:
-    s_close(&out[0]);
-    s_close(&out[1]);
-    s_close(&errp[0]);
-    s_close(&errp[1]);
-    if (fa_init)
-        posix_spawn_file_actions_destroy(&fa);
-    if (attr_init)
-        posix_spawnattr_destroy(&attr);
-    braid_template_argv_free(&argv);
-    braid_exec_destroy(&self);
-    return NULL;
-}
-
-void
-braid_exec_destroy(braid_exec_t **self_p)
+s_settings_destroy(void **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    braid_exec_t *self = *self_p;
-    braid_exec_finish(self);
-    s_close(&self->pidfd);
-    free(self->in);
-    free(self->carry);
+    s_settings_t *self = *self_p;
+    braid_template_destroy(&self->command);
     free(self);
     *self_p = NULL;
 }
 
-int
-braid_exec_stdout_fd(braid_exec_t *self)
-{
-    return self->out_fd;
-}
-
-int
-braid_exec_stderr_fd(braid_exec_t *self)
-{
-    return self->err_fd;
-}
-
-int
-braid_exec_pid_fd(braid_exec_t *self)
-{
-    return self->pidfd;
-}
-
-/*  Append bytes to the unfinished line.                                    */
 static int
-s_carry(braid_exec_t *self, const char *data, size_t len)
+s_set_command(s_settings_t *self, const char *text, char *err, size_t errsize)
 {
-    if (self->carry_len + len > self->carry_cap) {
-        size_t cap = self->carry_cap ? self->carry_cap : 256;
-        while (cap < self->carry_len + len)
-            cap *= 2;
-        char *carry = realloc(self->carry, cap);
-        if (!carry)
-            return -1;
-        self->carry = carry;
-        self->carry_cap = cap;
+    char why[128];
+    braid_template_t *command = braid_template_new(text, why, sizeof why);
+    if (!command) {
+        snprintf(err, errsize, "bad command: %s", why);
+        return -1;
     }
-    memcpy(self->carry + self->carry_len, data, len);
-    self->carry_len += len;
+    braid_template_destroy(&self->command);
+    self->command = command;
     return 0;
 }
 
-static void
-s_emit_carry(braid_exec_t *self, zmsg_t *out)
+/*  transient_exit: a comma list of exit statuses 1..255, or "none". All or
+    nothing: on -1 the settings keep their set.                             */
+static int
+s_set_transient(s_settings_t *self, const char *val, size_t vallen, char *err, size_t errsize)
 {
-    if (self->carry_len) {
-        zmsg_addmem(out, self->carry, self->carry_len);
-        self->carry_len = 0;
+    bool set[256] = {false};
+    if (!(vallen == 4 && memcmp(val, "none", 4) == 0)) {
+        const char *p = val, *end = val + vallen;
+        for (;;) {
+            const char *comma = memchr(p, ',', (size_t) (end - p));
+            size_t len = comma ? (size_t) (comma - p) : (size_t) (end - p);
+            while (len && (*p == ' ' || *p == '\t')) {
+                p++;
+                len--;
+            }
+            while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+                len--;
+            uint64_t v;
+            if (braid_parse_u64_len(p, len, 1, 255, &v)) {
+                snprintf(err, errsize,
+                         "transient_exit must be a comma list of exit statuses 1..255, or none");
+                return -1;
+            }
+            set[v] = true;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
     }
-    /*  Do not keep a megabyte around for one long line.                    */
-    if (self->carry_cap > 65536) {
-        free(self->carry);
-        self->carry = NULL;
-        self->carry_cap = 0;
-    }
+    memcpy(self->transient_exit, set, sizeof set);
+    return 0;
 }
 
-int
-braid_exec_read_stdout(braid_exec_t *self)
+static int
+s_set(void *settings, const char *key, size_t keylen, const char *val, size_t vallen, char *err,
+      size_t errsize)
 {
-    if (self->in_pos < self->in_len)
-        return 1;
-    if (self->out_fd < 0)
+    s_settings_t *self = settings;
+    if (keylen == 7 && memcmp(key, "command", 7) == 0) {
+        char *text = strndup(val, vallen);
+        if (!text) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        int rc = s_set_command(self, text, err, errsize);
+        free(text);
+        return rc;
+    }
+    if (keylen == 6 && memcmp(key, "output", 6) == 0) {
+        if (vallen == 5 && memcmp(val, "lines", 5) == 0)
+            self->chunks = false;
+        else if (vallen == 6 && memcmp(val, "chunks", 6) == 0)
+            self->chunks = true;
+        else {
+            snprintf(err, errsize, "output must be lines or chunks");
+            return -1;
+        }
         return 0;
-    if (!self->in && !(self->in = malloc(BRAID_EXEC_READ_BUF)))
-        return -1;          /* try again later; the child waits            */
-    ssize_t n = read(self->out_fd, self->in, BRAID_EXEC_READ_BUF);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    }
+    if (keylen == 14 && memcmp(key, "transient_exit", 14) == 0)
+        return s_set_transient(self, val, vallen, err, errsize);
+    snprintf(err, errsize, "unknown setting '%.*s' for an exec source", (int) keylen, key);
+    return -1;
+}
+
+/*  NAME=exec:TEMPLATE: all after the colon is the command.                */
+static int
+s_flag(void *settings, const char *text, char *err, size_t errsize)
+{
+    if (!text || !*text) {
+        snprintf(err, errsize, "exec needs a command: NAME=exec:TEMPLATE");
         return -1;
-    if (n <= 0) {           /* end of file, or an error we treat as one    */
-        s_close(&self->out_fd);
-        return 0;
     }
-    self->in_pos = 0;
-    self->in_len = (size_t) n;
-    return 1;
+    return s_set_command(settings, text, err, errsize);
 }
 
-size_t
-braid_exec_take(braid_exec_t *self, zmsg_t *out, size_t max)
+static int
+s_check(void *settings, const char *name, char *err, size_t errsize)
 {
-    size_t n = 0;
-    while (n < max) {
-        if (self->carry_len >= BRAID_EXEC_MAX_LINE) {
-            s_emit_carry(self, out);    /* a piece of an overlong line     */
-            n++;
-            continue;
-        }
-        if (self->in_pos < self->in_len) {
-            const char *start = self->in + self->in_pos;
-            size_t avail = self->in_len - self->in_pos;
-            if (self->chunks) {
-                zmsg_addmem(out, start, avail);
-                self->in_pos = self->in_len;
-                n++;
-                continue;
-            }
-            const char *nl = memchr(start, '\n', avail);
-            size_t len = nl ? (size_t) (nl - start) + 1 : avail;
-            if (nl && self->carry_len == 0) {
-                zmsg_addmem(out, start, len);       /* the common case     */
-                n++;
-            } else if (s_carry(self, start, len) == 0) {
-                if (nl) {
-                    s_emit_carry(self, out);        /* the line completed  */
-                    n++;
-                }
-            } else if (self->carry_len) {
-                s_emit_carry(self, out);    /* no memory: split the line   */
-                n++;
-                continue;                   /* then try the bytes again    */
-            } else {
-                zmsg_addmem(out, start, len);
-                n++;
-            }
-            self->in_pos += len;
-            continue;
-        }
-        if (self->out_fd < 0 && self->carry_len) {
-            s_emit_carry(self, out);        /* the last line had no newline */
-            n++;
-            continue;
-        }
-        break;
+    s_settings_t *self = settings;
+    if (!self->command) {
+        snprintf(err, errsize, "exec source '%s' has no command", name);
+        return -1;
     }
-    return n;
+    return 0;
 }
 
-bool
-braid_exec_pending(braid_exec_t *self)
+/*  ---------------------------------------------------------------------
+    Context                                                                */
+
+static void *
+s_open(uint32_t slots, char *err, size_t errsize)
 {
-    return self->in_pos < self->in_len || self->carry_len >= BRAID_EXEC_MAX_LINE ||
-           (self->out_fd < 0 && self->carry_len > 0);
+    (void) slots;
+    s_context_t *self = malloc(sizeof *self);
+    if (!self)
+        snprintf(err, errsize, "out of memory");
+    return self;
 }
 
-void
-braid_exec_read_stderr(braid_exec_t *self, char *buf, size_t bufsize)
+static void
+s_close(void **self_p)
 {
-    /*  A bounded number of reads per call keeps the loop fair.            */
-    for (int i = 0; i < 16 && self->err_fd >= 0; i++) {
-        ssize_t n = read(self->err_fd, buf, bufsize);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0) {
-            s_close(&self->err_fd);
-            return;
-        }
-        size_t len = (size_t) n;
-        if (len >= BRAID_EXEC_STDERR_TAIL) {
-            memcpy(self->tail, buf + len - BRAID_EXEC_STDERR_TAIL, BRAID_EXEC_STDERR_TAIL);
-            self->tail_len = BRAID_EXEC_STDERR_TAIL;
-        } else {
-            size_t keep = BRAID_EXEC_STDERR_TAIL - len;
-            if (self->tail_len > keep) {
-                memmove(self->tail, self->tail + self->tail_len - keep, keep);
-                self->tail_len = keep;
-            }
-            memcpy(self->tail + self->tail_len, buf, len);
-            self->tail_len += len;
-        }
-    }
-}
-
-bool
-braid_exec_check_exit(braid_exec_t *self)
-{
-    if (self->exited || self->reaped)
-        return true;
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    /*  WNOWAIT: learn the status but leave the zombie, so the pid (and
-        the process group id) stay ours until braid_exec_finish().         */
-    if (waitid(P_PID, (id_t) self->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == self->pid) {
-        self->exited = true;
-        self->why = info.si_code;
-        self->code = info.si_status;
-        s_close(&self->pidfd);
-    }
-    return self->exited;
-}
-
-bool
-braid_exec_needs_polling(braid_exec_t *self)
-{
-    return self->pidfd < 0 && !self->exited && !self->reaped;
-}
-
-bool
-braid_exec_exited(braid_exec_t *self)
-{
-    return self->exited || self->reaped;
-}
-
-bool
-braid_exec_pipes_closed(braid_exec_t *self)
-{
-    return self->out_fd < 0 && self->err_fd < 0;
-}
-
-void
-braid_exec_kill(braid_exec_t *self, int sig)
-{
-    if (!self->reaped && self->pid > 0)
-        killpg(self->pid, sig);
-}
-
-void
-braid_exec_close_pipes(braid_exec_t *self)
-{
-    s_close(&self->out_fd);
-    s_close(&self->err_fd);
-}
-
-void
-braid_exec_finish(braid_exec_t *self)
-{
-    braid_exec_close_pipes(self);
-    if (self->reaped)
+    if (!self_p || !*self_p)
         return;
-    braid_exec_kill(self, SIGKILL);
-    siginfo_t info;
-    for (;;) {
-        memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t) self->pid, &info, WEXITED) == 0)
-            break;
-        if (errno != EINTR) {
-            info.si_pid = 0;    /* ECHILD: someone else reaped it           */
-            break;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/*  ---------------------------------------------------------------------
+    Runs                                                                   */
+
+static void
+s_destroy(void **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_run_t *self = *self_p;
+    braid_child_destroy(&self->child);      /* kills and reaps             */
+    free(self);
+    *self_p = NULL;
+}
+
+static braid_run_result_t
+s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attempt, int64_t now,
+        void **run_p, char *text, size_t textsize)
+{
+    (void) attempt;
+    (void) now;
+    const s_settings_t *set = settings;
+    zframe_t *query = *query_p;
+    *query_p = NULL;
+    *run_p = NULL;
+    const char *q = query ? (const char *) zframe_data(query) : "";
+    size_t qlen = query ? zframe_size(query) : 0;
+    char **argv = NULL;
+    s_run_t *self = NULL;
+
+    if (qlen && memchr(q, 0, qlen)) {
+        snprintf(text, textsize, "query contains a NUL byte");
+        goto fail;
+    }
+    if (!(self = calloc(1, sizeof *self)) ||
+        !(argv = braid_template_argv(set->command, q, qlen))) {
+        snprintf(text, textsize, "out of memory");
+        goto fail;
+    }
+    self->settings = set;
+    self->context = context;
+    if (!(self->child = braid_child_new(argv, set->chunks, text, textsize)))
+        goto fail;
+    braid_template_argv_free(&argv);
+    zframe_destroy(&query);     /* the child has it in its argv            */
+    *run_p = self;
+    return BRAID_RUN_BUSY;
+fail:
+    braid_template_argv_free(&argv);
+    zframe_destroy(&query);
+    free(self);
+    return BRAID_RUN_FAILED;
+}
+
+/*  stdout only while the task wants output and everything read before was
+    taken: that is the backpressure.                                       */
+static void
+s_fds(void *run, bool want_output, braid_fd_add_fn *add, void *arg)
+{
+    s_run_t *self = run;
+    int fd;
+    if (want_output && !braid_child_pending(self->child) &&
+        (fd = braid_child_stdout_fd(self->child)) >= 0)
+        add(arg, fd, ZMQ_POLLIN, S_OUT);
+    if ((fd = braid_child_stderr_fd(self->child)) >= 0)
+        add(arg, fd, ZMQ_POLLIN, S_ERR);
+    if ((fd = braid_child_pid_fd(self->child)) >= 0)
+        add(arg, fd, ZMQ_POLLIN, S_PID);
+}
+
+/*  Read a pipe, or note the command's exit.                               */
+static void
+s_ready(void *run, int what, short revents, int64_t now)
+{
+    (void) revents;
+    s_run_t *self = run;
+    if (what == S_OUT && !self->stopping) {
+        braid_splitter_read_t rc = braid_child_read_stdout(self->child);
+        if (rc == BRAID_SPLITTER_BYTES)
+            self->fresh = true;
+        if (rc != BRAID_SPLITTER_AGAIN && braid_child_exited(self->child))
+            self->drain_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
+    } else if (what == S_ERR)
+        braid_child_read_stderr(self->child, self->context->buf, sizeof self->context->buf);
+    else if (what == S_PID && braid_child_check_exit(self->child))
+        self->drain_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
+}
+
+static size_t
+s_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+{
+    (void) now;
+    s_run_t *self = run;
+    return braid_child_take(self->child, out, max);
+}
+
+static bool
+s_fresh(void *run)
+{
+    s_run_t *self = run;
+    bool fresh = self->fresh;
+    self->fresh = false;
+    return fresh;
+}
+
+static braid_run_result_t
+s_advance(void *run, int64_t now, size_t room, char *text, size_t textsize)
+{
+    s_run_t *self = run;
+    braid_child_t *child = self->child;
+    if (braid_child_needs_polling(child) && braid_child_check_exit(child))
+        self->drain_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
+    if (self->stopping) {
+        if (self->kill_at && now >= self->kill_at) {
+            braid_child_kill(child, SIGKILL);
+            self->kill_at = 0;
         }
+        return braid_child_exited(child) ? BRAID_RUN_STOPPED : BRAID_RUN_BUSY;
     }
-    if (!self->exited && info.si_pid == self->pid) {
-        self->why = info.si_code;
-        self->code = info.si_status;
+    if (!braid_child_exited(child))
+        return BRAID_RUN_BUSY;
+    /*  Blocked: the task takes no more output now, or some waits here.    */
+    bool blocked = room == 0 || braid_child_pending(child);
+    if ((braid_child_pipes_closed(child) && !braid_child_pending(child)) ||
+        (!blocked && now >= self->drain_at)) {
+        /*  Both pipes at EOF and all output taken, or something outside
+            our reach holds them: kill what is left of the group and reap. */
+        braid_child_finish(child);
+        if (braid_child_result(child, text, textsize))
+            return BRAID_RUN_OK;
+        int code = braid_child_exit_status(child);
+        return code > 0 && code < 256 && self->settings->transient_exit[code]
+                   ? BRAID_RUN_TRANSIENT
+                   : BRAID_RUN_FAILED;
     }
-    self->exited = true;
-    self->reaped = true;
-    s_close(&self->pidfd);
+    if (blocked && now >= self->drain_at)
+        self->drain_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
+    return BRAID_RUN_BUSY;
 }
 
-bool
-braid_exec_result(braid_exec_t *self, char *text, size_t textsize)
+static braid_run_result_t
+s_stop(void *run, int64_t now)
 {
-    if (self->why == CLD_EXITED && self->code == 0) {
-        if (textsize)
-            text[0] = 0;
-        return true;
-    }
-    int n;
-    if (self->why == CLD_EXITED)
-        n = snprintf(text, textsize, "exit status %d", self->code);
-    else
-        n = snprintf(text, textsize, "killed by signal %d", self->code);
-    if (n < 0 || (size_t) n >= textsize || self->tail_len == 0)
-        return false;
-    size_t len = (size_t) n;
-    if (len + 2 < textsize) {
-        memcpy(text + len, ": ", 2);
-        len += 2;
-    }
-    for (size_t i = 0; i < self->tail_len && len + 1 < textsize; i++)
-        text[len++] = self->tail[i] ? self->tail[i] : '?';     /* no NUL in text */
-    text[len] = 0;
-    return false;
+    s_run_t *self = run;
+    if (braid_child_exited(self->child))
+        return BRAID_RUN_STOPPED;   /* destroy reaps it                    */
+    /*  Closing the pipes first makes a child that still writes die of
+        SIGPIPE even if it ignores SIGTERM.                                 */
+    braid_child_close_pipes(self->child);
+    braid_child_kill(self->child, SIGTERM);
+    self->stopping = true;
+    self->kill_at = now + BRAID_EXEC_KILL_GRACE_MSEC;
+    return BRAID_RUN_BUSY;
 }
 
-int
-braid_exec_exit_status(braid_exec_t *self)
+static int64_t
+s_wake(void *run, int64_t now, size_t room)
 {
-    return self->why == CLD_EXITED ? self->code : -1;
+    s_run_t *self = run;
+    int64_t wake = INT64_MAX;
+    if (self->stopping && self->kill_at)
+        wake = self->kill_at;
+    if (!self->stopping && braid_child_exited(self->child) && self->drain_at < wake)
+        wake = self->drain_at;
+    if (braid_child_needs_polling(self->child) && now + BRAID_CHILD_POLL_MSEC < wake)
+        wake = now + BRAID_CHILD_POLL_MSEC;
+    /*  Output already read, and the task takes more: split it now.        */
+    if (!self->stopping && room > 0 && braid_child_pending(self->child) && now < wake)
+        wake = now;
+    return wake;
 }
+
+const braid_source_kind_t braid_exec_kind = {
+    .name = "exec",
+    .hold_msec = BRAID_EXEC_HOLD_MSEC,
+    .settings_new = s_settings_new,
+    .settings_destroy = s_settings_destroy,
+    .set = s_set,
+    .flag = s_flag,
+    .check = s_check,
+    .open = s_open,
+    .close = s_close,
+    .start = s_start,
+    .destroy = s_destroy,
+    .fds = s_fds,
+    .ready = s_ready,
+    .produce = s_produce,
+    .fresh = s_fresh,
+    .advance = s_advance,
+    .stop = s_stop,
+    .wake = s_wake,
+};

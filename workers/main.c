@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "braid_conf.h"
 #include "braid_log.h"
 #include "braid_msg.h"
+#include "braid_num.h"
+#include "exec_source.h"
 #include "source.h"
 #include "worker.h"
 
@@ -49,21 +52,24 @@ s_usage(FILE *out)
             "  -c, --config FILE     config file (ZPL)\n"
             "  -b, --backend EP      broker control endpoint (default " S_DEFAULT_BACKEND ")\n"
             "  -k, --sink EP         broker results endpoint (default " S_DEFAULT_SINK ")\n"
-            "  -n, --slots N         concurrent tasks, 1..65535 (default 4)\n"
+            "  -n, --slots N         concurrent tasks, 1..%d (default %d)\n"
             "  -N, --name NAME       worker name (default: hostname-pid)\n"
             "  -s, --source SPEC     a source; repeatable:\n"
             "                          NAME=exec:TEMPLATE\n"
             "                          NAME=synthetic:parts=N,size=B,delay_msec=D,fail=PREFIX,\n"
             "                                         fail_first=N\n"
             "                        (exec exit statuses in the config key transient_exit,\n"
-            "                        default 75, and the first fail_first attempts of a\n"
+            "                        default %d, and the first fail_first attempts of a\n"
             "                        synthetic task end failed but transient: retried)\n"
-            "      --heartbeat MSEC  heartbeat interval, 10..60000 (default 1000)\n"
+            "      --heartbeat MSEC  heartbeat interval, %d..%d (default %d)\n"
             "      --liveness MSEC   broker silent this long: reconnect and HELLO again,\n"
-            "                        more than the heartbeat, up to 3600000 (default 3000)\n"
+            "                        more than the heartbeat, up to %d (default %d)\n"
             "  -v, --verbose         debug logging\n"
             "  -h, --help            this help\n"
-            "  -V, --version         print the version\n");
+            "  -V, --version         print the version\n",
+            BRAID_MAX_SLOTS, S_DEFAULT_SLOTS, BRAID_EXEC_DEFAULT_TRANSIENT_EXIT, S_MIN_MSEC,
+            S_MAX_HEARTBEAT_MSEC, BRAID_WORKER_HEARTBEAT_MSEC, S_MAX_LIVENESS_MSEC,
+            BRAID_WORKER_LIVENESS_MSEC);
 }
 
 /*  Everything main decides before the worker starts.                       */
@@ -194,26 +200,20 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
     return 0;
 }
 
-/*  A flag's msec value: strict decimal in S_MIN_MSEC..max. 0 or -1.       */
+/*  Report a usage error (printf style), then the usage. Returns the exit
+    code for it.                                                            */
 static int
-s_parse_msec(const char *text, uint64_t max, uint64_t *value)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] < '0' || text[0] > '9' || v < S_MIN_MSEC ||
-        v > max)
-        return -1;
-    *value = v;
-    return 0;
-}
+s_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
-s_usage_error(const char *fmt, const char *arg)
+s_usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, S_PROG ": ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
+    va_end(ap);
     s_usage(stderr);
     return S_EXIT_USAGE;
 }
@@ -270,9 +270,8 @@ main(int argc, char *argv[])
             const char *arg = argv[optind - 1];
             const char *what = strncmp(arg, "--", 2) == 0 || !optopt ? arg : shortopt;
             free(specs);
-            return s_usage_error(opt == ':' ? "option '%s' needs an argument"
-                                            : "unknown option '%s'",
-                                 what);
+            return opt == ':' ? s_usage_error("option '%s' needs an argument", what)
+                              : s_usage_error("unknown option '%s'", what);
         }
         }
     }
@@ -302,27 +301,24 @@ main(int argc, char *argv[])
             goto done;
         }
         if (s_settings_add(&settings, &source)) {
-            rc = s_usage_error("more than 32 sources ('%s')", specs[i]);
+            rc = s_usage_error("more than %d sources ('%s')", BRAID_MAX_SOURCES, specs[i]);
             goto done;
         }
     }
-    if (slots) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(slots, &end, 10);
-        if (errno || end == slots || *end || slots[0] == '-' || v < 1 || v > BRAID_MAX_SLOTS) {
-            rc = s_usage_error("slots must be 1..65535, not '%s'", slots);
-            goto done;
-        }
-        settings.slots = v;
-    }
-    if (heartbeat &&
-        s_parse_msec(heartbeat, S_MAX_HEARTBEAT_MSEC, &settings.heartbeat_msec)) {
-        rc = s_usage_error("heartbeat must be 10..60000 msec, not '%s'", heartbeat);
+    if (slots && braid_parse_u64(slots, 1, BRAID_MAX_SLOTS, &settings.slots)) {
+        rc = s_usage_error("slots must be 1..%d, not '%s'", BRAID_MAX_SLOTS, slots);
         goto done;
     }
-    if (liveness && s_parse_msec(liveness, S_MAX_LIVENESS_MSEC, &settings.liveness_msec)) {
-        rc = s_usage_error("liveness must be 10..3600000 msec, not '%s'", liveness);
+    if (heartbeat &&
+        braid_parse_u64(heartbeat, S_MIN_MSEC, S_MAX_HEARTBEAT_MSEC, &settings.heartbeat_msec)) {
+        rc = s_usage_error("heartbeat must be %d..%d msec, not '%s'", S_MIN_MSEC,
+                           S_MAX_HEARTBEAT_MSEC, heartbeat);
+        goto done;
+    }
+    if (liveness &&
+        braid_parse_u64(liveness, S_MIN_MSEC, S_MAX_LIVENESS_MSEC, &settings.liveness_msec)) {
+        rc = s_usage_error("liveness must be %d..%d msec, not '%s'", S_MIN_MSEC,
+                           S_MAX_LIVENESS_MSEC, liveness);
         goto done;
     }
     if (settings.liveness_msec <= settings.heartbeat_msec) {
@@ -335,7 +331,8 @@ main(int argc, char *argv[])
     }
     if (name) {
         if (!braid_name_valid(name, strlen(name))) {
-            rc = s_usage_error("name must be 1..64 bytes of [A-Za-z0-9_.-], not '%s'", name);
+            rc = s_usage_error("name must be 1..%d bytes of [A-Za-z0-9_.-], not '%s'",
+                               BRAID_MAX_NAME, name);
             goto done;
         }
         snprintf(settings.name, sizeof settings.name, "%s", name);

@@ -1,4 +1,8 @@
-/*  synth_source.h - one running task of a synthetic source (load tests).
+/*  synth_source.h - the synthetic kind of source, for load tests.
+
+    Settings (-s NAME=synthetic:KEY=VALUE,..., or keys of a source/NAME
+    section): parts (default 1), size (default 64), delay_msec (default 0),
+    fail=PREFIX, fail_first=N.
 
     For each seq 0..parts-1, after waiting delay_msec: the payload is the
     text "QUERY SEQ", padded with '.' or cut to size-1 bytes, then '\n', so
@@ -11,49 +15,16 @@
 #ifndef BRAID_SYNTH_SOURCE_H_INCLUDED
 #define BRAID_SYNTH_SOURCE_H_INCLUDED
 
-#include <czmq.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "braid_msg.h"
+#include "source_kind.h"
 
-#include "source.h"
-
-typedef struct _braid_synth_t braid_synth_t;
-
+/*  Bounds of the settings.                                                 */
+#define BRAID_SYNTH_MAX_PARTS 1000000000ull
+#define BRAID_SYNTH_MAX_SIZE ((uint64_t) BRAID_MAX_FRAME)
+#define BRAID_SYNTH_MAX_DELAY_MSEC 86400000ull
 /*  Bytes produced in one call, at most (at least one part is).            */
 #define BRAID_SYNTH_MAX_BURST (256u << 10)
 
-/*  Start attempt (1, 2, ...) of a task at now_msec (a monotonic clock).
-    The query is borrowed: it must outlive the synth. NULL if out of
-    memory.                                                                 */
-braid_synth_t *
-braid_synth_new(const braid_source_t *source, const char *query, size_t qlen, uint32_t attempt,
-                int64_t now_msec);
-
-/*  NULL-safe; sets *self_p to NULL.                                        */
-void
-braid_synth_destroy(braid_synth_t **self_p);
-
-/*  True if the query matched the fail prefix: end failed, 0 parts.        */
-bool
-braid_synth_failed(braid_synth_t *self);
-
-/*  True if this attempt, once done, ends failed and transient
-    (fail_first).                                                           */
-bool
-braid_synth_transient(braid_synth_t *self);
-
-/*  True once every part was produced.                                     */
-bool
-braid_synth_done(braid_synth_t *self);
-
-/*  When the next part is due (monotonic msec), or -1 when done.           */
-int64_t
-braid_synth_next_at(braid_synth_t *self);
-
-/*  Append the parts due at now_msec to out: at most max_frames, and no
-    more than BRAID_SYNTH_MAX_BURST bytes. Returns how many.               */
-size_t
-braid_synth_produce(braid_synth_t *self, int64_t now_msec, zmsg_t *out, size_t max_frames);
+extern const braid_source_kind_t braid_synth_kind;
 
 #endif

@@ -1,52 +1,24 @@
-/*  worker.c - the braid worker's event loop and its tasks.
+/*  worker.c - the braid worker's event loop.
 
-    One thread, one zmq_poll() with an explicit deadline. Each pass:
-    poll; handle the signal fd, the DEALER and every task's descriptors;
-    fire due timers; then "pump" every task: produce, send what the window
-    and the PUSH socket allow, send DONE when the task is over.
-
-    A task's life:
-        QUEUED  it came while every slot was busy: it waits, holding no
-              slot, and starts (in the order tasks came) as one frees; at
-              most as many wait as there are slots, so the worker never
-              waits a round trip for its next task. Its timeout counts
-              from its start.
-        RUN   the source works (exec: the child runs, or has exited and
-              its pipes are drained; synthetic: parts are produced)
-        KILL  cancelled or timed out: the child's group got SIGTERM and
-              will get SIGKILL after the grace; waiting for it to exit
-        END   the outcome is known: send the partials still held, then
-              exactly one DONE, which carries the last of them (up to
-              BRAID_MAX_BATCH that the window admits); then the task is
-              gone. A one-part task costs one message.
-    A slot stays busy until the task's DONE is sent, so the worker never
-    runs more children than it announced.
-
-    Backpressure: a task makes partials only when it holds none unsent,
-    and then only as many as its window (TASK_CREDIT) still admits; an exec
-    task splits them off the bytes of its last read() and reads its
-    child's stdout again only when those are all taken. Partials wait when
-    the PUSH socket is full. So a task holds at most its window's worth of
-    partials plus one read() (BRAID_EXEC_READ_BUF) of unsplit bytes, and a
-    child whose output is not wanted blocks on its full pipe.
-
-    An exec task holds fresh lines S_EXEC_HOLD_MSEC before sending them,
-    unless more output comes: a short command then exits within the hold
-    and its lines leave in its DONE.
+    One thread, one zmq_poll() with an explicit deadline. Each pass: poll;
+    handle the signal fd, the DEALER, and whatever the tasks' runs and the
+    source kinds' contexts wait on; fire the kinds' timers; start queued
+    tasks in free slots; then pump every task (task.h): produce, send what
+    the window and the PUSH socket allow, send DONE when the task is over.
+    The loop never names a kind of source: tasks reach theirs through
+    source_kind.h.
 
     Faults (PROTOCOL.md, "A worker" 2, 6-9): a TASK is acknowledged by the
     next WHEARTBEAT, which lists the tasks (queued ones too) with the next
-    seq each will send and goes out within BRAID_WORKER_ACK_MSEC of a TASK; a broker
-    silent for the liveness time gets both sockets made anew and HELLO
-    again; that, and RESET, kill every task without a word about it
-    before the HELLO. A task killed that way (or superseded
-    by another attempt) is "silent": it is reaped but sends nothing.
+    seq each will send and goes out within BRAID_WORKER_ACK_MSEC of a
+    TASK; a broker silent for the liveness time gets both sockets made
+    anew and HELLO again; that, and RESET, silence every task (killed,
+    reaped, never reported) before the HELLO.
 */
 
 #include "worker.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,47 +26,24 @@
 #include <unistd.h>
 
 #include "braid_log.h"
-#include "exec_source.h"
-#include "synth_source.h"
+#include "tasks.h"
 
-#define S_READ_BUF 65536        /* one read() of a child's stderr          */
 #define S_MAX_RECV_PER_PASS 256 /* DEALER messages handled per loop pass  */
-#define S_EXEC_HOLD_MSEC 2      /* fresh exec output waits for a DONE      */
+#define S_SHORT_MSEC 20         /* a poll set left something out: retry   */
 
-typedef enum { S_QUEUED, S_RUN, S_KILL, S_END } s_state_t;
+/*  Who a poll item belongs to.                                             */
+typedef enum { S_ITEM_DEALER, S_ITEM_PUSH, S_ITEM_SIGNAL, S_ITEM_TASK, S_ITEM_KIND } s_owner_t;
+
+/*  A kind of source the worker's sources use, with its context.           */
+typedef struct {
+    const braid_source_kind_t *kind;
+    void *context;          /* NULL for a kind without one                 */
+} s_kind_t;
 
 typedef struct {
-    uint64_t id;
-    uint32_t attempt;
-    const braid_source_t *source;
-    uint64_t resume;        /* first seq to send                           */
-    uint64_t window;        /* send seq < window; 0 = no limit             */
-    uint32_t timeout_msec;
-    int64_t deadline;       /* timeout; 0 = none                           */
-    s_state_t state;
-    uint32_t status;        /* braid_status_t, once known                  */
-    uint32_t transient;     /* DONE g: the failure may pass on retry       */
-    char text[BRAID_MAX_TEXT + 1];
-    uint64_t produced;      /* partials made: the next seq                 */
-    uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
-    zmsg_t *outq;           /* made, not sent; the first is seq sent_next  */
-    zframe_t *query;        /* the TASK's payload; synthetic: until the end,
-                               exec: until the child is spawned            */
-    int64_t hold_until;     /* RUN, exec: fresh partials wait until then   */
-    braid_exec_t *exec;
-    braid_synth_t *synth;
-    int64_t kill_at;        /* KILL: SIGKILL the group at; 0 = done        */
-    int64_t drain_at;       /* RUN, exec leader gone: stop waiting for EOF */
-    bool slot;              /* holds one of the worker's slots             */
-    bool silent;            /* RESET or superseded: reap, send nothing     */
-} s_task_t;
-
-/*  What a poll item belongs to.                                            */
-typedef enum { S_ITEM_DEALER, S_ITEM_PUSH, S_ITEM_SIGNAL, S_ITEM_OUT, S_ITEM_ERR, S_ITEM_PID } s_kind_t;
-
-typedef struct {
-    s_task_t *task;
-    s_kind_t kind;
+    s_owner_t owner;
+    void *ptr;              /* S_ITEM_TASK: the task; S_ITEM_KIND: s_kind_t */
+    int what;               /* given back to the owner's ready hook        */
 } s_item_t;
 
 struct _braid_worker_t {
@@ -102,14 +51,15 @@ struct _braid_worker_t {
     char name[BRAID_MAX_NAME + 1];
     zsock_t *dealer;
     zsock_t *push;
-    s_task_t **tasks;
-    size_t ntasks;
-    size_t max_tasks;       /* see braid_worker_new()                      */
-    size_t busy;            /* tasks holding a slot                        */
+    braid_tasks_t *tasks;
+    s_kind_t kinds[BRAID_MAX_SOURCES];
+    size_t nkinds;
     zmq_pollitem_t *items;
     s_item_t *itemmap;
-    char *buf;
-    bool push_blocked;      /* the PUSH socket refused a message           */
+    size_t max_items;       /* both arrays; they grow if a kind needs it   */
+    size_t nitems;          /* in this pass's poll set                     */
+    bool items_short;       /* this pass's poll set left something out     */
+    braid_task_sink_t sink; /* the PUSH socket, as the tasks see it        */
     bool stopping;
     int64_t stop_deadline;
     int64_t heartbeat_at;
@@ -122,138 +72,77 @@ struct _braid_worker_t {
 };
 
 /*  ---------------------------------------------------------------------
-    Tasks                                                                  */
+    Sending                                                                */
 
-static void
-s_task_destroy(s_task_t **task_p)
+/*  The tasks' sink: DATA and DONE on the PUSH socket, never blocking.     */
+static int
+s_sink_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
 {
-    if (!task_p || !*task_p)
-        return;
-    s_task_t *task = *task_p;
-    braid_exec_destroy(&task->exec);
-    braid_synth_destroy(&task->synth);
-    zframe_destroy(&task->query);
-    zmsg_destroy(&task->outq);
-    free(task);
-    *task_p = NULL;
-}
-
-static s_task_t *
-s_task_find(braid_worker_t *self, uint64_t id, uint32_t attempt)
-{
-    for (size_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i]->id == id && self->tasks[i]->attempt == attempt &&
-            !self->tasks[i]->silent)
-            return self->tasks[i];
-    return NULL;
-}
-
-/*  The outcome is known: from now on only held partials and DONE leave.   */
-static void
-s_task_end(s_task_t *task, uint32_t status, bool transient, const char *text)
-{
-    task->state = S_END;
-    task->status = status;
-    task->transient = transient;
-    snprintf(task->text, sizeof task->text, "%s", text ? text : "");
-    if (status == BRAID_STATUS_CANCELLED || status == BRAID_STATUS_TIMEOUT) {
-        /*  Nothing more of it is sent: DONE counts what left.              */
-        zmsg_destroy(&task->outq);
-        task->outq = zmsg_new();
-    }
-    braid_exec_destroy(&task->exec);
-    braid_synth_destroy(&task->synth);  /* before the query it borrows   */
-    zframe_destroy(&task->query);
-}
-
-/*  Stop a task early (cancel, timeout, worker stopping).                  */
-static void
-s_task_abort(s_task_t *task, uint32_t status, bool transient, const char *text, int64_t now)
-{
-    if (task->state == S_KILL)
-        return;             /* already on its way out; first reason wins   */
-    if (task->state == S_END && zmsg_size(task->outq) == 0)
-        return;             /* over; only its DONE is still to leave       */
-    if (task->state == S_END || !task->exec || braid_exec_exited(task->exec)) {
-        s_task_end(task, status, transient, text);  /* kills, reaps a child */
-        return;
-    }
-    /*  Closing the pipes first makes a child that still writes die of
-        SIGPIPE even if it ignores SIGTERM.                                 */
-    braid_exec_close_pipes(task->exec);
-    braid_exec_kill(task->exec, SIGTERM);
-    zmsg_destroy(&task->outq);
-    task->outq = zmsg_new();
-    task->state = S_KILL;
-    task->status = status;
-    task->transient = transient;
-    snprintf(task->text, sizeof task->text, "%s", text);
-    task->kill_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
-}
-
-/*  Number the new partials in frames (consumed): those below resume are
-    counted and dropped, the rest wait in outq.                            */
-static void
-s_task_accept(s_task_t *task, zmsg_t **frames_p)
-{
-    zmsg_t *frames = *frames_p;
-    zframe_t *frame;
-    while ((frame = zmsg_pop(frames))) {
-        uint64_t seq = task->produced++;
-        if (seq < task->resume) {
-            zframe_destroy(&frame);
-            task->sent_next = task->produced;
-        } else
-            zmsg_append(task->outq, &frame);
-    }
-    zmsg_destroy(frames_p);
-}
-
-/*  How many partials the task may make now: none while it holds some, else
-    what its window admits (the seqs below resume are dropped as they are
-    made, so they never wait), at most BRAID_MAX_BATCH.                   */
-static size_t
-s_task_room(const s_task_t *task)
-{
-    if (zmsg_size(task->outq) > 0)
+    braid_worker_t *self = arg;
+    if (braid_msg_try_send(self->push, NULL, msg, frames_p) == 0)
         return 0;
-    if (task->window == 0)
-        return BRAID_MAX_BATCH;
-    uint64_t limit = task->window > task->resume ? task->window : task->resume;
-    uint64_t room = limit > task->produced ? limit - task->produced : 0;
-    return room > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) room;
+    if (frames_p && !*frames_p)
+        return 0;           /* lost while the context terminates           */
+    if (errno != EAGAIN)
+        braid_warning("cannot send %s id=%llu: %s", braid_msg_type_name(msg->type),
+                      (unsigned long long) msg->task_id, strerror(errno));
+    return -1;
 }
 
-/*  Kill a task and forget it: nothing more of it is sent, not even DONE,
-    and its slot is free at once (RESET, or another attempt replaced it). */
 static void
-s_task_silence(braid_worker_t *self, s_task_t *task, int64_t now)
+s_send_control(braid_worker_t *self, braid_msg_type_t type)
 {
-    task->silent = true;
-    if (task->slot) {
-        task->slot = false;
-        self->busy--;
-    }
-    s_task_abort(task, BRAID_STATUS_CANCELLED, false, "", now);
+    braid_msg_t msg;
+    braid_msg_init(&msg, type);
+    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL) && errno != EAGAIN)
+        braid_warning("cannot send %s: %s", braid_msg_type_name(type), strerror(errno));
 }
 
-static s_task_t *
-s_task_new(braid_worker_t *self, const braid_msg_t *msg)
+static void
+s_send_hello(braid_worker_t *self)
 {
-    s_task_t *task = calloc(1, sizeof *task);
-    if (!task || !(task->outq = zmsg_new())) {
-        free(task);
-        return NULL;
-    }
-    task->id = msg->task_id;
-    task->attempt = msg->attempts;
-    task->resume = msg->resume;
-    task->window = msg->window;
-    task->timeout_msec = msg->timeout_msec;
-    task->state = S_QUEUED;
-    self->tasks[self->ntasks++] = task;
-    return task;
+    if (braid_msg_try_send(self->dealer, NULL, &self->hello, NULL))
+        braid_warning("cannot send HELLO: %s", strerror(errno));  /* liveness retries */
 }
+
+/*  WHEARTBEAT with one frame: an entry per task the broker should believe
+    running (silent ones are not).                                         */
+static void
+s_send_heartbeat(braid_worker_t *self)
+{
+    size_t n = braid_tasks_live(self->tasks);
+    if (n > BRAID_MAX_SLOTS)
+        n = BRAID_MAX_SLOTS;    /* the frame's bound; cannot happen        */
+    zframe_t *frame = zframe_new(NULL, n * BRAID_HEARTBEAT_ENTRY);
+    zmsg_t *payload = zmsg_new();
+    if (!frame || !payload) {
+        zframe_destroy(&frame);
+        zmsg_destroy(&payload);
+        return;
+    }
+    uint8_t *p = zframe_data(frame);
+    for (size_t i = 0, k = 0; i < braid_tasks_size(self->tasks) && k < n; i++) {
+        const braid_task_t *task = braid_tasks_at(self->tasks, i);
+        if (braid_task_silent(task))
+            continue;
+        braid_hb_entry_t entry;
+        braid_task_hb_entry(task, &entry);
+        braid_hb_entry_put(p, &entry);
+        p += BRAID_HEARTBEAT_ENTRY;
+        k++;
+    }
+    zmsg_append(payload, &frame);
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_WHEARTBEAT);
+    if (braid_msg_try_send(self->dealer, NULL, &msg, &payload)) {
+        if (errno != EAGAIN)
+            braid_warning("cannot send WHEARTBEAT: %s", strerror(errno));
+        zmsg_destroy(&payload);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    The broker's messages                                                  */
 
 static const braid_source_t *
 s_source_find(braid_worker_t *self, const char *name)
@@ -274,147 +163,78 @@ s_ack_soon(braid_worker_t *self, int64_t now)
         self->heartbeat_at = now + BRAID_WORKER_ACK_MSEC;
 }
 
-/*  Start a queued task in a free slot: its timeout counts from now.      */
-static void
-s_task_start(braid_worker_t *self, s_task_t *task, int64_t now)
-{
-    const braid_source_t *source = task->source;
-    const char *query = task->query ? (const char *) zframe_data(task->query) : "";
-    size_t qlen = task->query ? zframe_size(task->query) : 0;
-    char err[BRAID_MAX_TEXT + 1];
-
-    task->state = S_RUN;
-    task->slot = true;
-    self->busy++;
-    if (task->timeout_msec)
-        task->deadline = now + task->timeout_msec;
-    braid_debug("task start id=%llu attempt=%u source=%s resume=%llu window=%llu",
-                (unsigned long long) task->id, task->attempt, source->name,
-                (unsigned long long) task->resume, (unsigned long long) task->window);
-    if (source->type == BRAID_SOURCE_EXEC) {
-        if (!(task->exec = braid_exec_new(source, query, qlen, err, sizeof err))) {
-            braid_info("task id=%llu source=%s: %s", (unsigned long long) task->id,
-                       source->name, err);
-            s_task_end(task, BRAID_STATUS_FAILED, false, err);
-        }
-        zframe_destroy(&task->query);   /* the child has it in its argv    */
-    } else {
-        if (!(task->synth = braid_synth_new(source, query, qlen, task->attempt, now)))
-            s_task_end(task, BRAID_STATUS_FAILED, true, "out of memory");
-        else if (braid_synth_failed(task->synth))
-            s_task_end(task, BRAID_STATUS_FAILED, false, "synthetic failure");
-    }
-}
-
+/*  TASK: hold it, queued; the loop starts it, in task id order, once a
+    slot is free (at once if one is). A TASK the worker cannot run is held
+    too, ended at once: its DONE says why.                                 */
 static void
 s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
 {
-    /*  One pass over the table: the same attempt (a duplicate: the next
-        heartbeat lists it), another attempt, and the queue's length.
-        Another attempt of a task we hold makes the old one moot: the
-        broker's latest TASK wins (one connection keeps order, so an older
-        TASK never overtakes a newer one). The old attempt is killed and
-        sends nothing; its slot is free.                                   */
-    size_t queued = 0;
-    for (size_t i = 0; i < self->ntasks; i++) {
-        s_task_t *held = self->tasks[i];
-        if (held->silent)
-            continue;
-        if (held->id == msg->task_id) {
-            if (held->attempt == msg->attempts) {
-                braid_debug("duplicate task id=%llu attempt=%u ignored",
-                            (unsigned long long) msg->task_id, msg->attempts);
-                s_ack_soon(self, now);
-                return;
-            }
-            braid_debug("task id=%llu attempt=%u superseded by attempt %u",
-                        (unsigned long long) msg->task_id, held->attempt, msg->attempts);
-            s_task_silence(self, held, now);
-            continue;
-        }
-        queued += held->state == S_QUEUED;
+    if (braid_tasks_claim(self->tasks, msg->task_id, msg->attempts, now) ==
+        BRAID_TASKS_DUPLICATE) {
+        braid_debug("duplicate task id=%llu attempt=%u ignored", (unsigned long long) msg->task_id,
+                    msg->attempts);
+        s_ack_soon(self, now);  /* the next heartbeat lists it             */
+        return;
     }
-    if (self->ntasks >= self->max_tasks) {
+    if (braid_tasks_full(self->tasks)) {
         /*  Not listed in a heartbeat: the broker dispatches it again after
             its ack timeout.                                               */
         braid_warning("task id=%llu dropped: %zu tasks held, broker ignores slots",
-                      (unsigned long long) msg->task_id, self->ntasks);
+                      (unsigned long long) msg->task_id, braid_tasks_size(self->tasks));
         return;
     }
-    s_task_t *task = s_task_new(self, msg);
-    if (!task) {
+    size_t busy = braid_tasks_busy(self->tasks);
+    size_t queued = braid_tasks_queued(self->tasks);
+    const braid_source_t *source = s_source_find(self, msg->name);
+    zframe_t *query = zmsg_pop(payload);
+    braid_task_t *task = braid_task_new(msg, source, &query);
+    if (!task || !(task = braid_tasks_add(self->tasks, &task))) {
         braid_error("out of memory for task id=%llu", (unsigned long long) msg->task_id);
         return;
     }
     s_ack_soon(self, now);
-    const braid_source_t *source = s_source_find(self, msg->name);
     char err[BRAID_MAX_TEXT + 1];
-
-    if (self->stopping) {
-        s_task_end(task, BRAID_STATUS_CANCELLED, true, "worker stopping");    /* handed back */
-        return;
-    }
-    if (!source) {
+    if (self->stopping)
+        braid_task_end(task, BRAID_STATUS_CANCELLED, true, "worker stopping");  /* handed back */
+    else if (!source) {
         snprintf(err, sizeof err, "unknown source %s", msg->name);
-        s_task_end(task, BRAID_STATUS_FAILED, false, err);
-        return;
-    }
-    if (self->busy + queued >= 2 * (size_t) self->config.slots) {
+        braid_task_end(task, BRAID_STATUS_FAILED, false, err);
+    } else if (busy + queued >= braid_worker_capacity(self->config.slots)) {
         /*  The broker counted our slots differently (e.g. tasks from
             before a reconnect still run): another worker may take it.     */
-        snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", self->busy, queued);
-        s_task_end(task, BRAID_STATUS_FAILED, true, err);
-        return;
+        snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", busy, queued);
+        braid_task_end(task, BRAID_STATUS_FAILED, true, err);
     }
-    /*  Queued: the pump starts it, in the order tasks came, once a slot is
-        free (at once if one is).                                          */
-    task->source = source;
-    task->query = zmsg_pop(payload);
-    task->state = S_QUEUED;
 }
 
 static void
 s_on_credit(braid_worker_t *self, const braid_msg_t *msg)
 {
-    s_task_t *task = s_task_find(self, msg->task_id, msg->attempts);
-    if (!task) {
+    braid_task_t *task = braid_tasks_find(self->tasks, msg->task_id, msg->attempts);
+    if (task)
+        braid_task_credit(task, msg->window);
+    else
         braid_debug("credit for unknown task id=%llu attempt=%u",
                     (unsigned long long) msg->task_id, msg->attempts);
-        return;
-    }
-    /*  Credit is cumulative: a grant below the current one is stale.
-        0 lifts the limit, as it does in TASK.                             */
-    if (msg->window == 0)
-        task->window = 0;
-    else if (task->window != 0 && msg->window > task->window)
-        task->window = msg->window;
 }
 
 static void
 s_on_cancel(braid_worker_t *self, const braid_msg_t *msg, int64_t now)
 {
-    s_task_t *task = s_task_find(self, msg->task_id, msg->attempts);
-    if (!task) {
+    braid_task_t *task = braid_tasks_find(self->tasks, msg->task_id, msg->attempts);
+    if (task)
+        braid_task_abort(task, BRAID_STATUS_CANCELLED, false, "cancelled", now);
+    else
         braid_debug("cancel for unknown task id=%llu attempt=%u",
                     (unsigned long long) msg->task_id, msg->attempts);
-        return;
-    }
-    s_task_abort(task, BRAID_STATUS_CANCELLED, false, "cancelled", now);
 }
-
-static void s_send_hello(braid_worker_t *self);
 
 /*  RESET: the broker does not know us. Whatever we run it has given up on
     (or never knew), so kill it all quietly and introduce ourselves again. */
 static void
 s_on_reset(braid_worker_t *self, int64_t now)
 {
-    size_t killed = 0;
-    for (size_t i = 0; i < self->ntasks; i++)
-        if (!self->tasks[i]->silent) {
-            s_task_silence(self, self->tasks[i], now);
-            killed++;
-        }
+    size_t killed = braid_tasks_silence_all(self->tasks, now);
     braid_info("broker reset name=%s tasks_killed=%zu", self->name, killed);
     if (!self->stopping)
         s_send_hello(self);
@@ -463,394 +283,122 @@ s_on_dealer(braid_worker_t *self, int64_t now)
 }
 
 /*  ---------------------------------------------------------------------
-    Sending                                                                */
+    The poll set                                                           */
 
-/*  How many held partials the window lets leave now, at most
-    BRAID_MAX_BATCH.                                                       */
-static size_t
-s_task_sendable(const s_task_t *task)
-{
-    uint64_t n = zmsg_size(task->outq);
-    if (task->window) {
-        uint64_t allowed = task->window > task->sent_next ? task->window - task->sent_next : 0;
-        if (n > allowed)
-            n = allowed;
-    }
-    return n > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) n;
-}
-
-/*  Send held partials in DATA as far as the window allows; an ended task
-    keeps the last ones that the window admits, up to BRAID_MAX_BATCH, for
-    its DONE. Returns -1 if the PUSH socket is full.                       */
+/*  Append an item to this pass's poll set, growing it if need be. 0, or -1
+    (noted in items_short) if out of memory.                               */
 static int
-s_task_flush(braid_worker_t *self, s_task_t *task)
+s_add_item(braid_worker_t *self, void *socket, int fd, short events, s_owner_t owner, void *ptr,
+           int what)
 {
-    while (zmsg_size(task->outq) > 0) {
-        size_t n = s_task_sendable(task);
-        if (n == 0)
-            return 0;       /* waiting for credit                          */
-        if (task->state == S_END && n == zmsg_size(task->outq))
-            return 0;       /* the last ones: DONE carries them            */
-        if (self->push_blocked)
+    if (self->nitems == self->max_items) {
+        size_t max = self->max_items * 2;
+        zmq_pollitem_t *items = realloc(self->items, max * sizeof *items);
+        if (items)
+            self->items = items;
+        s_item_t *itemmap = items ? realloc(self->itemmap, max * sizeof *itemmap) : NULL;
+        if (!itemmap) {
+            self->items_short = true;
             return -1;
-        zmsg_t *batch = task->outq;
-        if (n < zmsg_size(batch)) {
-            /*  Split: the first n frames leave, the rest stay held.       */
-            zmsg_t *rest = zmsg_new();
-            zmsg_t *head = zmsg_new();
-            for (size_t i = 0; i < n; i++) {
-                zframe_t *f = zmsg_pop(batch);
-                zmsg_append(head, &f);
-            }
-            zframe_t *f;
-            while ((f = zmsg_pop(batch)))
-                zmsg_append(rest, &f);
-            zmsg_destroy(&batch);
-            batch = head;
-            task->outq = rest;
-        } else
-            task->outq = zmsg_new();
-        braid_msg_t msg;
-        braid_msg_init(&msg, BRAID_MSG_DATA);
-        msg.task_id = task->id;
-        msg.attempts = task->attempt;
-        msg.seq = task->sent_next;
-        if (braid_msg_try_send(self->push, NULL, &msg, &batch) == 0) {
-            task->sent_next += n;
-            continue;
         }
-        if (!batch) {
-            task->sent_next += n;   /* lost while the context terminates   */
-            continue;
-        }
-        /*  Not sent: put the batch back in front of what is held.         */
-        zframe_t *f;
-        while ((f = zmsg_pop(task->outq)))
-            zmsg_append(batch, &f);
-        zmsg_destroy(&task->outq);
-        task->outq = batch;
-        if (errno != EAGAIN)
-            braid_warning("cannot send DATA id=%llu: %s", (unsigned long long) task->id,
-                          strerror(errno));
-        self->push_blocked = true;
-        return -1;
+        self->itemmap = itemmap;
+        self->max_items = max;
     }
+    self->items[self->nitems] = (zmq_pollitem_t){.socket = socket, .fd = fd, .events = events};
+    self->itemmap[self->nitems] = (s_item_t){owner, ptr, what};
+    self->nitems++;
     return 0;
 }
 
-/*  Send DONE for an ended task, carrying the partials it still holds (the
-    caller made sure the window admits them all, and that they are at most
-    BRAID_MAX_BATCH): seqs p - n .. p - 1. Returns 0 if sent.              */
+/*  Who the descriptors a task's run or a kind's context adds belong to.   */
+typedef struct {
+    braid_worker_t *self;
+    s_owner_t owner;
+    void *ptr;
+} s_adder_t;
+
 static int
-s_task_send_done(braid_worker_t *self, s_task_t *task)
+s_add_fd(void *arg, int fd, short events, int what)
 {
-    if (self->push_blocked)
-        return -1;
-    size_t n = zmsg_size(task->outq);
-    braid_msg_t msg;
-    braid_msg_init(&msg, BRAID_MSG_DONE);
-    msg.task_id = task->id;
-    msg.attempts = task->attempt;
-    msg.status = task->status;
-    msg.parts = task->sent_next + n;
-    msg.transient = task->transient;
-    snprintf(msg.text, sizeof msg.text, "%s", task->text);
-    /*  On success (or loss while the context terminates) outq is gone.   */
-    if (braid_msg_try_send(self->push, NULL, &msg, n ? &task->outq : NULL) && task->outq) {
-        if (errno != EAGAIN)
-            braid_warning("cannot send DONE id=%llu: %s", (unsigned long long) task->id,
-                          strerror(errno));
-        self->push_blocked = true;
-        return -1;
+    s_adder_t *adder = arg;
+    return s_add_item(adder->self, NULL, fd, events, adder->owner, adder->ptr, what);
+}
+
+/*  Build the poll set: sockets, signal fd, and what the kinds' contexts
+    and the tasks' runs wait on.                                            */
+static void
+s_build_items(braid_worker_t *self, int signal_fd)
+{
+    self->nitems = 0;
+    self->items_short = false;
+    s_add_item(self, zsock_resolve(self->dealer), 0, ZMQ_POLLIN, S_ITEM_DEALER, NULL, 0);
+    s_add_item(self, NULL, signal_fd, ZMQ_POLLIN, S_ITEM_SIGNAL, NULL, 0);
+    if (self->sink.blocked)
+        s_add_item(self, zsock_resolve(self->push), 0, ZMQ_POLLOUT, S_ITEM_PUSH, NULL, 0);
+    for (size_t i = 0; i < self->nkinds; i++) {
+        s_kind_t *k = &self->kinds[i];
+        s_adder_t adder = {self, S_ITEM_KIND, k};
+        if (k->context && k->kind->context_fds)
+            k->kind->context_fds(k->context, s_add_fd, &adder);
     }
-    task->sent_next += n;
-    braid_debug("task done id=%llu attempt=%u status=%s parts=%llu carried=%zu transient=%u",
-                (unsigned long long) task->id, task->attempt, braid_status_name((int) task->status),
-                (unsigned long long) task->sent_next, n, task->transient);
-    self->tasks_done++;
-    return 0;
-}
-
-static void
-s_send_control(braid_worker_t *self, braid_msg_type_t type)
-{
-    braid_msg_t msg;
-    braid_msg_init(&msg, type);
-    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL) && errno != EAGAIN)
-        braid_warning("cannot send %s: %s", braid_msg_type_name(type), strerror(errno));
-}
-
-static void
-s_send_hello(braid_worker_t *self)
-{
-    if (braid_msg_try_send(self->dealer, NULL, &self->hello, NULL))
-        braid_warning("cannot send HELLO: %s", strerror(errno));  /* liveness retries */
-}
-
-static void
-s_put_be(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
+        braid_task_t *task = braid_tasks_at(self->tasks, i);
+        s_adder_t adder = {self, S_ITEM_TASK, task};
+        braid_task_fds(task, s_add_fd, &adder);
     }
 }
 
-/*  WHEARTBEAT with one frame: per task the broker should believe running
-    (silent ones are not), task id, attempt and the next seq it will send
-    (seqs below that were sent, or skipped because they are below resume). */
-static void
-s_send_heartbeat(braid_worker_t *self)
+/*  The void * a kind's hooks get for its context (NULL without one).      */
+static void *
+s_context(braid_worker_t *self, const braid_source_kind_t *kind)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->ntasks; i++)
-        n += !self->tasks[i]->silent;
-    if (n > BRAID_MAX_SLOTS)
-        n = BRAID_MAX_SLOTS;    /* the frame's bound; cannot happen        */
-    zframe_t *frame = zframe_new(NULL, n * BRAID_HEARTBEAT_ENTRY);
-    zmsg_t *payload = zmsg_new();
-    if (!frame || !payload) {
-        zframe_destroy(&frame);
-        zmsg_destroy(&payload);
-        return;
-    }
-    uint8_t *p = zframe_data(frame);
-    for (size_t i = 0, k = 0; i < self->ntasks && k < n; i++) {
-        const s_task_t *task = self->tasks[i];
-        if (task->silent)
-            continue;
-        uint64_t next = task->sent_next > task->resume ? task->sent_next : task->resume;
-        s_put_be(p, task->id, 8);
-        s_put_be(p + 8, task->attempt, 4);
-        s_put_be(p + 12, next, 8);
-        p += BRAID_HEARTBEAT_ENTRY;
-        k++;
-    }
-    zmsg_append(payload, &frame);
-    braid_msg_t msg;
-    braid_msg_init(&msg, BRAID_MSG_WHEARTBEAT);
-    if (braid_msg_try_send(self->dealer, NULL, &msg, &payload)) {
-        if (errno != EAGAIN)
-            braid_warning("cannot send WHEARTBEAT: %s", strerror(errno));
-        zmsg_destroy(&payload);
-    }
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].kind == kind)
+            return self->kinds[i].context;
+    return NULL;
 }
 
 /*  ---------------------------------------------------------------------
     The loop                                                               */
 
-/*  Split as many partials off an exec task's output as its window admits. */
-static void
-s_exec_produce(s_task_t *task)
-{
-    size_t room = s_task_room(task);
-    if (room == 0 || !braid_exec_pending(task->exec))
-        return;
-    zmsg_t *frames = zmsg_new();
-    if (!frames)
-        return;
-    braid_exec_take(task->exec, frames, room);
-    s_task_accept(task, &frames);
-}
-
-/*  True while an exec task cannot take in more of its child's output: it
-    holds partials, or bytes not split yet, or its window is shut.         */
-static bool
-s_exec_blocked(s_task_t *task)
-{
-    return s_task_room(task) == 0 || braid_exec_pending(task->exec);
-}
-
-/*  Move an exec task on: read its pipes, note its exit, end it.           */
-static void
-s_exec_event(braid_worker_t *self, s_task_t *task, s_kind_t kind, int64_t now)
-{
-    braid_exec_t *exec = task->exec;
-    if (!exec)
-        return;
-    if (kind == S_ITEM_OUT && task->state == S_RUN) {
-        int rc = braid_exec_read_stdout(exec);
-        if (rc == 1 && task->hold_until)
-            task->hold_until = now;     /* more output: the held ones go   */
-        s_exec_produce(task);
-        if (rc >= 0 && braid_exec_exited(exec))
-            task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
-    } else if (kind == S_ITEM_ERR)
-        braid_exec_read_stderr(exec, self->buf, S_READ_BUF);
-    else if (kind == S_ITEM_PID && braid_exec_check_exit(exec))
-        task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
-}
-
-/*  Fill free slots from the queue, lowest task id first: task ids grow
-    with the broker's job order and, within a job, with the order of a
-    sequential run, so a job's head of line never waits behind its own
-    later tasks (which, in submit order, cannot finish before it).         */
+/*  Fill free slots from the queue, lowest task id first (tasks.h).        */
 static void
 s_start_queued(braid_worker_t *self, int64_t now)
 {
-    while (!self->stopping && self->busy < self->config.slots) {
-        s_task_t *first = NULL;
-        for (size_t i = 0; i < self->ntasks; i++) {
-            s_task_t *task = self->tasks[i];
-            if (task->state == S_QUEUED && (!first || task->id < first->id))
-                first = task;
-        }
-        if (!first)
-            return;
-        s_task_start(self, first, now);
-    }
+    braid_task_t *task;
+    while (!self->stopping && braid_tasks_busy(self->tasks) < self->config.slots &&
+           (task = braid_tasks_next_queued(self->tasks)))
+        braid_tasks_start(self->tasks, task, s_context(self, braid_task_source(task)->kind), now);
 }
 
-/*  Timers and state changes that need no descriptor, then sending.
-    Returns true if the task is finished (its DONE left).                  */
-static bool
-s_task_pump(braid_worker_t *self, s_task_t *task, int64_t now)
-{
-    if (task->state == S_QUEUED)
-        return false;   /* s_start_queued() decides when it runs */
-    if (task->deadline && now >= task->deadline) {
-        /*  Too late only if the outcome was not already on its way out.   */
-        char text[64];
-        snprintf(text, sizeof text, "timeout after %u msec", task->timeout_msec);
-        s_task_abort(task, BRAID_STATUS_TIMEOUT, false, text, now);
-        task->deadline = 0;
-    }
-    if (task->exec && braid_exec_needs_polling(task->exec) && braid_exec_check_exit(task->exec))
-        task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
-    if (task->state == S_KILL) {
-        if (task->kill_at && now >= task->kill_at) {
-            braid_exec_kill(task->exec, SIGKILL);
-            task->kill_at = 0;
-        }
-        if (braid_exec_exited(task->exec)) {
-            char text[BRAID_MAX_TEXT + 1];
-            snprintf(text, sizeof text, "%s", task->text);
-            s_task_end(task, task->status, task->transient, text);
-        }
-    }
-    if (task->silent)
-        return task->state == S_END;    /* reaped: gone without a word     */
-    if (task->state == S_RUN && task->synth) {
-        size_t room = s_task_room(task);
-        if (room) {
-            zmsg_t *frames = zmsg_new();
-            braid_synth_produce(task->synth, now, frames, room);
-            s_task_accept(task, &frames);
-        }
-        if (braid_synth_done(task->synth)) {
-            if (braid_synth_transient(task->synth)) {
-                char text[64];
-                snprintf(text, sizeof text, "synthetic transient failure (attempt %u)",
-                         task->attempt);
-                s_task_end(task, BRAID_STATUS_FAILED, true, text);
-            } else
-                s_task_end(task, BRAID_STATUS_OK, false, NULL);
-        }
-    }
-    if (task->state == S_RUN && task->exec)
-        s_exec_produce(task);
-    if (task->state == S_RUN && task->exec && braid_exec_exited(task->exec)) {
-        bool blocked = s_exec_blocked(task);
-        if ((braid_exec_pipes_closed(task->exec) && !braid_exec_pending(task->exec)) ||
-            (!blocked && now >= task->drain_at)) {
-            /*  Both pipes at EOF and all output taken, or something
-                outside our reach holds them: kill what is left of the
-                group and reap.                                            */
-            char text[BRAID_MAX_TEXT + 1];
-            braid_exec_finish(task->exec);
-            bool ok = braid_exec_result(task->exec, text, sizeof text);
-            int code = braid_exec_exit_status(task->exec);
-            bool transient = !ok && code > 0 && code < 256 && task->source->transient_exit[code];
-            s_task_end(task, ok ? BRAID_STATUS_OK : BRAID_STATUS_FAILED, transient, text);
-        } else if (blocked && now >= task->drain_at)
-            task->drain_at = now + BRAID_WORKER_KILL_GRACE_MSEC;
-    }
-    if (task->state == S_KILL)
-        return false;
-    if (task->state == S_RUN && task->exec && zmsg_size(task->outq) > 0) {
-        /*  Hold fresh lines a moment: a child about to exit then sends
-            them in its DONE, one message instead of two. More output, or
-            the moment passing, lets them go.                              */
-        if (!task->hold_until)
-            task->hold_until = now + S_EXEC_HOLD_MSEC;
-        if (now < task->hold_until && now >= self->thawed_until)
-            return false;
-    }
-    if (s_task_flush(self, task))
-        return false;
-    if (zmsg_size(task->outq) == 0)
-        task->hold_until = 0;
-    if (task->state != S_END || s_task_sendable(task) < zmsg_size(task->outq))
-        return false;
-    return s_task_send_done(self, task) == 0;
-}
-
-/*  The earliest time anything of this task needs the loop.                */
+/*  When the loop must wake at the latest: a timer of the worker, a task or
+    a kind's context.                                                      */
 static int64_t
-s_task_wake(braid_worker_t *self, s_task_t *task, int64_t now, int64_t wake)
+s_wake(braid_worker_t *self, int64_t now)
 {
-    if (task->state == S_QUEUED && self->busy < self->config.slots)
-        wake = now;
-    if (task->state == S_RUN && task->hold_until && task->hold_until < wake)
-        wake = task->hold_until;
-    if (task->deadline && task->deadline < wake)
-        wake = task->deadline;
-    if (task->state == S_KILL && task->kill_at && task->kill_at < wake)
-        wake = task->kill_at;
-    if (task->state == S_RUN && task->exec && braid_exec_exited(task->exec) &&
-        task->drain_at < wake)
-        wake = task->drain_at;
-    if (task->exec && braid_exec_needs_polling(task->exec) &&
-        now + BRAID_EXEC_POLL_MSEC < wake)
-        wake = now + BRAID_EXEC_POLL_MSEC;
-    if (task->state == S_RUN && task->synth && s_task_room(task) > 0) {
-        int64_t at = braid_synth_next_at(task->synth);
-        if (at >= 0 && at < wake)
-            wake = at;
+    int64_t wake = self->heartbeat_at;
+    bool slot_free = braid_tasks_busy(self->tasks) < self->config.slots;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
+        braid_task_t *task = braid_tasks_at(self->tasks, i);
+        if (slot_free && braid_task_phase(task) == BRAID_TASK_QUEUED)
+            wake = now;
+        wake = braid_task_wake(task, now, wake);
     }
-    /*  Output already read, and the window open again: split more now.   */
-    if (task->state == S_RUN && task->exec && s_task_room(task) > 0 &&
-        braid_exec_pending(task->exec))
-        wake = now;
+    for (size_t i = 0; i < self->nkinds; i++) {
+        s_kind_t *k = &self->kinds[i];
+        if (k->context && k->kind->context_wake) {
+            int64_t at = k->kind->context_wake(k->context, now);
+            if (at < wake)
+                wake = at;
+        }
+    }
+    if (self->items_short && now + S_SHORT_MSEC < wake)
+        wake = now + S_SHORT_MSEC;
+    if (self->stopping && self->stop_deadline < wake)
+        wake = self->stop_deadline;
+    if (!self->stopping && self->broker_seen + self->config.liveness_msec < wake)
+        wake = self->broker_seen + self->config.liveness_msec;
     return wake;
-}
-
-static int
-s_add_item(braid_worker_t *self, int n, void *socket, int fd, short events, s_task_t *task,
-           s_kind_t kind)
-{
-    self->items[n] = (zmq_pollitem_t){.socket = socket, .fd = fd, .events = events};
-    self->itemmap[n] = (s_item_t){task, kind};
-    return n + 1;
-}
-
-/*  Build the poll set: sockets, signal fd, and what each task waits on.   */
-static int
-s_build_items(braid_worker_t *self, int signal_fd)
-{
-    int n = 0;
-    n = s_add_item(self, n, zsock_resolve(self->dealer), 0, ZMQ_POLLIN, NULL, S_ITEM_DEALER);
-    n = s_add_item(self, n, NULL, signal_fd, ZMQ_POLLIN, NULL, S_ITEM_SIGNAL);
-    if (self->push_blocked)
-        n = s_add_item(self, n, zsock_resolve(self->push), 0, ZMQ_POLLOUT, NULL, S_ITEM_PUSH);
-    for (size_t i = 0; i < self->ntasks; i++) {
-        s_task_t *task = self->tasks[i];
-        braid_exec_t *exec = task->exec;
-        if (!exec || task->state == S_END)
-            continue;
-        int fd;
-        /*  stdout only while nothing is held or waiting to be split and
-            the window admits more: that is the backpressure.              */
-        if (task->state == S_RUN &&
-            (!s_exec_blocked(task) || (task->hold_until && !braid_exec_pending(exec))) &&
-            (fd = braid_exec_stdout_fd(exec)) >= 0)
-            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_OUT);
-        if ((fd = braid_exec_stderr_fd(exec)) >= 0)
-            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_ERR);
-        if ((fd = braid_exec_pid_fd(exec)) >= 0)
-            n = s_add_item(self, n, NULL, fd, ZMQ_POLLIN, task, S_ITEM_PID);
-    }
-    return n;
 }
 
 static void
@@ -861,13 +409,14 @@ s_begin_stop(braid_worker_t *self, int64_t now)
         self->stop_deadline = now;
         return;
     }
-    braid_notice("stopping name=%s tasks=%zu", self->name, self->ntasks);
+    braid_notice("stopping name=%s tasks=%zu", self->name, braid_tasks_size(self->tasks));
     self->stopping = true;
     self->stop_deadline = now + BRAID_WORKER_STOP_MSEC;
     /*  Handed back (g = 1): the broker runs them elsewhere and does not
         count a retry.                                                      */
-    for (size_t i = 0; i < self->ntasks; i++)
-        s_task_abort(self->tasks[i], BRAID_STATUS_CANCELLED, true, "worker stopping", now);
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++)
+        braid_task_abort(braid_tasks_at(self->tasks, i), BRAID_STATUS_CANCELLED, true,
+                         "worker stopping", now);
 }
 
 static void
@@ -879,6 +428,40 @@ s_on_signal(braid_worker_t *self, int signal_fd, int64_t now)
         braid_info("signal %u", info.ssi_signo);
         s_begin_stop(self, now);
     }
+}
+
+/*  Handle what this pass's poll found ready. -1 if the DEALER failed.     */
+static int
+s_dispatch(braid_worker_t *self, int signal_fd, int64_t now)
+{
+    for (size_t i = 0; i < self->nitems; i++) {
+        short revents = self->items[i].revents;
+        if (!(revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR)))
+            continue;
+        s_item_t *item = &self->itemmap[i];
+        switch (item->owner) {
+        case S_ITEM_SIGNAL:
+            s_on_signal(self, signal_fd, now);
+            break;
+        case S_ITEM_DEALER:
+            if (s_on_dealer(self, now)) {
+                braid_error("backend socket failed: %s", strerror(errno));
+                return -1;
+            }
+            break;
+        case S_ITEM_TASK:
+            braid_task_ready(item->ptr, item->what, revents, now);
+            break;
+        case S_ITEM_KIND: {
+            s_kind_t *k = item->ptr;
+            k->kind->context_ready(k->context, item->what, revents, now);
+            break;
+        }
+        case S_ITEM_PUSH:   /* room again: the pump tries                  */
+            break;
+        }
+    }
+    return 0;
 }
 
 static int s_connect(braid_worker_t *self, char *err, size_t errsize);
@@ -895,14 +478,12 @@ s_reconnect(braid_worker_t *self, int64_t now)
 {
     braid_warning("broker silent, reconnecting idle_msec=%lld",
                   (long long) (now - self->broker_seen));
-    for (size_t i = 0; i < self->ntasks; i++)
-        if (!self->tasks[i]->silent)
-            s_task_silence(self, self->tasks[i], now);
+    braid_tasks_silence_all(self->tasks, now);
     zsock_set_linger(self->dealer, 0);
     zsock_set_linger(self->push, 0);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->push);
-    self->push_blocked = false;
+    self->sink.blocked = false;
     self->broker_seen = now;
     self->reconnects++;
     char err[256];
@@ -940,17 +521,11 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
     self->heartbeat_at = now + self->config.heartbeat_msec;
     self->broker_seen = now;
     int rc = 0;
-    while (!self->stopping || (self->ntasks > 0 && now < self->stop_deadline)) {
-        int nitems = s_build_items(self, signal_fd);
-        int64_t wake = self->heartbeat_at;
-        for (size_t i = 0; i < self->ntasks; i++)
-            wake = s_task_wake(self, self->tasks[i], now, wake);
-        if (self->stopping && self->stop_deadline < wake)
-            wake = self->stop_deadline;
-        if (!self->stopping && self->broker_seen + self->config.liveness_msec < wake)
-            wake = self->broker_seen + self->config.liveness_msec;
+    while (!self->stopping || (braid_tasks_size(self->tasks) > 0 && now < self->stop_deadline)) {
+        s_build_items(self, signal_fd);
+        int64_t wake = s_wake(self, now);
         long timeout = wake > now ? (long) (wake - now) : 0;
-        if (zmq_poll(self->items, nitems, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll(self->items, (int) self->nitems, timeout) < 0 && errno != EINTR) {
             braid_error("poll failed: %s", strerror(errno));
             rc = -1;
             break;
@@ -968,37 +543,18 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
         }
         /*  The PUSH socket is polled only while it refused something; try
             again either way, a reconnect may have freed it.               */
-        self->push_blocked = false;
-        for (int i = 0; i < nitems; i++) {
-            if (!(self->items[i].revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR)))
-                continue;
-            s_item_t *item = &self->itemmap[i];
-            if (item->kind == S_ITEM_SIGNAL)
-                s_on_signal(self, signal_fd, now);
-            else if (item->kind == S_ITEM_DEALER) {
-                if (s_on_dealer(self, now)) {
-                    braid_error("backend socket failed: %s", strerror(errno));
-                    rc = -1;
-                    break;
-                }
-            } else if (item->task)
-                s_exec_event(self, item->task, item->kind, now);
-        }
-        if (rc)
+        self->sink.blocked = false;
+        if (s_dispatch(self, signal_fd, now)) {
+            rc = -1;
             break;
+        }
+        for (size_t i = 0; i < self->nkinds; i++)
+            if (self->kinds[i].context && self->kinds[i].kind->context_pump)
+                self->kinds[i].kind->context_pump(self->kinds[i].context, now);
         s_start_queued(self, now);
         /*  Pump every task; drop those whose DONE left.                   */
-        size_t kept = 0;
-        for (size_t i = 0; i < self->ntasks; i++) {
-            s_task_t *task = self->tasks[i];
-            if (s_task_pump(self, task, now)) {
-                if (task->slot)
-                    self->busy--;
-                s_task_destroy(&task);
-            } else
-                self->tasks[kept++] = task;
-        }
-        self->ntasks = kept;
+        self->tasks_done +=
+            braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);
         /*  While stopping too: the tasks being killed are still ours
             until their DONE leaves.                                       */
         if (now >= self->heartbeat_at) {
@@ -1011,8 +567,8 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             break;
         }
     }
-    if (self->ntasks)
-        braid_warning("%zu tasks not reported to the broker", self->ntasks);
+    if (braid_tasks_size(self->tasks))
+        braid_warning("%zu tasks not reported to the broker", braid_tasks_size(self->tasks));
     s_send_control(self, BRAID_MSG_BYE);
     braid_notice("stopped name=%s tasks_done=%llu malformed=%llu reconnects=%llu", self->name,
                  (unsigned long long) self->tasks_done, (unsigned long long) self->malformed,
@@ -1053,6 +609,31 @@ fail:
     return -1;
 }
 
+/*  Open the context of every kind the sources use, once per kind.         */
+static int
+s_open_kinds(braid_worker_t *self, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < self->config.nsources; i++) {
+        const braid_source_kind_t *kind = self->config.sources[i]->kind;
+        size_t k = 0;
+        while (k < self->nkinds && self->kinds[k].kind != kind)
+            k++;
+        if (k < self->nkinds)
+            continue;
+        self->kinds[self->nkinds].kind = kind;
+        if (kind->open) {
+            char why[256];
+            if (!(self->kinds[self->nkinds].context = kind->open(self->config.slots, why,
+                                                                 sizeof why))) {
+                snprintf(err, errsize, "cannot start %s sources: %s", kind->name, why);
+                return -1;
+            }
+        }
+        self->nkinds++;
+    }
+    return 0;
+}
+
 braid_worker_t *
 braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
 {
@@ -1064,18 +645,18 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
     self->config = *config;
     snprintf(self->name, sizeof self->name, "%s", config->name);
     self->config.name = self->name;
-    /*  Room for 2 x slots live tasks (running and queued), slots more
-        still dying silently after a RESET or a new attempt (only running
+    self->sink = (braid_task_sink_t){.send = s_sink_send, .arg = self};
+    /*  Room for every live task (running and queued), slots more still
+        dying silently after a RESET or a new attempt (only running
         children take time to die), and a few refusals waiting for their
         DONE: beyond that a broker is ignoring our slot count and TASKs
         drop (never listed, so the broker sends them again).               */
-    self->max_tasks = 3 * (size_t) config->slots + 16;
-    size_t max_items = 3 + 3 * self->max_tasks;
-    self->tasks = calloc(self->max_tasks, sizeof *self->tasks);
-    self->items = calloc(max_items, sizeof *self->items);
-    self->itemmap = calloc(max_items, sizeof *self->itemmap);
-    self->buf = malloc(S_READ_BUF);
-    if (!self->tasks || !self->items || !self->itemmap || !self->buf) {
+    size_t max_tasks = braid_worker_capacity(config->slots) + (size_t) config->slots + 16;
+    self->tasks = braid_tasks_new(max_tasks);
+    self->max_items = 3 + 3 * max_tasks;
+    self->items = calloc(self->max_items, sizeof *self->items);
+    self->itemmap = calloc(self->max_items, sizeof *self->itemmap);
+    if (!self->tasks || !self->items || !self->itemmap) {
         snprintf(err, errsize, "out of memory");
         goto fail;
     }
@@ -1083,7 +664,7 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
         self->config.heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC;
     if (!self->config.liveness_msec)
         self->config.liveness_msec = BRAID_WORKER_LIVENESS_MSEC;
-    if (s_connect(self, err, errsize))
+    if (s_open_kinds(self, err, errsize) || s_connect(self, err, errsize))
         goto fail;
     return self;
 fail:
@@ -1097,8 +678,10 @@ braid_worker_destroy(braid_worker_t **self_p)
     if (!self_p || !*self_p)
         return;
     braid_worker_t *self = *self_p;
-    for (size_t i = 0; i < self->ntasks; i++)
-        s_task_destroy(&self->tasks[i]);    /* kills and reaps children    */
+    braid_tasks_destroy(&self->tasks);     /* kills and reaps children    */
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].kind->close)
+            self->kinds[i].kind->close(&self->kinds[i].context);
     /*  Linger a little so the last DONEs and BYE leave.                   */
     if (self->dealer)
         zsock_set_linger(self->dealer, BRAID_WORKER_LINGER_MSEC);
@@ -1106,10 +689,8 @@ braid_worker_destroy(braid_worker_t **self_p)
         zsock_set_linger(self->push, BRAID_WORKER_LINGER_MSEC);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->push);
-    free(self->tasks);
     free(self->items);
     free(self->itemmap);
-    free(self->buf);
     free(self);
     *self_p = NULL;
 }

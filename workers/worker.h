@@ -17,10 +17,7 @@
 
 typedef struct _braid_worker_t braid_worker_t;
 
-/*  Timing, in one place. The kill grace is how long a child gets between
-    SIGTERM and SIGKILL, and how long the worker waits for a child's pipes
-    to reach end of file after the child itself exited.                    */
-#define BRAID_WORKER_KILL_GRACE_MSEC 1000
+/*  Timing, in one place (a source kind's own timing is in its header).    */
 #define BRAID_WORKER_HEARTBEAT_MSEC 1000 /* default WHEARTBEAT interval */
 #define BRAID_WORKER_LIVENESS_MSEC 3000  /* default: broker silent, reconnect */
 #define BRAID_WORKER_STOP_MSEC 5000     /* SIGTERM: most time to deliver DONEs */
@@ -43,12 +40,14 @@ typedef struct {
                                        0 = default                         */
 } braid_worker_config_t;
 
-/*  Create the sockets and connect them. NULL with the reason in err.      */
+/*  Open the contexts of the source kinds the sources use, create the
+    sockets and connect them. NULL with the reason in err.                 */
 braid_worker_t *
 braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize);
 
-/*  Kill and reap any child still running, close the sockets (lingering
-    briefly so DONE and BYE leave). NULL-safe; sets *self_p to NULL.        */
+/*  Stop every task's run (killing and reaping any child still running),
+    close the kinds' contexts and the sockets (lingering briefly so DONE
+    and BYE leave). NULL-safe; sets *self_p to NULL.                        */
 void
 braid_worker_destroy(braid_worker_t **self_p);
 

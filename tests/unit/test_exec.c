@@ -1,0 +1,265 @@
+/*  test_exec.c - the exec kind of source through the source-kind
+    interface, with real children: lines and chunks, exit statuses and
+    transient_exit, the stderr tail, stopping, refusals to start, and
+    stdout left unpolled when the task wants no output.                    */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exec_source.h"
+#include "source.h"
+
+#define S_MAX_FDS 8
+
+/*  The descriptors a run asked for in one pass.                           */
+typedef struct {
+    struct pollfd fds[S_MAX_FDS];
+    int what[S_MAX_FDS];
+    size_t n;
+} s_fds_t;
+
+static int
+s_add(void *arg, int fd, short events, int what)
+{
+    s_fds_t *set = arg;
+    assert_true(set->n < S_MAX_FDS);
+    assert_int_equal(events, ZMQ_POLLIN);
+    set->fds[set->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+    set->what[set->n++] = what;
+    return 0;
+}
+
+/*  A source from a config section of text (exec only).                     */
+static braid_source_t *
+s_source(const char *text)
+{
+    char err[256] = "";
+    braid_conf_t *conf = braid_conf_parse(text, strlen(text), "w.cfg", err, sizeof err);
+    assert_non_null(conf);
+    braid_source_t *source =
+        braid_source_from_conf(braid_conf_child(braid_conf_locate(conf, "source")), err,
+                               sizeof err);
+    if (!source)
+        print_error("%s\n", err);
+    braid_conf_destroy(&conf);
+    assert_non_null(source);
+    assert_ptr_equal(source->kind, &braid_exec_kind);
+    return source;
+}
+
+/*  "sh -c {query}": the query is the script.                              */
+static const char s_sh[] = "source\n    sh\n        type = exec\n"
+                           "        command = \"sh -c {query}\"\n";
+
+typedef struct {
+    braid_source_t *source;
+    void *context;
+} s_fixture_t;
+
+/*  Run script to its end as a task would, taking at most room partials a
+    pass, into out; returns the result, the text in text.                  */
+static braid_run_result_t
+s_run(s_fixture_t *f, const char *script, size_t room, zmsg_t *out, char *text, size_t textsize)
+{
+    const braid_source_kind_t *kind = f->source->kind;
+    zframe_t *query = zframe_new(script, strlen(script));
+    void *run = NULL;
+    int64_t now = zclock_mono();
+    braid_run_result_t result = kind->start(f->context, f->source->settings, &query, 1, now, &run,
+                                            text, textsize);
+    assert_null(query);
+    int64_t give_up = now + 10000;
+    while (result == BRAID_RUN_BUSY && now < give_up) {
+        s_fds_t set = {.n = 0};
+        kind->fds(run, true, s_add, &set);
+        int64_t wake = kind->wake(run, now, room);
+        int timeout = wake == INT64_MAX ? 1000 : wake > now ? (int) (wake - now) : 0;
+        assert_true(poll(set.fds, set.n, timeout) >= 0);
+        now = zclock_mono();
+        for (size_t i = 0; i < set.n; i++)
+            if (set.fds[i].revents)
+                kind->ready(run, set.what[i], ZMQ_POLLIN, now);
+        kind->produce(run, now, out, room);
+        result = kind->advance(run, now, room, text, textsize);
+    }
+    kind->destroy(&run);
+    assert_null(run);
+    return result;
+}
+
+static int
+s_setup(void **state)
+{
+    static s_fixture_t f;
+    f.source = s_source(s_sh);
+    char err[128];
+    f.context = braid_exec_kind.open(4, err, sizeof err);
+    *state = &f;
+    return f.context ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    braid_exec_kind.close(&f->context);
+    assert_null(f->context);
+    braid_source_destroy(&f->source);
+    return 0;
+}
+
+/*  The partials in out (taken), each followed by '|'.                     */
+static void
+s_expect(zmsg_t *out, const char *want)
+{
+    char got[256] = "";
+    zframe_t *f;
+    while ((f = zmsg_pop(out))) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof got - len, "%.*s|", (int) zframe_size(f),
+                 (char *) zframe_data(f));
+        zframe_destroy(&f);
+    }
+    assert_string_equal(got, want);
+}
+
+static void
+test_lines(void **state)
+{
+    zmsg_t *out = zmsg_new();
+    char text[256] = "?";
+    assert_int_equal(s_run(*state, "printf 'a\\nbb\\nlast'", 1, out, text, sizeof text),
+                     BRAID_RUN_OK);
+    assert_string_equal(text, "");
+    s_expect(out, "a\n|bb\n|last|");
+    zmsg_destroy(&out);
+}
+
+static void
+test_exit_status(void **state)
+{
+    zmsg_t *out = zmsg_new();
+    char text[256];
+    /*  75 is transient by default; others are not. The stderr tail comes
+        with the status.                                                    */
+    assert_int_equal(s_run(*state, "exit 75", 8, out, text, sizeof text), BRAID_RUN_TRANSIENT);
+    assert_string_equal(text, "exit status 75");
+    assert_int_equal(s_run(*state, "echo oops >&2; exit 3", 8, out, text, sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_string_equal(text, "exit status 3: oops\n");
+    assert_int_equal(s_run(*state, "kill -9 $$", 8, out, text, sizeof text), BRAID_RUN_FAILED);
+    assert_string_equal(text, "killed by signal 9");
+    assert_int_equal(zmsg_size(out), 0);
+    zmsg_destroy(&out);
+}
+
+static void
+test_settings(void **state)
+{
+    s_fixture_t *f = *state;
+    s_fixture_t g = {.context = f->context};
+    g.source = s_source("source\n    sh\n        type = exec\n"
+                        "        command = \"sh -c {query}\"\n"
+                        "        output = chunks\n"
+                        "        transient_exit = \"3, 4\"\n");
+    zmsg_t *out = zmsg_new();
+    char text[256];
+    assert_int_equal(s_run(&g, "printf 'a\\nb'; exit 4", 8, out, text, sizeof text),
+                     BRAID_RUN_TRANSIENT);
+    s_expect(out, "a\nb|");
+    assert_int_equal(s_run(&g, "exit 75", 8, out, text, sizeof text), BRAID_RUN_FAILED);
+    braid_source_destroy(&g.source);
+
+    g.source = s_source("source\n    sh\n        type = exec\n"
+                        "        command = \"sh -c {query}\"\n"
+                        "        transient_exit = none\n");
+    assert_int_equal(s_run(&g, "exit 75", 8, out, text, sizeof text), BRAID_RUN_FAILED);
+    braid_source_destroy(&g.source);
+    zmsg_destroy(&out);
+}
+
+static void
+test_refusals(void **state)
+{
+    s_fixture_t *f = *state;
+    char text[256];
+    void *run = NULL;
+    zframe_t *query = zframe_new("a\0b", 3);
+    assert_int_equal(f->source->kind->start(f->context, f->source->settings, &query, 1, 0, &run,
+                                            text, sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_null(query);
+    assert_null(run);
+    assert_string_equal(text, "query contains a NUL byte");
+
+    braid_source_t *missing = braid_source_from_flag("x=exec:/nonexistent/braid-test", text,
+                                                     sizeof text);
+    assert_non_null(missing);
+    query = zframe_new("q", 1);
+    assert_int_equal(missing->kind->start(f->context, missing->settings, &query, 1, 0, &run, text,
+                                          sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_null(run);
+    assert_string_equal(text, "cannot run /nonexistent/braid-test: No such file or directory");
+    braid_source_destroy(&missing);
+}
+
+static void
+test_stop_and_backpressure(void **state)
+{
+    s_fixture_t *f = *state;
+    const braid_source_kind_t *kind = f->source->kind;
+    zframe_t *query = zframe_new("echo hi; exec sleep 30", 22);
+    void *run = NULL;
+    char text[256];
+    int64_t now = zclock_mono();
+    assert_int_equal(kind->start(f->context, f->source->settings, &query, 1, now, &run, text,
+                                 sizeof text),
+                     BRAID_RUN_BUSY);
+    /*  No output wanted: stdout is not polled (stderr and the pidfd are). */
+    s_fds_t set = {.n = 0};
+    kind->fds(run, false, s_add, &set);
+    s_fds_t all = {.n = 0};
+    kind->fds(run, true, s_add, &all);
+    assert_int_equal(all.n, set.n + 1);
+    assert_int_equal(kind->advance(run, now, 8, text, sizeof text), BRAID_RUN_BUSY);
+
+    /*  Stopped: SIGTERM now, SIGKILL after the grace; advance says when
+        it is gone.                                                        */
+    assert_int_equal(kind->stop(run, now), BRAID_RUN_BUSY);
+    assert_int_equal(kind->wake(run, now, 8) <= now + BRAID_EXEC_KILL_GRACE_MSEC, true);
+    braid_run_result_t result = BRAID_RUN_BUSY;
+    int64_t give_up = now + 5000;
+    while (result == BRAID_RUN_BUSY && now < give_up) {
+        s_fds_t fds = {.n = 0};
+        kind->fds(run, true, s_add, &fds);
+        assert_true(poll(fds.fds, fds.n, 50) >= 0);
+        now = zclock_mono();
+        for (size_t i = 0; i < fds.n; i++)
+            if (fds.fds[i].revents)
+                kind->ready(run, fds.what[i], ZMQ_POLLIN, now);
+        result = kind->advance(run, now, 8, text, sizeof text);
+    }
+    assert_int_equal(result, BRAID_RUN_STOPPED);
+    kind->destroy(&run);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_exit_status),
+        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_stop_and_backpressure),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
