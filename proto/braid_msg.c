@@ -14,6 +14,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <msgpack.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*  ---------------------------------------------------------------------
@@ -317,6 +319,41 @@ s_decode_field(const s_field_t *f, const msgpack_object *o, braid_msg_t *msg)
     return BRAID_ERR_FIELD_TYPE;
 }
 
+/*  One zone per thread, cleared after each decode: its first chunk stays,
+    so a decode allocates nothing in the steady state (a fresh zone per
+    message cost a malloc and free of 8 KiB each time). A thread-specific
+    key frees it when its thread ends.                                      */
+static pthread_key_t s_zone_key;
+static pthread_once_t s_zone_once = PTHREAD_ONCE_INIT;
+
+static void
+s_zone_free(void *zone)
+{
+    msgpack_zone_free(zone);
+}
+
+static void
+s_zone_key_init(void)
+{
+    if (pthread_key_create(&s_zone_key, s_zone_free) != 0)
+        abort();    /* out of keys at start-up: nothing can work            */
+}
+
+static msgpack_zone *
+s_zone(void)
+{
+    static __thread msgpack_zone *zone;
+    if (!zone) {
+        pthread_once(&s_zone_once, s_zone_key_init);
+        zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+        if (zone && pthread_setspecific(s_zone_key, zone) != 0) {
+            msgpack_zone_free(zone);
+            zone = NULL;
+        }
+    }
+    return zone;
+}
+
 braid_err_t
 braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t channel,
                  braid_msg_t *msg)
@@ -335,11 +372,8 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
     if (pos != size)
         return BRAID_ERR_MSGPACK;   /* trailing bytes after the object     */
 
-    /*  One zone per thread, cleared after each decode: its first chunk
-        stays, so a decode allocates nothing in the steady state (a fresh
-        zone per message cost a malloc and free of 8 KiB each time).        */
-    static __thread msgpack_zone *zone;
-    if (!zone && !(zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)))
+    msgpack_zone *zone = s_zone();
+    if (!zone)
         return BRAID_ERR_MSGPACK;
     msgpack_object object;
     size_t off = 0;
