@@ -140,26 +140,28 @@ braid_request_set_max_inflight(braid_request_t *self, uint32_t max_inflight)
     return 0;
 }
 
-int
-braid_request_set_timeout(braid_request_t *self, uint32_t timeout_msec)
+/*  *field_p = msec within the protocol's bound for any wait; -1 EINVAL.  */
+static int
+s_set_msec(uint32_t *field_p, uint32_t msec)
 {
-    if (timeout_msec > BRAID_MAX_MSEC) {
+    if (msec > BRAID_MAX_MSEC) {
         errno = EINVAL;
         return -1;
     }
-    self->timeout_msec = timeout_msec;
+    *field_p = msec;
     return 0;
+}
+
+int
+braid_request_set_timeout(braid_request_t *self, uint32_t timeout_msec)
+{
+    return s_set_msec(&self->timeout_msec, timeout_msec);
 }
 
 int
 braid_request_set_deadline(braid_request_t *self, uint32_t deadline_msec)
 {
-    if (deadline_msec > BRAID_MAX_MSEC) {
-        errno = EINVAL;
-        return -1;
-    }
-    self->deadline_msec = deadline_msec;
-    return 0;
+    return s_set_msec(&self->deadline_msec, deadline_msec);
 }
 
 int

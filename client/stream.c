@@ -10,7 +10,8 @@
 
 /*  The public status values and summary rows are the wire's.              */
 _Static_assert(BRAID_END_STATUS_COUNT == BRAID_STATUS_COUNT, "status count");
-_Static_assert(BRAID_END_OK == (int) BRAID_STATUS_OK && BRAID_END_FAILED == (int) BRAID_STATUS_FAILED &&
+_Static_assert(BRAID_END_OK == (int) BRAID_STATUS_OK &&
+                   BRAID_END_FAILED == (int) BRAID_STATUS_FAILED &&
                    BRAID_END_TIMEOUT == (int) BRAID_STATUS_TIMEOUT &&
                    BRAID_END_CANCELLED == (int) BRAID_STATUS_CANCELLED,
                "status values");
@@ -159,7 +160,8 @@ braid_stream_put(braid_stream_t *self, const braid_msg_t *msg, zmq_msg_t *frames
         return BRAID_STREAM_DROPPED;
     }
     if (msg->out_seq > self->expected_out_seq)
-        return s_fail(self, BRAID_CLIENT_ERR_GAP, "lost messages: out_seq %llu expected, %llu received",
+        return s_fail(self, BRAID_CLIENT_ERR_GAP,
+                      "lost messages: out_seq %llu expected, %llu received",
                       (unsigned long long) self->expected_out_seq,
                       (unsigned long long) msg->out_seq);
     uint64_t payload_bytes = 0;
