@@ -97,6 +97,7 @@ typedef enum {
     S_INTERRUPTED
 } s_accept_t;
 
+/*  Set the error text that braid_client_error() returns.                   */
 static void
 s_set_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -127,6 +128,7 @@ s_add_error(braid_client_t *self, const char *fmt, ...)
     va_end(ap);
 }
 
+/*  True once czmq's signal handler (or the caller) set zsys_interrupted.   */
 static bool
 s_interrupted(void)
 {
@@ -243,6 +245,7 @@ s_msg_job(braid_client_t *self, braid_msg_t *msg, braid_msg_type_t type)
     memcpy(msg->job_id, self->job_id, sizeof self->job_id);
 }
 
+/*  Send the SUBMIT: the request's fields, the job id, the first credit.    */
 static int
 s_send_submit(braid_client_t *self)
 {
@@ -283,6 +286,7 @@ s_send_submit_queries(braid_client_t *self)
         self->pipelined = true;
 }
 
+/*  Send CANCEL for the job; 0 once it went (cancel_sent), else -1.         */
 static int
 s_send_cancel(braid_client_t *self)
 {

@@ -39,6 +39,7 @@ typedef enum {
 #define S_CANCEL_WAIT_MSEC 2000     /* how long to wait for JOB_END after ^C */
 #define S_DEFAULT_BROKER "tcp://127.0.0.1:5555"
 
+/*  The usage text, to out.                                                 */
 static void
 s_usage(FILE *out)
 {
@@ -91,6 +92,7 @@ s_usage_error(const char *fmt, ...)
 
 static volatile sig_atomic_t s_signals = 0;
 
+/*  SIGINT, SIGTERM (installed through czmq, which calls it).              */
 static void
 s_on_signal(int sig)
 {
@@ -433,6 +435,7 @@ s_run(s_submit_t *sub)
     return s_stream_exit(sub);
 }
 
+/*  braid submit: options, queries, then the job's stream.                  */
 static s_exit_t
 s_submit(int argc, char **argv)
 {
@@ -463,6 +466,7 @@ done:
 /*  ---------------------------------------------------------------------
     braid stats                                                             */
 
+/*  braid stats: the broker's stats as JSON, or summarised.                 */
 static s_exit_t
 s_stats(int argc, char **argv)
 {
@@ -533,6 +537,7 @@ done:
     return rc;
 }
 
+/*  braid COMMAND ...: the signals, stdout's buffer, the command.           */
 int
 main(int argc, char **argv)
 {

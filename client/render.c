@@ -157,6 +157,7 @@ braid_render_text(FILE *out, const void *data, size_t size, bool keep_newlines)
 /*  ---------------------------------------------------------------------
     Progress and flushing                                                   */
 
+/*  A monotonic clock in msec (for the progress line's rate).               */
 static int64_t
 s_now_msec(void)
 {
@@ -217,6 +218,7 @@ s_task_line(braid_render_t *self, const braid_event_t *ev)
     fprintf(self->err, ") source %s: ", ev->source_name);
 }
 
+/*  A partial: its bytes (text), or a "partial" line (JSON).               */
 static void
 s_partial(braid_render_t *self, const braid_event_t *ev)
 {
@@ -231,6 +233,8 @@ s_partial(braid_render_t *self, const braid_event_t *ev)
     fputs("}\n", self->out);
 }
 
+/*  A task's end: counted; an "end" line (JSON), or a line on err when it
+    did not end ok (text; not for what our own cancel cancelled).           */
 static void
 s_end(braid_render_t *self, const braid_event_t *ev)
 {
@@ -260,6 +264,7 @@ s_end(braid_render_t *self, const braid_event_t *ev)
     fputc('\n', self->err);
 }
 
+/*  The job's end: noted; a "job" line with a row per source (JSON).       */
 static void
 s_job_end(braid_render_t *self, const braid_event_t *ev)
 {
@@ -283,6 +288,7 @@ s_job_end(braid_render_t *self, const braid_event_t *ev)
     fputs("}}\n", self->out);
 }
 
+/*  A task starts again: a "restart" line (JSON), or a line on err.       */
 static void
 s_restart(braid_render_t *self, const braid_event_t *ev)
 {
@@ -296,6 +302,7 @@ s_restart(braid_render_t *self, const braid_event_t *ev)
     fprintf(self->err, "restarted (attempt %u)\n", ev->attempts);
 }
 
+/*  The job failed: noted, and said on err.                                 */
 static void
 s_error(braid_render_t *self, const braid_event_t *ev)
 {
