@@ -47,7 +47,8 @@ typedef struct {
 static const char *endpoint, *source, *fixed_query;
 static long nqueries = 1, jobs_per_proc = 1, inflight = 0;
 static double duration = 0, rate = 0, hold = 0;
-static int order = BRAID_ORDER_SUBMIT, procs = 1;
+static braid_ordering_t order = BRAID_ORDERING_SUBMIT;
+static int procs = 1;
 static uint32_t window = 0;
 
 static int64_t
@@ -77,25 +78,25 @@ cmp_i64(const void *a, const void *b)
 static int
 s_one_job(braid_client_t *client, long base, result_t *res, int64_t *lat, int64_t *ttfp)
 {
-    braid_job_t *job = braid_job_new();
-    braid_job_add_source(job, source);
-    braid_job_set_order(job, (braid_order_t) order);
+    braid_request_t *request = braid_request_new();
+    braid_request_add_source(request, source);
+    braid_request_set_order(request, order);
     if (inflight > 0)
-        braid_job_set_max_inflight(job, (uint32_t) inflight);
+        braid_request_set_max_inflight(request, (uint32_t) inflight);
     char q[32];
     for (long i = 0; i < nqueries; i++) {
         if (fixed_query)
-            braid_job_add_query(job, fixed_query, strlen(fixed_query));
+            braid_request_add_query(request, fixed_query, strlen(fixed_query));
         else {
             int len = snprintf(q, sizeof q, "%08ld", base + i);
-            braid_job_add_query(job, q, (size_t) len);
+            braid_request_add_query(request, q, (size_t) len);
         }
     }
     int64_t t0 = now_ns();
     if (res->t_start == 0)
         res->t_start = t0;
     *ttfp = -1;
-    if (braid_client_submit(client, &job) != 0) {
+    if (braid_client_submit(client, &request) != BRAID_REPLY_OK) {
         fprintf(stderr, "load: submit: %s\n", braid_client_error(client));
         res->errors++;
         return -1;
@@ -104,8 +105,8 @@ s_one_job(braid_client_t *client, long base, result_t *res, int64_t *lat, int64_
     bool cancelled = false;
     braid_event_t ev;
     for (;;) {
-        int rc = braid_client_next(client, &ev, hold_until ? 100 : 30000);
-        if (rc == -1 && errno == EAGAIN) {
+        braid_next_t rc = braid_client_next(client, &ev, hold_until ? 100 : 30000);
+        if (rc == BRAID_NEXT_TIMEOUT) {
             if (hold_until && !cancelled && now_ns() >= hold_until) {
                 braid_client_cancel(client);
                 cancelled = true;
@@ -118,7 +119,7 @@ s_one_job(braid_client_t *client, long base, result_t *res, int64_t *lat, int64_
             }
             continue;
         }
-        if (rc != 1)
+        if (rc != BRAID_NEXT_EVENT)
             break;
         if (ev.type == BRAID_EVENT_PARTIAL) {
             if (*ttfp < 0)
@@ -128,7 +129,7 @@ s_one_job(braid_client_t *client, long base, result_t *res, int64_t *lat, int64_
         }
         else if (ev.type == BRAID_EVENT_END) {
             res->tasks++;
-            if (ev.status != BRAID_STATUS_OK)
+            if (ev.status != BRAID_END_OK)
                 res->not_ok++;
         }
         else if (ev.type == BRAID_EVENT_ERROR) {
@@ -207,8 +208,8 @@ main(int argc, char **argv)
         case 'e': endpoint = optarg; break;
         case 's': source = optarg; break;
         case 'n': nqueries = atol(optarg); break;
-        case 'o': order = strcmp(optarg, "arrival") == 0 ? BRAID_ORDER_ARRIVAL
-                                                          : BRAID_ORDER_SUBMIT; break;
+        case 'o': order = strcmp(optarg, "arrival") == 0 ? BRAID_ORDERING_ARRIVAL
+                                                          : BRAID_ORDERING_SUBMIT; break;
         case 'j': inflight = atol(optarg); break;
         case 'c': procs = atoi(optarg); break;
         case 'J': jobs_per_proc = atol(optarg); break;

@@ -7,29 +7,39 @@
 
     Exit codes: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable
     or refused (or lost), 130 interrupted (the job is cancelled first).
+    What goes to stdout and stderr is render.c's.
 */
 
 #include "braid.h"
+#include "braid_msg.h"      /* the protocol's limits, for the messages     */
+#include "braid_num.h"
+#include "render.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define EXIT_SOME_FAILED 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
-#define EXIT_INTERRUPTED 130
+/*  What a command comes to: the exit code, or S_GO_ON while it is not
+    decided yet.                                                            */
+typedef enum {
+    S_GO_ON = -1,
+    S_EXIT_OK = 0,
+    S_EXIT_SOME_FAILED = 1,
+    S_EXIT_USAGE = 2,
+    S_EXIT_UNREACHABLE = 3,
+    S_EXIT_INTERRUPTED = 130
+} s_exit_t;
 
 #define S_CANCEL_WAIT_MSEC 2000     /* how long to wait for JOB_END after ^C */
-#define S_PROGRESS_MSEC 200         /* progress line refresh                  */
 #define S_DEFAULT_BROKER "tcp://127.0.0.1:5555"
-#define S_MAX_MSEC 604800000UL      /* 7 days: the protocol's bound          */
 
+/*  The usage text, to out.                                                 */
 static void
 s_usage(FILE *out)
 {
@@ -46,342 +56,122 @@ s_usage(FILE *out)
             "  -j, --jobs N          max tasks of this job in flight (0 = no limit, default)\n"
             "  -t, --timeout MSEC    per-task timeout (0 = the source's policy, default)\n"
             "  -d, --deadline MSEC   job deadline, from acceptance (0 = none, default)\n"
-            "  -r, --retries N       retry limit for this job's tasks, 0..1000 (overrides the\n"
+            "  -r, --retries N       retry limit for this job's tasks, 0..%d (overrides the\n"
             "                        sources' policies)\n"
             "      --fail-fast       the first task that fails or times out cancels the rest\n"
             "      --json            submit: one JSON object per line; stats: the broker's JSON\n"
             "  -T, --connect-timeout MSEC\n"
-            "                        how long to wait for the broker to answer (default 5000)\n"
+            "                        how long to wait for the broker to answer (default %d)\n"
             "Queries: the arguments, or (none given) stdin one per line; empty lines skipped.\n"
             "Exit: 0 all ok, 1 some task not ok, 2 usage, 3 broker unreachable or refused,\n"
-            "      130 interrupted.\n");
+            "      130 interrupted.\n",
+            BRAID_MAX_RETRIES, BRAID_CLIENT_CONNECT_TIMEOUT);
+}
+
+/*  "braid: " and the message on stderr, then the usage. S_EXIT_USAGE.      */
+static s_exit_t
+s_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static s_exit_t
+s_usage_error(const char *fmt, ...)
+{
+    fputs("braid: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    s_usage(stderr);
+    return S_EXIT_USAGE;
 }
 
 /*  ---------------------------------------------------------------------
     Signals: the first SIGINT/SIGTERM asks for a cancel (the library's wait
-    returns EINTR); a second one while we wait for the cancel quits now.    */
+    returns interrupted); a second one while we wait for the cancel quits
+    now.                                                                    */
 
 static volatile sig_atomic_t s_signals = 0;
 
+/*  SIGINT, SIGTERM (installed through czmq, which calls it).              */
 static void
 s_on_signal(int sig)
 {
     (void) sig;
     s_signals = s_signals + 1;
     if (s_signals > 1)
-        _exit(EXIT_INTERRUPTED);
+        _exit(S_EXIT_INTERRUPTED);
     zsys_interrupted = 1;
 }
 
 /*  ---------------------------------------------------------------------
-    Output                                                                  */
+    What submit and stats share: where the broker is, how long to wait    */
 
-/*  Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid.        */
-static size_t
-s_utf8_len(const uint8_t *p, size_t avail)
+/*  Handle -b and -T for client. S_GO_ON, or S_EXIT_USAGE after saying why.
+    *nendpoints_p counts the endpoints given.                               */
+static s_exit_t
+s_broker_option(braid_client_t *client, int opt, const char *arg, int *nendpoints_p)
 {
-    uint8_t b = p[0];
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xbf;   /* bounds of the second byte            */
-    if (b >= 0xc2 && b <= 0xdf)
-        n = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-        n = 3;
-        if (b == 0xe0)
-            lo = 0xa0;              /* no overlong forms                    */
-        else if (b == 0xed)
-            hi = 0x9f;              /* no surrogates                        */
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        n = 4;
-        if (b == 0xf0)
-            lo = 0x90;
-        else if (b == 0xf4)
-            hi = 0x8f;              /* nothing above U+10FFFF               */
-    } else
-        return 0;
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
-/*  Write bytes as a JSON string: quotes, backslash and control characters
-    escaped; bytes that are not valid UTF-8 written as \u00XX. Runs of bytes
-    that need nothing are written with one fwrite (a partial is mostly one
-    run), not byte by byte.                                                 */
-static void
-s_json_string(FILE *out, const void *data, size_t size)
-{
-    const uint8_t *p = data;
-    putc('"', out);
-    size_t i = 0, run = 0;     /* p[run .. i) is written as it is           */
-    while (i < size) {
-        uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t n = s_utf8_len(p + i, size - i);
-            if (n) {
-                i += n;
-                continue;
-            }
-        }
-        if (i > run)
-            fwrite(p + run, 1, i - run, out);
-        switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\b': fputs("\\b", out); break;
-        case '\f': fputs("\\f", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default: fprintf(out, "\\u%04x", c);     /* a control or invalid byte */
-        }
-        run = ++i;
-    }
-    if (i > run)
-        fwrite(p + run, 1, i - run, out);
-    putc('"', out);
-}
-
-/*  Write text for a terminal line: control bytes (other than newline and
-    tab when keep_newlines) as \xNN, so a query cannot drive the terminal. */
-static void
-s_print_text(FILE *out, const void *data, size_t size, bool keep_newlines)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < size; i++) {
-        uint8_t c = p[i];
-        if ((c < 0x20 && !(keep_newlines && (c == '\n' || c == '\t'))) || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            putc(c, out);
+    uint32_t msec;
+    switch (opt) {
+    case 'b':
+        if (braid_client_add_endpoint(client, arg) != 0)
+            return s_usage_error("bad broker endpoint '%s'", arg);
+        (*nendpoints_p)++;
+        return S_GO_ON;
+    default:    /* 'T' */
+        if (braid_parse_u32(arg, 1, INT_MAX, &msec) != 0)
+            return s_usage_error("bad --connect-timeout '%s' (msec, > 0)", arg);
+        braid_client_set_connect_timeout(client, (int) msec);
+        return S_GO_ON;
     }
 }
 
-typedef struct {
-    braid_client_t *client;
-    bool json;
-    bool progress;          /* a progress line on stderr (a terminal)       */
-    bool progress_shown;
-    int64_t progress_at;
-    uint64_t tasks;         /* queries x sources                            */
-    uint64_t ended;
-    uint64_t not_ok;
-    bool interrupted;
-    bool write_failed;
-    bool job_ended;
-    int job_status;
-    int error_code;         /* from an ERROR event, 0 if none               */
-} s_run_t;
-
-/*  Flush stdout; a failure (a closed pipe) stops the output for good.    */
+/*  With no -b: the endpoints of $BRAID_BROKER (separated by commas or
+    blanks), or else the default one.                                       */
 static void
-s_flush(s_run_t *run)
+s_default_endpoints(braid_client_t *client, int nendpoints)
 {
-    if (run->write_failed)
+    if (nendpoints > 0)
         return;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        run->write_failed = true;
-        if (errno != EPIPE)
-            fprintf(stderr, "braid: stdout: %s\n", strerror(errno));
-    }
+    int added = 0;
+    const char *env = getenv("BRAID_BROKER");
+    char *copy = env ? strdup(env) : NULL;
+    char *save = NULL;
+    for (char *ep = copy ? strtok_r(copy, ", \t\n", &save) : NULL; ep;
+         ep = strtok_r(NULL, ", \t\n", &save))
+        if (braid_client_add_endpoint(client, ep) == 0)
+            added++;
+    free(copy);
+    if (added == 0)
+        braid_client_add_endpoint(client, S_DEFAULT_BROKER);
 }
 
-static void
-s_progress_clear(s_run_t *run)
+/*  The exit code when a call to the brokers did not come to OK.            */
+static s_exit_t
+s_unanswered(braid_client_t *client, braid_reply_t reply)
 {
-    if (run->progress_shown) {
-        fputs("\r\033[K", stderr);
-        run->progress_shown = false;
-    }
-}
-
-static void
-s_progress(s_run_t *run, bool force)
-{
-    if (!run->progress)
-        return;
-    int64_t now = zclock_mono();
-    if (!force && now - run->progress_at < S_PROGRESS_MSEC)
-        return;
-    run->progress_at = now;
-    fprintf(stderr, "\r\033[Kbraid: %llu/%llu tasks ended, %llu not ok",
-            (unsigned long long) run->ended, (unsigned long long) run->tasks,
-            (unsigned long long) run->not_ok);
-    run->progress_shown = true;
-}
-
-static void
-s_on_event(s_run_t *run, const braid_event_t *ev)
-{
-    if (run->write_failed)
-        return;
-    switch (ev->type) {
-    case BRAID_EVENT_PARTIAL:
-        if (run->json) {
-            printf("{\"type\":\"partial\",\"query\":%u,\"source\":", ev->query);
-            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
-            printf(",\"seq\":%llu,\"data\":", (unsigned long long) ev->seq);
-            s_json_string(stdout, ev->data, ev->size);
-            fputs("}\n", stdout);
-        } else
-            fwrite(ev->data, 1, ev->size, stdout);
-        break;
-    case BRAID_EVENT_END:
-        run->ended++;
-        if (ev->status != BRAID_STATUS_OK)
-            run->not_ok++;
-        if (run->json) {
-            printf("{\"type\":\"end\",\"query\":%u,\"source\":", ev->query);
-            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
-            printf(",\"status\":\"%s\",\"parts\":%llu,\"attempts\":%u,\"error\":",
-                   braid_status_name(ev->status), (unsigned long long) ev->parts, ev->attempts);
-            s_json_string(stdout, ev->text, strlen(ev->text));
-            fputs("}\n", stdout);
-        } else if (ev->status != BRAID_STATUS_OK &&
-                   !(run->interrupted && ev->status == BRAID_STATUS_CANCELLED)) {
-            size_t qlen = 0;
-            const void *q = braid_client_query(run->client, ev->query, &qlen);
-            size_t elen = strlen(ev->text);
-            while (elen && ev->text[elen - 1] == '\n')
-                elen--;
-            s_flush(run);   /* keep stdout and stderr in stream order */
-            s_progress_clear(run);
-            fprintf(stderr, "braid: query %u (", ev->query);
-            s_print_text(stderr, q ? q : "", q ? qlen : 0, false);
-            fprintf(stderr, ") source %s: %s", ev->source_name, braid_status_name(ev->status));
-            if (elen) {
-                fputs(": ", stderr);
-                s_print_text(stderr, ev->text, elen, true);
-            }
-            fputc('\n', stderr);
-        }
-        break;
-    case BRAID_EVENT_JOB_END:
-        run->job_ended = true;
-        run->job_status = ev->status;
-        if (run->json) {
-            printf("{\"type\":\"job\",\"status\":\"%s\",\"sources\":{",
-                   braid_status_name(ev->status));
-            for (uint32_t i = 0; i < braid_client_source_count(run->client); i++) {
-                const char *name = braid_client_source(run->client, i);
-                const uint64_t zero[BRAID_STATUS_COUNT] = {0};
-                const uint64_t *row = i < ev->nsources ? ev->summary[i] : zero;
-                if (i)
-                    putchar(',');
-                s_json_string(stdout, name, strlen(name));
-                printf(":{\"ok\":%llu,\"failed\":%llu,\"timeout\":%llu,\"cancelled\":%llu}",
-                       (unsigned long long) row[0], (unsigned long long) row[1],
-                       (unsigned long long) row[2], (unsigned long long) row[3]);
-            }
-            fputs("}}\n", stdout);
-        }
-        break;
-    case BRAID_EVENT_RESTART:
-        if (run->json) {
-            printf("{\"type\":\"restart\",\"query\":%u,\"source\":", ev->query);
-            s_json_string(stdout, ev->source_name, strlen(ev->source_name));
-            printf(",\"attempt\":%u}\n", ev->attempts);
-        } else {
-            size_t qlen = 0;
-            const void *q = braid_client_query(run->client, ev->query, &qlen);
-            s_flush(run);   /* keep stdout and stderr in stream order */
-            s_progress_clear(run);
-            fprintf(stderr, "braid: query %u (", ev->query);
-            s_print_text(stderr, q ? q : "", q ? qlen : 0, false);
-            fprintf(stderr, ") source %s: restarted (attempt %u)\n", ev->source_name,
-                    ev->attempts);
-        }
-        break;
-    case BRAID_EVENT_ERROR:
-        run->error_code = ev->code;
-        s_progress_clear(run);
-        if (ev->code >= 1000)
-            fprintf(stderr, "braid: %s\n", ev->text);
-        else
-            fprintf(stderr, "braid: broker error %d: %s\n", ev->code, ev->text);
-        break;
-    }
-    if (ferror(stdout))
-        s_flush(run);
-}
-
-/*  Ask the broker to cancel; returns the deadline for its JOB_END.         */
-static int64_t
-s_cancel(s_run_t *run)
-{
-    zsys_interrupted = 0;
-    braid_client_cancel(run->client);
-    return zclock_mono() + S_CANCEL_WAIT_MSEC;
+    if (reply == BRAID_REPLY_INTERRUPTED || s_signals)
+        return S_EXIT_INTERRUPTED;
+    fprintf(stderr, "braid: broker unavailable: %s\n", braid_client_error(client));
+    return S_EXIT_UNREACHABLE;
 }
 
 /*  ---------------------------------------------------------------------
     braid submit                                                            */
 
-static int
-s_parse_uint(const char *text, unsigned long max, unsigned long *value)
-{
-    if (!text || !*text || *text == '-' || *text == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *value = v;
-    return 0;
-}
+typedef struct {
+    braid_request_t *request;   /* what to ask, until submitted             */
+    braid_client_t *client;
+    braid_render_t *render;
+    bool json;
+    bool interrupted;           /* the user stopped it: the job is cancelled */
+    bool lost;                  /* the library failed: the broker is lost   */
+    int64_t cancel_deadline;    /* for the JOB_END after a cancel, or -1    */
+} s_submit_t;
 
-static int
-s_usage_error(const char *fmt, const char *arg)
-{
-    fputs("braid: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    s_usage(stderr);
-    return EXIT_USAGE;
-}
-
-/*  Add the query, reporting a bad one. 0 or EXIT_USAGE.                    */
-static int
-s_add_query(braid_job_t *job, const char *data, size_t size)
-{
-    if (braid_job_add_query(job, data, size) == 0)
-        return 0;
-    if (errno == EMSGSIZE)
-        fprintf(stderr, "braid: query %zu: longer than %d bytes\n", braid_job_query_count(job),
-                BRAID_MAX_QUERY_LEN);
-    else if (errno == E2BIG)
-        fprintf(stderr, "braid: more than %d queries\n", BRAID_MAX_QUERIES);
-    else
-        fprintf(stderr, "braid: %s\n", strerror(errno));
-    return EXIT_USAGE;
-}
-
-/*  Add the endpoints of $BRAID_BROKER (separated by commas or blanks).    */
-static int
-s_add_env_endpoints(braid_client_t *client, const char *env)
-{
-    char *copy = strdup(env);
-    if (!copy)
-        return -1;
-    int added = 0;
-    char *save = NULL;
-    for (char *ep = strtok_r(copy, ", \t\n", &save); ep; ep = strtok_r(NULL, ", \t\n", &save))
-        if (braid_client_add_endpoint(client, ep) == 0)
-            added++;
-    free(copy);
-    return added;
-}
-
-static int
-s_submit(int argc, char **argv)
+/*  Parse submit's options into sub. S_GO_ON, or the exit code.             */
+static s_exit_t
+s_submit_options(s_submit_t *sub, int argc, char **argv)
 {
     static const struct option options[] = {
         {"broker", required_argument, NULL, 'b'},
@@ -397,414 +187,287 @@ s_submit(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    s_run_t run = {0};
-    braid_job_t *job = braid_job_new();
-    braid_client_t *client = braid_client_new();
-    int rc = EXIT_USAGE;
-    if (!job || !client) {
-        fprintf(stderr, "braid: out of memory\n");
-        goto done;
-    }
+    braid_request_t *request = sub->request;
     int nendpoints = 0;
-    unsigned long value;
+    uint32_t value;
     int opt;
+    s_exit_t rc;
     optind = 0;     /* full reinit: permute options and queries (GNU) */
     while ((opt = getopt_long(argc, argv, "b:s:o:j:T:t:d:r:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
-            if (braid_client_add_endpoint(client, optarg) != 0) {
-                rc = s_usage_error("bad broker endpoint '%s'", optarg);
-                goto done;
-            }
-            nendpoints++;
+        case 'T':
+            if ((rc = s_broker_option(sub->client, opt, optarg, &nendpoints)) != S_GO_ON)
+                return rc;
             break;
         case 's':
-            if (braid_job_add_source(job, optarg) != 0) {
-                rc = s_usage_error(errno == EEXIST  ? "source '%s' given twice"
-                                   : errno == E2BIG ? "too many sources at '%s' (at most 32)"
-                                                    : "bad source name '%s'",
-                                   optarg);
-                goto done;
+            switch (braid_request_add_source(request, optarg)) {
+            case BRAID_ADD_OK:
+                break;
+            case BRAID_ADD_DUPLICATE:
+                return s_usage_error("source '%s' given twice", optarg);
+            case BRAID_ADD_TOO_MANY:
+                return s_usage_error("too many sources at '%s' (at most %d)", optarg,
+                                     BRAID_MAX_SOURCES);
+            default:
+                return s_usage_error("bad source name '%s'", optarg);
             }
             break;
         case 'o':
             if (strcmp(optarg, "submit") == 0)
-                braid_job_set_order(job, BRAID_ORDER_SUBMIT);
+                braid_request_set_order(request, BRAID_ORDERING_SUBMIT);
             else if (strcmp(optarg, "arrival") == 0)
-                braid_job_set_order(job, BRAID_ORDER_ARRIVAL);
-            else {
-                rc = s_usage_error("bad order '%s' (submit or arrival)", optarg);
-                goto done;
-            }
+                braid_request_set_order(request, BRAID_ORDERING_ARRIVAL);
+            else
+                return s_usage_error("bad order '%s' (submit or arrival)", optarg);
             break;
         case 'j':
-            if (s_parse_uint(optarg, BRAID_MAX_INFLIGHT, &value) != 0) {
-                rc = s_usage_error("bad --jobs '%s' (0..1000000)", optarg);
-                goto done;
-            }
-            braid_job_set_max_inflight(job, (uint32_t) value);
+            if (braid_parse_u32(optarg, 0, BRAID_MAX_INFLIGHT, &value) != 0)
+                return s_usage_error("bad --jobs '%s' (0..%d)", optarg, BRAID_MAX_INFLIGHT);
+            braid_request_set_max_inflight(request, value);
             break;
         case 'J':
-            run.json = true;
+            sub->json = true;
             break;
         case 't':
-            if (s_parse_uint(optarg, S_MAX_MSEC, &value) != 0) {
-                rc = s_usage_error("bad --timeout '%s' (msec, 0..604800000)", optarg);
-                goto done;
-            }
-            braid_job_set_timeout(job, (uint32_t) value);
+            if (braid_parse_u32(optarg, 0, BRAID_MAX_MSEC, &value) != 0)
+                return s_usage_error("bad --timeout '%s' (msec, 0..%u)", optarg, BRAID_MAX_MSEC);
+            braid_request_set_timeout(request, value);
             break;
         case 'd':
-            if (s_parse_uint(optarg, S_MAX_MSEC, &value) != 0) {
-                rc = s_usage_error("bad --deadline '%s' (msec, 0..604800000)", optarg);
-                goto done;
-            }
-            braid_job_set_deadline(job, (uint32_t) value);
+            if (braid_parse_u32(optarg, 0, BRAID_MAX_MSEC, &value) != 0)
+                return s_usage_error("bad --deadline '%s' (msec, 0..%u)", optarg, BRAID_MAX_MSEC);
+            braid_request_set_deadline(request, value);
             break;
         case 'r':
-            if (s_parse_uint(optarg, BRAID_MAX_RETRIES, &value) != 0) {
-                rc = s_usage_error("bad --retries '%s' (0..1000)", optarg);
-                goto done;
-            }
-            braid_job_set_retries(job, (int) value);
+            if (braid_parse_u32(optarg, 0, BRAID_MAX_RETRIES, &value) != 0)
+                return s_usage_error("bad --retries '%s' (0..%d)", optarg, BRAID_MAX_RETRIES);
+            braid_request_set_retries(request, (int) value);
             break;
         case 'F':
-            braid_job_set_fail_fast(job, true);
-            break;
-        case 'T':
-            if (s_parse_uint(optarg, INT_MAX, &value) != 0 || value == 0) {
-                rc = s_usage_error("bad --connect-timeout '%s' (msec, > 0)", optarg);
-                goto done;
-            }
-            braid_client_set_connect_timeout(client, (int) value);
+            braid_request_set_fail_fast(request, true);
             break;
         case 'h':
             s_usage(stdout);
-            rc = 0;
-            goto done;
+            return S_EXIT_OK;
         default:
             s_usage(stderr);
-            goto done;
+            return S_EXIT_USAGE;
         }
     }
-    if (braid_job_source_count(job) == 0) {
-        rc = s_usage_error("%s", "at least one source (-s) is required");
-        goto done;
-    }
-    if (nendpoints == 0) {
-        const char *env = getenv("BRAID_BROKER");
-        if (!env || s_add_env_endpoints(client, env) <= 0)
-            braid_client_add_endpoint(client, S_DEFAULT_BROKER);
-    }
+    if (braid_request_source_count(request) == 0)
+        return s_usage_error("%s", "at least one source (-s) is required");
+    s_default_endpoints(sub->client, nendpoints);
+    return S_GO_ON;
+}
 
-    /*  Queries: the arguments, or stdin one per line.                      */
-    if (optind < argc) {
-        for (int i = optind; i < argc; i++)
-            if ((rc = s_add_query(job, argv[i], strlen(argv[i]))) != 0)
-                goto done;
-    } else {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        errno = 0;
-        while ((len = getline(&line, &cap, stdin)) >= 0) {
-            if (len > 0 && line[len - 1] == '\n')
-                len--;
-            if (len == 0)
-                continue;
-            if ((rc = s_add_query(job, line, (size_t) len)) != 0) {
-                free(line);
-                goto done;
-            }
-        }
-        int err = errno;
-        free(line);
-        if (s_signals) {
-            rc = EXIT_INTERRUPTED;
-            goto done;
-        }
-        if (ferror(stdin)) {
-            fprintf(stderr, "braid: stdin: %s\n", strerror(err));
-            rc = EXIT_USAGE;
-            goto done;
-        }
+/*  Add the query, reporting a bad one. S_GO_ON or S_EXIT_USAGE.            */
+static s_exit_t
+s_add_query(braid_request_t *request, const char *data, size_t size)
+{
+    switch (braid_request_add_query(request, data, size)) {
+    case BRAID_ADD_OK:
+        return S_GO_ON;
+    case BRAID_ADD_TOO_LONG:
+        fprintf(stderr, "braid: query %zu: longer than %d bytes\n",
+                braid_request_query_count(request), BRAID_MAX_QUERY_LEN);
+        break;
+    case BRAID_ADD_TOO_MANY:
+        fprintf(stderr, "braid: more than %d queries\n", BRAID_MAX_QUERIES);
+        break;
+    default:
+        fprintf(stderr, "braid: %s\n", strerror(errno));
+        break;
     }
-    rc = 0;
-    size_t nsources = braid_job_source_count(job);
-    if (braid_job_query_count(job) == 0) {
-        /*  Nothing to ask: a sequential run prints nothing.                */
-        if (run.json) {
-            printf("{\"type\":\"job\",\"status\":\"ok\",\"sources\":{");
-            for (uint32_t i = 0; i < nsources; i++)
-                printf("%s\"%s\":{\"ok\":0,\"failed\":0,\"timeout\":0,\"cancelled\":0}",
-                       i ? "," : "", braid_job_source(job, i));
-            fputs("}}\n", stdout);
-        }
-        goto done;
-    }
-    run.client = client;
-    run.tasks = (uint64_t) braid_job_query_count(job) * nsources;
-    run.progress = !run.json && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+    return S_EXIT_USAGE;
+}
 
-    if (braid_client_submit(client, &job) != 0) {
-        if (errno == EINTR || s_signals)
-            rc = EXIT_INTERRUPTED;
-        else {
-            fprintf(stderr, "braid: broker unavailable: %s\n", braid_client_error(client));
-            rc = EXIT_UNREACHABLE;
-        }
-        goto done;
+/*  The queries: the arguments left, or stdin one per line (empty lines
+    skipped). S_GO_ON, or the exit code.                                   */
+static s_exit_t
+s_read_queries(braid_request_t *request, int argc, char **argv)
+{
+    s_exit_t rc = S_GO_ON;
+    if (argc > 0) {
+        for (int i = 0; i < argc && rc == S_GO_ON; i++)
+            rc = s_add_query(request, argv[i], strlen(argv[i]));
+        return rc;
     }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    errno = 0;
+    while (rc == S_GO_ON && (len = getline(&line, &cap, stdin)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        if (len > 0)
+            rc = s_add_query(request, line, (size_t) len);
+    }
+    int err = errno;
+    free(line);
+    if (rc != S_GO_ON)
+        return rc;
+    if (s_signals)
+        return S_EXIT_INTERRUPTED;
+    if (ferror(stdin)) {
+        fprintf(stderr, "braid: stdin: %s\n", strerror(err));
+        return S_EXIT_USAGE;
+    }
+    return S_GO_ON;
+}
 
-    /*  The stream. Output is buffered, and flushed before every wait.     */
-    int64_t deadline = -1;      /* set once the job is being cancelled      */
+/*  A job with no query: a sequential run prints nothing (but the job line
+    in JSON).                                                               */
+static void
+s_empty_job(s_submit_t *sub)
+{
+    const char *names[BRAID_MAX_SOURCES];
+    braid_event_t ev = {.type = BRAID_EVENT_JOB_END, .status = BRAID_END_OK, .text = "",
+                        .source_name = "", .source_names = names};
+    for (size_t i = 0; i < braid_request_source_count(sub->request); i++)
+        names[ev.nsources++] = braid_request_source(sub->request, i);
+    braid_render_event(sub->render, &ev);
+}
+
+/*  Ask the broker to cancel; its JOB_END is awaited until a deadline.      */
+static void
+s_cancel(s_submit_t *sub)
+{
+    zsys_interrupted = 0;
+    braid_client_cancel(sub->client);
+    sub->cancel_deadline = zclock_mono() + S_CANCEL_WAIT_MSEC;
+}
+
+/*  The next event: what is there already, else (the output flushed first,
+    so a reader sees what came) wait for one, or for the cancel deadline.  */
+static braid_next_t
+s_next(s_submit_t *sub, braid_event_t *ev)
+{
+    braid_next_t next = braid_client_next(sub->client, ev, 0);
+    if (next != BRAID_NEXT_TIMEOUT)
+        return next;
+    braid_render_flush(sub->render);
+    braid_render_progress(sub->render, false);
+    int timeout = -1;
+    if (sub->cancel_deadline >= 0) {
+        int64_t left = sub->cancel_deadline - zclock_mono();
+        if (left <= 0)
+            return BRAID_NEXT_OVER;
+        timeout = (int) left;
+    }
+    return braid_client_next(sub->client, ev, timeout);
+}
+
+/*  Write the job's stream until its last event, a cancel that is not
+    confirmed in time, or a failure.                                        */
+static void
+s_stream(s_submit_t *sub)
+{
+    sub->cancel_deadline = -1;
     while (true) {
         braid_event_t ev;
-        int n = braid_client_next(client, &ev, 0);
-        if (n == -1 && errno == EAGAIN) {
-            s_flush(&run);
-            s_progress(&run, false);
-            int timeout = -1;
-            if (deadline >= 0) {
-                int64_t left = deadline - zclock_mono();
-                if (left <= 0)
-                    break;
-                timeout = (int) left;
-            }
-            n = braid_client_next(client, &ev, timeout);
-        }
-        if (n == 1) {
-            s_on_event(&run, &ev);
-            s_progress(&run, false);
-        } else if (n == 0)
+        switch (s_next(sub, &ev)) {
+        case BRAID_NEXT_EVENT:
+            braid_render_event(sub->render, &ev);
+            braid_render_progress(sub->render, false);
             break;
-        else if (errno == EAGAIN)
+        case BRAID_NEXT_OVER:
+            return;
+        case BRAID_NEXT_TIMEOUT:
             continue;
-        else if (errno == EINTR) {
-            if (deadline >= 0)
-                break;
-            run.interrupted = true;
-            s_progress_clear(&run);
+        case BRAID_NEXT_INTERRUPTED:
+            if (sub->cancel_deadline >= 0)
+                return;
+            sub->interrupted = true;
+            braid_render_set_cancelling(sub->render);
+            braid_render_progress_clear(sub->render);
             fprintf(stderr, "braid: interrupted, cancelling the job\n");
-            deadline = s_cancel(&run);
-        } else {
-            s_progress_clear(&run);
-            fprintf(stderr, "braid: %s\n", braid_client_error(client));
-            run.error_code = BRAID_CLIENT_ERR_LOST;
+            s_cancel(sub);
             break;
+        case BRAID_NEXT_FAILED:
+            braid_render_progress_clear(sub->render);
+            fprintf(stderr, "braid: %s\n", braid_client_error(sub->client));
+            sub->lost = true;
+            return;
         }
-        if (run.write_failed && deadline < 0)
-            deadline = s_cancel(&run);
+        if (braid_render_tally(sub->render)->write_failed && sub->cancel_deadline < 0)
+            s_cancel(sub);
     }
-    s_flush(&run);
-    s_progress_clear(&run);
-    if (run.interrupted) {
-        if (!run.job_ended)
+}
+
+/*  What the stream came to.                                                */
+static s_exit_t
+s_stream_exit(s_submit_t *sub)
+{
+    braid_render_flush(sub->render);
+    braid_render_progress_clear(sub->render);
+    const braid_render_tally_t *tally = braid_render_tally(sub->render);
+    if (sub->interrupted) {
+        if (!tally->job_ended)
             fprintf(stderr, "braid: the broker did not confirm the cancel within %d msec\n",
                     S_CANCEL_WAIT_MSEC);
-        rc = EXIT_INTERRUPTED;
-    } else if (run.error_code == BRAID_CLIENT_ERR_LOST)
-        rc = EXIT_UNREACHABLE;
-    else if (run.write_failed || run.error_code || !run.job_ended)
-        rc = EXIT_SOME_FAILED;
-    else
-        rc = run.job_status == 0 && run.not_ok == 0 ? 0 : EXIT_SOME_FAILED;
+        return S_EXIT_INTERRUPTED;
+    }
+    if (sub->lost || tally->error_code == BRAID_CLIENT_ERR_LOST)
+        return S_EXIT_UNREACHABLE;
+    if (tally->write_failed || tally->error_code || !tally->job_ended)
+        return S_EXIT_SOME_FAILED;
+    return tally->job_status == BRAID_END_OK && tally->not_ok == 0 ? S_EXIT_OK
+                                                                   : S_EXIT_SOME_FAILED;
+}
+
+/*  Submit the request and write its stream.                                */
+static s_exit_t
+s_run(s_submit_t *sub)
+{
+    size_t nqueries = braid_request_query_count(sub->request);
+    if (nqueries == 0) {
+        s_empty_job(sub);
+        return S_EXIT_OK;
+    }
+    if (!sub->json && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO))
+        braid_render_set_progress(sub->render,
+                                  nqueries * braid_request_source_count(sub->request));
+    braid_reply_t reply = braid_client_submit(sub->client, &sub->request);
+    if (reply != BRAID_REPLY_OK)
+        return s_unanswered(sub->client, reply);
+    s_stream(sub);
+    return s_stream_exit(sub);
+}
+
+/*  braid submit: options, queries, then the job's stream.                  */
+static s_exit_t
+s_submit(int argc, char **argv)
+{
+    s_submit_t sub = {.request = braid_request_new(), .client = braid_client_new()};
+    s_exit_t rc = S_EXIT_USAGE;
+    if (!sub.request || !sub.client) {
+        fprintf(stderr, "braid: out of memory\n");
+        goto done;
+    }
+    if ((rc = s_submit_options(&sub, argc, argv)) != S_GO_ON)
+        goto done;
+    if ((rc = s_read_queries(sub.request, argc - optind, argv + optind)) != S_GO_ON)
+        goto done;
+    sub.render = braid_render_new(stdout, stderr, sub.json ? BRAID_RENDER_JSON : BRAID_RENDER_TEXT);
+    if (!sub.render) {
+        fprintf(stderr, "braid: out of memory\n");
+        rc = S_EXIT_USAGE;
+        goto done;
+    }
+    rc = s_run(&sub);
 done:
-    braid_job_destroy(&job);
-    braid_client_destroy(&client);
+    braid_render_destroy(&sub.render);
+    braid_request_destroy(&sub.request);
+    braid_client_destroy(&sub.client);
     return rc;
 }
 
 /*  ---------------------------------------------------------------------
     braid stats                                                             */
 
-/*  A small reader for the broker's stats object, enough to summarise it:
-    walk one JSON value, calling back for the members of objects.          */
-typedef struct {
-    const char *p;
-    const char *end;
-} s_json_in_t;
-
-static void
-s_json_ws(s_json_in_t *in)
-{
-    while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' || *in->p == '\t' || *in->p == '\r'))
-        in->p++;
-}
-
-/*  A string's raw text (escapes left as they are). 0 / -1.                 */
-static int
-s_json_str(s_json_in_t *in, const char **text, size_t *len)
-{
-    s_json_ws(in);
-    if (in->p >= in->end || *in->p != '"')
-        return -1;
-    const char *start = ++in->p;
-    while (in->p < in->end && *in->p != '"')
-        in->p += (*in->p == '\\' && in->p + 1 < in->end) ? 2 : 1;
-    if (in->p >= in->end)
-        return -1;
-    *text = start;
-    *len = (size_t) (in->p - start);
-    in->p++;
-    return 0;
-}
-
-/*  Skip one value, nesting bounded. 0 / -1.                                */
-static int
-s_json_skip(s_json_in_t *in, int depth)
-{
-    s_json_ws(in);
-    if (in->p >= in->end || depth > 16)
-        return -1;
-    const char *t;
-    size_t n;
-    char c = *in->p;
-    if (c == '"')
-        return s_json_str(in, &t, &n);
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        in->p++;
-        s_json_ws(in);
-        if (in->p < in->end && *in->p == close) {
-            in->p++;
-            return 0;
-        }
-        while (true) {
-            if (c == '{') {
-                if (s_json_str(in, &t, &n) != 0)
-                    return -1;
-                s_json_ws(in);
-                if (in->p >= in->end || *in->p++ != ':')
-                    return -1;
-            }
-            if (s_json_skip(in, depth + 1) != 0)
-                return -1;
-            s_json_ws(in);
-            if (in->p >= in->end)
-                return -1;
-            if (*in->p == ',') {
-                in->p++;
-                continue;
-            }
-            if (*in->p++ != close)
-                return -1;
-            return 0;
-        }
-    }
-    const char *start = in->p;
-    while (in->p < in->end && strchr(",}] \n\t\r", *in->p) == NULL)
-        in->p++;
-    return in->p > start ? 0 : -1;
-}
-
-/*  Iterate the members of the object at in: fn(key, keylen, value, valuelen,
-    arg) for each. 0 / -1 when it is not an object.                         */
-static int
-s_json_members(s_json_in_t *in,
-               void (*fn)(const char *, size_t, const char *, size_t, void *), void *arg)
-{
-    s_json_ws(in);
-    if (in->p >= in->end || *in->p != '{')
-        return -1;
-    in->p++;
-    s_json_ws(in);
-    if (in->p < in->end && *in->p == '}') {
-        in->p++;
-        return 0;
-    }
-    while (true) {
-        const char *key;
-        size_t keylen;
-        if (s_json_str(in, &key, &keylen) != 0)
-            return -1;
-        s_json_ws(in);
-        if (in->p >= in->end || *in->p++ != ':')
-            return -1;
-        s_json_ws(in);
-        const char *value = in->p;
-        if (s_json_skip(in, 1) != 0)
-            return -1;
-        fn(key, keylen, value, (size_t) (in->p - value), arg);
-        s_json_ws(in);
-        if (in->p >= in->end)
-            return -1;
-        if (*in->p == ',') {
-            in->p++;
-            continue;
-        }
-        return *in->p++ == '}' ? 0 : -1;
-    }
-}
-
-typedef struct {
-    unsigned long long total;
-    int shown;
-    FILE *out;
-} s_dropped_t;
-
-static void
-s_stats_dropped_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
-{
-    s_dropped_t *d = arg;
-    unsigned long long n = strtoull(value, NULL, 10);
-    (void) len;
-    d->total += n;
-    if (n) {
-        fprintf(d->out, "%s%.*s %llu", d->shown++ ? ", " : " (", (int) keylen, key, n);
-    }
-}
-
-static void
-s_stats_source_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
-{
-    FILE *out = arg;
-    fprintf(out, "  source %.*s: ", (int) keylen, key);
-    /*  {"queued":N,"running":N}: print its members as "name N".           */
-    const char *p = value, *end = value + len;
-    bool first = true;
-    while (p < end) {
-        const char *q = memchr(p, '"', (size_t) (end - p));
-        if (!q)
-            break;
-        const char *qe = memchr(q + 1, '"', (size_t) (end - q - 1));
-        if (!qe || qe + 2 > end || qe[1] != ':')
-            break;
-        fprintf(out, "%s%.*s %llu", first ? "" : ", ", (int) (qe - q - 1), q + 1,
-                strtoull(qe + 2, NULL, 10));
-        first = false;
-        p = qe + 2;
-    }
-    fputc('\n', out);
-}
-
-static void
-s_stats_top_fn(const char *key, size_t keylen, const char *value, size_t len, void *arg)
-{
-    FILE *out = arg;
-    s_json_in_t in = {value, value + len};
-    if (keylen == 7 && memcmp(key, "sources", 7) == 0 && *value == '{')
-        s_json_members(&in, s_stats_source_fn, out);
-    else if (keylen == 7 && memcmp(key, "dropped", 7) == 0 && *value == '{') {
-        s_dropped_t d = {0, 0, out};
-        fputs("  dropped:", out);
-        /*  Print the non-zero reasons after the total: collect first.     */
-        char *buf = NULL;
-        size_t buflen = 0;
-        FILE *mem = open_memstream(&buf, &buflen);
-        if (mem) {
-            d.out = mem;
-            s_json_members(&in, s_stats_dropped_fn, &d);
-            fclose(mem);
-            fprintf(out, " %llu%s%s\n", d.total, buf ? buf : "", d.shown ? ")" : "");
-            free(buf);
-        } else
-            fputc('\n', out);
-    } else if (*value != '{' && *value != '[')
-        fprintf(out, "  %.*s: %.*s\n", (int) keylen, key, (int) len, value);
-}
-
-static int
+/*  braid stats: the broker's stats as JSON, or summarised.                 */
+static s_exit_t
 s_stats(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -817,85 +480,64 @@ s_stats(int argc, char **argv)
     braid_client_t *client = braid_client_new();
     if (!client) {
         fprintf(stderr, "braid: out of memory\n");
-        return EXIT_USAGE;
+        return S_EXIT_USAGE;
     }
     bool json = false;
     int nendpoints = 0;
-    int rc = EXIT_USAGE;
-    unsigned long value;
+    s_exit_t rc = S_GO_ON;
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "b:T:h", options, NULL)) != -1) {
+    while (rc == S_GO_ON && (opt = getopt_long(argc, argv, "b:T:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
-            if (braid_client_add_endpoint(client, optarg) != 0) {
-                rc = s_usage_error("bad broker endpoint '%s'", optarg);
-                goto done;
-            }
-            nendpoints++;
+        case 'T':
+            rc = s_broker_option(client, opt, optarg, &nendpoints);
             break;
         case 'J':
             json = true;
             break;
-        case 'T':
-            if (s_parse_uint(optarg, INT_MAX, &value) != 0 || value == 0) {
-                rc = s_usage_error("bad --connect-timeout '%s' (msec, > 0)", optarg);
-                goto done;
-            }
-            braid_client_set_connect_timeout(client, (int) value);
-            break;
         case 'h':
             s_usage(stdout);
-            rc = 0;
-            goto done;
+            rc = S_EXIT_OK;
+            break;
         default:
             s_usage(stderr);
-            goto done;
+            rc = S_EXIT_USAGE;
+            break;
         }
     }
-    if (optind < argc) {
+    if (rc == S_GO_ON && optind < argc)
         rc = s_usage_error("unexpected argument '%s'", argv[optind]);
+    if (rc != S_GO_ON)
         goto done;
-    }
-    if (nendpoints == 0) {
-        const char *env = getenv("BRAID_BROKER");
-        if (!env || s_add_env_endpoints(client, env) <= 0)
-            braid_client_add_endpoint(client, S_DEFAULT_BROKER);
-    }
+    s_default_endpoints(client, nendpoints);
+    char *text = NULL;
     size_t len = 0;
-    char *text = braid_client_stats(client, &len);
-    if (!text) {
-        if (errno == EINTR || s_signals)
-            rc = EXIT_INTERRUPTED;
-        else {
-            fprintf(stderr, "braid: broker unavailable: %s\n", braid_client_error(client));
-            rc = EXIT_UNREACHABLE;
-        }
+    braid_reply_t reply = braid_client_stats(client, &text, &len);
+    if (reply != BRAID_REPLY_OK) {
+        rc = s_unanswered(client, reply);
         goto done;
     }
-    rc = 0;
+    rc = S_EXIT_OK;
     if (json) {
         fwrite(text, 1, len, stdout);
         if (len == 0 || text[len - 1] != '\n')
             putchar('\n');
-    } else {
-        printf("braidd stats:\n");
-        s_json_in_t in = {text, text + len};
-        if (s_json_members(&in, s_stats_top_fn, stdout) != 0) {
-            fprintf(stderr, "braid: the broker's stats are not a JSON object\n");
-            rc = EXIT_UNREACHABLE;
-        }
+    } else if (braid_render_stats(stdout, text, len) != 0) {
+        fprintf(stderr, "braid: the broker's stats are not a JSON object\n");
+        rc = S_EXIT_UNREACHABLE;
     }
     free(text);
-    if (fflush(stdout) != 0 && rc == 0) {
+    if (fflush(stdout) != 0 && rc == S_EXIT_OK) {
         fprintf(stderr, "braid: stdout: %s\n", strerror(errno));
-        rc = 1;
+        rc = S_EXIT_SOME_FAILED;
     }
 done:
     braid_client_destroy(&client);
     return rc;
 }
 
+/*  braid COMMAND ...: the signals, stdout's buffer, the command.           */
 int
 main(int argc, char **argv)
 {
@@ -916,19 +558,19 @@ main(int argc, char **argv)
         switch (opt) {
         case 'h':
             s_usage(stdout);
-            return 0;
+            return S_EXIT_OK;
         case 'V':
             printf("braid %s\n", braid_version());
-            return 0;
+            return S_EXIT_OK;
         default:
             s_usage(stderr);
-            return EXIT_USAGE;
+            return S_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "braid: a command is required\n");
         s_usage(stderr);
-        return EXIT_USAGE;
+        return S_EXIT_USAGE;
     }
     const char *command = argv[optind];
     if (strcmp(command, "submit") == 0) {
@@ -943,5 +585,5 @@ main(int argc, char **argv)
     }
     fprintf(stderr, "braid: unknown command '%s'\n", command);
     s_usage(stderr);
-    return EXIT_USAGE;
+    return S_EXIT_USAGE;
 }

@@ -1,0 +1,420 @@
+/*  render.c - braid_render_t: the CLI's output (see render.h).            */
+
+#include "render.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_PROGRESS_MSEC 200     /* progress line refresh                    */
+
+struct _braid_render_t {
+    FILE *out;
+    FILE *err;
+    braid_render_mode_t mode;
+    bool progress;              /* a progress line on err                   */
+    bool progress_shown;
+    int64_t progress_at;        /* msec, when it was drawn                  */
+    uint64_t tasks;             /* queries x sources                        */
+    bool cancelling;
+    braid_render_tally_t tally;
+};
+
+braid_render_t *
+braid_render_new(FILE *out, FILE *err, braid_render_mode_t mode)
+{
+    braid_render_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->out = out;
+    self->err = err;
+    self->mode = mode;
+    return self;
+}
+
+void
+braid_render_destroy(braid_render_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+braid_render_set_progress(braid_render_t *self, uint64_t tasks)
+{
+    self->progress = true;
+    self->tasks = tasks;
+}
+
+void
+braid_render_set_cancelling(braid_render_t *self)
+{
+    self->cancelling = true;
+}
+
+const braid_render_tally_t *
+braid_render_tally(braid_render_t *self)
+{
+    return &self->tally;
+}
+
+/*  ---------------------------------------------------------------------
+    Writers                                                                 */
+
+/*  Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid.        */
+static size_t
+s_utf8_len(const uint8_t *p, size_t avail)
+{
+    uint8_t b = p[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf;   /* bounds of the second byte            */
+    if (b >= 0xc2 && b <= 0xdf)
+        n = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+        n = 3;
+        if (b == 0xe0)
+            lo = 0xa0;              /* no overlong forms                    */
+        else if (b == 0xed)
+            hi = 0x9f;              /* no surrogates                        */
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        n = 4;
+        if (b == 0xf0)
+            lo = 0x90;
+        else if (b == 0xf4)
+            hi = 0x8f;              /* nothing above U+10FFFF               */
+    } else
+        return 0;
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+void
+braid_render_json_string(FILE *out, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    putc('"', out);
+    size_t i = 0, run = 0;     /* p[run .. i) is written as it is           */
+    while (i < size) {
+        uint8_t c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = s_utf8_len(p + i, size - i);
+            if (n) {
+                i += n;
+                continue;
+            }
+        }
+        if (i > run)
+            fwrite(p + run, 1, i - run, out);
+        switch (c) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\b': fputs("\\b", out); break;
+        case '\f': fputs("\\f", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default: fprintf(out, "\\u%04x", c);     /* a control or invalid byte */
+        }
+        run = ++i;
+    }
+    if (i > run)
+        fwrite(p + run, 1, i - run, out);
+    putc('"', out);
+}
+
+/*  A NUL-terminated string as a JSON string.                               */
+static void
+s_json_str(FILE *out, const char *text)
+{
+    braid_render_json_string(out, text, strlen(text));
+}
+
+void
+braid_render_text(FILE *out, const void *data, size_t size, bool keep_newlines)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = p[i];
+        if ((c < 0x20 && !(keep_newlines && (c == '\n' || c == '\t'))) || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            putc(c, out);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Progress and flushing                                                   */
+
+/*  A monotonic clock in msec (for the progress line's rate).               */
+static int64_t
+s_now_msec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+braid_render_flush(braid_render_t *self)
+{
+    if (self->tally.write_failed)
+        return;
+    if (fflush(self->out) != 0 || ferror(self->out)) {
+        self->tally.write_failed = true;
+        if (errno != EPIPE)
+            fprintf(self->err, "braid: stdout: %s\n", strerror(errno));
+    }
+}
+
+void
+braid_render_progress_clear(braid_render_t *self)
+{
+    if (self->progress_shown) {
+        fputs("\r\033[K", self->err);
+        self->progress_shown = false;
+    }
+}
+
+void
+braid_render_progress(braid_render_t *self, bool force)
+{
+    if (!self->progress)
+        return;
+    int64_t now = s_now_msec();
+    if (!force && now - self->progress_at < S_PROGRESS_MSEC)
+        return;
+    self->progress_at = now;
+    fprintf(self->err, "\r\033[Kbraid: %llu/%llu tasks ended, %llu not ok",
+            (unsigned long long) self->tally.ended, (unsigned long long) self->tasks,
+            (unsigned long long) self->tally.not_ok);
+    self->progress_shown = true;
+}
+
+/*  ---------------------------------------------------------------------
+    Events                                                                  */
+
+/*  Start a line on err about the task of ev: "braid: query N (QUERY)
+    source NAME: ", after what went to out so far.                          */
+static void
+s_task_line(braid_render_t *self, const braid_event_t *ev)
+{
+    braid_render_flush(self);   /* keep out and err in stream order        */
+    braid_render_progress_clear(self);
+    fprintf(self->err, "braid: query %u (", ev->query);
+    braid_render_text(self->err, ev->query_data ? ev->query_data : "",
+                      ev->query_data ? ev->query_size : 0, false);
+    fprintf(self->err, ") source %s: ", ev->source_name);
+}
+
+/*  A partial: its bytes (text), or a "partial" line (JSON).               */
+static void
+s_partial(braid_render_t *self, const braid_event_t *ev)
+{
+    if (self->mode == BRAID_RENDER_TEXT) {
+        fwrite(ev->data, 1, ev->size, self->out);
+        return;
+    }
+    fprintf(self->out, "{\"type\":\"partial\",\"query\":%u,\"source\":", ev->query);
+    s_json_str(self->out, ev->source_name);
+    fprintf(self->out, ",\"seq\":%llu,\"data\":", (unsigned long long) ev->seq);
+    braid_render_json_string(self->out, ev->data, ev->size);
+    fputs("}\n", self->out);
+}
+
+/*  A task's end: counted; an "end" line (JSON), or a line on err when it
+    did not end ok (text; not for what our own cancel cancelled).           */
+static void
+s_end(braid_render_t *self, const braid_event_t *ev)
+{
+    self->tally.ended++;
+    if (ev->status != BRAID_END_OK)
+        self->tally.not_ok++;
+    if (self->mode == BRAID_RENDER_JSON) {
+        fprintf(self->out, "{\"type\":\"end\",\"query\":%u,\"source\":", ev->query);
+        s_json_str(self->out, ev->source_name);
+        fprintf(self->out, ",\"status\":\"%s\",\"parts\":%llu,\"attempts\":%u,\"error\":",
+                braid_end_status_name(ev->status), (unsigned long long) ev->parts, ev->attempts);
+        s_json_str(self->out, ev->text);
+        fputs("}\n", self->out);
+        return;
+    }
+    if (ev->status == BRAID_END_OK || (self->cancelling && ev->status == BRAID_END_CANCELLED))
+        return;
+    size_t elen = strlen(ev->text);
+    while (elen && ev->text[elen - 1] == '\n')
+        elen--;
+    s_task_line(self, ev);
+    fputs(braid_end_status_name(ev->status), self->err);
+    if (elen) {
+        fputs(": ", self->err);
+        braid_render_text(self->err, ev->text, elen, true);
+    }
+    fputc('\n', self->err);
+}
+
+/*  The job's end: noted; a "job" line with a row per source (JSON).       */
+static void
+s_job_end(braid_render_t *self, const braid_event_t *ev)
+{
+    static const uint64_t zero[BRAID_END_STATUS_COUNT] = {0};
+    self->tally.job_ended = true;
+    self->tally.job_status = ev->status;
+    if (self->mode != BRAID_RENDER_JSON)
+        return;
+    fprintf(self->out, "{\"type\":\"job\",\"status\":\"%s\",\"sources\":{",
+            braid_end_status_name(ev->status));
+    for (uint32_t i = 0; i < ev->nsources; i++) {
+        const uint64_t *row = ev->summary ? ev->summary[i] : zero;
+        if (i)
+            putc(',', self->out);
+        s_json_str(self->out, ev->source_names[i]);
+        fprintf(self->out, ":{\"ok\":%llu,\"failed\":%llu,\"timeout\":%llu,\"cancelled\":%llu}",
+                (unsigned long long) row[BRAID_END_OK], (unsigned long long) row[BRAID_END_FAILED],
+                (unsigned long long) row[BRAID_END_TIMEOUT],
+                (unsigned long long) row[BRAID_END_CANCELLED]);
+    }
+    fputs("}}\n", self->out);
+}
+
+/*  A task starts again: a "restart" line (JSON), or a line on err.       */
+static void
+s_restart(braid_render_t *self, const braid_event_t *ev)
+{
+    if (self->mode == BRAID_RENDER_JSON) {
+        fprintf(self->out, "{\"type\":\"restart\",\"query\":%u,\"source\":", ev->query);
+        s_json_str(self->out, ev->source_name);
+        fprintf(self->out, ",\"attempt\":%u}\n", ev->attempts);
+        return;
+    }
+    s_task_line(self, ev);
+    fprintf(self->err, "restarted (attempt %u)\n", ev->attempts);
+}
+
+/*  The job failed: noted, and said on err.                                 */
+static void
+s_error(braid_render_t *self, const braid_event_t *ev)
+{
+    self->tally.error_code = ev->code;
+    braid_render_progress_clear(self);
+    if (ev->code >= 1000)
+        fprintf(self->err, "braid: %s\n", ev->text);
+    else
+        fprintf(self->err, "braid: broker error %d: %s\n", (int) ev->code, ev->text);
+}
+
+void
+braid_render_event(braid_render_t *self, const braid_event_t *ev)
+{
+    if (self->tally.write_failed)
+        return;
+    switch (ev->type) {
+    case BRAID_EVENT_PARTIAL:
+        s_partial(self, ev);
+        break;
+    case BRAID_EVENT_END:
+        s_end(self, ev);
+        break;
+    case BRAID_EVENT_JOB_END:
+        s_job_end(self, ev);
+        break;
+    case BRAID_EVENT_RESTART:
+        s_restart(self, ev);
+        break;
+    case BRAID_EVENT_ERROR:
+        s_error(self, ev);
+        break;
+    }
+    if (ferror(self->out))
+        braid_render_flush(self);
+}
+
+/*  ---------------------------------------------------------------------
+    braid stats                                                             */
+
+/*  A scalar as its JSON text. Owned; NULL on allocation failure.           */
+static char *
+s_scalar_text(const json_t *value)
+{
+    return json_dumps(value, JSON_ENCODE_ANY);
+}
+
+/*  "  source NAME: queued N, running N" per source.                        */
+static void
+s_stats_sources(FILE *out, json_t *sources)
+{
+    const char *name, *key;
+    json_t *source, *value;
+    json_object_foreach(sources, name, source) {
+        fprintf(out, "  source %s: ", name);
+        bool first = true;
+        json_object_foreach(source, key, value) {
+            fprintf(out, "%s%s ", first ? "" : ", ", key);
+            if (json_is_integer(value))
+                fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            else {
+                char *text = s_scalar_text(value);
+                fputs(text ? text : "?", out);
+                free(text);
+            }
+            first = false;
+        }
+        fputc('\n', out);
+    }
+}
+
+/*  "  dropped: TOTAL (reason N, ...)": the reasons that are not zero.      */
+static void
+s_stats_dropped(FILE *out, json_t *dropped)
+{
+    const char *key;
+    json_t *value;
+    json_int_t total = 0;
+    json_object_foreach(dropped, key, value)
+        total += json_is_integer(value) ? json_integer_value(value) : 0;
+    fprintf(out, "  dropped: %" JSON_INTEGER_FORMAT, total);
+    int shown = 0;
+    json_object_foreach(dropped, key, value) {
+        json_int_t n = json_is_integer(value) ? json_integer_value(value) : 0;
+        if (n)
+            fprintf(out, "%s%s %" JSON_INTEGER_FORMAT, shown++ ? ", " : " (", key, n);
+    }
+    fputs(shown ? ")\n" : "\n", out);
+}
+
+int
+braid_render_stats(FILE *out, const char *json, size_t len)
+{
+    fputs("braidd stats:\n", out);
+    json_t *root = json_loadb(json, len, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (strcmp(key, "sources") == 0 && json_is_object(value))
+            s_stats_sources(out, value);
+        else if (strcmp(key, "dropped") == 0 && json_is_object(value))
+            s_stats_dropped(out, value);
+        else if (!json_is_object(value) && !json_is_array(value)) {
+            char *text = s_scalar_text(value);
+            fprintf(out, "  %s: %s\n", key, text ? text : "?");
+            free(text);
+        }
+    }
+    json_decref(root);
+    return 0;
+}

@@ -1,0 +1,367 @@
+/*  test_render.c - the CLI's output (client/render.c): the JSON string
+    writer, the terminal text writer, each event in text and JSON mode,
+    the progress line, a failed output, and the stats summary.             */
+
+#include "render.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/*  An output captured in memory.                                           */
+typedef struct {
+    char *text;
+    size_t len;
+    FILE *file;
+} t_buf_t;
+
+static void
+s_open(t_buf_t *buf)
+{
+    buf->text = NULL;
+    buf->len = 0;
+    buf->file = open_memstream(&buf->text, &buf->len);
+    assert_non_null(buf->file);
+}
+
+/*  Close and compare with want (then free).                                */
+static void
+s_expect(t_buf_t *buf, const char *want)
+{
+    fclose(buf->file);
+    if (buf->len != strlen(want) || memcmp(buf->text, want, buf->len) != 0)
+        fail_msg("got [%.*s], want [%s]", (int) buf->len, buf->text, want);
+    free(buf->text);
+}
+
+/*  The JSON string of size bytes at data.                                  */
+static void
+s_expect_json(const char *data, size_t size, const char *want)
+{
+    t_buf_t buf;
+    s_open(&buf);
+    braid_render_json_string(buf.file, data, size);
+    s_expect(&buf, want);
+}
+
+static void
+test_json_string(void **state)
+{
+    (void) state;
+    s_expect_json("", 0, "\"\"");
+    s_expect_json("plain text", 10, "\"plain text\"");
+    s_expect_json("q\"b\\s", 5, "\"q\\\"b\\\\s\"");
+    s_expect_json("\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\"");
+    s_expect_json("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
+    s_expect_json("a\0b", 3, "\"a\\u0000b\"");
+    /*  Valid UTF-8 goes as it is, 2, 3 and 4 bytes.                        */
+    s_expect_json("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+                  "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+}
+
+/*  Bytes that are not UTF-8 are written \u00XX, one by one.                */
+static void
+test_json_string_not_utf8(void **state)
+{
+    (void) state;
+    s_expect_json("\xff", 1, "\"\\u00ff\"");
+    s_expect_json("\xc3", 1, "\"\\u00c3\"");                 /* truncated  */
+    s_expect_json("\xc3(", 2, "\"\\u00c3(\"");               /* bad second */
+    s_expect_json("\xc0\xaf", 2, "\"\\u00c0\\u00af\"");      /* overlong   */
+    s_expect_json("\xe0\x80\xaf", 3, "\"\\u00e0\\u0080\\u00af\"");
+    s_expect_json("\xed\xa0\x80", 3, "\"\\u00ed\\u00a0\\u0080\"");  /* surrogate */
+    s_expect_json("\xf4\x90\x80\x80", 4, "\"\\u00f4\\u0090\\u0080\\u0080\"");
+    s_expect_json("\xe2\x82", 2, "\"\\u00e2\\u0082\"");
+    s_expect_json("a\x80z", 3, "\"a\\u0080z\"");
+}
+
+static void
+test_text(void **state)
+{
+    (void) state;
+    t_buf_t buf;
+    s_open(&buf);
+    braid_render_text(buf.file, "a\tb\nc\x1b[2J\x7f\xc3\xa9", 12, false);
+    s_expect(&buf, "a\\x09b\\x0ac\\x1b[2J\\x7f\xc3\xa9");
+    s_open(&buf);
+    braid_render_text(buf.file, "a\tb\nc\r", 6, true);
+    s_expect(&buf, "a\tb\nc\\x0d");
+}
+
+/*  A renderer over two captured outputs.                                   */
+typedef struct {
+    t_buf_t out, err;
+    braid_render_t *render;
+} t_run_t;
+
+static void
+s_run_open(t_run_t *run, braid_render_mode_t mode)
+{
+    s_open(&run->out);
+    s_open(&run->err);
+    run->render = braid_render_new(run->out.file, run->err.file, mode);
+    assert_non_null(run->render);
+}
+
+static void
+s_run_expect(t_run_t *run, const char *want_out, const char *want_err)
+{
+    braid_render_destroy(&run->render);
+    assert_null(run->render);
+    s_expect(&run->out, want_out);
+    s_expect(&run->err, want_err);
+}
+
+static braid_event_t
+s_partial(uint32_t query, const char *source, uint64_t seq, const char *data)
+{
+    braid_event_t ev = {.type = BRAID_EVENT_PARTIAL, .query = query, .source_name = source,
+                        .query_data = "q", .query_size = 1, .seq = seq, .data = data,
+                        .size = strlen(data), .text = ""};
+    return ev;
+}
+
+static braid_event_t
+s_end(uint32_t query, const char *source, braid_end_status_t status, const char *text)
+{
+    braid_event_t ev = {.type = BRAID_EVENT_END, .query = query, .source_name = source,
+                        .query_data = "cat\x1b", .query_size = 4, .status = status, .parts = 2,
+                        .attempts = 1, .text = text};
+    return ev;
+}
+
+static void
+test_text_mode(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_event_t ev = s_partial(0, "web", 0, "one\n");
+    braid_render_event(run.render, &ev);
+    ev = s_end(0, "web", BRAID_END_OK, "");
+    braid_render_event(run.render, &ev);
+    ev = s_partial(1, "web", 0, "two");
+    braid_render_event(run.render, &ev);
+    /*  The failure follows what went to out before it; trailing newlines
+        of the error text go, inner ones stay.                             */
+    ev = s_end(1, "web", BRAID_END_FAILED, "exit 3\nboom\n\n");
+    braid_render_event(run.render, &ev);
+    ev = s_end(2, "docs", BRAID_END_TIMEOUT, "");
+    braid_render_event(run.render, &ev);
+    braid_event_t restart = {.type = BRAID_EVENT_RESTART, .query = 3, .source_name = "web",
+                             .query_data = NULL, .attempts = 2, .text = ""};
+    braid_render_event(run.render, &restart);
+    braid_event_t job = {.type = BRAID_EVENT_JOB_END, .status = BRAID_END_FAILED, .text = ""};
+    braid_render_event(run.render, &job);
+
+    const braid_render_tally_t *tally = braid_render_tally(run.render);
+    assert_int_equal(tally->ended, 3);
+    assert_int_equal(tally->not_ok, 2);
+    assert_true(tally->job_ended);
+    assert_int_equal(tally->job_status, BRAID_END_FAILED);
+    assert_int_equal(tally->error_code, 0);
+    assert_false(tally->write_failed);
+    s_run_expect(&run, "one\ntwo",
+                 "braid: query 1 (cat\\x1b) source web: failed: exit 3\nboom\n"
+                 "braid: query 2 (cat\\x1b) source docs: timeout\n"
+                 "braid: query 3 () source web: restarted (attempt 2)\n");
+}
+
+/*  Cancelled tasks are no failure once we asked for the cancel.            */
+static void
+test_text_cancelling(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_event_t ev = s_end(0, "web", BRAID_END_CANCELLED, "cancelled");
+    braid_render_event(run.render, &ev);
+    braid_render_set_cancelling(run.render);
+    braid_render_event(run.render, &ev);
+    ev = s_end(1, "web", BRAID_END_FAILED, "");
+    braid_render_event(run.render, &ev);
+    assert_int_equal(braid_render_tally(run.render)->not_ok, 3);
+    s_run_expect(&run, "",
+                 "braid: query 0 (cat\\x1b) source web: cancelled: cancelled\n"
+                 "braid: query 1 (cat\\x1b) source web: failed\n");
+}
+
+static void
+test_errors(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_JSON);
+    braid_event_t ev = {.type = BRAID_EVENT_ERROR, .code = BRAID_CLIENT_ERR_TOO_MANY,
+                        .text = "too many jobs", .source_name = ""};
+    braid_render_event(run.render, &ev);
+    assert_int_equal(braid_render_tally(run.render)->error_code, BRAID_CLIENT_ERR_TOO_MANY);
+    ev.code = BRAID_CLIENT_ERR_GAP;
+    ev.text = "lost messages";
+    braid_render_event(run.render, &ev);
+    assert_int_equal(braid_render_tally(run.render)->error_code, BRAID_CLIENT_ERR_GAP);
+    s_run_expect(&run, "", "braid: broker error 429: too many jobs\nbraid: lost messages\n");
+}
+
+static void
+test_json_mode(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_JSON);
+    braid_event_t ev = s_partial(0, "web", 7, "a \"b\"\n\xff");
+    braid_render_event(run.render, &ev);
+    ev = s_end(0, "web", BRAID_END_FAILED, "exit 3\n");
+    braid_render_event(run.render, &ev);
+    braid_event_t restart = {.type = BRAID_EVENT_RESTART, .query = 1, .source_name = "docs",
+                             .attempts = 2, .text = ""};
+    braid_render_event(run.render, &restart);
+    const char *names[] = {"web", "docs"};
+    const uint64_t summary[2][BRAID_END_STATUS_COUNT] = {{1, 2, 3, 4}, {5, 0, 0, 6}};
+    braid_event_t job = {.type = BRAID_EVENT_JOB_END, .status = BRAID_END_CANCELLED,
+                         .text = "", .nsources = 2, .source_names = names, .summary = summary};
+    braid_render_event(run.render, &job);
+    s_run_expect(
+        &run,
+        "{\"type\":\"partial\",\"query\":0,\"source\":\"web\",\"seq\":7,"
+        "\"data\":\"a \\\"b\\\"\\n\\u00ff\"}\n"
+        "{\"type\":\"end\",\"query\":0,\"source\":\"web\",\"status\":\"failed\",\"parts\":2,"
+        "\"attempts\":1,\"error\":\"exit 3\\n\"}\n"
+        "{\"type\":\"restart\",\"query\":1,\"source\":\"docs\",\"attempt\":2}\n"
+        "{\"type\":\"job\",\"status\":\"cancelled\",\"sources\":{"
+        "\"web\":{\"ok\":1,\"failed\":2,\"timeout\":3,\"cancelled\":4},"
+        "\"docs\":{\"ok\":5,\"failed\":0,\"timeout\":0,\"cancelled\":6}}}\n",
+        "");
+}
+
+/*  A job with no query: its job line has rows of zeros.                    */
+static void
+test_json_empty_job(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_JSON);
+    const char *names[] = {"a", "b"};
+    braid_event_t job = {.type = BRAID_EVENT_JOB_END, .status = BRAID_END_OK, .text = "",
+                         .nsources = 2, .source_names = names};
+    braid_render_event(run.render, &job);
+    s_run_expect(&run,
+                 "{\"type\":\"job\",\"status\":\"ok\",\"sources\":{"
+                 "\"a\":{\"ok\":0,\"failed\":0,\"timeout\":0,\"cancelled\":0},"
+                 "\"b\":{\"ok\":0,\"failed\":0,\"timeout\":0,\"cancelled\":0}}}\n",
+                 "");
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_render_event(run.render, &job);
+    s_run_expect(&run, "", "");
+}
+
+/*  The progress line is cleared before any other line on err. (Its rate
+    limit is a matter of time, not tested here.)                           */
+static void
+test_progress(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_render_progress(run.render, true);   /* not asked for: nothing   */
+    braid_render_set_progress(run.render, 4);
+    braid_render_progress(run.render, true);
+    braid_event_t ev = s_end(0, "web", BRAID_END_FAILED, "");
+    braid_render_event(run.render, &ev);
+    braid_render_progress(run.render, true);
+    braid_render_progress_clear(run.render);
+    braid_render_progress_clear(run.render);   /* shown no more: nothing   */
+    s_run_expect(&run, "",
+                 "\r\033[Kbraid: 0/4 tasks ended, 0 not ok"
+                 "\r\033[Kbraid: query 0 (cat\\x1b) source web: failed\n"
+                 "\r\033[Kbraid: 1/4 tasks ended, 1 not ok"
+                 "\r\033[K");
+}
+
+/*  A failed output stops the output for good and says so (not for EPIPE). */
+static void
+test_write_failed(void **state)
+{
+    (void) state;
+    FILE *full = fopen("/dev/full", "w");
+    if (!full)
+        skip();
+    t_buf_t err;
+    s_open(&err);
+    braid_render_t *render = braid_render_new(full, err.file, BRAID_RENDER_TEXT);
+    braid_event_t ev = s_partial(0, "web", 0, "data");
+    braid_render_event(render, &ev);
+    braid_render_flush(render);
+    assert_true(braid_render_tally(render)->write_failed);
+    ev = s_end(0, "web", BRAID_END_FAILED, "");
+    braid_render_event(render, &ev);       /* not counted, not written     */
+    braid_render_flush(render);            /* said once                    */
+    assert_int_equal(braid_render_tally(render)->ended, 0);
+    braid_render_destroy(&render);
+    fclose(full);
+    s_expect(&err, "braid: stdout: No space left on device\n");
+}
+
+static void
+s_expect_stats(const char *json, int want_rc, const char *want)
+{
+    t_buf_t buf;
+    s_open(&buf);
+    assert_int_equal(braid_render_stats(buf.file, json, strlen(json)), want_rc);
+    s_expect(&buf, want);
+}
+
+static void
+test_stats(void **state)
+{
+    (void) state;
+    /*  The broker's shape: members in its order, nested objects summarised,
+        other objects and arrays left out.                                  */
+    s_expect_stats("{\"workers\":2,\"slots\":8,\"draining\":false,\"name\":\"b\\u00e9\","
+                   "\"sources\":{\"web\":{\"queued\":3,\"running\":1},\"docs\":{}},"
+                   "\"dropped\":{\"empty\":0,\"msgpack\":2,\"stale\":5},\"rejected\":1,"
+                   "\"other\":{\"x\":1},\"list\":[1,2],\"none\":null}",
+                   0,
+                   "braidd stats:\n"
+                   "  workers: 2\n"
+                   "  slots: 8\n"
+                   "  draining: false\n"
+                   "  name: \"b\xc3\xa9\"\n"
+                   "  source web: queued 3, running 1\n"
+                   "  source docs: \n"
+                   "  dropped: 7 (msgpack 2, stale 5)\n"
+                   "  rejected: 1\n"
+                   "  none: null\n");
+    s_expect_stats("{\"dropped\":{\"empty\":0},\"sources\":{}}", 0,
+                   "braidd stats:\n  dropped: 0\n");
+    s_expect_stats("{\"sources\":5}", 0, "braidd stats:\n  sources: 5\n");
+    s_expect_stats("{}", 0, "braidd stats:\n");
+    s_expect_stats("[1]", -1, "braidd stats:\n");
+    s_expect_stats("{\"a\":1", -1, "braidd stats:\n");
+    s_expect_stats("{\"a\":1} x", -1, "braidd stats:\n");
+    s_expect_stats("", -1, "braidd stats:\n");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_json_string_not_utf8),
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_text_mode),
+        cmocka_unit_test(test_text_cancelling),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_json_mode),
+        cmocka_unit_test(test_json_empty_job),
+        cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_write_failed),
+        cmocka_unit_test(test_stats),
+    };
+    return cmocka_run_group_tests_name("render", tests, NULL, NULL);
+}
