@@ -194,15 +194,6 @@ s_serial_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const braid_policy_t *
-s_policy_for(const braid_broker_config_t *cfg, const char *name)
-{
-    for (uint32_t i = 0; i < cfg->npolicies; i++)
-        if (streq(cfg->policies[i].name, name))
-            return &cfg->policies[i].policy;
-    return &cfg->default_policy;
-}
-
 /*  Global id of a source name, registering it; -1 when unknown or full.    */
 static int
 s_source_id(braid_broker_t *self, const char *name, bool create)
@@ -217,7 +208,7 @@ s_source_id(braid_broker_t *self, const char *name, bool create)
     src->name = strdup(name);
     if (!src->name)
         return -1;
-    braid_limiter_init(&src->limiter, s_policy_for(&self->cfg, name), self->now);
+    braid_limiter_init(&src->limiter, braid_broker_config_policy(&self->cfg, name), self->now);
     zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (id + 1));
     self->nsources++;
     return (int) id;
@@ -1526,25 +1517,6 @@ s_client_free(void **item)
 /*  ---------------------------------------------------------------------
     Life cycle                                                             */
 
-void
-braid_broker_config_defaults(braid_broker_config_t *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->frontend = "tcp://127.0.0.1:5555";
-    cfg->backend = "tcp://127.0.0.1:5556";
-    cfg->sink = "tcp://127.0.0.1:5557";
-    cfg->max_jobs_per_client = 64;
-    cfg->max_tasks_per_job = BRAID_MAX_QUERIES;
-    cfg->max_queries_per_job = BRAID_MAX_QUERIES;
-    cfg->heartbeat_msec = 1000;
-    cfg->worker_liveness_msec = 3000;
-    cfg->client_liveness_msec = 5000;
-    cfg->ack_timeout_msec = 2000;
-    cfg->drain_msec = 30000;
-    cfg->window = 256;
-    braid_policy_defaults(&cfg->default_policy);
-}
-
 static zsock_t *
 s_bind(int type, const char *endpoint, int hwm, int64_t max_frame, char **bound)
 {
@@ -1652,7 +1624,7 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     for (uint32_t g = 0; g < self->nsources; g++) {
         braid_limiter_t *lim = &self->sources[g].limiter;
         uint32_t running = lim->running;
-        braid_limiter_init(lim, s_policy_for(&self->cfg, self->sources[g].name), self->now);
+        braid_limiter_init(lim, braid_broker_config_policy(&self->cfg, self->sources[g].name), self->now);
         lim->running = running;
     }
     braid_notice("source policies reloaded policies=%u", cfg->npolicies);
