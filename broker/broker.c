@@ -5,6 +5,7 @@
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "stats.h"
 #include "timers.h"
 
 #include <assert.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -90,15 +90,6 @@ typedef struct {
     braid_limiter_t limiter;
 } s_source_t;
 
-/*  Drop counters, one per reason.                                          */
-typedef struct {
-    uint64_t malformed[BRAID_ERR_COUNT];
-    uint64_t stale;             /* result of an older attempt              */
-    uint64_t unknown;           /* result or message for nobody we know    */
-    uint64_t gaps;              /* result streams with a missing seq       */
-    uint64_t rejected;          /* client requests answered ERROR          */
-} s_counters_t;
-
 struct braid_broker_t {
     braid_broker_config_t cfg;
     zsock_t *frontend;
@@ -137,7 +128,7 @@ struct braid_broker_t {
     int64_t drain_until;
     unsigned int seed;          /* jitter                                  */
 
-    s_counters_t counters;
+    braid_counters_t counters;
     uint64_t tasks_dispatched;
     uint64_t tasks_done;
     uint64_t retries;
@@ -723,62 +714,39 @@ s_client(braid_broker_t *self, zframe_t *rid)
     return c;
 }
 
+/*  The STATS reply's JSON: owned, NULL on allocation failure.              */
 static char *
 s_stats_json(braid_broker_t *self)
 {
-    char *json = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&json, &len);
-    if (!f)
+    braid_stats_t stats = {0};
+    stats.sources = calloc(self->nsources ? self->nsources : 1, sizeof *stats.sources);
+    if (!stats.sources)
         return NULL;
-    uint32_t workers = 0, slots = 0, running = 0;
     for (uint32_t i = 0; i < self->nworkers; i++)
         if (self->workers[i]) {
-            workers++;
-            slots += self->workers[i]->slots;
-            running += self->workers[i]->running;
+            stats.workers++;
+            stats.slots += self->workers[i]->slots;
+            stats.running += self->workers[i]->running;
         }
-    uint64_t queued = 0;
     for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
-        queued += braid_job_queued(ent->job);
-    long rss_pages = 0;
-    FILE *statm = fopen("/proc/self/statm", "r");
-    if (statm) {
-        long size_pages = 0;
-        if (fscanf(statm, "%ld %ld", &size_pages, &rss_pages) != 2)
-            rss_pages = 0;
-        fclose(statm);
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    uint64_t cpu_msec = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-                        (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-    fprintf(f,
-            "{\"workers\":%u,\"slots\":%u,\"running\":%u,\"jobs\":%zu,\"queued\":%" PRIu64
-            ",\"tasks_dispatched\":%" PRIu64 ",\"tasks_done\":%" PRIu64 ",\"retries\":%" PRIu64
-            ",\"rss_bytes\":%ld,\"cpu_msec\":%" PRIu64 ",\"draining\":%s,\"sources\":{",
-            workers, slots, running, self->njobs, queued, self->tasks_dispatched,
-            self->tasks_done, self->retries, rss_pages * sysconf(_SC_PAGESIZE), cpu_msec,
-            self->draining ? "true" : "false");
+        stats.queued += braid_job_queued(ent->job);
+    stats.jobs = self->njobs;
+    stats.tasks_dispatched = self->tasks_dispatched;
+    stats.tasks_done = self->tasks_done;
+    stats.retries = self->retries;
+    stats.draining = self->draining;
     for (uint32_t g = 0; g < self->nsources; g++) {
-        uint64_t src_queued = 0;
+        braid_stats_source_t *src = &stats.sources[stats.nsources++];
+        src->name = self->sources[g].name;
+        src->running = self->sources[g].limiter.running;
         for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
             for (uint32_t s = 0; s < braid_job_nsources(ent->job); s++)
                 if (ent->gid[s] == g)
-                    src_queued += braid_job_queued(ent->job) / braid_job_nsources(ent->job);
-        fprintf(f, "%s\"%s\":{\"queued\":%" PRIu64 ",\"running\":%u}", g ? "," : "",
-                self->sources[g].name, src_queued, self->sources[g].limiter.running);
+                    src->queued += braid_job_queued(ent->job) / braid_job_nsources(ent->job);
     }
-    fprintf(f, "},\"dropped\":{");
-    for (int e = 1; e < BRAID_ERR_COUNT; e++)
-        fprintf(f, "\"%s\":%" PRIu64 ",", braid_err_name((braid_err_t) e),
-                self->counters.malformed[e]);
-    fprintf(f,
-            "\"stale\":%" PRIu64 ",\"unknown\":%" PRIu64 ",\"gaps\":%" PRIu64
-            "},\"rejected\":%" PRIu64 "}",
-            self->counters.stale, self->counters.unknown, self->counters.gaps,
-            self->counters.rejected);
-    fclose(f);
+    stats.counters = self->counters;
+    char *json = braid_stats_json(&stats);
+    free(stats.sources);
     return json;
 }
 
