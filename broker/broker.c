@@ -1,10 +1,16 @@
-/*  broker.c - the braid broker: sockets, event loop, dispatch, liveness.   */
+/*  broker.c - the braid broker: sockets, the loop, handlers, liveness.
+
+    What runs where, and when, is the scheduler's (sched.h): the handlers
+    here decode, hand results to the jobs and the scheduler, and send what
+    those decide.                                                           */
 
 #include "broker.h"
 
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "scheduler.h"
+#include "slots.h"
 #include "stats.h"
 #include "timers.h"
 
@@ -16,7 +22,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#define S_MAX_GLOBAL_SOURCES 1024   /* distinct source names ever seen     */
 #define S_DRAIN_MAX 512             /* messages handled per socket a turn  */
 #define S_RETRY_MSEC 2              /* retry a blocked client after        */
 #define S_FRONTEND_HWM 200000       /* > the sum of client credit windows  */
@@ -26,41 +31,14 @@
 /*  Nothing a client sends is longer than a query or a header.              */
 #define S_FRONTEND_MAX_FRAME (BRAID_MAX_HEADER + BRAID_MAX_QUERY_LEN)
 
-/*  Timer kinds.                                                            */
-enum { S_TIMER_RETRY = 1, S_TIMER_DEADLINE = 2 };
-
-/*  A task as its worker holds it.                                          */
-typedef struct {
-    uint64_t task_id;
-    uint32_t attempt;
-    uint16_t gid;               /* global source id                        */
-    bool acked;                 /* TASK_ACK or listed in a heartbeat       */
-    bool preempted;             /* cancelled to free the slot for a head   */
-    uint8_t missing;            /* heartbeats in a row that left it out    */
-    int64_t sent_msec;          /* when the TASK went out                  */
-    uint64_t hb_seq;            /* next seq the last heartbeat reported    */
-    uint64_t hb_recv;           /* parts received when it was reported     */
-    uint64_t resume;            /* parts received when the TASK went out   */
-} s_slot_t;
-
-/*  A worker with n slots runs n tasks and holds n more queued, so it never
-    waits a round trip for its next task (PROTOCOL.md, "A worker" 2).       */
-#define S_CAPACITY(slots) (2 * (slots))
-
-/*  A registered worker.                                                    */
+/*  A registered worker: its connection and liveness. What it serves and
+    the tasks it holds are the scheduler's, under its number.               */
 typedef struct {
     zframe_t *rid;              /* its routing id on the backend           */
     char *key;                  /* hex of rid, key in workers_by_rid       */
     char name[BRAID_MAX_NAME + 1];
-    uint32_t slots;
-    uint32_t nsrc;
-    uint16_t src[BRAID_MAX_SOURCES];    /* global source ids it serves     */
+    int32_t number;             /* its number in the scheduler and slots   */
     int64_t last_seen_msec;
-    s_slot_t *tasks;            /* the tasks it holds, [0, running)        */
-    uint32_t running;
-    uint64_t *index_keys;       /* task id -> position in tasks            */
-    uint32_t *index_pos;
-    uint32_t index_mask;
 } s_worker_t;
 
 /*  A client that has talked to us.                                         */
@@ -70,25 +48,16 @@ typedef struct {
     uint32_t jobs;              /* open jobs                               */
 } s_client_t;
 
-/*  A job as the broker sees it: the job plus its client.                   */
-typedef struct s_job_t s_job_t;
-struct s_job_t {
-    s_job_t *prev, *next;       /* the broker's list of jobs               */
-    braid_job_t *job;
+/*  A job as the broker sees it: the job and its client.                    */
+typedef struct {
+    braid_sched_job_t sj;       /* first: the scheduler's view (job, gid)  */
     zframe_t *client;           /* client routing id on the frontend       */
     char *key;                  /* hex(client)/hex(job id)                 */
     s_client_t *owner;
-    uint16_t gid[BRAID_MAX_SOURCES];    /* global id of each job source    */
     bool blocked;               /* the client could not take more now      */
     bool silent;                /* emit nothing more (client gone or bad)  */
     bool stopped;               /* ended early: cancel, deadline, ...      */
-};
-
-/*  A source: its name and its limiter.                                     */
-typedef struct {
-    char *name;
-    braid_limiter_t limiter;
-} s_source_t;
+} s_job_t;
 
 struct braid_broker_t {
     braid_broker_config_t cfg;
@@ -97,48 +66,25 @@ struct braid_broker_t {
     zsock_t *sink;
     char *endpoint[3];
 
-    s_worker_t **workers;       /* index = worker number; NULL = free      */
-    uint32_t nworkers;
+    braid_sched_t *sched;       /* sources, workers, jobs, slots           */
+    braid_slots_t *slots;       /* the scheduler's: who holds which task   */
     zhashx_t *workers_by_rid;   /* hex rid -> s_worker_t                   */
-
-    zhashx_t *source_ids;       /* name -> global id + 1                   */
-    s_source_t sources[S_MAX_GLOBAL_SOURCES];
-    uint32_t nsources;
-
-    s_job_t *jobs_head;         /* all open jobs, oldest first             */
-    s_job_t *jobs_tail;
-    s_job_t *rr;                /* round robin: the job to serve first     */
-    size_t njobs;
     zhashx_t *jobs_by_key;      /* client/job id -> s_job_t                */
-    zhashx_t *jobs_by_serial;   /* serial -> s_job_t                       */
     zhashx_t *clients;          /* client key -> s_client_t                */
     uint32_t next_serial;
 
-    braid_timers_t *timers;
+    braid_timers_t *deadlines;  /* job deadlines: (serial)                 */
     int64_t now;                /* this turn's clock, msec                 */
     int64_t next_tick;
     s_job_t *pumping;           /* the job s_job_pump works on             */
-    uint32_t preempting;        /* slots cancelled for a head, not yet back */
-    s_job_t *last_job;          /* the job of the last result (a cache)    */
-    bool dispatch_due;
     bool pump_all;              /* some job changed outside a pump         */
     uint32_t blocked_jobs;
     bool draining;
     bool watchdog;              /* systemd watchdog is on                  */
     int64_t drain_until;
-    unsigned int seed;          /* jitter                                  */
 
     braid_counters_t counters;
-    uint64_t tasks_dispatched;
-    uint64_t tasks_done;
-    uint64_t retries;
 };
-
-static void
-s_dispatch_later(braid_broker_t *self)
-{
-    self->dispatch_due = true;
-}
 
 /*  ---------------------------------------------------------------------
     Small helpers                                                          */
@@ -172,198 +118,41 @@ s_frame_hex(zframe_t *frame, const uint8_t *job_id)
     return s_hex(zframe_data(frame), zframe_size(frame), job_id, job_id ? 16 : 0);
 }
 
-static size_t
-s_serial_hash(const void *key)
+/*  The broker's job of a scheduler job (the scheduler's view is its first
+    member), or NULL.                                                       */
+static s_job_t *
+s_job(braid_sched_job_t *sj)
 {
-    return (size_t) (uintptr_t) key;
-}
-
-static int
-s_serial_cmp(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
-    return x < y ? -1 : x > y;
-}
-
-/*  Global id of a source name, registering it; -1 when unknown or full.    */
-static int
-s_source_id(braid_broker_t *self, const char *name, bool create)
-{
-    void *v = zhashx_lookup(self->source_ids, name);
-    if (v)
-        return (int) ((uintptr_t) v - 1);
-    if (!create || self->nsources >= S_MAX_GLOBAL_SOURCES)
-        return -1;
-    uint32_t id = self->nsources;
-    s_source_t *src = &self->sources[id];
-    src->name = strdup(name);
-    if (!src->name)
-        return -1;
-    braid_limiter_init(&src->limiter, braid_broker_config_policy(&self->cfg, name), self->now);
-    zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (id + 1));
-    self->nsources++;
-    return (int) id;
-}
-
-static bool
-s_worker_serves(const s_worker_t *w, uint16_t gid)
-{
-    for (uint32_t i = 0; i < w->nsrc; i++)
-        if (w->src[i] == gid)
-            return true;
-    return false;
-}
-
-/*  The least-loaded worker serving gid with a free slot, or -1. The
-    source's own limits (concurrency, rate) are checked too.                */
-static int32_t
-s_pick_worker(braid_broker_t *self, uint16_t gid)
-{
-    if (!braid_limiter_allows(&self->sources[gid].limiter, self->now))
-        return -1;
-    int32_t best = -1;
-    uint64_t best_load = 0;
-    for (uint32_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        if (!w || w->running >= S_CAPACITY(w->slots) || !s_worker_serves(w, gid))
-            continue;
-        /*  Load as a fraction of slots, compared without division.         */
-        uint64_t load = ((uint64_t) w->running << 32) / w->slots;
-        if (best < 0 || load < best_load) {
-            best = (int32_t) i;
-            best_load = load;
-        }
-    }
-    return best;
-}
-
-static bool
-s_source_served(braid_broker_t *self, uint16_t gid)
-{
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i] && s_worker_serves(self->workers[i], gid))
-            return true;
-    return false;
+    return (s_job_t *) sj;
 }
 
 static s_job_t *
 s_job_of_task(braid_broker_t *self, uint64_t task_id)
 {
-    uint32_t serial = (uint32_t) (task_id >> 32);
-    if (!serial)
-        return NULL;
-    /*  Results come in runs of one job: skip the hash for a repeat.       */
-    if (self->last_job && braid_job_serial(self->last_job->job) == serial)
-        return self->last_job;
-    s_job_t *ent = zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) serial);
-    if (ent)
-        self->last_job = ent;
-    return ent;
+    return s_job(braid_sched_job_of(self->sched, task_id));
 }
 
-/*  ---------------------------------------------------------------------
-    Worker slots: the broker's record of which worker runs what            */
-
-/*  A worker's tasks sit in a dense array (walked by heartbeats and ticks)
-    and are found by task id through an open-addressing index (linear
-    probing, at most half full; task id 0 never occurs, so 0 marks an
-    empty cell): a DONE costs the same whatever the number of slots.        */
-static uint32_t
-s_hash64(uint64_t key)
+/*  The record of worker number, or NULL.                                   */
+static s_worker_t *
+s_worker(braid_broker_t *self, int32_t number)
 {
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdULL;
-    key ^= key >> 33;
-    return (uint32_t) key;
+    return braid_sched_worker(self->sched, number);
 }
 
-static uint32_t
-s_index_cell(const s_worker_t *w, uint64_t task_id)
+/*  The worker that holds task_id's attempt, or NULL.                       */
+static s_worker_t *
+s_holder(braid_broker_t *self, uint64_t task_id, uint32_t attempt)
 {
-    uint32_t i = s_hash64(task_id) & w->index_mask;
-    while (w->index_keys[i] && w->index_keys[i] != task_id)
-        i = (i + 1) & w->index_mask;
-    return i;
+    braid_slot_t *slot = braid_slots_find(self->slots, task_id);
+    return slot && slot->attempt == attempt ? s_worker(self, slot->worker) : NULL;
 }
 
-static void
-s_index_put(s_worker_t *w, uint64_t task_id, uint32_t pos)
+/*  Send a header-only message to a worker: cancel, credit. A lost one is
+    repaired by the next (both are idempotent).                            */
+static int
+s_send_worker(braid_broker_t *self, s_worker_t *w, const braid_msg_t *msg)
 {
-    uint32_t i = s_index_cell(w, task_id);
-    w->index_keys[i] = task_id;
-    w->index_pos[i] = pos;
-}
-
-static void
-s_index_del(s_worker_t *w, uint64_t task_id)
-{
-    uint32_t i = s_index_cell(w, task_id);
-    if (!w->index_keys[i])
-        return;
-    /*  Backward-shift deletion: pull later cells of the run into the hole
-        when their home is not between the hole and them.                  */
-    for (uint32_t j = i;;) {
-        j = (j + 1) & w->index_mask;
-        if (!w->index_keys[j])
-            break;
-        uint32_t home = s_hash64(w->index_keys[j]) & w->index_mask;
-        if (((j - home) & w->index_mask) < ((j - i) & w->index_mask))
-            continue;
-        w->index_keys[i] = w->index_keys[j];
-        w->index_pos[i] = w->index_pos[j];
-        i = j;
-    }
-    w->index_keys[i] = 0;
-}
-
-static s_slot_t *
-s_slot_find(s_worker_t *w, uint64_t task_id)
-{
-    uint32_t i = s_index_cell(w, task_id);
-    return w->index_keys[i] ? &w->tasks[w->index_pos[i]] : NULL;
-}
-
-/*  Record that w holds task_id; the new slot is returned zeroed.          */
-static s_slot_t *
-s_slot_add(s_worker_t *w, uint64_t task_id)
-{
-    uint32_t pos = w->running++;
-    s_slot_t *slot = &w->tasks[pos];
-    memset(slot, 0, sizeof *slot);
-    slot->task_id = task_id;
-    s_index_put(w, task_id, pos);
-    return slot;
-}
-
-/*  Forget that worker index runs task_id (DONE, retry, cancel confirmed).  */
-static void
-s_slot_release(braid_broker_t *self, int32_t index, uint64_t task_id)
-{
-    if (index < 0 || (uint32_t) index >= self->nworkers || !self->workers[index])
-        return;
-    s_worker_t *w = self->workers[index];
-    s_slot_t *slot = s_slot_find(w, task_id);
-    if (!slot)
-        return;
-    braid_limiter_stop(&self->sources[slot->gid].limiter);
-    if (slot->preempted && self->preempting > 0)
-        self->preempting--;
-    uint32_t pos = (uint32_t) (slot - w->tasks);
-    s_index_del(w, task_id);
-    if (pos != --w->running) {
-        *slot = w->tasks[w->running];
-        s_index_put(w, slot->task_id, pos);
-    }
-    s_dispatch_later(self);
-}
-
-static int32_t
-s_worker_index(braid_broker_t *self, s_worker_t *w)
-{
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i] == w)
-            return (int32_t) i;
-    return -1;
+    return braid_msg_send(self->backend, w->rid, msg, NULL, true);
 }
 
 /*  ---------------------------------------------------------------------
@@ -381,7 +170,7 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     braid_broker_t *self = arg;
     s_job_t *ent = self->pumping;
     (void) job;
-    assert(ent && ent->job == job);
+    assert(ent && ent->sj.job == job);
     if (ent->silent) {
         if (payload)
             zmsg_destroy(payload);
@@ -405,12 +194,12 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 }
 
 static void
-s_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, int32_t worker,
-        uint64_t window)
+s_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, uint64_t window)
 {
     (void) job;
     braid_broker_t *self = arg;
-    if (worker < 0 || (uint32_t) worker >= self->nworkers || !self->workers[worker])
+    s_worker_t *w = s_holder(self, task_id, attempt);
+    if (!w)
         return;
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_TASK_CREDIT);
@@ -418,8 +207,8 @@ s_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, int32_t
     msg.attempts = attempt;
     msg.window = window;
     /*  A lost grant is repaired by the next one: credit is absolute.       */
-    if (braid_msg_send(self->backend, self->workers[worker]->rid, &msg, NULL, true) != 0)
-        braid_debug("cannot send credit worker=%s errno=%d", self->workers[worker]->name, errno);
+    if (s_send_worker(self, w, &msg) != 0)
+        braid_debug("cannot send credit worker=%s errno=%d", w->name, errno);
 }
 
 static const braid_job_io_t s_io = {s_emit, s_grant};
@@ -432,22 +221,9 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     if (ent->owner && ent->owner->jobs > 0)
         ent->owner->jobs--;
     zhashx_delete(self->jobs_by_key, ent->key);
-    zhashx_delete(self->jobs_by_serial, (void *) (uintptr_t) braid_job_serial(ent->job));
-    if (self->rr == ent)
-        self->rr = ent->next;
-    if (self->last_job == ent)
-        self->last_job = NULL;
-    if (ent->prev)
-        ent->prev->next = ent->next;
-    else
-        self->jobs_head = ent->next;
-    if (ent->next)
-        ent->next->prev = ent->prev;
-    else
-        self->jobs_tail = ent->prev;
-    self->njobs--;
+    braid_sched_job_remove(self->sched, &ent->sj);
     braid_debug("job closed job=%s", ent->key);
-    braid_job_destroy(&ent->job);
+    braid_job_destroy(&ent->sj.job);
     zframe_destroy(&ent->client);
     free(ent->key);
     free(ent);
@@ -455,41 +231,43 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
 
 static void
 s_job_stop(braid_broker_t *self, s_job_t *ent, uint32_t status, const char *text);
-static void
-s_check_fail_fast(braid_broker_t *self, s_job_t *ent);
 
-/*  Emit what the job can, and close it when it is over.                    */
+/*  Emit what the job can, and close it once it is over and its tasks hold
+    no slot any more.                                                       */
 static void
 s_job_pump(braid_broker_t *self, s_job_t *ent)
 {
+    braid_job_t *job = ent->sj.job;
     if (ent->blocked) {
         ent->blocked = false;
         self->blocked_jobs--;
     }
     self->pumping = ent;
-    braid_job_pump(ent->job, &s_io, self);
+    braid_job_pump(job, &s_io, self);
     if (ent->silent && !ent->stopped) {
         /*  Nobody reads this job any more: stop its work too.              */
         s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: client gone");
-        braid_job_pump(ent->job, &s_io, self);
+        braid_job_pump(job, &s_io, self);
     }
     self->pumping = NULL;
-    if (braid_job_finished(ent->job))
+    if (braid_job_finished(job) && braid_slots_held(self->slots, braid_job_serial(job)) == 0)
         s_job_remove(self, ent);
 }
 
+/*  Tell the worker holding task_id's attempt to stop it.                   */
 static void
-s_cancel_task(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker)
+s_cancel_task(void *arg, uint64_t task_id, uint32_t attempt)
 {
     braid_broker_t *self = arg;
-    if (worker < 0 || (uint32_t) worker >= self->nworkers || !self->workers[worker])
+    s_worker_t *w = s_holder(self, task_id, attempt);
+    if (!w)
         return;
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_TASK_CANCEL);
     msg.task_id = task_id;
     msg.attempts = attempt;
-    if (braid_msg_send(self->backend, self->workers[worker]->rid, &msg, NULL, true) != 0)
-        braid_warning("cannot send cancel worker=%s errno=%d", self->workers[worker]->name, errno);
+    if (s_send_worker(self, w, &msg) != 0)
+        braid_warning("cannot send cancel worker=%s errno=%d", w->name, errno);
 }
 
 /*  End the job early (client cancel, client lost, deadline, fail-fast,
@@ -498,54 +276,33 @@ static void
 s_job_stop(braid_broker_t *self, s_job_t *ent, uint32_t status, const char *text)
 {
     ent->stopped = true;
-    braid_job_cancel(ent->job, status, text, s_cancel_task, self);
-    s_dispatch_later(self);
-}
-
-/*  Policy of source s of the job.                                          */
-static const braid_policy_t *
-s_job_policy(braid_broker_t *self, s_job_t *ent, uint32_t idx)
-{
-    return &self->sources[ent->gid[idx % braid_job_nsources(ent->job)]].limiter.policy;
-}
-
-/*  Run task idx again after a failure or a hand-back: counted failures
-    wait a backoff, hand-backs go at once.                                  */
-static void
-s_task_retry(braid_broker_t *self, s_job_t *ent, uint32_t idx, uint32_t attempt, bool counted,
-             const char *why)
-{
-    const braid_policy_t *policy = s_job_policy(self, ent, idx);
-    braid_job_policy_t jp = {policy->retries, policy->on_retry};
-    int32_t worker;
-    uint32_t retries;
-    int rc = braid_job_retry(ent->job, idx, attempt, counted, why, &jp, &worker, &retries);
-    uint64_t task_id = braid_task_id(braid_job_serial(ent->job), idx);
-    s_slot_release(self, worker, task_id);
-    if (rc == 0)
-        s_check_fail_fast(self, ent);
-    if (rc != 1)
-        return;
-    self->retries += counted;
-    uint32_t delay = counted ? braid_policy_backoff(policy, retries,
-                                                    (double) rand_r(&self->seed) / RAND_MAX)
-                             : 0;
-    braid_debug("task retry job=%s task=%u attempt=%u counted=%d delay_msec=%u why=%s", ent->key,
-                idx, attempt, counted, delay, why);
-    if (delay == 0) {
-        braid_job_ready(ent->job, idx);
-        s_dispatch_later(self);
-    } else
-        braid_timers_add(self->timers, self->now + delay, S_TIMER_RETRY,
-                         braid_job_serial(ent->job), idx);
+    braid_job_cancel(ent->sj.job, status, text, s_cancel_task, self);
+    braid_sched_wake(self->sched);
 }
 
 /*  After a task ended: fail-fast stops the rest.                           */
 static void
 s_check_fail_fast(braid_broker_t *self, s_job_t *ent)
 {
-    if ((braid_job_flags(ent->job) & BRAID_FLAG_FAIL_FAST) && braid_job_failures(ent->job) > 0)
+    braid_job_t *job = ent->sj.job;
+    if ((braid_job_flags(job) & BRAID_FLAG_FAIL_FAST) && braid_job_failures(job) > 0)
         s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: fail-fast");
+}
+
+/*  Run task idx again after a failure or a hand-back (see
+    braid_sched_retry).                                                     */
+static void
+s_task_retry(braid_broker_t *self, s_job_t *ent, uint32_t idx, uint32_t attempt, bool counted,
+             const char *why)
+{
+    uint32_t delay = 0;
+    braid_job_retry_t rc =
+        braid_sched_retry(self->sched, &ent->sj, idx, attempt, counted, why, self->now, &delay);
+    if (rc == BRAID_JOB_ENDED)
+        s_check_fail_fast(self, ent);
+    else if (rc == BRAID_JOB_AGAIN)
+        braid_debug("task retry job=%s task=%u attempt=%u counted=%d delay_msec=%u why=%s",
+                    ent->key, idx, attempt, counted, delay, why);
 }
 
 static void
@@ -609,8 +366,8 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
                 snprintf(text, size, "source '%s' is named twice", msg->sources[s]);
                 return BRAID_ERR_CODE_BAD_REQUEST;
             }
-        int id = s_source_id(self, msg->sources[s], false);
-        if (id < 0 || !s_source_served(self, (uint16_t) id)) {
+        int id = braid_sched_source_id(self->sched, msg->sources[s]);
+        if (id < 0 || !braid_sched_source_served(self->sched, (uint16_t) id)) {
             snprintf(text, size, "no worker serves source '%s'", msg->sources[s]);
             return BRAID_ERR_CODE_BAD_REQUEST;
         }
@@ -627,7 +384,7 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         return;
     s_job_t *ent = zhashx_lookup(self->jobs_by_key, key);
     if (ent) {
-        if (braid_job_same(ent->job, msg))
+        if (braid_job_same(ent->sj.job, msg))
             s_send_accept(self, client, msg->job_id);
         else
             s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_CONFLICT,
@@ -648,12 +405,14 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     if (serial == 0)
         serial = ++self->next_serial;
     if (ent) {
-        ent->job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
+        ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
+        memcpy(ent->sj.gid, gid, sizeof gid);
         ent->client = zframe_dup(client);
     }
-    if (!ent || !ent->job || !ent->client) {
+    if (!ent || !ent->sj.job || !ent->client ||
+        braid_sched_job_add(self->sched, &ent->sj) != 0) {
         if (ent) {
-            braid_job_destroy(&ent->job);
+            braid_job_destroy(&ent->sj.job);
             zframe_destroy(&ent->client);
             free(ent);
         }
@@ -661,22 +420,12 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_UNAVAILABLE, "out of memory");
         return;
     }
-    memcpy(ent->gid, gid, sizeof gid);
     ent->key = key;
     ent->owner = owner;
     owner->jobs++;
     zhashx_insert(self->jobs_by_key, ent->key, ent);
-    zhashx_insert(self->jobs_by_serial, (void *) (uintptr_t) serial, ent);
-    ent->prev = self->jobs_tail;
-    if (self->jobs_tail)
-        self->jobs_tail->next = ent;
-    else
-        self->jobs_head = ent;
-    self->jobs_tail = ent;
-    self->njobs++;
     if (msg->deadline_msec)
-        braid_timers_add(self->timers, self->now + msg->deadline_msec, S_TIMER_DEADLINE, serial,
-                         0);
+        braid_timers_add(self->deadlines, self->now + msg->deadline_msec, 0, serial, 0);
     braid_debug("job open job=%s queries=%u sources=%u", ent->key, msg->count, msg->nsources);
     s_send_accept(self, client, msg->job_id);
 }
@@ -715,35 +464,17 @@ s_client(braid_broker_t *self, zframe_t *rid)
 }
 
 /*  The STATS reply's JSON: owned, NULL on allocation failure.              */
+/*  The STATS reply's JSON: owned, NULL on allocation failure.              */
 static char *
 s_stats_json(braid_broker_t *self)
 {
     braid_stats_t stats = {0};
-    stats.sources = calloc(self->nsources ? self->nsources : 1, sizeof *stats.sources);
+    uint32_t nsources = braid_sched_nsources(self->sched);
+    stats.sources = calloc(nsources ? nsources : 1, sizeof *stats.sources);
     if (!stats.sources)
         return NULL;
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i]) {
-            stats.workers++;
-            stats.slots += self->workers[i]->slots;
-            stats.running += self->workers[i]->running;
-        }
-    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
-        stats.queued += braid_job_queued(ent->job);
-    stats.jobs = self->njobs;
-    stats.tasks_dispatched = self->tasks_dispatched;
-    stats.tasks_done = self->tasks_done;
-    stats.retries = self->retries;
+    braid_sched_stats(self->sched, &stats);
     stats.draining = self->draining;
-    for (uint32_t g = 0; g < self->nsources; g++) {
-        braid_stats_source_t *src = &stats.sources[stats.nsources++];
-        src->name = self->sources[g].name;
-        src->running = self->sources[g].limiter.running;
-        for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
-            for (uint32_t s = 0; s < braid_job_nsources(ent->job); s++)
-                if (ent->gid[s] == g)
-                    src->queued += braid_job_queued(ent->job) / braid_job_nsources(ent->job);
-    }
     stats.counters = self->counters;
     char *json = braid_stats_json(&stats);
     free(stats.sources);
@@ -780,7 +511,7 @@ s_on_frontend(braid_broker_t *self)
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
-        if (braid_job_add_queries(ent->job, msg.first, &payload) != 0) {
+        if (braid_job_add_queries(ent->sj.job, msg.first, &payload) != 0) {
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
                          "queries out of order or beyond the announced count");
             ent->silent = true;
@@ -788,7 +519,7 @@ s_on_frontend(braid_broker_t *self)
             s_job_pump(self, ent);
             break;
         }
-        s_dispatch_later(self);
+        braid_sched_wake(self->sched);
         break;
     case BRAID_MSG_CREDIT:
         ent = s_find_job(self, rid, msg.job_id);
@@ -796,7 +527,7 @@ s_on_frontend(braid_broker_t *self)
             self->counters.unknown++;
             break;
         }
-        braid_job_credit(ent->job, msg.credit);
+        braid_job_credit(ent->sj.job, msg.credit);
         s_job_pump(self, ent);
         break;
     case BRAID_MSG_CANCEL:
@@ -846,34 +577,29 @@ s_worker_free(s_worker_t **w_p)
         return;
     zframe_destroy(&w->rid);
     free(w->key);
-    free(w->tasks);
-    free(w->index_keys);
-    free(w->index_pos);
     free(w);
     *w_p = NULL;
 }
 
 /*  Take every task back from a worker: handed back (BYE, a new HELLO) or
-    lost (expired). Then forget the worker.                                 */
+    lost (expired, unreachable). Then forget the worker.                    */
 static void
-s_worker_remove(braid_broker_t *self, uint32_t index, bool counted, const char *why)
+s_worker_remove(braid_broker_t *self, s_worker_t *w, bool counted, const char *why)
 {
-    s_worker_t *w = self->workers[index];
-    while (w->running > 0) {
-        s_slot_t slot = w->tasks[w->running - 1];
+    uint32_t n;
+    while ((n = braid_slots_running(self->slots, w->number)) > 0) {
+        braid_slot_t slot = *braid_slots_at(self->slots, w->number, n - 1);
         s_job_t *ent = s_job_of_task(self, slot.task_id);
         if (ent) {
             s_task_retry(self, ent, (uint32_t) slot.task_id, slot.attempt, counted, why);
             self->pump_all = true;
         }
-        /*  The retry released it when the task was running; a task that
-            had ended (cancelled) is released here.                         */
-        if (w->running > 0 && w->tasks[w->running - 1].task_id == slot.task_id)
-            s_slot_release(self, (int32_t) index, slot.task_id);
+        /*  The retry freed it; without a job, it is freed here.            */
+        braid_sched_release(self->sched, slot.task_id, slot.attempt);
     }
+    braid_sched_worker_remove(self->sched, w->number);
     zhashx_delete(self->workers_by_rid, w->key);
-    s_worker_free(&self->workers[index]);
-    s_dispatch_later(self);
+    s_worker_free(&w);
 }
 
 static void
@@ -882,64 +608,42 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     s_worker_t *w = zhashx_lookup(self->workers_by_rid, key);
     if (w) {
         /*  The same connection says HELLO again: it dropped its tasks.     */
-        int32_t index = s_worker_index(self, w);
-        s_worker_remove(self, (uint32_t) index, false, "worker restarted");
-    }
-    uint32_t index = 0;
-    while (index < self->nworkers && self->workers[index])
-        index++;
-    if (index == self->nworkers) {
-        s_worker_t **grown = realloc(self->workers, (self->nworkers + 1) * sizeof *self->workers);
-        if (!grown)
-            return;
-        self->workers = grown;
-        self->workers[self->nworkers++] = NULL;
+        s_worker_remove(self, w, false, "worker restarted");
     }
     w = calloc(1, sizeof *w);
     if (!w)
         return;
     w->rid = zframe_dup(rid);
     w->key = strdup(key);
-    w->tasks = calloc(S_CAPACITY(msg->slots), sizeof *w->tasks);
-    uint32_t cells = 16;
-    while (cells < 2 * S_CAPACITY(msg->slots))
-        cells *= 2;
-    w->index_keys = calloc(cells, sizeof *w->index_keys);
-    w->index_pos = calloc(cells, sizeof *w->index_pos);
-    w->index_mask = cells - 1;
-    if (!w->rid || !w->key || !w->tasks || !w->index_keys || !w->index_pos) {
+    if (!w->rid || !w->key) {
         s_worker_free(&w);
         return;
     }
-    self->workers[index] = w;
-    zhashx_insert(self->workers_by_rid, w->key, w);
     snprintf(w->name, sizeof w->name, "%s", msg->name);
-    w->slots = msg->slots;
     w->last_seen_msec = self->now;
+    uint16_t gids[BRAID_MAX_SOURCES];
+    uint32_t ngids = 0;
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     for (uint32_t i = 0; i < msg->nsources; i++) {
-        int id = s_source_id(self, msg->sources[i], true);
+        const char *name = msg->sources[i];
+        int id = braid_sched_source_add(self->sched, name,
+                                        braid_broker_config_policy(&self->cfg, name), self->now);
         if (id < 0) {
-            braid_warning("source table full, ignoring source=%s worker=%s", msg->sources[i],
-                          w->name);
+            braid_warning("source table full, ignoring source=%s worker=%s", name, w->name);
             continue;
         }
-        w->src[w->nsrc++] = (uint16_t) id;
+        gids[ngids++] = (uint16_t) id;
         if (i)
             strcat(list, ",");
-        strcat(list, msg->sources[i]);
+        strcat(list, name);
     }
-    braid_info("worker joined name=%s slots=%u sources=%s", w->name, w->slots, list);
-    s_dispatch_later(self);
-}
-
-static uint64_t
-s_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    w->number = braid_sched_worker_add(self->sched, msg->slots, gids, ngids, w);
+    if (w->number < 0) {
+        s_worker_free(&w);
+        return;
+    }
+    zhashx_insert(self->workers_by_rid, w->key, w);
+    braid_info("worker joined name=%s slots=%u sources=%s", w->name, msg->slots, list);
 }
 
 /*  A heartbeat lists what the worker runs: it acknowledges those tasks,
@@ -951,58 +655,58 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
     zframe_t *frame = zmsg_first(payload);
     const uint8_t *p = zframe_data(frame);
     size_t n = zframe_size(frame) / BRAID_HEARTBEAT_ENTRY;
-    for (uint32_t i = 0; i < w->running; i++)
-        w->tasks[i].missing++;
+    for (uint32_t i = 0; i < braid_slots_running(self->slots, w->number); i++)
+        braid_slots_at(self->slots, w->number, i)->missing++;
     for (size_t e = 0; e < n; e++, p += BRAID_HEARTBEAT_ENTRY) {
-        uint64_t task_id = s_be64(p);
-        uint32_t attempt = (uint32_t) (s_be64(p + 8) >> 32);
-        uint64_t next_seq = s_be64(p + 12);
-        s_slot_t *slot = s_slot_find(w, task_id);
-        if (!slot || slot->attempt != attempt)
+        braid_hb_entry_t entry;
+        braid_hb_entry_get(p, &entry);
+        braid_slot_t *slot = braid_slots_find(self->slots, entry.task_id);
+        if (!slot || slot->worker != w->number || slot->attempt != entry.attempt)
             continue;
         slot->acked = true;
         slot->missing = 0;
-        s_job_t *ent = s_job_of_task(self, task_id);
+        s_job_t *ent = s_job_of_task(self, entry.task_id);
         if (!ent)
             continue;
-        uint64_t recv = braid_job_received_parts(ent->job, (uint32_t) task_id);
-        if (next_seq > recv && slot->hb_seq == next_seq && slot->hb_recv == recv) {
+        uint32_t idx = (uint32_t) entry.task_id;
+        uint64_t recv = braid_job_received_parts(ent->sj.job, idx);
+        if (entry.next_seq > recv && slot->hb_seq == entry.next_seq && slot->hb_recv == recv) {
             /*  Partials the worker sent never came, and nothing moved.     */
             self->counters.gaps++;
-            braid_warning("partials lost, task again job=%s task=%u", ent->key,
-                          (uint32_t) task_id);
-            s_cancel_task(self, task_id, attempt, s_worker_index(self, w));
-            s_task_retry(self, ent, (uint32_t) task_id, attempt, true, "partials lost");
+            braid_warning("partials lost, task again job=%s task=%u", ent->key, idx);
+            s_cancel_task(self, entry.task_id, entry.attempt);
+            s_task_retry(self, ent, idx, entry.attempt, true, "partials lost");
             self->pump_all = true;
             continue;
         }
         /*  No progress, all it sent arrived, and more was granted than it
             has used: the grant may have been lost. Credit is absolute, so
             sending it again is harmless.                                   */
-        uint64_t granted = braid_job_granted(ent->job, (uint32_t) task_id);
-        if (slot->hb_seq == next_seq && next_seq == recv && granted > next_seq)
-            s_grant(self, ent->job, task_id, attempt, s_worker_index(self, w), granted);
-        slot->hb_seq = next_seq;
+        uint64_t granted = braid_job_granted(ent->sj.job, idx);
+        if (slot->hb_seq == entry.next_seq && entry.next_seq == recv && granted > entry.next_seq)
+            s_grant(self, ent->sj.job, entry.task_id, entry.attempt, granted);
+        slot->hb_seq = entry.next_seq;
         slot->hb_recv = recv;
     }
     /*  Missing twice, sent before the last interval: its DONE was lost.   */
-    for (uint32_t i = 0; i < w->running;) {
-        s_slot_t *slot = &w->tasks[i];
-        if (slot->missing >= 2 && slot->acked &&
-            self->now - slot->sent_msec > (int64_t) self->cfg.heartbeat_msec) {
-            s_job_t *ent = s_job_of_task(self, slot->task_id);
-            uint64_t task_id = slot->task_id;
-            if (ent) {
-                braid_warning("task end lost, task again job=%s task=%u", ent->key,
-                              (uint32_t) task_id);
-                s_task_retry(self, ent, (uint32_t) task_id, slot->attempt, true, "end lost");
-                self->pump_all = true;
-            }
-            if (i < w->running && w->tasks[i].task_id == task_id)
-                s_slot_release(self, s_worker_index(self, w), task_id);
+    for (uint32_t i = 0; i < braid_slots_running(self->slots, w->number);) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, i);
+        if (slot->missing < 2 || !slot->acked ||
+            self->now - slot->sent_msec <= (int64_t) self->cfg.heartbeat_msec) {
+            i++;
             continue;
         }
-        i++;
+        uint64_t task_id = slot->task_id;
+        uint32_t attempt = slot->attempt;
+        s_job_t *ent = s_job_of_task(self, task_id);
+        if (ent) {
+            braid_warning("task end lost, task again job=%s task=%u", ent->key,
+                          (uint32_t) task_id);
+            s_task_retry(self, ent, (uint32_t) task_id, attempt, true, "end lost");
+            self->pump_all = true;
+        }
+        /*  Freed by the retry, or here; the last slot has moved to i.      */
+        braid_sched_release(self->sched, task_id, attempt);
     }
 }
 
@@ -1048,8 +752,8 @@ s_on_backend(braid_broker_t *self)
     w->last_seen_msec = self->now;
     switch (msg.type) {
     case BRAID_MSG_TASK_ACK: {
-        s_slot_t *slot = s_slot_find(w, msg.task_id);
-        if (slot && slot->attempt == msg.attempts)
+        braid_slot_t *slot = braid_slots_find(self->slots, msg.task_id);
+        if (slot && slot->worker == w->number && slot->attempt == msg.attempts)
             slot->acked = true;
         break;
     }
@@ -1057,8 +761,9 @@ s_on_backend(braid_broker_t *self)
         s_on_worker_heartbeat(self, w, payload);
         break;
     case BRAID_MSG_BYE:
-        braid_info("worker left name=%s running=%u", w->name, w->running);
-        s_worker_remove(self, (uint32_t) s_worker_index(self, w), false, "worker left");
+        braid_info("worker left name=%s running=%u", w->name,
+                   braid_slots_running(self->slots, w->number));
+        s_worker_remove(self, w, false, "worker left");
         break;
     default:
         break;
@@ -1072,59 +777,28 @@ done:
 /*  ---------------------------------------------------------------------
     Results                                                                */
 
-/*  The slot record of a running task, wherever it runs.                    */
-static s_slot_t *
-s_slot_of(braid_broker_t *self, uint64_t task_id, uint32_t attempt)
-{
-    for (uint32_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        s_slot_t *slot = w ? s_slot_find(w, task_id) : NULL;
-        if (slot && slot->attempt == attempt)
-            return slot;
-    }
-    return NULL;
-}
-
 static void
 s_on_done(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg)
 {
-    uint32_t idx = (uint32_t) msg->task_id;
-    int32_t worker = -1;
-    bool running = braid_job_running(ent->job, idx, msg->attempts);
-    if (running && msg->status == BRAID_STATUS_CANCELLED) {
-        s_slot_t *slot = s_slot_of(self, msg->task_id, msg->attempts);
-        if (slot && slot->preempted) {
-            /*  It made room for its job's head of line: it runs again
-                later, resuming after what it had sent.                     */
-            s_task_retry(self, ent, idx, msg->attempts, false, "preempted");
-            return;
-        }
-    }
-    if (running && msg->transient && msg->status != BRAID_STATUS_OK) {
-        /*  A transient failure retries; a hand-back (cancelled, transient)
-            goes elsewhere without counting.                                */
-        bool counted = msg->status != BRAID_STATUS_CANCELLED;
-        s_task_retry(self, ent, idx, msg->attempts, counted,
-                     msg->text[0] ? msg->text : "transient failure");
-        if (counted)
-            s_check_fail_fast(self, ent);
-        return;
-    }
-    int rc =
-        braid_job_done(ent->job, idx, msg->attempts, msg->status, msg->parts, msg->text, &worker);
-    if (rc == -1 && worker < 0)
+    braid_sched_done_t rc = braid_sched_done(self->sched, &ent->sj, msg, self->now);
+    switch (rc) {
+    case BRAID_SCHED_STALE:
         self->counters.stale++;
-    else if (rc == -2) {
-        /*  Its end says more partials than arrived: run it again.          */
-        self->counters.gaps++;
-        s_task_retry(self, ent, idx, msg->attempts, true, "partials lost");
         return;
+    case BRAID_SCHED_CONFIRMED:
+        return;
+    case BRAID_SCHED_GAP:
+        self->counters.gaps++;
+        break;
+    case BRAID_SCHED_TAKEN_BACK:
+    case BRAID_SCHED_ENDED:
+        break;
     }
-    if (rc == 0)
-        self->tasks_done++;
-    s_slot_release(self, worker, msg->task_id);
-    if (rc != -1)
-        s_check_fail_fast(self, ent);
+    if (rc != BRAID_SCHED_ENDED)
+        braid_debug("task taken back job=%s task=%u attempt=%u status=%s gap=%d", ent->key,
+                    (uint32_t) msg->task_id, msg->attempts, braid_status_name((int) msg->status),
+                    rc == BRAID_SCHED_GAP);
+    s_check_fail_fast(self, ent);
 }
 
 static void
@@ -1153,24 +827,25 @@ s_on_sink(braid_broker_t *self)
         zmsg_destroy(&payload);
         return;
     }
+    braid_job_t *job = ent->sj.job;
     uint32_t idx = (uint32_t) msg.task_id;
     if (msg.type == BRAID_MSG_DATA) {
-        rc = braid_job_data(ent->job, idx, msg.attempts, msg.seq, &payload);
-        if (rc == -1)
+        braid_job_result_t result = braid_job_data(job, idx, msg.attempts, msg.seq, &payload);
+        if (result == BRAID_JOB_STALE)
             self->counters.stale++;
-        else if (rc == -2) {
+        else if (result == BRAID_JOB_GAP) {
             /*  The attempt's stream has a hole: stop it, run it again.    */
             self->counters.gaps++;
             braid_warning("result stream gap job=%s task=%u", ent->key, idx);
-            s_cancel_task(self, msg.task_id, msg.attempts, braid_job_worker(ent->job, idx));
+            s_cancel_task(self, msg.task_id, msg.attempts);
             s_task_retry(self, ent, idx, msg.attempts, true, "result stream gap");
         }
     } else {
         /*  The task's last partials may ride on its DONE.                  */
         size_t n = zmsg_size(payload);
-        if (n > 0 && braid_job_running(ent->job, idx, msg.attempts)) {
+        if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
             if (msg.parts < n ||
-                braid_job_data(ent->job, idx, msg.attempts, msg.parts - n, &payload) == -2) {
+                braid_job_data(job, idx, msg.attempts, msg.parts - n, &payload) == BRAID_JOB_GAP) {
                 self->counters.gaps++;
                 braid_warning("result stream gap job=%s task=%u", ent->key, idx);
             }
@@ -1182,199 +857,67 @@ s_on_sink(braid_broker_t *self)
 }
 
 /*  ---------------------------------------------------------------------
-    Dispatch                                                               */
+    What the scheduler decides, sent                                       */
 
-static bool
-s_dispatch_one(braid_broker_t *self, s_job_t *ent)
+/*  Send the TASK the scheduler started on worker number.                   */
+static void
+s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
+             const braid_sched_task_t *task)
 {
-    braid_job_t *job = ent->job;
-    uint32_t wants = braid_job_wants(job);
-    if (!wants)
-        return false;
-    uint32_t ns = braid_job_nsources(job);
-    uint32_t avail = 0;
-    for (uint32_t s = 0; s < ns; s++)
-        if ((wants & (1u << s)) && s_pick_worker(self, ent->gid[s]) >= 0)
-            avail |= 1u << s;
-    int64_t idx = braid_job_next_task(job, avail);
-    if (idx < 0)
-        return false;
-    uint32_t s = (uint32_t) idx % ns;
-    uint16_t gid = ent->gid[s];
-    int32_t wi = s_pick_worker(self, gid);
-    assert(wi >= 0);
-    s_worker_t *w = self->workers[wi];
-
+    braid_broker_t *self = arg;
+    s_worker_t *w = s_worker(self, number);
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_TASK);
-    msg.task_id = braid_task_id(braid_job_serial(job), (uint32_t) idx);
-    snprintf(msg.name, sizeof msg.name, "%s", braid_job_source_name(job, s));
-    msg.timeout_msec = braid_job_timeout_msec(job);
-    if (!msg.timeout_msec)
-        msg.timeout_msec = self->sources[gid].limiter.policy.timeout_msec;
+    msg.task_id = task->task_id;
+    msg.attempts = task->attempt;
+    msg.resume = task->resume;
+    msg.window = task->window;
+    msg.timeout_msec = task->timeout_msec;
+    snprintf(msg.name, sizeof msg.name, "%s",
+             braid_job_source_name(sj->job, idx % braid_job_nsources(sj->job)));
     size_t qlen;
-    const char *query = braid_job_query(job, (uint32_t) idx, &qlen);
+    const char *query = braid_job_query(sj->job, idx, &qlen);
     zmsg_t *body = zmsg_new();
-    if (!body || zmsg_addmem(body, query, qlen) != 0) {
-        zmsg_destroy(&body);
-        return false;
+    int err = ENOMEM;
+    if (body && zmsg_addmem(body, query, qlen) == 0) {
+        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0)
+            return;
+        err = errno;
     }
-    msg.attempts = braid_job_start(job, (uint32_t) idx, wi, &msg.resume, &msg.window);
-    s_slot_t *slot = s_slot_add(w, msg.task_id);
-    slot->attempt = msg.attempts;
-    slot->gid = gid;
-    slot->sent_msec = self->now;
-    slot->resume = msg.resume;
-    braid_limiter_start(&self->sources[gid].limiter);
-    self->tasks_dispatched++;
-    if (braid_msg_send(self->backend, w->rid, &msg, &body, true) != 0) {
-        /*  Not queued: it reached nobody, so it goes back without counting
-            as a retry. A worker whose connection is gone (EHOSTUNREACH) is
-            lost now, not after its liveness timeout.                       */
-        int err = errno;
-        braid_debug("cannot send task worker=%s errno=%d", w->name, err);
-        s_task_retry(self, ent, (uint32_t) idx, msg.attempts, false, "worker unreachable");
-        if (err == EHOSTUNREACH) {
-            braid_info("worker expired name=%s reason=unreachable running=%u", w->name,
-                       w->running);
-            s_worker_remove(self, (uint32_t) wi, true, "worker lost");
-        }
-        self->pump_all = true;
+    zmsg_destroy(&body);
+    /*  Not queued: it reached nobody, so it goes back without counting as
+        a retry. A worker whose connection is gone (EHOSTUNREACH) is lost
+        now, not after its liveness timeout.                                */
+    braid_debug("cannot send task worker=%s errno=%d", w->name, err);
+    s_task_retry(self, s_job(sj), idx, task->attempt, false, "worker unreachable");
+    if (err == EHOSTUNREACH) {
+        braid_info("worker expired name=%s reason=unreachable running=%u", w->name,
+                   braid_slots_running(self->slots, number));
+        s_worker_remove(self, w, true, "worker lost");
     }
-    return true;
+    self->pump_all = true;
 }
 
-/*  Hand out tasks while workers have free slots: one task per job per
-    round, each round starting after the job served last, so a freed slot
-    goes to the jobs in turn and a small job is never stuck behind a large
-    one. s_dispatch_one never removes a job, so the walk is safe.           */
+/*  Cancel the task the scheduler preempts for a head of line.              */
 static void
-s_dispatch(braid_broker_t *self)
+s_preempt_task(void *arg, const braid_slot_t *victim, braid_sched_job_t *sj, uint32_t head)
 {
-    self->dispatch_due = false;
-    /*  What the workers can take at all: once it is used up, no job needs
-        to be asked (with a hundred jobs, most turns free a single slot).  */
-    uint64_t free = 0;
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i])
-            free += S_CAPACITY(self->workers[i]->slots) - self->workers[i]->running;
-    bool progress = true;
-    while (progress && free && self->njobs) {
-        progress = false;
-        s_job_t *ent = self->rr ? self->rr : self->jobs_head;
-        for (size_t i = 0; i < self->njobs && free; i++) {
-            s_job_t *next = ent->next ? ent->next : self->jobs_head;
-            if (s_dispatch_one(self, ent)) {
-                progress = true;
-                self->rr = next;
-                free--;
-            }
-            ent = next;
-        }
-    }
+    braid_info("preempting task=%u job=%u for head task=%u job=%s", (uint32_t) victim->task_id,
+               (uint32_t) (victim->task_id >> 32), head, s_job(sj)->key);
+    s_cancel_task(arg, victim->task_id, victim->attempt);
 }
 
-/*  Submit order needs the head of line to run. Its job's later tasks (and,
-    through their heads, other jobs' tasks) may hold every slot, each stuck
-    on a full window that only a head can move: nothing would ever move
-    again. So when a head cannot run, the latest window-blocked task that
-    is in its way is cancelled: it keeps what it sent and resumes later
-    (not counted as a retry), and its slot, once its worker confirms, goes
-    to the head (workers start queued tasks lowest task id first).
-    A head is in the way of blocked tasks when it waits for a worker and
-    none has room, or when it sits queued (nothing received yet) at a
-    worker whose every slot runs a blocked task. One cancel at a time.     */
-
-/*  Is task_id a window-blocked task that is not its own job's head?        */
-static bool
-s_preemptible(braid_broker_t *self, uint64_t task_id)
-{
-    s_job_t *ent = s_job_of_task(self, task_id);
-    uint32_t idx = (uint32_t) task_id;
-    return ent && braid_job_head(ent->job) != (int64_t) idx &&
-           braid_job_window_blocked(ent->job, idx);
-}
-
-/*  The latest preemptible task on worker w (or on any worker serving gid
-    when w is NULL); *blocked counts them on w.                             */
-static s_slot_t *
-s_pick_victim(braid_broker_t *self, s_worker_t *w, uint16_t gid, int32_t *worker_p,
-              uint32_t *blocked)
-{
-    s_slot_t *victim = NULL;
-    *blocked = 0;
-    for (uint32_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *cand = self->workers[i];
-        if (!cand || (w && cand != w) || (!w && !s_worker_serves(cand, gid)))
-            continue;
-        for (uint32_t k = 0; k < cand->running; k++) {
-            s_slot_t *slot = &cand->tasks[k];
-            if (!s_preemptible(self, slot->task_id))
-                continue;
-            (*blocked)++;
-            if (!victim || slot->task_id > victim->task_id) {
-                victim = slot;
-                *worker_p = (int32_t) i;
-            }
-        }
-    }
-    return victim;
-}
-
-static void
-s_preempt_for_heads(braid_broker_t *self, bool queued_heads)
-{
-    if (self->preempting)
-        return;     /* one at a time */
-    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
-        int64_t head = braid_job_head(ent->job);
-        if (head < 0)
-            continue;
-        uint16_t gid = ent->gid[head % braid_job_nsources(ent->job)];
-        uint64_t head_id = braid_task_id(braid_job_serial(ent->job), (uint32_t) head);
-        s_slot_t *victim = NULL;
-        int32_t victim_worker = -1;
-        uint32_t blocked = 0;
-        if (braid_job_head_waiting(ent->job) >= 0) {
-            if (s_pick_worker(self, gid) >= 0)
-                continue;   /* a worker has room: dispatch gets there */
-            victim = s_pick_victim(self, NULL, gid, &victim_worker, &blocked);
-        } else if (queued_heads && braid_job_running(ent->job, (uint32_t) head,
-                                                     braid_job_attempt(ent->job, (uint32_t) head))) {
-            /*  Dispatched: nothing arrived since may mean queued there.    */
-            s_worker_t *w = NULL;
-            s_slot_t *hs = NULL;
-            for (uint32_t i = 0; i < self->nworkers && !w; i++)
-                if (self->workers[i] && (hs = s_slot_find(self->workers[i], head_id)))
-                    w = self->workers[i];
-            if (!w || braid_job_received_parts(ent->job, (uint32_t) head) != hs->resume)
-                continue;
-            victim = s_pick_victim(self, w, gid, &victim_worker, &blocked);
-            if (blocked < w->slots)
-                continue;   /* a slot there runs something that can end */
-        }
-        braid_debug("head check job=%s head=%" PRId64 " waiting=%d victim=%d blocked=%u", ent->key,
-                    head, braid_job_head_waiting(ent->job) >= 0, victim != NULL, blocked);
-        if (!victim)
-            continue;
-        braid_info("preempting task=%u job=%u for head task=%" PRId64 " job=%s",
-                   (uint32_t) victim->task_id, (uint32_t) (victim->task_id >> 32), head, ent->key);
-        victim->preempted = true;
-        self->preempting++;
-        s_cancel_task(self, victim->task_id, victim->attempt, victim_worker);
-        return;
-    }
-}
+static const braid_sched_io_t s_sched_io = {s_start_task, s_preempt_task};
 
 static void
 s_pump_all(braid_broker_t *self)
 {
     self->pump_all = false;
-    s_job_t *ent = self->jobs_head;
-    while (ent) {
-        s_job_t *next = ent->next;
-        s_job_pump(self, ent);
-        ent = next;
+    braid_sched_job_t *sj = braid_sched_jobs(self->sched);
+    while (sj) {
+        braid_sched_job_t *next = sj->next;
+        s_job_pump(self, s_job(sj));
+        sj = next;
     }
 }
 
@@ -1382,18 +925,52 @@ s_pump_all(braid_broker_t *self)
     Time: timers, heartbeats, liveness                                     */
 
 static void
-s_on_timer(braid_broker_t *self, const braid_timer_t *t)
+s_on_deadline(braid_broker_t *self, const braid_timer_t *t)
 {
-    s_job_t *ent = zhashx_lookup(self->jobs_by_serial, (void *) (uintptr_t) t->a);
+    s_job_t *ent = s_job_of_task(self, braid_task_id(t->a, 0));
     if (!ent)
         return;     /* the job is gone: a lazily cancelled timer */
-    if (t->kind == S_TIMER_RETRY) {
-        braid_job_ready(ent->job, t->b);
-        s_dispatch_later(self);
-    } else if (t->kind == S_TIMER_DEADLINE) {
-        braid_info("job deadline passed job=%s", ent->key);
-        s_job_stop(self, ent, BRAID_STATUS_TIMEOUT, "job deadline passed");
-        s_job_pump(self, ent);
+    braid_info("job deadline passed job=%s", ent->key);
+    s_job_stop(self, ent, BRAID_STATUS_TIMEOUT, "job deadline passed");
+    s_job_pump(self, ent);
+}
+
+/*  A worker's slots, once a tick: cancels for heads sent again, TASKs
+    neither acknowledged nor in a heartbeat run elsewhere.                  */
+static void
+s_check_slots(braid_broker_t *self, s_worker_t *w)
+{
+    /*  A cancel made for a head may have been lost: it is idempotent.     */
+    for (uint32_t t = 0; t < braid_slots_running(self->slots, w->number); t++) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, t);
+        if (slot->preempted)
+            s_cancel_task(self, slot->task_id, slot->attempt);
+    }
+    for (uint32_t t = 0; t < braid_slots_running(self->slots, w->number);) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, t);
+        if (slot->acked || self->now - slot->sent_msec <= (int64_t) self->cfg.ack_timeout_msec) {
+            t++;
+            continue;
+        }
+        uint64_t task_id = slot->task_id;
+        uint32_t attempt = slot->attempt;
+        s_job_t *ent = s_job_of_task(self, task_id);
+        /*  Partials of this attempt arrived: the worker has it.            */
+        if (ent && braid_job_received_parts(ent->sj.job, (uint32_t) task_id) > slot->resume &&
+            braid_job_attempt(ent->sj.job, (uint32_t) task_id) == attempt) {
+            slot->acked = true;
+            t++;
+            continue;
+        }
+        s_cancel_task(self, task_id, attempt);
+        if (ent) {
+            braid_warning("task not acknowledged, task again job=%s task=%u worker=%s", ent->key,
+                          (uint32_t) task_id, w->name);
+            s_task_retry(self, ent, (uint32_t) task_id, attempt, true, "task not acknowledged");
+            self->pump_all = true;
+        }
+        /*  Freed by the retry, or here; the last slot has moved to t.      */
+        braid_sched_release(self->sched, task_id, attempt);
     }
 }
 
@@ -1405,53 +982,23 @@ s_tick(braid_broker_t *self)
         sd_notify(0, "WATCHDOG=1");
     braid_msg_t beat;
     braid_msg_init(&beat, BRAID_MSG_BHEARTBEAT);
-    for (uint32_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
+    for (uint32_t i = 0; i < braid_sched_nworkers(self->sched); i++) {
+        s_worker_t *w = s_worker(self, (int32_t) i);
         if (!w)
             continue;
         int64_t idle = self->now - w->last_seen_msec;
         if (idle > (int64_t) self->cfg.worker_liveness_msec) {
             braid_info("worker expired name=%s idle_msec=%" PRId64 " running=%u", w->name, idle,
-                       w->running);
-            s_worker_remove(self, i, true, "worker lost");
+                       braid_slots_running(self->slots, w->number));
+            s_worker_remove(self, w, true, "worker lost");
             continue;
         }
-        braid_msg_send(self->backend, w->rid, &beat, NULL, true);
-        /*  A cancel made for a head may have been lost: it is idempotent. */
-        for (uint32_t t = 0; t < w->running; t++)
-            if (w->tasks[t].preempted)
-                s_cancel_task(self, w->tasks[t].task_id, w->tasks[t].attempt, (int32_t) i);
-        /*  A TASK neither acknowledged nor in a heartbeat: send it again.  */
-        for (uint32_t t = 0; t < w->running;) {
-            s_slot_t *slot = &w->tasks[t];
-            if (slot->acked || self->now - slot->sent_msec <= (int64_t) self->cfg.ack_timeout_msec) {
-                t++;
-                continue;
-            }
-            uint64_t task_id = slot->task_id;
-            uint32_t attempt = slot->attempt;
-            s_job_t *ent = s_job_of_task(self, task_id);
-            /*  Partials of this attempt arrived: the worker has it.        */
-            if (ent && braid_job_received_parts(ent->job, (uint32_t) task_id) > slot->resume &&
-                braid_job_attempt(ent->job, (uint32_t) task_id) == attempt) {
-                slot->acked = true;
-                t++;
-                continue;
-            }
-            s_cancel_task(self, task_id, attempt, (int32_t) i);
-            if (ent) {
-                braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
-                              ent->key, (uint32_t) task_id, w->name);
-                s_task_retry(self, ent, (uint32_t) task_id, attempt, true,
-                             "task not acknowledged");
-                self->pump_all = true;
-            }
-            if (t < w->running && w->tasks[t].task_id == task_id)
-                s_slot_release(self, (int32_t) i, task_id);
-        }
+        s_send_worker(self, w, &beat);
+        s_check_slots(self, w);
     }
     /*  Clients: a silent one loses its jobs; an idle one is forgotten.     */
-    for (s_job_t *ent = self->jobs_head; ent; ent = ent->next) {
+    for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj; sj = sj->next) {
+        s_job_t *ent = s_job(sj);
         if (ent->stopped || !ent->owner)
             continue;
         int64_t idle = self->now - ent->owner->last_seen_msec;
@@ -1513,22 +1060,17 @@ braid_broker_new(const braid_broker_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->now = zclock_mono();
-    self->seed = (unsigned int) (zclock_time() ^ getpid());
+    self->sched = braid_sched_new((unsigned int) (zclock_time() ^ getpid()));
     self->workers_by_rid = zhashx_new();
-    self->source_ids = zhashx_new();
     self->jobs_by_key = zhashx_new();
-    self->jobs_by_serial = zhashx_new();
     self->clients = zhashx_new();
-    self->timers = braid_timers_new();
-    if (!self->workers_by_rid || !self->source_ids || !self->jobs_by_key ||
-        !self->jobs_by_serial || !self->clients || !self->timers) {
+    self->deadlines = braid_timers_new();
+    if (!self->sched || !self->workers_by_rid || !self->jobs_by_key || !self->clients ||
+        !self->deadlines) {
         braid_broker_destroy(&self);
         return NULL;
     }
-    zhashx_set_key_hasher(self->jobs_by_serial, s_serial_hash);
-    zhashx_set_key_comparator(self->jobs_by_serial, s_serial_cmp);
-    zhashx_set_key_duplicator(self->jobs_by_serial, NULL);
-    zhashx_set_key_destructor(self->jobs_by_serial, NULL);
+    self->slots = braid_sched_slots(self->sched);
     zhashx_set_destructor(self->clients, s_client_free);
 
     self->frontend = s_bind(ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM, S_FRONTEND_MAX_FRAME,
@@ -1549,19 +1091,19 @@ braid_broker_destroy(braid_broker_t **self_p)
     braid_broker_t *self = *self_p;
     if (!self)
         return;
-    while (self->jobs_head)
-        s_job_remove(self, self->jobs_head);
-    for (uint32_t i = 0; i < self->nworkers; i++)
-        s_worker_free(&self->workers[i]);
-    free(self->workers);
-    for (uint32_t i = 0; i < self->nsources; i++)
-        free(self->sources[i].name);
+    if (self->sched) {
+        while (braid_sched_jobs(self->sched))
+            s_job_remove(self, s_job(braid_sched_jobs(self->sched)));
+        for (uint32_t i = 0; i < braid_sched_nworkers(self->sched); i++) {
+            s_worker_t *w = s_worker(self, (int32_t) i);
+            s_worker_free(&w);
+        }
+    }
+    braid_sched_destroy(&self->sched);
     zhashx_destroy(&self->workers_by_rid);
-    zhashx_destroy(&self->source_ids);
     zhashx_destroy(&self->jobs_by_key);
-    zhashx_destroy(&self->jobs_by_serial);
     zhashx_destroy(&self->clients);
-    braid_timers_destroy(&self->timers);
+    braid_timers_destroy(&self->deadlines);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->sink);
@@ -1589,14 +1131,13 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     self->cfg.default_policy = cfg->default_policy;
     memcpy(self->cfg.policies, cfg->policies, sizeof cfg->policies);
     self->cfg.npolicies = cfg->npolicies;
-    for (uint32_t g = 0; g < self->nsources; g++) {
-        braid_limiter_t *lim = &self->sources[g].limiter;
-        uint32_t running = lim->running;
-        braid_limiter_init(lim, braid_broker_config_policy(&self->cfg, self->sources[g].name), self->now);
-        lim->running = running;
+    for (uint32_t g = 0; g < braid_sched_nsources(self->sched); g++) {
+        const char *name = braid_sched_source_name(self->sched, (uint16_t) g);
+        braid_sched_source_set_policy(self->sched, (uint16_t) g,
+                                      braid_broker_config_policy(&self->cfg, name), self->now);
     }
     braid_notice("source policies reloaded policies=%u", cfg->npolicies);
-    s_dispatch_later(self);
+    braid_sched_wake(self->sched);
 }
 
 /*  Handle what is waiting on sock, at most S_DRAIN_MAX messages.           */
@@ -1610,34 +1151,27 @@ s_drain(braid_broker_t *self, zsock_t *sock, void (*handler)(braid_broker_t *))
 static void
 s_retry_blocked(braid_broker_t *self)
 {
-    s_job_t *ent = self->jobs_head;
-    while (ent && self->blocked_jobs) {
-        s_job_t *next = ent->next;
-        if (ent->blocked)
-            s_job_pump(self, ent);
-        ent = next;
+    braid_sched_job_t *sj = braid_sched_jobs(self->sched);
+    while (sj && self->blocked_jobs) {
+        braid_sched_job_t *next = sj->next;
+        if (s_job(sj)->blocked)
+            s_job_pump(self, s_job(sj));
+        sj = next;
     }
 }
 
-/*  How long poll may sleep: until the next tick, timer, token, or a retry
-    of a blocked client.                                                    */
+/*  How long poll may sleep: until the next tick, deadline, backoff or
+    token, or a retry of a blocked client.                                  */
 static long
 s_poll_timeout(braid_broker_t *self)
 {
     int64_t until = self->next_tick;
-    int64_t t = braid_timers_next(self->timers);
+    int64_t t = braid_timers_next(self->deadlines);
     if (t < until)
         until = t;
-    for (uint32_t g = 0; g < self->nsources; g++) {
-        braid_limiter_t *lim = &self->sources[g].limiter;
-        if (lim->policy.rate > 0 && lim->tokens < 1.0) {
-            int64_t next = braid_limiter_next_msec(lim, self->now);
-            if (next < until)
-                until = next;
-            /*  Whoever waits on a token is served when the poll wakes.    */
-            self->dispatch_due = true;
-        }
-    }
+    t = braid_sched_next_msec(self->sched, self->now);
+    if (t < until)
+        until = t;
     if (self->draining && self->drain_until < until)
         until = self->drain_until;
     long timeout = (long) (until - self->now);
@@ -1652,7 +1186,8 @@ s_start_drain(braid_broker_t *self)
     self->draining = true;
     self->drain_until = self->now + self->cfg.drain_msec;
     sd_notify(0, "STOPPING=1");
-    braid_notice("draining jobs=%zu drain_msec=%u", self->njobs, self->cfg.drain_msec);
+    braid_notice("draining jobs=%zu drain_msec=%u", braid_sched_njobs(self->sched),
+                 self->cfg.drain_msec);
 }
 
 int
@@ -1680,7 +1215,8 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             s_start_drain(self);
         }
         if (self->draining) {
-            if (self->njobs == 0) {
+            size_t njobs = braid_sched_njobs(self->sched);
+            if (njobs == 0) {
                 /*  Let the last ENDs and JOB_ENDs reach their clients.     */
                 zsock_set_linger(self->frontend, S_STOP_GRACE_MSEC);
                 return 0;
@@ -1688,9 +1224,10 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             if (self->now >= self->drain_until) {
                 if (cancelled_rest)
                     return 0;   /* the grace after the cancel is over too */
-                braid_warning("drain time over, cancelling jobs=%zu", self->njobs);
-                for (s_job_t *ent = self->jobs_head; ent; ent = ent->next)
-                    s_job_stop(self, ent, BRAID_STATUS_CANCELLED, "cancelled: broker stopping");
+                braid_warning("drain time over, cancelling jobs=%zu", njobs);
+                for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj; sj = sj->next)
+                    s_job_stop(self, s_job(sj), BRAID_STATUS_CANCELLED,
+                               "cancelled: broker stopping");
                 self->pump_all = true;
                 cancelled_rest = true;
                 self->drain_until = self->now + S_STOP_GRACE_MSEC;
@@ -1713,24 +1250,25 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
         s_drain(self, self->sink, s_on_sink);
         s_drain(self, self->backend, s_on_backend);
         s_drain(self, self->frontend, s_on_frontend);
+        braid_sched_fire(self->sched, self->now);
         braid_timer_t timer;
-        while (braid_timers_pop(self->timers, self->now, &timer))
-            s_on_timer(self, &timer);
+        while (braid_timers_pop(self->deadlines, self->now, &timer))
+            s_on_deadline(self, &timer);
         if (self->now >= self->next_tick) {
             s_tick(self);
             /*  A task in a head's way may have filled its window since; and
                 a head queued behind blocked tasks is looked for here only,
                 once a tick, as that walks every slot of its worker.        */
-            s_preempt_for_heads(self, true);
+            braid_sched_preempt(self->sched, true, self->now, &s_sched_io, self);
             self->next_tick = self->now + self->cfg.heartbeat_msec;
         }
         if (self->blocked_jobs)
             s_retry_blocked(self);
         if (self->pump_all)
             s_pump_all(self);
-        if (self->dispatch_due) {
-            s_dispatch(self);
-            s_preempt_for_heads(self, false);
+        if (braid_sched_due(self->sched)) {
+            braid_sched_dispatch(self->sched, self->now, &s_sched_io, self);
+            braid_sched_preempt(self->sched, false, self->now, &s_sched_io, self);
         }
         if (self->pump_all)
             s_pump_all(self);
