@@ -97,10 +97,10 @@ braid_backend_task_retry(braid_broker_t *self, braid_sched_job_t *sj, uint32_t i
                     braid_frontend_job_key(sj), idx, attempt, counted, delay, why);
 }
 
-
 /*  ---------------------------------------------------------------------
     Workers                                                                */
 
+/*  Free a worker record (the scheduler must not list it any more).        */
 static void
 s_worker_free(s_worker_t **w_p)
 {
@@ -134,6 +134,7 @@ s_worker_remove(braid_broker_t *self, s_worker_t *w, bool counted, const char *w
     s_worker_free(&w);
 }
 
+/*  HELLO: a worker joins (again: what it ran is handed back first).        */
 static void
 s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg_t *msg)
 {
@@ -243,6 +244,7 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
     }
 }
 
+/*  RESET: a worker we do not know must say HELLO.                          */
 static void
 s_send_reset(braid_broker_t *self, zframe_t *rid)
 {
@@ -363,6 +365,7 @@ const braid_sched_io_t braid_backend_sched_io = {s_start_task, s_preempt_task};
 /*  ---------------------------------------------------------------------
     Results                                                                */
 
+/*  DONE: what it did to the task (braid_sched_done), counted.              */
 static void
 s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
 {

@@ -57,6 +57,8 @@ braid_broker_hex(zframe_t *rid, const uint8_t *job_id)
 /*  ---------------------------------------------------------------------
     Life cycle                                                             */
 
+/*  A socket of type bound to endpoint, hardened; *bound gets the endpoint
+    actually bound (owned). NULL, logged, on failure.                       */
 static zsock_t *
 s_bind(int type, const char *endpoint, int hwm, int64_t max_frame, char **bound)
 {
@@ -191,6 +193,7 @@ s_tick(braid_broker_t *self)
     braid_frontend_tick(self);
 }
 
+/*  The first SIGTERM: refuse new jobs, let the open ones run a while.      */
 static void
 s_start_drain(braid_broker_t *self)
 {

@@ -49,12 +49,16 @@ braid_frontend_job_key(braid_sched_job_t *sj)
 /*  ---------------------------------------------------------------------
     Jobs                                                                   */
 
+/*  True unless a failed send consumed the payload (see braid_msg_try_send). */
 static bool
 s_payload_intact(zmsg_t **payload)
 {
     return !payload || *payload;
 }
 
+/*  The jobs' emitter (braid_job_emit_fn): to the client, without blocking;
+    a client that cannot take more blocks its job, one that is gone
+    silences it.                                                            */
 static int
 s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 {
@@ -86,6 +90,7 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 
 static const braid_job_io_t s_io = {s_emit, braid_backend_grant};
 
+/*  Close the job: forget it everywhere and free it.                        */
 static void
 s_job_remove(braid_broker_t *self, s_job_t *ent)
 {
@@ -142,6 +147,7 @@ braid_frontend_check_fail_fast(braid_broker_t *self, braid_sched_job_t *sj)
 /*  ---------------------------------------------------------------------
     Requests                                                               */
 
+/*  ERROR to a client, counted as rejected.                                 */
 static void
 s_send_error(braid_broker_t *self, zframe_t *client, const uint8_t *job_id, uint32_t code,
              const char *text)
@@ -157,6 +163,7 @@ s_send_error(braid_broker_t *self, zframe_t *client, const uint8_t *job_id, uint
         braid_debug("cannot send error errno=%d", errno);
 }
 
+/*  ACCEPT to a client.                                                     */
 static void
 s_send_accept(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
 {
@@ -213,6 +220,7 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
     return 0;
 }
 
+/*  SUBMIT: open the job (or ACCEPT again an identical one), or refuse.     */
 static void
 s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const braid_msg_t *msg)
 {
@@ -267,6 +275,7 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     s_send_accept(self, client, msg->job_id);
 }
 
+/*  The job a client opened with job_id, or NULL.                           */
 static s_job_t *
 s_find_job(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
 {
@@ -460,8 +469,9 @@ braid_frontend_tick(braid_broker_t *self)
     zlistx_t *idle_clients = zlistx_new();
     if (!idle_clients)
         return;
+    int64_t liveness = self->cfg.client_liveness_msec;
     for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
-        if (c->jobs == 0 && self->now - c->last_seen_msec > (int64_t) self->cfg.client_liveness_msec)
+        if (c->jobs == 0 && self->now - c->last_seen_msec > liveness)
             zlistx_add_end(idle_clients, c->key);
     for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients))
         zhashx_delete(self->clients, key);
@@ -471,6 +481,7 @@ braid_frontend_tick(braid_broker_t *self)
 /*  ---------------------------------------------------------------------
     Life cycle                                                             */
 
+/*  zhashx destructor of client records.                                    */
 static void
 s_client_free(void **item)
 {

@@ -291,7 +291,8 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
         return BRAID_JOB_ENDED;
     }
     uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
-    if ((counted && t->retries >= limit) || (t->fwd > 0 && policy->on_retry == BRAID_ON_RETRY_FAIL)) {
+    bool shown = t->fwd > 0;    /* partials of it reached the client       */
+    if ((counted && t->retries >= limit) || (shown && policy->on_retry == BRAID_ON_RETRY_FAIL)) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
         return BRAID_JOB_ENDED;
     }

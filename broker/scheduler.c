@@ -151,6 +151,7 @@ braid_sched_policy(braid_sched_t *self, uint16_t gid)
     return &self->sources[gid].limiter.policy;
 }
 
+/*  True if worker w serves source gid.                                     */
 static bool
 s_serves(const s_worker_t *w, uint16_t gid)
 {

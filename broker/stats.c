@@ -46,12 +46,14 @@ s_set(json_t *obj, const char *key, json_t *value)
     return json_object_set_new(obj, key, value) == 0 ? 0 : -1;
 }
 
+/*  Set obj[key] to an unsigned integer. 0 / -1.                            */
 static int
 s_set_uint(json_t *obj, const char *key, uint64_t value)
 {
     return s_set(obj, key, json_integer((json_int_t) value));
 }
 
+/*  {"NAME":{"queued":N,"running":N},...}, or NULL.                         */
 static json_t *
 s_sources(const braid_stats_t *stats)
 {
@@ -74,6 +76,7 @@ s_sources(const braid_stats_t *stats)
     return sources;
 }
 
+/*  {"DECODE-ERROR":N,...,"stale":N,"unknown":N,"gaps":N}, or NULL.         */
 static json_t *
 s_dropped(const braid_counters_t *counters)
 {
