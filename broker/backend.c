@@ -259,17 +259,9 @@ braid_backend_on_message(braid_broker_t *self)
     braid_msg_t msg;
     zframe_t *rid = NULL;
     zmsg_t *payload = NULL;
-    braid_err_t err;
-    int rc = braid_msg_recv(self->backend, true, BRAID_CH_WORKER, &msg, &rid, &payload, &err);
-    if (rc == -1)
+    if (braid_broker_recv(self, self->backend, &msg, &rid, &payload) != 0)
         return;
-    char *key = NULL;
-    if (rc == -2) {
-        self->counters.malformed[err]++;
-        braid_debug("backend: dropped malformed message reason=%s", braid_err_name(err));
-        goto done;
-    }
-    key = braid_broker_hex(rid, NULL);
+    char *key = braid_broker_hex(rid, NULL);
     if (!key)
         goto done;
     if (msg.type == BRAID_MSG_HELLO) {
@@ -396,15 +388,8 @@ braid_backend_on_result(braid_broker_t *self)
 {
     braid_msg_t msg;
     zmsg_t *payload = NULL;
-    braid_err_t err;
-    int rc = braid_msg_recv(self->sink, false, BRAID_CH_SINK, &msg, NULL, &payload, &err);
-    if (rc == -1)
+    if (braid_broker_recv(self, self->sink, &msg, NULL, &payload) != 0)
         return;
-    if (rc == -2) {
-        self->counters.malformed[err]++;
-        braid_debug("sink: dropped malformed message reason=%s", braid_err_name(err));
-        return;
-    }
     braid_sched_job_t *sj = braid_sched_job_of(self->sched, msg.task_id);
     if (!sj) {
         /*  A job that is gone (a late result of a cancelled task) is stale;

@@ -57,6 +57,26 @@ braid_broker_hex(zframe_t *rid, const uint8_t *job_id)
 /*  ---------------------------------------------------------------------
     Life cycle                                                             */
 
+int
+braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_t **rid,
+                  zmsg_t **payload)
+{
+    bool front = sock == self->frontend, back = sock == self->backend;
+    braid_channel_t channel = front ? BRAID_CH_CLIENT : back ? BRAID_CH_WORKER : BRAID_CH_SINK;
+    braid_err_t err;
+    int rc = braid_msg_recv(sock, rid != NULL, channel, msg, rid, payload, &err);
+    if (rc == -2) {
+        /*  Dropped and counted; a malformed message creates no session.   */
+        self->counters.malformed[err]++;
+        braid_debug("%s: dropped malformed message reason=%s",
+                    front ? "frontend" : back ? "backend" : "sink", braid_err_name(err));
+        zmsg_destroy(payload);
+        if (rid)
+            zframe_destroy(rid);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 /*  A socket of type bound to endpoint, hardened; *bound gets the endpoint
     actually bound (owned). NULL, logged, on failure.                       */
 static zsock_t *

@@ -62,6 +62,14 @@ struct braid_broker_t {
 char *
 braid_broker_hex(zframe_t *rid, const uint8_t *job_id);
 
+/*  broker.c: receive one message from sock, routed when rid is not NULL
+    (see braid_msg_recv). 0 with msg, *rid and *payload filled (owned by
+    the caller); -1 when there was none, or it was malformed: counted,
+    logged, and nothing is left to free.                                    */
+int
+braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_t **rid,
+                  zmsg_t **payload);
+
 /*  ---------------------------------------------------------------------
     frontend.c                                                              */
 

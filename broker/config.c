@@ -61,62 +61,102 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     braid_policy_defaults(&cfg->default_policy);
 }
 
-/*  If key names one of keys, store its value into base. 1 stored, 0 not
-    one of them, -1 bad value (err filled).                                 */
-static int
-s_uint_key(braid_conf_t *key, const s_uint_key_t *keys, size_t nkeys, void *base, char *err,
-           size_t errsize)
+/*  The entry of keys called name, or NULL.                                 */
+static const s_uint_key_t *
+s_uint_key_find(const s_uint_key_t *keys, size_t nkeys, const char *name)
 {
-    const char *name = braid_conf_name(key);
-    for (size_t i = 0; i < nkeys; i++) {
-        if (!streq(name, keys[i].name))
-            continue;
-        void *dst = (char *) base + keys[i].offset;
-        uint64_t v, dflt = keys[i].wide ? *(uint64_t *) dst : *(uint32_t *) dst;
-        if (braid_conf_uint(key, "", keys[i].min, keys[i].max, dflt, &v, err, errsize) != 0)
+    for (size_t i = 0; i < nkeys; i++)
+        if (streq(name, keys[i].name))
+            return &keys[i];
+    return NULL;
+}
+
+/*  Store the value of key, an unsigned one described by entry, into base.
+    0, or -1 when it is not an integer within the bounds (err filled).      */
+static int
+s_uint_key_store(braid_conf_t *key, const s_uint_key_t *entry, void *base, char *err,
+                 size_t errsize)
+{
+    void *dst = (char *) base + entry->offset;
+    uint64_t v, dflt = entry->wide ? *(uint64_t *) dst : *(uint32_t *) dst;
+    if (braid_conf_uint(key, "", entry->min, entry->max, dflt, &v, err, errsize) != 0)
+        return -1;
+    if (entry->wide)
+        *(uint64_t *) dst = v;
+    else
+        *(uint32_t *) dst = (uint32_t) v;
+    return 0;
+}
+
+/*  A key of a section that its table of unsigned keys does not name, with
+    its value (may be NULL): stored into base, 0, or -1 (err filled).       */
+typedef int(s_key_fn)(braid_conf_t *key, const char *name, const char *value, void *base,
+                      char *err, size_t errsize);
+
+/*  Every key of section sec: the unsigned ones from keys, the rest through
+    other. 0, or -1 at the first bad one (err filled).                      */
+static int
+s_load_keys(braid_conf_t *sec, const s_uint_key_t *keys, size_t nkeys, s_key_fn *other,
+            void *base, char *err, size_t errsize)
+{
+    for (braid_conf_t *key = braid_conf_child(sec); key; key = braid_conf_next(key)) {
+        const char *name = braid_conf_name(key);
+        const s_uint_key_t *entry = s_uint_key_find(keys, nkeys, name);
+        int rc = entry ? s_uint_key_store(key, entry, base, err, errsize)
+                       : other(key, name, braid_conf_value(key), base, err, errsize);
+        if (rc != 0)
             return -1;
-        if (keys[i].wide)
-            *(uint64_t *) dst = v;
-        else
-            *(uint32_t *) dst = (uint32_t) v;
-        return 1;
     }
     return 0;
 }
 
-/*  The keys of one source's section.                                       */
+/*  A source policy's keys besides the unsigned ones.                       */
 static int
-s_load_policy(braid_conf_t *sec, braid_policy_t *policy, char *err, size_t errsize)
+s_policy_key(braid_conf_t *key, const char *name, const char *value, void *base, char *err,
+             size_t errsize)
 {
-    for (braid_conf_t *key = braid_conf_child(sec); key; key = braid_conf_next(key)) {
-        const char *name = braid_conf_name(key);
-        const char *value = braid_conf_value(key);
-        int rc = s_uint_key(key, s_policy_keys, sizeof s_policy_keys / sizeof s_policy_keys[0],
-                            policy, err, errsize);
-        if (rc < 0)
-            return -1;
-        if (rc > 0)
-            continue;
-        if (streq(name, "rate")) {
-            char *end = NULL;
-            double rate = value ? strtod(value, &end) : -1;
-            if (!value || !*value || *end || rate < 0 || rate > 1e9) {
-                braid_conf_error(key, err, errsize, "rate must be a number of tasks per second");
-                return -1;
-            }
-            policy->rate = rate;
-        } else if (streq(name, "on_retry")) {
-            int v = value ? braid_on_retry_parse(value) : -1;
-            if (v < 0) {
-                braid_conf_error(key, err, errsize, "on_retry must be resume, restart or fail");
-                return -1;
-            }
-            policy->on_retry = (braid_on_retry_t) v;
-        } else {
-            braid_conf_error(key, err, errsize, "unknown key '%s' in a source policy", name);
+    braid_policy_t *policy = base;
+    if (streq(name, "rate")) {
+        char *end = NULL;
+        double rate = value ? strtod(value, &end) : -1;
+        if (!value || !*value || *end || rate < 0 || rate > 1e9) {
+            braid_conf_error(key, err, errsize, "rate must be a number of tasks per second");
             return -1;
         }
+        policy->rate = rate;
+    } else if (streq(name, "on_retry")) {
+        int v = value ? braid_on_retry_parse(value) : -1;
+        if (v < 0) {
+            braid_conf_error(key, err, errsize, "on_retry must be resume, restart or fail");
+            return -1;
+        }
+        policy->on_retry = (braid_on_retry_t) v;
+    } else {
+        braid_conf_error(key, err, errsize, "unknown key '%s' in a source policy", name);
+        return -1;
     }
+    return 0;
+}
+
+/*  Section broker's keys besides the unsigned ones: the endpoints.         */
+static int
+s_broker_key(braid_conf_t *key, const char *name, const char *value, void *base, char *err,
+             size_t errsize)
+{
+    braid_broker_config_t *cfg = base;
+    const char **endpoint = streq(name, "frontend")  ? &cfg->frontend
+                            : streq(name, "backend") ? &cfg->backend
+                            : streq(name, "sink")    ? &cfg->sink
+                                                     : NULL;
+    if (!endpoint) {
+        braid_conf_error(key, err, errsize, "unknown key '%s' in section broker", name);
+        return -1;
+    }
+    if (!value || !*value) {
+        braid_conf_error(key, err, errsize, "%s needs an endpoint", name);
+        return -1;
+    }
+    *endpoint = value;
     return 0;
 }
 
@@ -138,38 +178,9 @@ s_load_sources(braid_conf_t *sec, braid_broker_config_t *cfg, char *err, size_t 
         braid_source_policy_t *sp = &cfg->policies[cfg->npolicies++];
         snprintf(sp->name, sizeof sp->name, "%s", name);
         sp->policy = cfg->default_policy;
-        if (s_load_policy(src, &sp->policy, err, errsize) != 0)
+        if (s_load_keys(src, s_policy_keys, sizeof s_policy_keys / sizeof s_policy_keys[0],
+                        s_policy_key, &sp->policy, err, errsize) != 0)
             return -1;
-    }
-    return 0;
-}
-
-/*  The section "broker": endpoints and limits.                             */
-static int
-s_load_broker(braid_conf_t *sec, braid_broker_config_t *cfg, char *err, size_t errsize)
-{
-    for (braid_conf_t *key = braid_conf_child(sec); key; key = braid_conf_next(key)) {
-        const char *name = braid_conf_name(key);
-        const char *value = braid_conf_value(key);
-        int rc = s_uint_key(key, s_broker_keys, sizeof s_broker_keys / sizeof s_broker_keys[0],
-                            cfg, err, errsize);
-        if (rc < 0)
-            return -1;
-        if (rc > 0)
-            continue;
-        const char **endpoint = streq(name, "frontend")  ? &cfg->frontend
-                                : streq(name, "backend") ? &cfg->backend
-                                : streq(name, "sink")    ? &cfg->sink
-                                                         : NULL;
-        if (!endpoint) {
-            braid_conf_error(key, err, errsize, "unknown key '%s' in section broker", name);
-            return -1;
-        }
-        if (!value || !*value) {
-            braid_conf_error(key, err, errsize, "%s needs an endpoint", name);
-            return -1;
-        }
-        *endpoint = value;
     }
     return 0;
 }
@@ -188,7 +199,8 @@ braid_broker_config_load(const char *path, braid_broker_config_t *cfg, braid_con
         if (streq(name, "source"))
             rc = s_load_sources(sec, cfg, err, errsize);
         else if (streq(name, "broker"))
-            rc = s_load_broker(sec, cfg, err, errsize);
+            rc = s_load_keys(sec, s_broker_keys, sizeof s_broker_keys / sizeof s_broker_keys[0],
+                             s_broker_key, cfg, err, errsize);
         else {
             braid_conf_error(sec, err, errsize, "unknown section '%s' (expected broker or source)",
                              name);

@@ -333,16 +333,8 @@ braid_frontend_on_message(braid_broker_t *self)
     braid_msg_t msg;
     zframe_t *rid = NULL;
     zmsg_t *payload = NULL;
-    braid_err_t err;
-    int rc = braid_msg_recv(self->frontend, true, BRAID_CH_CLIENT, &msg, &rid, &payload, &err);
-    if (rc == -1)
+    if (braid_broker_recv(self, self->frontend, &msg, &rid, &payload) != 0)
         return;
-    if (rc == -2) {
-        /*  Dropped and counted; a malformed message creates no session.   */
-        self->counters.malformed[err]++;
-        braid_debug("frontend: dropped malformed message reason=%s", braid_err_name(err));
-        goto done;
-    }
     s_client_t *client = s_client(self, rid);
     if (!client)
         goto done;
