@@ -123,7 +123,8 @@ s_worker_remove(braid_broker_t *self, s_worker_t *w, bool counted, const char *w
         braid_slot_t slot = *braid_slots_at(self->slots, w->number, n - 1);
         braid_sched_job_t *sj = braid_sched_job_of(self->sched, slot.task_id);
         if (sj) {
-            braid_backend_task_retry(self, sj, (uint32_t) slot.task_id, slot.attempt, counted, why);
+            uint32_t idx = braid_task_index(slot.task_id);
+            braid_backend_task_retry(self, sj, idx, slot.attempt, counted, why);
             self->pump_all = true;
         }
         /*  The retry freed it; without a job, it is freed here.            */
@@ -201,7 +202,7 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
         braid_sched_job_t *sj = braid_sched_job_of(self->sched, entry.task_id);
         if (!sj)
             continue;
-        uint32_t idx = (uint32_t) entry.task_id;
+        uint32_t idx = braid_task_index(entry.task_id);
         uint64_t recv = braid_job_received_parts(sj->job, idx);
         if (entry.next_seq > recv && slot->hb_seq == entry.next_seq && slot->hb_recv == recv) {
             /*  Partials the worker sent never came, and nothing moved.     */
@@ -231,12 +232,12 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
             continue;
         }
         uint64_t task_id = slot->task_id;
-        uint32_t attempt = slot->attempt;
+        uint32_t idx = braid_task_index(task_id), attempt = slot->attempt;
         braid_sched_job_t *sj = braid_sched_job_of(self->sched, task_id);
         if (sj) {
             braid_warning("task end lost, task again job=%s task=%u", braid_frontend_job_key(sj),
-                          (uint32_t) task_id);
-            braid_backend_task_retry(self, sj, (uint32_t) task_id, attempt, true, "end lost");
+                          idx);
+            braid_backend_task_retry(self, sj, idx, attempt, true, "end lost");
             self->pump_all = true;
         }
         /*  Freed by the retry, or here; the last slot has moved to i.      */
@@ -347,8 +348,9 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
 static void
 s_preempt_task(void *arg, const braid_slot_t *victim, braid_sched_job_t *sj, uint32_t head)
 {
-    braid_info("preempting task=%u job=%u for head task=%u job=%s", (uint32_t) victim->task_id,
-               (uint32_t) (victim->task_id >> 32), head, braid_frontend_job_key(sj));
+    braid_info("preempting task=%u job=%u for head task=%u job=%s",
+               braid_task_index(victim->task_id), braid_task_serial(victim->task_id), head,
+               braid_frontend_job_key(sj));
     braid_backend_cancel_task(arg, victim->task_id, victim->attempt);
 }
 
@@ -377,9 +379,8 @@ s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
     }
     if (rc != BRAID_SCHED_ENDED)
         braid_debug("task taken back job=%s task=%u attempt=%u status=%s gap=%d",
-                    braid_frontend_job_key(sj),
-                    (uint32_t) msg->task_id, msg->attempts, braid_status_name((int) msg->status),
-                    rc == BRAID_SCHED_GAP);
+                    braid_frontend_job_key(sj), braid_task_index(msg->task_id), msg->attempts,
+                    braid_status_name((int) msg->status), rc == BRAID_SCHED_GAP);
     braid_frontend_check_fail_fast(self, sj);
 }
 
@@ -394,7 +395,7 @@ braid_backend_on_result(braid_broker_t *self)
     if (!sj) {
         /*  A job that is gone (a late result of a cancelled task) is stale;
             a task id the broker never gave out is unknown.                 */
-        uint32_t serial = (uint32_t) (msg.task_id >> 32);
+        uint32_t serial = braid_task_serial(msg.task_id);
         if (serial && serial <= self->next_serial)
             self->counters.stale++;
         else
@@ -403,7 +404,7 @@ braid_backend_on_result(braid_broker_t *self)
         return;
     }
     braid_job_t *job = sj->job;
-    uint32_t idx = (uint32_t) msg.task_id;
+    uint32_t idx = braid_task_index(msg.task_id);
     if (msg.type == BRAID_MSG_DATA) {
         braid_job_result_t result = braid_job_data(job, idx, msg.attempts, msg.seq, &payload);
         if (result == BRAID_JOB_STALE)
@@ -453,11 +454,11 @@ s_check_slots(braid_broker_t *self, s_worker_t *w)
             continue;
         }
         uint64_t task_id = slot->task_id;
-        uint32_t attempt = slot->attempt;
+        uint32_t idx = braid_task_index(task_id), attempt = slot->attempt;
         braid_sched_job_t *sj = braid_sched_job_of(self->sched, task_id);
         /*  Partials of this attempt arrived: the worker has it.            */
-        if (sj && braid_job_received_parts(sj->job, (uint32_t) task_id) > slot->resume &&
-            braid_job_attempt(sj->job, (uint32_t) task_id) == attempt) {
+        if (sj && braid_job_received_parts(sj->job, idx) > slot->resume &&
+            braid_job_attempt(sj->job, idx) == attempt) {
             slot->acked = true;
             t++;
             continue;
@@ -465,9 +466,8 @@ s_check_slots(braid_broker_t *self, s_worker_t *w)
         braid_backend_cancel_task(self, task_id, attempt);
         if (sj) {
             braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
-                          braid_frontend_job_key(sj), (uint32_t) task_id, w->name);
-            braid_backend_task_retry(self, sj, (uint32_t) task_id, attempt, true,
-                                     "task not acknowledged");
+                          braid_frontend_job_key(sj), idx, w->name);
+            braid_backend_task_retry(self, sj, idx, attempt, true, "task not acknowledged");
             self->pump_all = true;
         }
         /*  Freed by the retry, or here; the last slot has moved to t.      */

@@ -241,10 +241,24 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit);
 size_t
 braid_job_buffered_bytes(braid_job_t *self);
 
+/*  A task id: the broker's serial of its job (never 0) in the high half,
+    the task's index in the job in the low half.                            */
 static inline uint64_t
 braid_task_id(uint32_t serial, uint32_t idx)
 {
     return ((uint64_t) serial << 32) | idx;
+}
+
+static inline uint32_t
+braid_task_serial(uint64_t task_id)
+{
+    return (uint32_t) (task_id >> 32);
+}
+
+static inline uint32_t
+braid_task_index(uint64_t task_id)
+{
+    return (uint32_t) task_id;
 }
 
 #endif

@@ -310,7 +310,7 @@ braid_sched_njobs(braid_sched_t *self)
 braid_sched_job_t *
 braid_sched_job_of(braid_sched_t *self, uint64_t task_id)
 {
-    uint32_t serial = (uint32_t) (task_id >> 32);
+    uint32_t serial = braid_task_serial(task_id);
     if (!serial)
         return NULL;
     /*  Results come in runs of one job: skip the lookup for a repeat.     */
@@ -460,7 +460,7 @@ braid_sched_done_t
 braid_sched_done(braid_sched_t *self, braid_sched_job_t *sj, const braid_msg_t *done,
                  int64_t now_msec)
 {
-    uint32_t idx = (uint32_t) done->task_id;
+    uint32_t idx = braid_task_index(done->task_id);
     uint32_t attempt = done->attempts;
     if (braid_job_running(sj->job, idx, attempt) && done->status != BRAID_STATUS_OK) {
         braid_slot_t *slot = braid_slots_find(self->slots, done->task_id);
@@ -533,7 +533,7 @@ static bool
 s_preemptible(braid_sched_t *self, uint64_t task_id)
 {
     braid_sched_job_t *sj = braid_sched_job_of(self, task_id);
-    uint32_t idx = (uint32_t) task_id;
+    uint32_t idx = braid_task_index(task_id);
     return sj && braid_job_head(sj->job) != (int64_t) idx &&
            braid_job_window_blocked(sj->job, idx);
 }

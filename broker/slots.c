@@ -3,6 +3,7 @@
 #include "slots.h"
 
 #include "idmap.h"
+#include "job.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -132,7 +133,7 @@ s_where(int32_t worker, uint32_t pos)
 static int
 s_held_add(braid_slots_t *self, uint64_t task_id, int delta)
 {
-    uint64_t serial = task_id >> 32, held = 0;
+    uint64_t serial = braid_task_serial(task_id), held = 0;
     braid_idmap_get(self->by_job, serial, &held);
     held += (uint64_t) (int64_t) delta;
     if (held == 0) {
@@ -147,7 +148,7 @@ braid_slots_take(braid_slots_t *self, int32_t worker, uint64_t task_id)
 {
     s_worker_t *w = s_worker(self, worker);
     uint64_t where;
-    if (!w || w->running >= w->capacity || task_id >> 32 == 0 ||
+    if (!w || w->running >= w->capacity || braid_task_serial(task_id) == 0 ||
         braid_idmap_get(self->by_task, task_id, &where))
         return NULL;
     uint32_t pos = w->running;
