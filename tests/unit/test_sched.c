@@ -451,14 +451,18 @@ test_done_outcomes(void **state)
     assert_int_equal(braid_slots_held(slots, 1), 3);
     m = s_done(sj, 0, 1, BRAID_STATUS_CANCELLED, 0);   /* the old attempt  */
     assert_int_equal(braid_sched_done(f->sched, sj, &m, 0), BRAID_SCHED_STALE);
-    for (uint32_t idx = 0; idx < 3; idx++) {
+    for (uint32_t idx = 0; idx < 2; idx++) {
         m = s_done(sj, idx, 2, BRAID_STATUS_CANCELLED, 0);
         assert_int_equal(braid_sched_done(f->sched, sj, &m, 0), BRAID_SCHED_CONFIRMED);
         assert_int_equal(braid_slots_held(slots, 1), 2 - idx);
     }
     assert_int_equal(braid_sched_done(f->sched, sj, &m, 0), BRAID_SCHED_STALE);
-    /*  A worker gone while the job was over: nothing holds anything.       */
-    assert_false(braid_sched_release(f->sched, braid_task_id(1, 0), 2));
+    /*  The worker of task 2 vanishes instead: nothing to run again, but its
+        slot is given back all the same.                                    */
+    assert_int_equal(braid_sched_retry(f->sched, sj, 2, 2, true, "worker lost", 0, NULL),
+                     BRAID_JOB_NOT_RUNNING);
+    assert_int_equal(braid_slots_held(slots, 1), 0);
+    assert_false(braid_sched_release(f->sched, braid_task_id(1, 2), 2));
     braid_stats_source_t sources[1];
     braid_stats_t stats = {.sources = sources};
     braid_sched_stats(f->sched, &stats);
