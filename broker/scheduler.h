@@ -15,6 +15,9 @@
       deadlocks (see braid_sched_preempt).
     It does no I/O: TASKs and cancels go out through braid_sched_io_t, so
     it is tested without sockets (tests/unit/test_sched.c).
+
+    (The file is not sched.h: broker/ is on the include path, where it
+    would hide the system's <sched.h> from pthread.h.)
 */
 
 #ifndef BRAID_SCHEDULER_H_INCLUDED

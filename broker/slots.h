@@ -12,7 +12,7 @@
     job's serial (the high half of its task ids) finds how many slots its
     tasks hold, so neither a DONE nor a job's end scans anything.
 
-    Pure bookkeeping: no I/O, no policy. The scheduler (sched.h) takes and
+    Pure bookkeeping: no I/O, no policy. The scheduler (scheduler.h) takes and
     releases slots; the rest of the broker reads them.
 */
 
