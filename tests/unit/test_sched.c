@@ -132,6 +132,28 @@ s_job(s_fix_t *f, uint32_t serial, uint32_t count, uint32_t order, uint32_t wind
     return sj;
 }
 
+/*  The default policy, with retries and a fixed backoff of backoff_msec.   */
+static braid_policy_t
+s_policy(uint32_t retries, uint32_t backoff_msec)
+{
+    braid_policy_t policy;
+    braid_policy_defaults(&policy);
+    policy.retries = retries;
+    policy.backoff_msec = policy.backoff_max_msec = backoff_msec;
+    return policy;
+}
+
+/*  The common case: source "a" under policy (NULL: the default), a worker
+    of slots slots serving it, and job 1 of count queries asking it.        */
+static braid_sched_job_t *
+s_single(s_fix_t *f, const braid_policy_t *policy, uint32_t slots, uint32_t count, uint32_t order,
+         uint32_t window)
+{
+    uint16_t a = s_source(f, "a", policy);
+    s_worker(f, slots, &a, 1);
+    return s_job(f, 1, count, order, window, &a, 1);
+}
+
 static void
 s_job_free(s_fix_t *f, braid_sched_job_t **sj_p)
 {
@@ -261,8 +283,7 @@ static void
 test_sources_served(void **state)
 {
     s_fix_t *f = *state;
-    braid_policy_t slow;
-    braid_policy_defaults(&slow);
+    braid_policy_t slow = s_policy(2, 100);
     slow.timeout_msec = 777;
     uint16_t gids[2] = {s_source(f, "a", NULL), s_source(f, "b", &slow)};
     assert_int_equal(braid_sched_source_id(f->sched, "b"), gids[1]);
@@ -295,8 +316,7 @@ static void
 test_source_limits(void **state)
 {
     s_fix_t *f = *state;
-    braid_policy_t one;
-    braid_policy_defaults(&one);
+    braid_policy_t one = s_policy(2, 100);
     one.max_concurrent = 1;
     uint16_t a = s_source(f, "a", &one);
     s_worker(f, 4, &a, 1);
@@ -309,8 +329,7 @@ test_source_limits(void **state)
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     assert_int_equal(f->nstarts, 2);
     /*  Reload: a rate of 10 per second, burst 1; one still runs.          */
-    braid_policy_t rated;
-    braid_policy_defaults(&rated);
+    braid_policy_t rated = s_policy(2, 100);
     rated.max_concurrent = 2;
     rated.rate = 10;
     braid_sched_source_set_policy(f->sched, a, &rated, 1000);
@@ -336,9 +355,7 @@ static void
 test_unsent_task_goes_again(void **state)
 {
     s_fix_t *f = *state;
-    uint16_t a = s_source(f, "a", NULL);
-    s_worker(f, 1, &a, 1);
-    braid_sched_job_t *sj = s_job(f, 1, 1, BRAID_ORDER_SUBMIT, 0, &a, 1);
+    braid_sched_job_t *sj = s_single(f, NULL, 1, 1, BRAID_ORDER_SUBMIT, 0);
     f->refuse = true;
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     /*  Capacity 2: two tries in this round, then the next dispatch.       */
@@ -366,14 +383,8 @@ static void
 test_retry_backoff(void **state)
 {
     s_fix_t *f = *state;
-    braid_policy_t policy;
-    braid_policy_defaults(&policy);
-    policy.retries = 5;
-    policy.backoff_msec = 1000;
-    policy.backoff_max_msec = 1000;
-    uint16_t a = s_source(f, "a", &policy);
-    s_worker(f, 1, &a, 1);
-    braid_sched_job_t *sj = s_job(f, 1, 1, BRAID_ORDER_SUBMIT, 0, &a, 1);
+    braid_policy_t policy = s_policy(5, 1000);
+    braid_sched_job_t *sj = s_single(f, &policy, 1, 1, BRAID_ORDER_SUBMIT, 0);
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     assert_int_equal(f->nstarts, 1);
     uint32_t delay = 0;
@@ -408,13 +419,8 @@ static void
 test_done_outcomes(void **state)
 {
     s_fix_t *f = *state;
-    braid_policy_t policy;
-    braid_policy_defaults(&policy);
-    policy.retries = 10;
-    policy.backoff_msec = 0;
-    uint16_t a = s_source(f, "a", &policy);
-    s_worker(f, 4, &a, 1);
-    braid_sched_job_t *sj = s_job(f, 1, 4, BRAID_ORDER_ARRIVAL, 0, &a, 1);
+    braid_policy_t policy = s_policy(10, 0);
+    braid_sched_job_t *sj = s_single(f, &policy, 4, 4, BRAID_ORDER_ARRIVAL, 0);
     braid_slots_t *slots = braid_sched_slots(f->sched);
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     assert_int_equal(f->nstarts, 4);
@@ -485,13 +491,8 @@ static void
 test_preempt_for_waiting_head(void **state)
 {
     s_fix_t *f = *state;
-    braid_policy_t policy;
-    braid_policy_defaults(&policy);
-    policy.backoff_msec = 500;
-    policy.backoff_max_msec = 500;
-    uint16_t a = s_source(f, "a", &policy);
-    s_worker(f, 1, &a, 1);
-    braid_sched_job_t *sj = s_job(f, 1, 3, BRAID_ORDER_SUBMIT, 2, &a, 1);
+    braid_policy_t policy = s_policy(2, 500);
+    braid_sched_job_t *sj = s_single(f, &policy, 1, 3, BRAID_ORDER_SUBMIT, 2);
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     assert_int_equal(f->nstarts, 2);            /* tasks 0 and 1          */
     uint32_t delay;
@@ -547,9 +548,7 @@ static void
 test_preempt_for_queued_head(void **state)
 {
     s_fix_t *f = *state;
-    uint16_t a = s_source(f, "a", NULL);
-    s_worker(f, 1, &a, 1);
-    braid_sched_job_t *sj = s_job(f, 1, 2, BRAID_ORDER_SUBMIT, 2, &a, 1);
+    braid_sched_job_t *sj = s_single(f, NULL, 1, 2, BRAID_ORDER_SUBMIT, 2);
     braid_sched_dispatch(f->sched, 0, &s_io, f);
     assert_int_equal(f->nstarts, 2);
     /*  The worker ran task 1 first (its one slot); task 0 waits queued.   */
