@@ -10,42 +10,13 @@
 #define BRAID_BROKER_H_INCLUDED
 
 #include "braid_msg.h"
+#include "config.h"
 #include "policy.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BRAID_BROKER_MAX_POLICIES 256
-
-/*  A named source policy from the config file.                             */
-typedef struct {
-    char name[BRAID_MAX_NAME + 1];
-    braid_policy_t policy;
-} braid_source_policy_t;
-
-typedef struct {
-    const char *frontend;       /* endpoint to bind for clients            */
-    const char *backend;        /* endpoint to bind for worker control     */
-    const char *sink;           /* endpoint to bind for worker results     */
-    uint32_t max_jobs_per_client;   /* open jobs one client may hold       */
-    uint64_t max_tasks_per_job;     /* queries x sources in one job        */
-    uint32_t max_queries_per_job;   /* queries in one job                  */
-    uint32_t heartbeat_msec;        /* heartbeat interval, both ways       */
-    uint32_t worker_liveness_msec;  /* a worker silent this long is gone   */
-    uint32_t client_liveness_msec;  /* a client silent this long is gone   */
-    uint32_t ack_timeout_msec;      /* TASK not acknowledged: again        */
-    uint32_t drain_msec;            /* SIGTERM: drain this long at most    */
-    uint32_t window;                /* per-task credit window, partials    */
-    braid_policy_t default_policy;  /* sources the config does not name    */
-    braid_source_policy_t policies[BRAID_BROKER_MAX_POLICIES];
-    uint32_t npolicies;
-} braid_broker_config_t;
-
 typedef struct braid_broker_t braid_broker_t;
-
-/*  Fill cfg with the defaults.                                             */
-void
-braid_broker_config_defaults(braid_broker_config_t *cfg);
 
 /*  Create the broker and bind its sockets. Returns NULL (and logs why) if a
     socket cannot be created or bound.                                      */

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t fwd;       /* partials emitted to the client                  */
     uint64_t parts;     /* part count of the end record                    */
     uint64_t granted;   /* window last granted to the worker               */
-    int32_t worker;     /* worker holding a slot for this task, or -1      */
     uint32_t attempt;   /* current attempt, 0 before the first dispatch    */
     uint16_t retries;   /* counted retries so far                          */
     uint8_t state;      /* braid_task_state_t                              */
@@ -92,7 +91,7 @@ struct braid_job_t {
     uint64_t ntasks;            /* tasks whose query has arrived           */
     uint64_t emitted;           /* tasks whose END is out                  */
     uint64_t head;              /* submit order: next task to emit         */
-    uint32_t held;              /* tasks holding a worker slot             */
+    uint32_t running;           /* tasks in state RUNNING                  */
 
     uint32_t *ready;            /* arrival order: ring of task indices     */
     uint64_t ready_cap, ready_head, ready_len;
@@ -108,8 +107,8 @@ struct braid_job_t {
 
 static s_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
-static int32_t
-s_release(braid_job_t *self, s_task_t *t);
+static void
+s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state);
 static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text);
 static void
@@ -217,8 +216,6 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
         self->qoff[self->received] = (uint32_t) self->qlen;
     }
 done:
-    for (uint64_t i = self->ntasks; i < (uint64_t) self->received * self->nsources; i++)
-        self->tasks[i].worker = -1;
     self->ntasks = (uint64_t) self->received * self->nsources;
     zmsg_destroy(&msg);
     return rc;
@@ -227,7 +224,7 @@ done:
 uint32_t
 braid_job_wants(braid_job_t *self)
 {
-    if (self->cancelled || (self->max_inflight && self->held >= self->max_inflight))
+    if (self->cancelled || (self->max_inflight && self->running >= self->max_inflight))
         return 0;
     uint32_t mask = 0;
     for (uint32_t s = 0; s < self->nsources; s++)
@@ -259,12 +256,11 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
 }
 
 uint32_t
-braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resume,
-                uint64_t *window)
+braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *window)
 {
     assert(idx < self->ntasks);
     s_task_t *t = &self->tasks[idx];
-    assert(t->state == BRAID_TASK_PENDING && t->worker < 0);
+    assert(t->state == BRAID_TASK_PENDING);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
     s_pq_t *pq = &self->retry[s];
     if (pq->len && pq->heap[0] == idx) {
@@ -274,47 +270,31 @@ braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resum
         assert(self->next[s] == q);
         self->next[s] = q + 1;
     }
-    t->state = BRAID_TASK_RUNNING;
+    s_set_state(self, t, BRAID_TASK_RUNNING);
     t->ready = 0;
-    t->worker = worker;
     t->attempt++;
-    self->held++;
     *resume = t->recv;
     t->granted = self->window ? t->fwd + self->window : 0;
     *window = t->granted;
     return t->attempt;
 }
 
-int
+braid_job_retry_t
 braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
-                const braid_job_policy_t *policy, int32_t *worker_p, uint32_t *retries_p)
+                const braid_job_policy_t *policy)
 {
-    *worker_p = -1;
-    *retries_p = 0;
     s_task_t *t = s_running(self, idx, attempt);
-    if (!t) {
-        /*  Ended already (cancelled, deadline) but its worker never said
-            DONE: it holds no slot any more either.                         */
-        if (idx < self->ntasks && self->tasks[idx].attempt == attempt)
-            *worker_p = s_release(self, &self->tasks[idx]);
-        return -1;
-    }
-    *worker_p = s_release(self, t);
+    if (!t)
+        return BRAID_JOB_NOT_RUNNING;
     if (t->attempt >= BRAID_MAX_ATTEMPTS) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, "too many attempts");
-        *retries_p = t->retries;
-        return 0;
+        return BRAID_JOB_ENDED;
     }
     uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
-    if (counted && t->retries >= limit) {
+    bool shown = t->fwd > 0;    /* partials of it reached the client       */
+    if ((counted && t->retries >= limit) || (shown && policy->on_retry == BRAID_ON_RETRY_FAIL)) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
-        *retries_p = t->retries;
-        return 0;
-    }
-    if (t->fwd > 0 && policy->on_retry == BRAID_ON_RETRY_FAIL) {
-        s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
-        *retries_p = t->retries;
-        return 0;
+        return BRAID_JOB_ENDED;
     }
     if (policy->on_retry != BRAID_ON_RETRY_RESUME) {
         /*  Start again from seq 0: what is buffered goes; what the client
@@ -328,10 +308,15 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     }
     if (counted)
         t->retries++;
-    *retries_p = t->retries;
-    t->state = BRAID_TASK_PENDING;
+    s_set_state(self, t, BRAID_TASK_PENDING);
     self->pending_retries++;
-    return 1;
+    return BRAID_JOB_AGAIN;
+}
+
+uint32_t
+braid_job_task_retries(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].retries : 0;
 }
 
 void
@@ -376,12 +361,6 @@ braid_job_head(braid_job_t *self)
     if (self->order != BRAID_ORDER_SUBMIT || self->head >= self->ntasks)
         return -1;
     return (int64_t) self->head;
-}
-
-int32_t
-braid_job_worker(braid_job_t *self, uint32_t idx)
-{
-    return idx < self->ntasks ? self->tasks[idx].worker : -1;
 }
 
 uint64_t
@@ -445,7 +424,7 @@ static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text)
 {
     s_task_t *t = &self->tasks[idx];
-    t->state = BRAID_TASK_DONE;
+    s_set_state(self, t, BRAID_TASK_DONE);
     t->status = (uint8_t) status;
     t->parts = parts;
     free(t->error);
@@ -465,20 +444,20 @@ s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
     return t;
 }
 
-/*  Release the worker slot task t holds.                                   */
-static int32_t
-s_release(braid_job_t *self, s_task_t *t)
+/*  Move task t to state, counting the running ones.                        */
+static void
+s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state)
 {
-    int32_t worker = t->worker;
-    if (worker >= 0) {
-        t->worker = -1;
-        assert(self->held > 0);
-        self->held--;
+    if (t->state == BRAID_TASK_RUNNING) {
+        assert(self->running > 0);
+        self->running--;
     }
-    return worker;
+    if (state == BRAID_TASK_RUNNING)
+        self->running++;
+    t->state = (uint8_t) state;
 }
 
-int
+braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames)
 {
     zmsg_t *msg = *frames;
@@ -486,13 +465,13 @@ braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, 
     s_task_t *t = s_running(self, idx, attempt);
     if (!t) {
         zmsg_destroy(&msg);
-        return -1;
+        return BRAID_JOB_STALE;
     }
     /*  A hole in the seqs, or partials beyond the window granted: this
         attempt's stream cannot be trusted; the caller runs it again.       */
     if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted)) {
         zmsg_destroy(&msg);
-        return -2;
+        return BRAID_JOB_GAP;
     }
     if (!t->buf) {
         t->buf = msg;
@@ -505,32 +484,24 @@ braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, 
     }
     t->recv = t->fwd + zmsg_size(t->buf);
     s_ready(self, idx);
-    return 0;
+    return BRAID_JOB_ACCEPTED;
 }
 
-int
+braid_job_result_t
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
-               uint64_t parts, const char *text, int32_t *worker_p)
+               uint64_t parts, const char *text)
 {
-    *worker_p = -1;
-    if (idx >= self->ntasks)
-        return -1;
-    s_task_t *t = &self->tasks[idx];
-    if (t->attempt != attempt)
-        return -1;
-    /*  A task ended by cancel or by a gap still holds its slot until its
-        worker says DONE: release it, record nothing.                       */
-    if (t->state != BRAID_TASK_RUNNING) {
-        *worker_p = s_release(self, t);
-        return -1;
-    }
+    /*  A task ended by cancel still runs on its worker until this DONE:
+        nothing is recorded, but the caller frees its slot.                 */
+    s_task_t *t = s_running(self, idx, attempt);
+    if (!t)
+        return BRAID_JOB_STALE;
     /*  Partials were lost: the task stays running; the caller runs it
         again (resuming after what did arrive).                            */
     if (parts != t->recv)
-        return -2;
-    *worker_p = s_release(self, t);
+        return BRAID_JOB_GAP;
     s_end(self, idx, status, parts, text);
-    return 0;
+    return BRAID_JOB_ACCEPTED;
 }
 
 void
@@ -552,8 +523,8 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
     self->count = self->received;
     for (uint64_t i = 0; i < self->ntasks; i++) {
         s_task_t *t = &self->tasks[i];
-        if (t->state == BRAID_TASK_RUNNING && t->worker >= 0 && cancel_fn)
-            cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt, t->worker);
+        if (t->state == BRAID_TASK_RUNNING && cancel_fn)
+            cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
             zmsg_destroy(&t->buf);
             t->recv = t->fwd;
@@ -596,42 +567,25 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         its END: one message instead of two for a short task.               */
     while (t->buf && zmsg_size(t->buf) > 0 &&
            !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) <= BRAID_MAX_BATCH)) {
-        zmsg_t *batch;
-        size_t n = zmsg_size(t->buf);
-        if (n <= BRAID_MAX_BATCH) {
-            batch = t->buf;
-            t->buf = NULL;
-        } else {
-            batch = zmsg_new();
-            for (size_t i = 0; i < BRAID_MAX_BATCH; i++) {
-                zframe_t *f = zmsg_pop(t->buf);
-                zmsg_append(batch, &f);
-            }
-            n = BRAID_MAX_BATCH;
-        }
+        zmsg_t *batch = braid_msg_take_frames(&t->buf, BRAID_MAX_BATCH);
+        if (!batch)
+            return -1;  /* out of memory: as if blocked, tried again later */
+        size_t n = zmsg_size(batch);
         braid_msg_init(&msg, BRAID_MSG_PARTIAL);
         msg.query = idx / self->nsources;
         msg.source = idx % self->nsources;
         msg.seq = t->fwd;
         if (s_emit(self, &msg, &batch, io, arg) != 0) {
-            /*  Put the batch back in front of what is left.                */
-            if (t->buf) {
-                zframe_t *f;
-                while ((f = zmsg_pop(t->buf)))
-                    zmsg_append(batch, &f);
-                zmsg_destroy(&t->buf);
-            }
-            t->buf = batch;
+            braid_msg_put_back(&t->buf, &batch);
             return -1;
         }
         t->fwd += n;
         /*  Return credit as partials leave: re-grant once half the window
             is used, so the worker never waits on a round trip per part.    */
-        if (self->window && io->credit && t->state == BRAID_TASK_RUNNING && t->worker >= 0 &&
+        if (self->window && io->credit && t->state == BRAID_TASK_RUNNING &&
             t->fwd + self->window >= t->granted + self->window / 2 + 1) {
             t->granted = t->fwd + self->window;
-            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->worker,
-                       t->granted);
+            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted);
         }
     }
     if (t->state != BRAID_TASK_DONE) {
@@ -657,7 +611,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         return -1;
     }
     t->fwd += n;
-    t->state = BRAID_TASK_EMITTED;
+    s_set_state(self, t, BRAID_TASK_EMITTED);
     free(t->error);
     t->error = NULL;
     self->emitted++;
@@ -713,7 +667,7 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
 bool
 braid_job_finished(braid_job_t *self)
 {
-    return self->job_end_sent && self->held == 0;
+    return self->job_end_sent;
 }
 
 const uint8_t *
@@ -764,7 +718,7 @@ braid_job_query(braid_job_t *self, uint32_t idx, size_t *len)
 uint32_t
 braid_job_inflight(braid_job_t *self)
 {
-    return self->held;
+    return self->running;
 }
 
 uint32_t

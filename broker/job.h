@@ -7,6 +7,9 @@
     what the ordering mode and the client's credit allow, through a
     caller-supplied emitter, so this module does no I/O and can be tested
     alone.
+
+    A job knows each task's state and attempt, not where it runs: which
+    worker holds a task's slot is recorded in slots.h only.
 */
 
 #ifndef BRAID_JOB_H_INCLUDED
@@ -25,9 +28,10 @@ typedef struct braid_job_t braid_job_t;
 typedef int(braid_job_emit_fn)(void *arg, braid_job_t *job, const braid_msg_t *msg,
                                zmsg_t **payload);
 
-/*  Grant task idx of job the window (absolute seq limit) toward worker.    */
+/*  Grant the running attempt of task_id the window (absolute seq limit):
+    the caller tells the worker that holds it.                              */
 typedef void(braid_job_credit_fn)(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
-                                  int32_t worker, uint64_t window);
+                                  uint64_t window);
 
 /*  What a job calls while it pumps.                                        */
 typedef struct {
@@ -47,6 +51,26 @@ typedef struct {
     uint32_t retries;           /* retry limit for counted failures        */
     braid_on_retry_t on_retry;
 } braid_job_policy_t;
+
+/*  What a result did to its task (braid_job_data, braid_job_done).        */
+typedef enum {
+    BRAID_JOB_ACCEPTED = 0, /* recorded                                     */
+    BRAID_JOB_STALE,        /* another attempt, or the task does not run:
+                               dropped                                      */
+    BRAID_JOB_GAP           /* partials missing, or past the window: the
+                               task stays running; the caller runs it again */
+} braid_job_result_t;
+
+/*  What braid_job_retry() did with the task.                               */
+typedef enum {
+    BRAID_JOB_AGAIN = 0,    /* it will run again: make it ready with
+                               braid_job_ready(), now or after a backoff    */
+    BRAID_JOB_ENDED,        /* it ended failed instead (limit reached, or
+                               on_retry fail after partials reached the
+                               client), why as its error text              */
+    BRAID_JOB_NOT_RUNNING   /* that attempt does not run (stale, or ended
+                               already): nothing changed                    */
+} braid_job_retry_t;
 
 /*  Task states.                                                            */
 typedef enum {
@@ -86,23 +110,23 @@ braid_job_next_task(braid_job_t *self, uint32_t avail);
 uint32_t
 braid_job_wants(braid_job_t *self);
 
-/*  Mark task idx as dispatched to worker (an index the broker chose); the
+/*  Mark task idx (as chosen by braid_job_next_task) as dispatched: the
     attempt number is returned, and the resume seq and credit window for the
     TASK message are stored in *resume and *window.                         */
 uint32_t
-braid_job_start(braid_job_t *self, uint32_t idx, int32_t worker, uint64_t *resume,
-                uint64_t *window);
+braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *window);
 
 /*  Take task idx (attempt) back from its worker to run it again. counted:
     a failure (worker lost, transient error) that counts toward the retry
-    limit; false for a hand-back. *worker_p is set to the slot to release.
-    Returns 1 when the task will run again: the caller makes it ready with
-    braid_job_ready(), now or after a backoff; 0 when it ended instead
-    (limit reached, or on_retry fail after partials reached the client;
-    why is its error text); -1 if stale. *retries_p: counted retries so far. */
-int
+    limit; false for a hand-back. See braid_job_retry_t for the result; the
+    caller frees the attempt's slot whatever it is.                         */
+braid_job_retry_t
 braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
-                const braid_job_policy_t *policy, int32_t *worker_p, uint32_t *retries_p);
+                const braid_job_policy_t *policy);
+
+/*  Counted retries of task idx so far (for the backoff).                   */
+uint32_t
+braid_job_task_retries(braid_job_t *self, uint32_t idx);
 
 /*  Task idx, taken back by braid_job_retry(), may be dispatched now.       */
 void
@@ -118,10 +142,6 @@ braid_job_head_waiting(braid_job_t *self);
 int64_t
 braid_job_head(braid_job_t *self);
 
-/*  The worker index holding task idx, or -1.                               */
-int32_t
-braid_job_worker(braid_job_t *self, uint32_t idx);
-
 /*  The window last granted to task idx's worker (0: none).                 */
 uint64_t
 braid_job_granted(braid_job_t *self, uint32_t idx);
@@ -135,7 +155,7 @@ braid_job_window_blocked(braid_job_t *self, uint32_t idx);
 uint64_t
 braid_job_failures(braid_job_t *self);
 
-/*  The task's current attempt and the worker holding it (-1 if none).     */
+/*  The task's current attempt (0 before its first dispatch).              */
 uint32_t
 braid_job_attempt(braid_job_t *self, uint32_t idx);
 /*  Partials of task idx received so far (the seq a worker resumes at).    */
@@ -146,19 +166,18 @@ bool
 braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
 
 /*  Result stream of task idx, attempt: partials seq, seq+1, ... (frames
-    consumed). Returns 0 if accepted, -1 if stale (another attempt, or the
-    task is not running), -2 if the seqs leave a gap or pass the window
-    (the task stays running: the caller runs it again).                     */
-int
+    consumed). ACCEPTED; STALE; GAP if the seqs leave a gap or pass the
+    window.                                                                 */
+braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames);
 
-/*  End of task idx, attempt. *worker_p is set to the worker that held the
-    slot (or -1): the caller frees that slot. Returns 0 if recorded, -1 if
-    stale, -2 if the part count did not match what arrived (the task stays
-    running and holds its slot: the caller runs it again).                  */
-int
+/*  End of task idx, attempt. ACCEPTED: the task ended; STALE (also for the
+    DONE of a task that ended meanwhile, cancelled); GAP if the part count
+    does not match what arrived. Only ACCEPTED ends the task; the caller
+    frees the attempt's slot unless it is a GAP.                            */
+braid_job_result_t
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
-               uint64_t parts, const char *text, int32_t *worker_p);
+               uint64_t parts, const char *text);
 
 /*  Raise the client's credit (absolute out_seq limit; lower is ignored).   */
 void
@@ -166,9 +185,9 @@ braid_job_credit(braid_job_t *self, uint64_t credit);
 
 /*  End the job early: tasks not yet ended end with status (cancelled, or
     timeout for a deadline) and text. For each running task,
-    cancel_fn(arg, task_id, attempt, worker) is called so the caller tells
-    the worker; the slot stays busy until that task's DONE arrives.         */
-typedef void(braid_job_cancel_fn)(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker);
+    cancel_fn(arg, task_id, attempt) is called so the caller tells its
+    worker (which still runs it, and holds its slot, until it says DONE).  */
+typedef void(braid_job_cancel_fn)(void *arg, uint64_t task_id, uint32_t attempt);
 void
 braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
                  braid_job_cancel_fn *cancel_fn, void *arg);
@@ -178,8 +197,9 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
 bool
 braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg);
 
-/*  True when JOB_END has been emitted and no task holds a worker slot: the
-    job can be destroyed.                                                   */
+/*  True once JOB_END has been emitted: nothing more comes out of the job.
+    Its tasks may still hold worker slots (slots.h) until their workers
+    confirm a cancel; the broker keeps the job until then.                  */
 bool
 braid_job_finished(braid_job_t *self);
 
@@ -199,6 +219,7 @@ braid_job_received(braid_job_t *self);
 /*  The query of task idx (borrowed) and its length.                        */
 const char *
 braid_job_query(braid_job_t *self, uint32_t idx, size_t *len);
+/*  Tasks running now (what max_inflight limits).                          */
 uint32_t
 braid_job_inflight(braid_job_t *self);
 uint32_t
@@ -220,10 +241,24 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit);
 size_t
 braid_job_buffered_bytes(braid_job_t *self);
 
+/*  A task id: the broker's serial of its job (never 0) in the high half,
+    the task's index in the job in the low half.                            */
 static inline uint64_t
 braid_task_id(uint32_t serial, uint32_t idx)
 {
     return ((uint64_t) serial << 32) | idx;
+}
+
+static inline uint32_t
+braid_task_serial(uint64_t task_id)
+{
+    return (uint32_t) (task_id >> 32);
+}
+
+static inline uint32_t
+braid_task_index(uint64_t task_id)
+{
+    return (uint32_t) task_id;
 }
 
 #endif

@@ -63,10 +63,10 @@ s_record(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 static const braid_job_io_t s_io = {s_record, NULL};
 
 static uint32_t
-s_start(braid_job_t *job, uint32_t idx, int32_t worker)
+s_start(braid_job_t *job, uint32_t idx)
 {
     uint64_t resume, window;
-    return braid_job_start(job, idx, worker, &resume, &window);
+    return braid_job_start(job, idx, &resume, &window);
 }
 
 static braid_msg_t
@@ -129,7 +129,7 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
     int64_t idx;
     while ((idx = braid_job_next_task(job, 0x7)) >= 0) {
         runs[nrun].idx = (uint32_t) idx;
-        runs[nrun].attempt = s_start(job, (uint32_t) idx, 1);
+        runs[nrun].attempt = s_start(job, (uint32_t) idx);
         runs[nrun].parts = (uint32_t) (rand() % 5);
         nrun++;
     }
@@ -145,16 +145,16 @@ s_random_run(uint32_t order, unsigned seed, int refuse_every, uint64_t credit_st
         if (r->sent < r->parts) {
             uint32_t n = 1 + (uint32_t) rand() % (r->parts - r->sent);
             zmsg_t *frames = s_frames(n);
-            assert_int_equal(braid_job_data(job, r->idx, r->attempt, r->sent, &frames), 0);
+            assert_int_equal(braid_job_data(job, r->idx, r->attempt, r->sent, &frames),
+                             BRAID_JOB_ACCEPTED);
             r->sent += n;
         } else {
-            int32_t worker = -1;
             uint32_t status = (r->idx % 7 == 3) ? BRAID_STATUS_FAILED : BRAID_STATUS_OK;
-            assert_int_equal(
-                braid_job_done(job, r->idx, r->attempt, status, r->parts, "boom", &worker), 0);
-            assert_int_equal(worker, 1);
+            assert_int_equal(braid_job_done(job, r->idx, r->attempt, status, r->parts, "boom"),
+                             BRAID_JOB_ACCEPTED);
             r->done = true;
             left--;
+            assert_int_equal(braid_job_inflight(job), left);
         }
         braid_job_pump(job, &s_io, &sink);
         credit += credit_step;
@@ -262,11 +262,11 @@ test_credit_bounds_emission(void **state)
     braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 2);
     braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     s_add_queries(job, 0, 1);
-    uint32_t a = s_start(job, 0, 0);
+    uint32_t a = s_start(job, 0);
     s_sink_t sink = {0};
     for (int i = 0; i < 5; i++) {
         zmsg_t *f = s_frames(1);
-        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), 0);
+        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), BRAID_JOB_ACCEPTED);
         braid_job_pump(job, &s_io, &sink);
     }
     assert_int_equal(sink.n, 2);        /* credit 2: two messages only    */
@@ -279,8 +279,7 @@ test_credit_bounds_emission(void **state)
     assert_int_equal(sink.n, 3);
     assert_int_equal(sink.recs[2].seq, 2);
     assert_int_equal(sink.recs[2].nframes, 3);
-    int32_t w;
-    assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 5, "", &w), 0);
+    assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 5, ""), BRAID_JOB_ACCEPTED);
     assert_true(braid_job_pump(job, &s_io, &sink));
     assert_int_equal(sink.n, 5);
     free(sink.recs);
@@ -298,12 +297,12 @@ test_inflight_limit(void **state)
     uint32_t att[9];
     for (uint32_t i = 0; i < 3; i++) {
         assert_int_equal(braid_job_next_task(job, 1), i);
-        att[i] = s_start(job, i, 0);
+        att[i] = s_start(job, i);
     }
+    assert_int_equal(braid_job_inflight(job), 3);
     assert_int_equal(braid_job_next_task(job, 1), -1);
     assert_int_equal(braid_job_wants(job), 0);
-    int32_t w;
-    assert_int_equal(braid_job_done(job, 1, att[1], BRAID_STATUS_OK, 0, "", &w), 0);
+    assert_int_equal(braid_job_done(job, 1, att[1], BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
     assert_int_equal(braid_job_inflight(job), 2);
     assert_int_equal(braid_job_next_task(job, 1), 3);
     assert_int_equal(braid_job_next_task(job, 0), -1);  /* no worker: none */
@@ -317,40 +316,41 @@ test_stale_and_gap(void **state)
     braid_msg_t sub = s_submit(2, 1, BRAID_ORDER_SUBMIT, 1000);
     braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
     s_add_queries(job, 0, 2);
-    uint32_t a0 = s_start(job, 0, 0);
-    uint32_t a1 = s_start(job, 1, 0);
+    uint32_t a0 = s_start(job, 0);
+    uint32_t a1 = s_start(job, 1);
     zmsg_t *f = s_frames(1);
-    assert_int_equal(braid_job_data(job, 0, a0 + 1, 0, &f), -1);   /* stale   */
+    assert_int_equal(braid_job_data(job, 0, a0 + 1, 0, &f), BRAID_JOB_STALE);
     assert_null(f);
     f = s_frames(1);
-    assert_int_equal(braid_job_data(job, 5, a0, 0, &f), -1);       /* no task */
+    assert_int_equal(braid_job_data(job, 5, a0, 0, &f), BRAID_JOB_STALE);  /* no task */
     f = s_frames(1);
-    assert_int_equal(braid_job_data(job, 1, a1, 3, &f), -2);       /* gap     */
+    assert_int_equal(braid_job_data(job, 1, a1, 3, &f), BRAID_JOB_GAP);
     /*  A gap leaves the attempt running: the broker runs it again.         */
     assert_true(braid_job_running(job, 1, a1));
     assert_int_equal(braid_job_inflight(job), 2);
     braid_job_policy_t pol = {2, BRAID_ON_RETRY_RESUME};
-    int32_t w = 99;
-    uint32_t retries;
-    assert_int_equal(braid_job_retry(job, 1, a1, true, "gap", &pol, &w, &retries), 1);
-    assert_int_equal(w, 0);
+    assert_int_equal(braid_job_retry(job, 1, a1, true, "gap", &pol), BRAID_JOB_AGAIN);
     assert_int_equal(braid_job_inflight(job), 1);
-    /*  A DONE whose part count disagrees leaves it running too, slot held. */
-    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 2, "", &w), -2);
-    assert_int_equal(w, -1);
+    /*  The taken-back attempt is stale now, for a retry as for results.    */
+    assert_int_equal(braid_job_retry(job, 1, a1, true, "gap", &pol), BRAID_JOB_NOT_RUNNING);
+    /*  A DONE whose part count disagrees leaves it running too.            */
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 2, ""), BRAID_JOB_GAP);
     assert_true(braid_job_running(job, 0, a0));
+    assert_int_equal(braid_job_inflight(job), 1);
     /*  Partials beyond the window are refused the same way.                */
     braid_msg_t sub2 = s_submit(1, 1, BRAID_ORDER_SUBMIT, 1000);
     braid_job_t *windowed = braid_job_new(&sub2, 2, 100, 2);
     s_add_queries(windowed, 0, 1);
-    uint32_t b = s_start(windowed, 0, 0);
+    uint32_t b = s_start(windowed, 0);
     f = s_frames(3);
-    assert_int_equal(braid_job_data(windowed, 0, b, 0, &f), -2);
+    assert_int_equal(braid_job_data(windowed, 0, b, 0, &f), BRAID_JOB_GAP);
     braid_job_destroy(&windowed);
-    /*  A task cancelled while its worker vanished gives its slot back.     */
+    /*  A task cancelled, then its worker vanished: nothing to take back
+        (its slot is the scheduler's business, test_sched.c).               */
     braid_job_cancel(job, BRAID_STATUS_CANCELLED, "cancelled", NULL, NULL);
-    assert_int_equal(braid_job_retry(job, 0, a0, true, "worker lost", &pol, &w, &retries), -1);
-    assert_int_equal(w, 0);
+    assert_int_equal(braid_job_inflight(job), 0);
+    assert_int_equal(braid_job_retry(job, 0, a0, true, "worker lost", &pol),
+                     BRAID_JOB_NOT_RUNNING);
     s_sink_t sink = {0};
     assert_true(braid_job_pump(job, &s_io, &sink));
     assert_true(braid_job_finished(job));
@@ -360,12 +360,12 @@ test_stale_and_gap(void **state)
 
 static size_t s_cancels;
 static void
-s_on_cancel(void *arg, uint64_t task_id, uint32_t attempt, int32_t worker)
+s_on_cancel(void *arg, uint64_t task_id, uint32_t attempt)
 {
-    (void) arg;
-    (void) attempt;
-    assert_int_equal(worker, 4);
+    braid_job_t *job = arg;
     assert_int_equal(task_id >> 32, 9);
+    /*  Called for the attempt that ran, while the task ends cancelled.    */
+    assert_int_equal(attempt, braid_job_attempt(job, (uint32_t) task_id));
     s_cancels++;
 }
 
@@ -378,14 +378,15 @@ test_cancel(void **state)
     s_add_queries(job, 0, 6);   /* 4 queries never arrive                */
     uint32_t a[3];
     for (uint32_t i = 0; i < 3; i++)
-        a[i] = s_start(job, (uint32_t) braid_job_next_task(job, 3), 4);
+        a[i] = s_start(job, (uint32_t) braid_job_next_task(job, 3));
     zmsg_t *f = s_frames(2);
-    assert_int_equal(braid_job_data(job, 0, a[0], 0, &f), 0);
-    int32_t w;
-    assert_int_equal(braid_job_done(job, 0, a[0], BRAID_STATUS_OK, 2, "", &w), 0);
+    assert_int_equal(braid_job_data(job, 0, a[0], 0, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 0, a[0], BRAID_STATUS_OK, 2, ""), BRAID_JOB_ACCEPTED);
     s_cancels = 0;
-    braid_job_cancel(job, BRAID_STATUS_CANCELLED, "cancelled", s_on_cancel, NULL);
+    braid_job_cancel(job, BRAID_STATUS_CANCELLED, "cancelled", s_on_cancel, job);
     assert_int_equal(s_cancels, 2);
+    assert_int_equal(braid_job_inflight(job), 0);
+    assert_int_equal(braid_job_wants(job), 0);
     s_sink_t sink = {0};
     assert_true(braid_job_pump(job, &s_io, &sink));
     /*  Task 0 ok carrying its 2 partials, 11 cancelled ends, JOB_END.      */
@@ -395,11 +396,12 @@ test_cancel(void **state)
     for (size_t i = 1; i < 12; i++)
         assert_int_equal(sink.recs[i].status, BRAID_STATUS_CANCELLED);
     assert_int_equal(sink.recs[12].status, BRAID_STATUS_CANCELLED);
-    /*  Slots stay busy until the workers confirm.                          */
-    assert_false(braid_job_finished(job));
-    assert_int_equal(braid_job_done(job, 1, a[1], BRAID_STATUS_CANCELLED, 0, "", &w), -1);
-    assert_int_equal(braid_job_done(job, 2, a[2], BRAID_STATUS_CANCELLED, 0, "", &w), -1);
+    /*  The job has said everything. The workers' confirmations are stale
+        for it (the slots they free are test_sched.c's).                    */
     assert_true(braid_job_finished(job));
+    assert_int_equal(braid_job_done(job, 1, a[1], BRAID_STATUS_CANCELLED, 0, ""), BRAID_JOB_STALE);
+    assert_int_equal(braid_job_done(job, 2, a[2], BRAID_STATUS_CANCELLED, 0, ""), BRAID_JOB_STALE);
+    assert_int_equal(sink.n, 13);
     free(sink.recs);
     braid_job_destroy(&job);
 }
@@ -442,14 +444,11 @@ test_queries_rules(void **state)
 static uint64_t s_granted;
 static int s_grants;
 static void
-s_on_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, int32_t worker,
-           uint64_t window)
+s_on_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, uint64_t window)
 {
     (void) arg;
-    (void) job;
-    (void) task_id;
-    (void) attempt;
-    (void) worker;
+    assert_int_equal(task_id >> 32, braid_job_serial(job));
+    assert_int_equal(attempt, braid_job_attempt(job, (uint32_t) task_id));
     s_granted = window;
     s_grants++;
 }
@@ -458,7 +457,7 @@ static void
 s_feed(braid_job_t *job, uint32_t idx, uint32_t attempt, uint64_t seq, size_t n)
 {
     zmsg_t *f = s_frames(n);
-    assert_int_equal(braid_job_data(job, idx, attempt, seq, &f), 0);
+    assert_int_equal(braid_job_data(job, idx, attempt, seq, &f), BRAID_JOB_ACCEPTED);
 }
 
 static void
@@ -468,31 +467,30 @@ test_retry_resumes_after_forwarded(void **state)
     braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 1000);
     braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
     s_add_queries(job, 0, 1);
-    uint32_t a1 = s_start(job, 0, 2);
+    uint32_t a1 = s_start(job, 0);
     s_feed(job, 0, a1, 0, 3);
     s_sink_t sink = {0};
     braid_job_pump(job, &s_io, &sink);
     assert_int_equal(sink.n, 1);
     braid_job_policy_t pol = {2, BRAID_ON_RETRY_RESUME};
-    int32_t w;
-    uint32_t retries;
-    assert_int_equal(braid_job_retry(job, 0, a1, true, "worker lost", &pol, &w, &retries), 1);
-    assert_int_equal(w, 2);
-    assert_int_equal(retries, 1);
+    assert_int_equal(braid_job_task_retries(job, 0), 0);
+    assert_int_equal(braid_job_retry(job, 0, a1, true, "worker lost", &pol), BRAID_JOB_AGAIN);
+    assert_int_equal(braid_job_task_retries(job, 0), 1);
     assert_int_equal(braid_job_inflight(job), 0);
     /*  Not ready until the backoff is over.                                */
     assert_int_equal(braid_job_next_task(job, 1), -1);
     braid_job_ready(job, 0);
     assert_int_equal(braid_job_next_task(job, 1), 0);
     uint64_t resume, window;
-    uint32_t a2 = braid_job_start(job, 0, 5, &resume, &window);
+    uint32_t a2 = braid_job_start(job, 0, &resume, &window);
     assert_int_equal(a2, 2);
     assert_int_equal(resume, 3);
     /*  The old attempt is fenced.                                          */
     zmsg_t *f = s_frames(1);
-    assert_int_equal(braid_job_data(job, 0, a1, 3, &f), -1);
+    assert_int_equal(braid_job_data(job, 0, a1, 3, &f), BRAID_JOB_STALE);
+    assert_int_equal(braid_job_done(job, 0, a1, BRAID_STATUS_OK, 3, ""), BRAID_JOB_STALE);
     s_feed(job, 0, a2, 3, 2);
-    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 5, "", &w), 0);
+    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 5, ""), BRAID_JOB_ACCEPTED);
     assert_true(braid_job_pump(job, &s_io, &sink));
     /*  PARTIAL(3), then END carrying seqs 3 and 4, then JOB_END.          */
     assert_int_equal(sink.n, 3);
@@ -510,20 +508,18 @@ test_retry_restart_announces(void **state)
     braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_ARRIVAL, 1000);
     braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
     s_add_queries(job, 0, 1);
-    uint32_t a1 = s_start(job, 0, 0);
+    uint32_t a1 = s_start(job, 0);
     s_feed(job, 0, a1, 0, 2);
     s_sink_t sink = {0};
     braid_job_pump(job, &s_io, &sink);
     braid_job_policy_t pol = {2, BRAID_ON_RETRY_RESTART};
-    int32_t w;
-    uint32_t retries;
-    assert_int_equal(braid_job_retry(job, 0, a1, true, "lost", &pol, &w, &retries), 1);
+    assert_int_equal(braid_job_retry(job, 0, a1, true, "lost", &pol), BRAID_JOB_AGAIN);
     braid_job_ready(job, 0);
     uint64_t resume, window;
-    uint32_t a2 = braid_job_start(job, 0, 0, &resume, &window);
+    uint32_t a2 = braid_job_start(job, 0, &resume, &window);
     assert_int_equal(resume, 0);
     s_feed(job, 0, a2, 0, 3);
-    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 3, "", &w), 0);
+    assert_int_equal(braid_job_done(job, 0, a2, BRAID_STATUS_OK, 3, ""), BRAID_JOB_ACCEPTED);
     assert_true(braid_job_pump(job, &s_io, &sink));
     /*  PARTIAL(2), RESTART, END carrying 3 from seq 0, JOB_END.            */
     assert_int_equal(sink.n, 4);
@@ -543,24 +539,24 @@ test_retry_limits_and_fail_policy(void **state)
     braid_job_t *job = braid_job_new(&sub, 3, 100, 0);
     s_add_queries(job, 0, 2);
     braid_job_policy_t pol = {1, BRAID_ON_RETRY_RESUME};
-    int32_t w;
-    uint32_t retries;
-    uint32_t a = s_start(job, 0, 0);
-    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky", &pol, &w, &retries), 1);
+    uint32_t a = s_start(job, 0);
+    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky", &pol), BRAID_JOB_AGAIN);
     braid_job_ready(job, 0);
-    a = s_start(job, 0, 0);
+    a = s_start(job, 0);
     /*  A hand-back does not count toward the limit.                        */
-    assert_int_equal(braid_job_retry(job, 0, a, false, "handed back", &pol, &w, &retries), 1);
+    assert_int_equal(braid_job_retry(job, 0, a, false, "handed back", &pol), BRAID_JOB_AGAIN);
+    assert_int_equal(braid_job_task_retries(job, 0), 1);
     braid_job_ready(job, 0);
-    a = s_start(job, 0, 0);
-    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky again", &pol, &w, &retries), 0);
+    a = s_start(job, 0);
+    assert_int_equal(braid_job_retry(job, 0, a, true, "flaky again", &pol), BRAID_JOB_ENDED);
+    assert_int_equal(braid_job_inflight(job), 0);
     /*  on_retry fail: once partials reached the client, no second try.     */
     braid_job_policy_t fail = {5, BRAID_ON_RETRY_FAIL};
-    uint32_t b = s_start(job, 1, 0);
+    uint32_t b = s_start(job, 1);
     s_feed(job, 1, b, 0, 1);
     s_sink_t sink = {0};
     assert_true(braid_job_pump(job, &s_io, &sink) == false);
-    assert_int_equal(braid_job_retry(job, 1, b, true, "lost", &fail, &w, &retries), 0);
+    assert_int_equal(braid_job_retry(job, 1, b, true, "lost", &fail), BRAID_JOB_ENDED);
     assert_true(braid_job_pump(job, &s_io, &sink));
     assert_int_equal(sink.recs[0].type, BRAID_MSG_END);
     assert_int_equal(sink.recs[0].status, BRAID_STATUS_FAILED);
@@ -580,7 +576,7 @@ test_windows_move_as_partials_leave(void **state)
     braid_job_t *job = braid_job_new(&sub, 3, 100, 4);
     s_add_queries(job, 0, 1);
     uint64_t resume, window;
-    uint32_t a = braid_job_start(job, 0, 0, &resume, &window);
+    uint32_t a = braid_job_start(job, 0, &resume, &window);
     assert_int_equal(window, 4);
     const braid_job_io_t io = {s_record, s_on_grant};
     s_sink_t sink = {0};

@@ -1,0 +1,517 @@
+/*  backend.c - the broker's workers: HELLO, heartbeats, TASK_ACK, BYE on
+    the backend, results (DATA, DONE) on the sink; TASK, TASK_CREDIT and
+    TASK_CANCEL back to them; worker liveness. See broker_impl.h.           */
+
+#include "broker_impl.h"
+
+#include "braid_log.h"
+#include "braid_msg.h"
+#include "job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A registered worker: its connection and liveness. What it serves and
+    the tasks it holds are the scheduler's, under its number.               */
+typedef struct {
+    zframe_t *rid;              /* its routing id on the backend           */
+    char *key;                  /* hex of rid, key in workers_by_rid       */
+    char name[BRAID_MAX_NAME + 1];
+    int32_t number;             /* its number in the scheduler and slots   */
+    int64_t last_seen_msec;
+} s_worker_t;
+
+/*  The record of worker number, or NULL.                                   */
+static s_worker_t *
+s_worker(braid_broker_t *self, int32_t number)
+{
+    return braid_sched_worker(self->sched, number);
+}
+
+/*  The worker that holds task_id's attempt, or NULL.                       */
+static s_worker_t *
+s_holder(braid_broker_t *self, uint64_t task_id, uint32_t attempt)
+{
+    braid_slot_t *slot = braid_slots_find(self->slots, task_id);
+    return slot && slot->attempt == attempt ? s_worker(self, slot->worker) : NULL;
+}
+
+/*  Send a header-only message to a worker: cancel, credit, heartbeat. A
+    lost one is repaired by the next (all are idempotent).                  */
+static int
+s_send_worker(braid_broker_t *self, s_worker_t *w, const braid_msg_t *msg)
+{
+    return braid_msg_send(self->backend, w->rid, msg, NULL, true);
+}
+
+/*  ---------------------------------------------------------------------
+    To workers                                                             */
+
+void
+braid_backend_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
+                    uint64_t window)
+{
+    (void) job;
+    braid_broker_t *self = arg;
+    s_worker_t *w = s_holder(self, task_id, attempt);
+    if (!w)
+        return;
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK_CREDIT);
+    msg.task_id = task_id;
+    msg.attempts = attempt;
+    msg.window = window;
+    /*  A lost grant is repaired by the next one: credit is absolute.       */
+    if (s_send_worker(self, w, &msg) != 0)
+        braid_debug("cannot send credit worker=%s errno=%d", w->name, errno);
+}
+
+void
+braid_backend_cancel_task(void *arg, uint64_t task_id, uint32_t attempt)
+{
+    braid_broker_t *self = arg;
+    s_worker_t *w = s_holder(self, task_id, attempt);
+    if (!w)
+        return;
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK_CANCEL);
+    msg.task_id = task_id;
+    msg.attempts = attempt;
+    if (s_send_worker(self, w, &msg) != 0)
+        braid_warning("cannot send cancel worker=%s errno=%d", w->name, errno);
+}
+
+void
+braid_backend_task_retry(braid_broker_t *self, braid_sched_job_t *sj, uint32_t idx,
+                         uint32_t attempt, bool counted, const char *why)
+{
+    uint32_t delay = 0;
+    braid_job_retry_t rc =
+        braid_sched_retry(self->sched, sj, idx, attempt, counted, why, self->now, &delay);
+    if (rc == BRAID_JOB_ENDED)
+        braid_frontend_check_fail_fast(self, sj);
+    else if (rc == BRAID_JOB_AGAIN)
+        braid_debug("task retry job=%s task=%u attempt=%u counted=%d delay_msec=%u why=%s",
+                    braid_frontend_job_key(sj), idx, attempt, counted, delay, why);
+}
+
+/*  ---------------------------------------------------------------------
+    Workers                                                                */
+
+/*  Free a worker record (the scheduler must not list it any more).        */
+static void
+s_worker_free(s_worker_t **w_p)
+{
+    s_worker_t *w = *w_p;
+    if (!w)
+        return;
+    zframe_destroy(&w->rid);
+    free(w->key);
+    free(w);
+    *w_p = NULL;
+}
+
+/*  Take every task back from a worker: handed back (BYE, a new HELLO) or
+    lost (expired, unreachable). Then forget the worker.                    */
+static void
+s_worker_remove(braid_broker_t *self, s_worker_t *w, bool counted, const char *why)
+{
+    uint32_t n;
+    while ((n = braid_slots_running(self->slots, w->number)) > 0) {
+        braid_slot_t slot = *braid_slots_at(self->slots, w->number, n - 1);
+        braid_sched_job_t *sj = braid_sched_job_of(self->sched, slot.task_id);
+        if (sj) {
+            uint32_t idx = braid_task_index(slot.task_id);
+            braid_backend_task_retry(self, sj, idx, slot.attempt, counted, why);
+            self->pump_all = true;
+        }
+        /*  The retry freed it; without a job, it is freed here.            */
+        braid_sched_release(self->sched, slot.task_id, slot.attempt);
+    }
+    braid_sched_worker_remove(self->sched, w->number);
+    zhashx_delete(self->workers_by_rid, w->key);
+    s_worker_free(&w);
+}
+
+/*  HELLO: a worker joins (again: what it ran is handed back first).        */
+static void
+s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg_t *msg)
+{
+    s_worker_t *w = zhashx_lookup(self->workers_by_rid, key);
+    if (w) {
+        /*  The same connection says HELLO again: it dropped its tasks.     */
+        s_worker_remove(self, w, false, "worker restarted");
+    }
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return;
+    w->rid = zframe_dup(rid);
+    w->key = strdup(key);
+    if (!w->rid || !w->key) {
+        s_worker_free(&w);
+        return;
+    }
+    snprintf(w->name, sizeof w->name, "%s", msg->name);
+    w->last_seen_msec = self->now;
+    uint16_t gids[BRAID_MAX_SOURCES];
+    uint32_t ngids = 0;
+    char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
+    for (uint32_t i = 0; i < msg->nsources; i++) {
+        const char *name = msg->sources[i];
+        int id = braid_sched_source_add(self->sched, name,
+                                        braid_broker_config_policy(&self->cfg, name), self->now);
+        if (id < 0) {
+            braid_warning("source table full, ignoring source=%s worker=%s", name, w->name);
+            continue;
+        }
+        gids[ngids++] = (uint16_t) id;
+        if (i)
+            strcat(list, ",");
+        strcat(list, name);
+    }
+    w->number = braid_sched_worker_add(self->sched, msg->slots, gids, ngids, w);
+    if (w->number < 0) {
+        s_worker_free(&w);
+        return;
+    }
+    zhashx_insert(self->workers_by_rid, w->key, w);
+    braid_info("worker joined name=%s slots=%u sources=%s", w->name, msg->slots, list);
+}
+
+/*  A heartbeat lists what the worker runs: it acknowledges those tasks,
+    shows a DONE that never came (a task missing twice), and a data loss
+    (the worker is ahead of what arrived, twice with no progress).          */
+static void
+s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
+{
+    zframe_t *frame = zmsg_first(payload);
+    const uint8_t *p = zframe_data(frame);
+    size_t n = zframe_size(frame) / BRAID_HEARTBEAT_ENTRY;
+    for (uint32_t i = 0; i < braid_slots_running(self->slots, w->number); i++)
+        braid_slots_at(self->slots, w->number, i)->missing++;
+    for (size_t e = 0; e < n; e++, p += BRAID_HEARTBEAT_ENTRY) {
+        braid_hb_entry_t entry;
+        braid_hb_entry_get(p, &entry);
+        braid_slot_t *slot = braid_slots_find(self->slots, entry.task_id);
+        if (!slot || slot->worker != w->number || slot->attempt != entry.attempt)
+            continue;
+        slot->acked = true;
+        slot->missing = 0;
+        braid_sched_job_t *sj = braid_sched_job_of(self->sched, entry.task_id);
+        if (!sj)
+            continue;
+        uint32_t idx = braid_task_index(entry.task_id);
+        uint64_t recv = braid_job_received_parts(sj->job, idx);
+        if (entry.next_seq > recv && slot->hb_seq == entry.next_seq && slot->hb_recv == recv) {
+            /*  Partials the worker sent never came, and nothing moved.     */
+            self->counters.gaps++;
+            braid_warning("partials lost, task again job=%s task=%u", braid_frontend_job_key(sj),
+                          idx);
+            braid_backend_cancel_task(self, entry.task_id, entry.attempt);
+            braid_backend_task_retry(self, sj, idx, entry.attempt, true, "partials lost");
+            self->pump_all = true;
+            continue;
+        }
+        /*  No progress, all it sent arrived, and more was granted than it
+            has used: the grant may have been lost. Credit is absolute, so
+            sending it again is harmless.                                   */
+        uint64_t granted = braid_job_granted(sj->job, idx);
+        if (slot->hb_seq == entry.next_seq && entry.next_seq == recv && granted > entry.next_seq)
+            braid_backend_grant(self, sj->job, entry.task_id, entry.attempt, granted);
+        slot->hb_seq = entry.next_seq;
+        slot->hb_recv = recv;
+    }
+    /*  Missing twice, sent before the last interval: its DONE was lost.   */
+    for (uint32_t i = 0; i < braid_slots_running(self->slots, w->number);) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, i);
+        if (slot->missing < 2 || !slot->acked ||
+            self->now - slot->sent_msec <= (int64_t) self->cfg.heartbeat_msec) {
+            i++;
+            continue;
+        }
+        uint64_t task_id = slot->task_id;
+        uint32_t idx = braid_task_index(task_id), attempt = slot->attempt;
+        braid_sched_job_t *sj = braid_sched_job_of(self->sched, task_id);
+        if (sj) {
+            braid_warning("task end lost, task again job=%s task=%u", braid_frontend_job_key(sj),
+                          idx);
+            braid_backend_task_retry(self, sj, idx, attempt, true, "end lost");
+            self->pump_all = true;
+        }
+        /*  Freed by the retry, or here; the last slot has moved to i.      */
+        braid_sched_release(self->sched, task_id, attempt);
+    }
+}
+
+/*  RESET: a worker we do not know must say HELLO.                          */
+static void
+s_send_reset(braid_broker_t *self, zframe_t *rid)
+{
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_RESET);
+    braid_msg_send(self->backend, rid, &msg, NULL, true);
+}
+
+void
+braid_backend_on_message(braid_broker_t *self)
+{
+    braid_msg_t msg;
+    zframe_t *rid = NULL;
+    zmsg_t *payload = NULL;
+    if (braid_broker_recv(self, self->backend, &msg, &rid, &payload) != 0)
+        return;
+    char *key = braid_broker_hex(rid, NULL);
+    if (!key)
+        goto done;
+    if (msg.type == BRAID_MSG_HELLO) {
+        s_on_hello(self, rid, key, &msg);
+        goto done;
+    }
+    s_worker_t *w = zhashx_lookup(self->workers_by_rid, key);
+    if (!w) {
+        /*  Expired, or from before a broker restart: it must say HELLO.    */
+        self->counters.unknown++;
+        if (msg.type != BRAID_MSG_BYE)
+            s_send_reset(self, rid);
+        goto done;
+    }
+    w->last_seen_msec = self->now;
+    switch (msg.type) {
+    case BRAID_MSG_TASK_ACK: {
+        braid_slot_t *slot = braid_slots_find(self->slots, msg.task_id);
+        if (slot && slot->worker == w->number && slot->attempt == msg.attempts)
+            slot->acked = true;
+        break;
+    }
+    case BRAID_MSG_WHEARTBEAT:
+        s_on_worker_heartbeat(self, w, payload);
+        break;
+    case BRAID_MSG_BYE:
+        braid_info("worker left name=%s running=%u", w->name,
+                   braid_slots_running(self->slots, w->number));
+        s_worker_remove(self, w, false, "worker left");
+        break;
+    default:
+        break;
+    }
+done:
+    free(key);
+    zmsg_destroy(&payload);
+    zframe_destroy(&rid);
+}
+
+/*  ---------------------------------------------------------------------
+    What the scheduler decides, sent                                       */
+
+/*  Send the TASK the scheduler started on worker number.                   */
+static void
+s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
+             const braid_sched_task_t *task)
+{
+    braid_broker_t *self = arg;
+    s_worker_t *w = s_worker(self, number);
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK);
+    msg.task_id = task->task_id;
+    msg.attempts = task->attempt;
+    msg.resume = task->resume;
+    msg.window = task->window;
+    msg.timeout_msec = task->timeout_msec;
+    snprintf(msg.name, sizeof msg.name, "%s",
+             braid_job_source_name(sj->job, idx % braid_job_nsources(sj->job)));
+    size_t qlen;
+    const char *query = braid_job_query(sj->job, idx, &qlen);
+    zmsg_t *body = zmsg_new();
+    int err = ENOMEM;
+    if (body && zmsg_addmem(body, query, qlen) == 0) {
+        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0)
+            return;
+        err = errno;
+    }
+    zmsg_destroy(&body);
+    /*  Not queued: it reached nobody, so it goes back without counting as
+        a retry. A worker whose connection is gone (EHOSTUNREACH) is lost
+        now, not after its liveness timeout.                                */
+    braid_debug("cannot send task worker=%s errno=%d", w->name, err);
+    braid_backend_task_retry(self, sj, idx, task->attempt, false, "worker unreachable");
+    if (err == EHOSTUNREACH) {
+        braid_info("worker expired name=%s reason=unreachable running=%u", w->name,
+                   braid_slots_running(self->slots, number));
+        s_worker_remove(self, w, true, "worker lost");
+    }
+    self->pump_all = true;
+}
+
+/*  Cancel the task the scheduler preempts for a head of line.              */
+static void
+s_preempt_task(void *arg, const braid_slot_t *victim, braid_sched_job_t *sj, uint32_t head)
+{
+    braid_info("preempting task=%u job=%u for head task=%u job=%s",
+               braid_task_index(victim->task_id), braid_task_serial(victim->task_id), head,
+               braid_frontend_job_key(sj));
+    braid_backend_cancel_task(arg, victim->task_id, victim->attempt);
+}
+
+const braid_sched_io_t braid_backend_sched_io = {s_start_task, s_preempt_task};
+
+/*  ---------------------------------------------------------------------
+    Results                                                                */
+
+/*  DONE: what it did to the task (braid_sched_done), counted.              */
+static void
+s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
+{
+    braid_sched_done_t rc = braid_sched_done(self->sched, sj, msg, self->now);
+    switch (rc) {
+    case BRAID_SCHED_STALE:
+        self->counters.stale++;
+        return;
+    case BRAID_SCHED_CONFIRMED:
+        return;
+    case BRAID_SCHED_GAP:
+        self->counters.gaps++;
+        break;
+    case BRAID_SCHED_TAKEN_BACK:
+    case BRAID_SCHED_ENDED:
+        break;
+    }
+    if (rc != BRAID_SCHED_ENDED)
+        braid_debug("task taken back job=%s task=%u attempt=%u status=%s gap=%d",
+                    braid_frontend_job_key(sj), braid_task_index(msg->task_id), msg->attempts,
+                    braid_status_name((int) msg->status), rc == BRAID_SCHED_GAP);
+    braid_frontend_check_fail_fast(self, sj);
+}
+
+void
+braid_backend_on_result(braid_broker_t *self)
+{
+    braid_msg_t msg;
+    zmsg_t *payload = NULL;
+    if (braid_broker_recv(self, self->sink, &msg, NULL, &payload) != 0)
+        return;
+    braid_sched_job_t *sj = braid_sched_job_of(self->sched, msg.task_id);
+    if (!sj) {
+        /*  A job that is gone (a late result of a cancelled task) is stale;
+            a task id the broker never gave out is unknown.                 */
+        uint32_t serial = braid_task_serial(msg.task_id);
+        if (serial && serial <= self->next_serial)
+            self->counters.stale++;
+        else
+            self->counters.unknown++;
+        zmsg_destroy(&payload);
+        return;
+    }
+    braid_job_t *job = sj->job;
+    uint32_t idx = braid_task_index(msg.task_id);
+    if (msg.type == BRAID_MSG_DATA) {
+        braid_job_result_t result = braid_job_data(job, idx, msg.attempts, msg.seq, &payload);
+        if (result == BRAID_JOB_STALE)
+            self->counters.stale++;
+        else if (result == BRAID_JOB_GAP) {
+            /*  The attempt's stream has a hole: stop it, run it again.    */
+            self->counters.gaps++;
+            braid_warning("result stream gap job=%s task=%u", braid_frontend_job_key(sj), idx);
+            braid_backend_cancel_task(self, msg.task_id, msg.attempts);
+            braid_backend_task_retry(self, sj, idx, msg.attempts, true, "result stream gap");
+        }
+    } else {
+        /*  The task's last partials may ride on its DONE.                  */
+        size_t n = zmsg_size(payload);
+        if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
+            if (msg.parts < n ||
+                braid_job_data(job, idx, msg.attempts, msg.parts - n, &payload) == BRAID_JOB_GAP) {
+                self->counters.gaps++;
+                braid_warning("result stream gap job=%s task=%u", braid_frontend_job_key(sj),
+                              idx);
+            }
+        }
+        s_on_done(self, sj, &msg);
+    }
+    zmsg_destroy(&payload);
+    braid_frontend_job_pump(self, sj);
+}
+
+/*  ---------------------------------------------------------------------
+    Liveness                                                               */
+
+/*  A worker's slots, once a tick: cancels for heads sent again, TASKs
+    neither acknowledged nor in a heartbeat run elsewhere.                  */
+static void
+s_check_slots(braid_broker_t *self, s_worker_t *w)
+{
+    /*  A cancel made for a head may have been lost: it is idempotent.     */
+    for (uint32_t t = 0; t < braid_slots_running(self->slots, w->number); t++) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, t);
+        if (slot->preempted)
+            braid_backend_cancel_task(self, slot->task_id, slot->attempt);
+    }
+    for (uint32_t t = 0; t < braid_slots_running(self->slots, w->number);) {
+        braid_slot_t *slot = braid_slots_at(self->slots, w->number, t);
+        if (slot->acked || self->now - slot->sent_msec <= (int64_t) self->cfg.ack_timeout_msec) {
+            t++;
+            continue;
+        }
+        uint64_t task_id = slot->task_id;
+        uint32_t idx = braid_task_index(task_id), attempt = slot->attempt;
+        braid_sched_job_t *sj = braid_sched_job_of(self->sched, task_id);
+        /*  Partials of this attempt arrived: the worker has it.            */
+        if (sj && braid_job_received_parts(sj->job, idx) > slot->resume &&
+            braid_job_attempt(sj->job, idx) == attempt) {
+            slot->acked = true;
+            t++;
+            continue;
+        }
+        braid_backend_cancel_task(self, task_id, attempt);
+        if (sj) {
+            braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
+                          braid_frontend_job_key(sj), idx, w->name);
+            braid_backend_task_retry(self, sj, idx, attempt, true, "task not acknowledged");
+            self->pump_all = true;
+        }
+        /*  Freed by the retry, or here; the last slot has moved to t.      */
+        braid_sched_release(self->sched, task_id, attempt);
+    }
+}
+
+void
+braid_backend_tick(braid_broker_t *self)
+{
+    braid_msg_t beat;
+    braid_msg_init(&beat, BRAID_MSG_BHEARTBEAT);
+    for (uint32_t i = 0; i < braid_sched_nworkers(self->sched); i++) {
+        s_worker_t *w = s_worker(self, (int32_t) i);
+        if (!w)
+            continue;
+        int64_t idle = self->now - w->last_seen_msec;
+        if (idle > (int64_t) self->cfg.worker_liveness_msec) {
+            braid_info("worker expired name=%s idle_msec=%" PRId64 " running=%u", w->name, idle,
+                       braid_slots_running(self->slots, w->number));
+            s_worker_remove(self, w, true, "worker lost");
+            continue;
+        }
+        s_send_worker(self, w, &beat);
+        s_check_slots(self, w);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Life cycle                                                             */
+
+int
+braid_backend_init(braid_broker_t *self)
+{
+    self->workers_by_rid = zhashx_new();
+    return self->workers_by_rid ? 0 : -1;
+}
+
+void
+braid_backend_fini(braid_broker_t *self)
+{
+    for (uint32_t i = 0; self->sched && i < braid_sched_nworkers(self->sched); i++) {
+        s_worker_t *w = s_worker(self, (int32_t) i);
+        s_worker_free(&w);
+    }
+    zhashx_destroy(&self->workers_by_rid);
+}

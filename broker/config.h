@@ -1,0 +1,79 @@
+/*  config.h - the broker's settings: their defaults, their bounds, and the
+    config file (ZPL, see braid_conf.h) that sets them.
+
+        broker
+            frontend = "tcp://127.0.0.1:5555"
+            max_jobs_per_client = 64
+        source
+            web
+                max_concurrent = 8
+                rate = 2.5
+
+    Each key has its bounds in one table in config.c; a value out of them
+    is an error with FILE:LINE. A SIGHUP reads the file again and applies
+    its source policies (braid_broker_config_reload).
+*/
+
+#ifndef BRAID_BROKER_CONFIG_H_INCLUDED
+#define BRAID_BROKER_CONFIG_H_INCLUDED
+
+#include "braid_conf.h"
+#include "braid_msg.h"
+#include "policy.h"
+
+#include <stdint.h>
+
+#define BRAID_BROKER_MAX_POLICIES 256
+/*  The longest drain on SIGTERM (drain_msec, --drain): a day.              */
+#define BRAID_BROKER_MAX_DRAIN_MSEC 86400000u
+
+/*  A named source policy from the config file.                             */
+typedef struct {
+    char name[BRAID_MAX_NAME + 1];
+    braid_policy_t policy;
+} braid_source_policy_t;
+
+typedef struct {
+    const char *frontend;       /* endpoint to bind for clients            */
+    const char *backend;        /* endpoint to bind for worker control     */
+    const char *sink;           /* endpoint to bind for worker results     */
+    uint32_t max_jobs_per_client;   /* open jobs one client may hold       */
+    uint64_t max_tasks_per_job;     /* queries x sources in one job        */
+    uint32_t max_queries_per_job;   /* queries in one job                  */
+    uint32_t heartbeat_msec;        /* heartbeat interval, both ways       */
+    uint32_t worker_liveness_msec;  /* a worker silent this long is gone   */
+    uint32_t client_liveness_msec;  /* a client silent this long is gone   */
+    uint32_t ack_timeout_msec;      /* TASK not acknowledged: again        */
+    uint32_t drain_msec;            /* SIGTERM: drain this long at most    */
+    uint32_t window;                /* per-task credit window, partials    */
+    braid_policy_t default_policy;  /* sources the config does not name    */
+    braid_source_policy_t policies[BRAID_BROKER_MAX_POLICIES];
+    uint32_t npolicies;
+} braid_broker_config_t;
+
+/*  Fill cfg with the defaults.                                             */
+void
+braid_broker_config_defaults(braid_broker_config_t *cfg);
+
+/*  Read the config file at path into cfg (which holds the defaults, or
+    what was set before). The strings cfg points to are owned by *conf_p,
+    which is set whenever the file parsed, also on failure: the caller
+    destroys it after cfg. Returns 0, or -1 with "FILE:LINE: what" in err. */
+int
+braid_broker_config_load(const char *path, braid_broker_config_t *cfg, braid_conf_t **conf_p,
+                         char *err, size_t errsize);
+
+/*  SIGHUP: read the file at path (arg, a const char *; NULL when braidd
+    has no config file) again and give its source policies to the broker.
+    A file that does not parse now is logged and changes nothing. It is a
+    braid_broker_reload_fn (broker.h).                                      */
+typedef struct braid_broker_t braid_broker_t;
+void
+braid_broker_config_reload(void *arg, braid_broker_t *broker);
+
+/*  The policy of the source called name: its own, or the default one.
+    Borrowed from cfg.                                                      */
+const braid_policy_t *
+braid_broker_config_policy(const braid_broker_config_t *cfg, const char *name);
+
+#endif

@@ -1,0 +1,506 @@
+/*  frontend.c - the broker's clients and the jobs they open: SUBMIT,
+    QUERIES, CREDIT, CANCEL, PING and STATS on the frontend; the ordered
+    streams back to them; client liveness. See broker_impl.h.               */
+
+#include "broker_impl.h"
+
+#include "braid_log.h"
+#include "braid_msg.h"
+#include "job.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A client that has talked to us.                                         */
+typedef struct {
+    char *key;                  /* hex of its routing id                   */
+    int64_t last_seen_msec;
+    uint32_t jobs;              /* open jobs                               */
+} s_client_t;
+
+/*  A job as the broker sees it: the job and its client.                    */
+typedef struct {
+    braid_sched_job_t sj;       /* first: the scheduler's view (job, gid)  */
+    zframe_t *client;           /* client routing id on the frontend       */
+    char *key;                  /* hex(client)/hex(job id)                 */
+    s_client_t *owner;
+    bool blocked;               /* the client could not take more now      */
+    bool silent;                /* emit nothing more (client gone or bad)  */
+    bool stopped;               /* ended early: cancel, deadline, ...      */
+} s_job_t;
+
+/*  The broker's job of a scheduler job (the scheduler's view is its first
+    member), or NULL.                                                       */
+static s_job_t *
+s_job(braid_sched_job_t *sj)
+{
+    return (s_job_t *) sj;
+}
+
+const char *
+braid_frontend_job_key(braid_sched_job_t *sj)
+{
+    return s_job(sj)->key;
+}
+
+/*  ---------------------------------------------------------------------
+    Jobs                                                                   */
+
+/*  True unless a failed send consumed the payload (see braid_msg_try_send). */
+static bool
+s_payload_intact(zmsg_t **payload)
+{
+    return !payload || *payload;
+}
+
+/*  The jobs' emitter (braid_job_emit_fn): to the client, without blocking;
+    a client that cannot take more blocks its job, one that is gone
+    silences it.                                                            */
+static int
+s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
+{
+    braid_broker_t *self = arg;
+    s_job_t *ent = s_job(self->pumping);
+    (void) job;
+    assert(ent && ent->sj.job == job);
+    if (ent->silent) {
+        if (payload)
+            zmsg_destroy(payload);
+        return 0;
+    }
+    if (braid_msg_try_send(self->frontend, ent->client, msg, payload) == 0)
+        return 0;
+    if (errno == EAGAIN && s_payload_intact(payload)) {
+        if (!ent->blocked) {
+            ent->blocked = true;
+            self->blocked_jobs++;
+        }
+        return -1;
+    }
+    /*  The client is gone (EHOSTUNREACH): nobody will read this job.       */
+    braid_info("client gone job=%s errno=%d", ent->key, errno);
+    ent->silent = true;
+    if (payload)
+        zmsg_destroy(payload);
+    return 0;
+}
+
+static const braid_job_io_t s_io = {s_emit, braid_backend_grant};
+
+/*  Close the job: forget it everywhere and free it.                        */
+static void
+s_job_remove(braid_broker_t *self, s_job_t *ent)
+{
+    if (ent->blocked)
+        self->blocked_jobs--;
+    if (ent->owner && ent->owner->jobs > 0)
+        ent->owner->jobs--;
+    zhashx_delete(self->jobs_by_key, ent->key);
+    braid_sched_job_remove(self->sched, &ent->sj);
+    braid_debug("job closed job=%s", ent->key);
+    braid_job_destroy(&ent->sj.job);
+    zframe_destroy(&ent->client);
+    free(ent->key);
+    free(ent);
+}
+
+void
+braid_frontend_job_pump(braid_broker_t *self, braid_sched_job_t *sj)
+{
+    s_job_t *ent = s_job(sj);
+    braid_job_t *job = sj->job;
+    if (ent->blocked) {
+        ent->blocked = false;
+        self->blocked_jobs--;
+    }
+    self->pumping = sj;
+    braid_job_pump(job, &s_io, self);
+    if (ent->silent && !ent->stopped) {
+        /*  Nobody reads this job any more: stop its work too.              */
+        braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client gone");
+        braid_job_pump(job, &s_io, self);
+    }
+    self->pumping = NULL;
+    if (braid_job_finished(job) && braid_slots_held(self->slots, braid_job_serial(job)) == 0)
+        s_job_remove(self, ent);
+}
+
+void
+braid_frontend_job_stop(braid_broker_t *self, braid_sched_job_t *sj, uint32_t status,
+                        const char *text)
+{
+    s_job(sj)->stopped = true;
+    braid_job_cancel(sj->job, status, text, braid_backend_cancel_task, self);
+    braid_sched_wake(self->sched);
+}
+
+void
+braid_frontend_check_fail_fast(braid_broker_t *self, braid_sched_job_t *sj)
+{
+    if ((braid_job_flags(sj->job) & BRAID_FLAG_FAIL_FAST) && braid_job_failures(sj->job) > 0)
+        braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: fail-fast");
+}
+
+/*  ---------------------------------------------------------------------
+    Requests                                                               */
+
+/*  ERROR to a client, counted as rejected.                                 */
+static void
+s_send_error(braid_broker_t *self, zframe_t *client, const uint8_t *job_id, uint32_t code,
+             const char *text)
+{
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_ERROR);
+    if (job_id)
+        memcpy(msg.job_id, job_id, 16);
+    msg.code = code;
+    snprintf(msg.text, sizeof msg.text, "%s", text);
+    self->counters.rejected++;
+    if (braid_msg_send(self->frontend, client, &msg, NULL, true) != 0)
+        braid_debug("cannot send error errno=%d", errno);
+}
+
+/*  ACCEPT to a client.                                                     */
+static void
+s_send_accept(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
+{
+    braid_msg_t accept;
+    braid_msg_init(&accept, BRAID_MSG_ACCEPT);
+    memcpy(accept.job_id, job_id, 16);
+    if (braid_msg_send(self->frontend, client, &accept, NULL, true) != 0)
+        braid_debug("cannot send accept errno=%d", errno);
+}
+
+/*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
+    error code with text filled in.                                         */
+static uint32_t
+s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *msg, uint16_t *gid,
+                 char *text, size_t size)
+{
+    if (self->draining) {
+        snprintf(text, size, "broker is stopping: not accepting jobs");
+        return BRAID_ERR_CODE_UNAVAILABLE;
+    }
+    if (msg->order == BRAID_ORDER_KEY) {
+        snprintf(text, size, "order 'key' is not supported by this broker");
+        return BRAID_ERR_CODE_BAD_REQUEST;
+    }
+    if (client->jobs >= self->cfg.max_jobs_per_client) {
+        snprintf(text, size, "too many open jobs for this client (limit %u)",
+                 self->cfg.max_jobs_per_client);
+        return BRAID_ERR_CODE_TOO_MANY;
+    }
+    if (msg->count > self->cfg.max_queries_per_job) {
+        snprintf(text, size, "too many queries: %u, limit %u", msg->count,
+                 self->cfg.max_queries_per_job);
+        return BRAID_ERR_CODE_BAD_REQUEST;
+    }
+    uint64_t tasks = (uint64_t) msg->count * msg->nsources;
+    if (tasks > self->cfg.max_tasks_per_job) {
+        snprintf(text, size, "too many tasks: %" PRIu64 " (queries x sources), limit %" PRIu64,
+                 tasks, self->cfg.max_tasks_per_job);
+        return BRAID_ERR_CODE_BAD_REQUEST;
+    }
+    for (uint32_t s = 0; s < msg->nsources; s++) {
+        for (uint32_t t = 0; t < s; t++)
+            if (streq(msg->sources[s], msg->sources[t])) {
+                snprintf(text, size, "source '%s' is named twice", msg->sources[s]);
+                return BRAID_ERR_CODE_BAD_REQUEST;
+            }
+        int id = braid_sched_source_id(self->sched, msg->sources[s]);
+        if (id < 0 || !braid_sched_source_served(self->sched, (uint16_t) id)) {
+            snprintf(text, size, "no worker serves source '%s'", msg->sources[s]);
+            return BRAID_ERR_CODE_BAD_REQUEST;
+        }
+        gid[s] = (uint16_t) id;
+    }
+    return 0;
+}
+
+/*  SUBMIT: open the job (or ACCEPT again an identical one), or refuse.     */
+static void
+s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const braid_msg_t *msg)
+{
+    char *key = braid_broker_hex(client, msg->job_id);
+    if (!key)
+        return;
+    s_job_t *ent = zhashx_lookup(self->jobs_by_key, key);
+    if (ent) {
+        if (braid_job_same(ent->sj.job, msg))
+            s_send_accept(self, client, msg->job_id);
+        else
+            s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_CONFLICT,
+                         "job id already open with other parameters");
+        free(key);
+        return;
+    }
+    uint16_t gid[BRAID_MAX_SOURCES];
+    char text[BRAID_MAX_TEXT + 1];
+    uint32_t code = s_submit_refusal(self, owner, msg, gid, text, sizeof text);
+    if (code) {
+        s_send_error(self, client, msg->job_id, code, text);
+        free(key);
+        return;
+    }
+    ent = calloc(1, sizeof *ent);
+    uint32_t serial = ++self->next_serial;
+    if (serial == 0)
+        serial = ++self->next_serial;
+    if (ent) {
+        ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
+        memcpy(ent->sj.gid, gid, sizeof gid);
+        ent->client = zframe_dup(client);
+    }
+    if (!ent || !ent->sj.job || !ent->client ||
+        braid_sched_job_add(self->sched, &ent->sj) != 0) {
+        if (ent) {
+            braid_job_destroy(&ent->sj.job);
+            zframe_destroy(&ent->client);
+            free(ent);
+        }
+        free(key);
+        s_send_error(self, client, msg->job_id, BRAID_ERR_CODE_UNAVAILABLE, "out of memory");
+        return;
+    }
+    ent->key = key;
+    ent->owner = owner;
+    owner->jobs++;
+    zhashx_insert(self->jobs_by_key, ent->key, ent);
+    if (msg->deadline_msec)
+        braid_timers_add(self->deadlines, self->now + msg->deadline_msec, 0, serial, 0);
+    braid_debug("job open job=%s queries=%u sources=%u", ent->key, msg->count, msg->nsources);
+    s_send_accept(self, client, msg->job_id);
+}
+
+/*  The job a client opened with job_id, or NULL.                           */
+static s_job_t *
+s_find_job(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
+{
+    char *key = braid_broker_hex(client, job_id);
+    if (!key)
+        return NULL;
+    s_job_t *ent = zhashx_lookup(self->jobs_by_key, key);
+    free(key);
+    return ent;
+}
+
+/*  The client record for a routing id, created on first contact.           */
+static s_client_t *
+s_client(braid_broker_t *self, zframe_t *rid)
+{
+    char *key = braid_broker_hex(rid, NULL);
+    if (!key)
+        return NULL;
+    s_client_t *c = zhashx_lookup(self->clients, key);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) {
+            free(key);
+            return NULL;
+        }
+        c->key = key;
+        zhashx_insert(self->clients, key, c);
+    } else
+        free(key);
+    c->last_seen_msec = self->now;
+    return c;
+}
+
+/*  The STATS reply's JSON: owned, NULL on allocation failure.              */
+/*  The STATS reply's JSON: owned, NULL on allocation failure.              */
+static char *
+s_stats_json(braid_broker_t *self)
+{
+    braid_stats_t stats = {0};
+    uint32_t nsources = braid_sched_nsources(self->sched);
+    stats.sources = calloc(nsources ? nsources : 1, sizeof *stats.sources);
+    if (!stats.sources)
+        return NULL;
+    braid_sched_stats(self->sched, &stats);
+    stats.draining = self->draining;
+    stats.counters = self->counters;
+    char *json = braid_stats_json(&stats);
+    free(stats.sources);
+    return json;
+}
+
+void
+braid_frontend_on_message(braid_broker_t *self)
+{
+    braid_msg_t msg;
+    zframe_t *rid = NULL;
+    zmsg_t *payload = NULL;
+    if (braid_broker_recv(self, self->frontend, &msg, &rid, &payload) != 0)
+        return;
+    s_client_t *client = s_client(self, rid);
+    if (!client)
+        goto done;
+    s_job_t *ent = NULL;
+    switch (msg.type) {
+    case BRAID_MSG_SUBMIT:
+        s_on_submit(self, rid, client, &msg);
+        break;
+    case BRAID_MSG_QUERIES:
+        ent = s_find_job(self, rid, msg.job_id);
+        if (!ent || ent->silent) {
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            break;
+        }
+        if (braid_job_add_queries(ent->sj.job, msg.first, &payload) != 0) {
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
+                         "queries out of order or beyond the announced count");
+            ent->silent = true;
+            braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
+                                    "cancelled: bad request");
+            braid_frontend_job_pump(self, &ent->sj);
+            break;
+        }
+        braid_sched_wake(self->sched);
+        break;
+    case BRAID_MSG_CREDIT:
+        ent = s_find_job(self, rid, msg.job_id);
+        if (!ent) {
+            self->counters.unknown++;
+            break;
+        }
+        braid_job_credit(ent->sj.job, msg.credit);
+        braid_frontend_job_pump(self, &ent->sj);
+        break;
+    case BRAID_MSG_CANCEL:
+        ent = s_find_job(self, rid, msg.job_id);
+        if (!ent) {
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            break;
+        }
+        braid_info("job cancelled by client job=%s", ent->key);
+        braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED, "cancelled");
+        braid_frontend_job_pump(self, &ent->sj);
+        break;
+    case BRAID_MSG_PING: {
+        braid_msg_t pong;
+        braid_msg_init(&pong, BRAID_MSG_PONG);
+        braid_msg_send(self->frontend, rid, &pong, NULL, true);
+        break;
+    }
+    case BRAID_MSG_STATS: {
+        char *json = s_stats_json(self);
+        zmsg_t *body = json ? zmsg_new() : NULL;
+        if (body) {
+            zmsg_addstr(body, json);
+            braid_msg_t reply;
+            braid_msg_init(&reply, BRAID_MSG_STATS_REPLY);
+            braid_msg_send(self->frontend, rid, &reply, &body, true);
+        }
+        free(json);
+        break;
+    }
+    default:
+        break;
+    }
+done:
+    zmsg_destroy(&payload);
+    zframe_destroy(&rid);
+}
+
+void
+braid_frontend_pump_all(braid_broker_t *self)
+{
+    self->pump_all = false;
+    braid_sched_job_t *sj = braid_sched_jobs(self->sched);
+    while (sj) {
+        braid_sched_job_t *next = sj->next;
+        braid_frontend_job_pump(self, sj);
+        sj = next;
+    }
+}
+
+void
+braid_frontend_retry_blocked(braid_broker_t *self)
+{
+    braid_sched_job_t *sj = braid_sched_jobs(self->sched);
+    while (sj && self->blocked_jobs) {
+        braid_sched_job_t *next = sj->next;
+        if (s_job(sj)->blocked)
+            braid_frontend_job_pump(self, sj);
+        sj = next;
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Time                                                                   */
+
+void
+braid_frontend_on_deadline(braid_broker_t *self, const braid_timer_t *timer)
+{
+    braid_sched_job_t *sj = braid_sched_job_of(self->sched, braid_task_id(timer->a, 0));
+    if (!sj)
+        return;     /* the job is gone: a lazily cancelled timer */
+    braid_info("job deadline passed job=%s", s_job(sj)->key);
+    braid_frontend_job_stop(self, sj, BRAID_STATUS_TIMEOUT, "job deadline passed");
+    braid_frontend_job_pump(self, sj);
+}
+
+void
+braid_frontend_tick(braid_broker_t *self)
+{
+    for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj; sj = sj->next) {
+        s_job_t *ent = s_job(sj);
+        if (ent->stopped || !ent->owner)
+            continue;
+        int64_t idle = self->now - ent->owner->last_seen_msec;
+        if (idle > (int64_t) self->cfg.client_liveness_msec) {
+            braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);
+            ent->silent = true;
+            braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client lost");
+            self->pump_all = true;
+        }
+    }
+    zlistx_t *idle_clients = zlistx_new();
+    if (!idle_clients)
+        return;
+    int64_t liveness = self->cfg.client_liveness_msec;
+    for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
+        if (c->jobs == 0 && self->now - c->last_seen_msec > liveness)
+            zlistx_add_end(idle_clients, c->key);
+    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients))
+        zhashx_delete(self->clients, key);
+    zlistx_destroy(&idle_clients);
+}
+
+/*  ---------------------------------------------------------------------
+    Life cycle                                                             */
+
+/*  zhashx destructor of client records.                                    */
+static void
+s_client_free(void **item)
+{
+    s_client_t *c = *item;
+    if (c) {
+        free(c->key);
+        free(c);
+        *item = NULL;
+    }
+}
+
+int
+braid_frontend_init(braid_broker_t *self)
+{
+    self->jobs_by_key = zhashx_new();
+    self->clients = zhashx_new();
+    if (!self->jobs_by_key || !self->clients)
+        return -1;
+    zhashx_set_destructor(self->clients, s_client_free);
+    return 0;
+}
+
+void
+braid_frontend_fini(braid_broker_t *self)
+{
+    while (self->sched && self->jobs_by_key && braid_sched_jobs(self->sched))
+        s_job_remove(self, s_job(braid_sched_jobs(self->sched)));
+    zhashx_destroy(&self->jobs_by_key);
+    zhashx_destroy(&self->clients);
+}
