@@ -88,6 +88,12 @@ static const s_field_t s_fields[] = {
     F_('N', K_NAME, name, 1, BRAID_MAX_NAME),
     F_('S', K_NAMES, sources, 1, BRAID_MAX_SOURCES),
     F_('R', K_SUMMARY, summary, 1, BRAID_MAX_SOURCES),
+    F_('X', K_U32, exit_value, 0, BRAID_MAX_EXIT_VALUE),
+    F_('A', K_U32, retry_after_msec, 0, BRAID_MAX_MSEC),
+    F_('B', K_U64, started_msec, 0, UINT64_MAX),
+    F_('Q', K_U64, queue_msec, 0, UINT64_MAX),
+    F_('U', K_U64, run_msec, 0, UINT64_MAX),
+    F_('W', K_NAME, worker, 0, BRAID_MAX_NAME),
 };
 
 static const s_field_t *
@@ -228,14 +234,19 @@ s_get_str(const msgpack_object *o, const char **s, size_t *len)
     return 0;
 }
 
+/*  A name; the empty string too when the field's minimum is 0 (W).         */
 static int
-s_decode_name(const msgpack_object *o, char *dst)
+s_decode_name(const msgpack_object *o, char *dst, uint64_t min)
 {
     const char *s;
     size_t len;
     int rc = s_get_str(o, &s, &len);
     if (rc)
         return rc;
+    if (len == 0 && min == 0) {
+        dst[0] = 0;
+        return 0;
+    }
     if (!braid_name_valid(s, len))
         return BRAID_ERR_RANGE;
     memcpy(dst, s, len);
@@ -287,14 +298,14 @@ s_decode_field(const s_field_t *f, const msgpack_object *o, braid_msg_t *msg)
         return 0;
     }
     case K_NAME:
-        return s_decode_name(o, (char *) base);
+        return s_decode_name(o, (char *) base, f->min);
     case K_NAMES:
         if (o->type != MSGPACK_OBJECT_ARRAY)
             return BRAID_ERR_FIELD_TYPE;
         if (o->via.array.size < f->min || o->via.array.size > f->max)
             return BRAID_ERR_RANGE;
         for (uint32_t i = 0; i < o->via.array.size; i++)
-            if ((rc = s_decode_name(&o->via.array.ptr[i], msg->sources[i])))
+            if ((rc = s_decode_name(&o->via.array.ptr[i], msg->sources[i], 1)))
                 return rc;
         msg->nsources = o->via.array.size;
         return 0;
@@ -487,7 +498,8 @@ s_encode_field(msgpack_packer *pk, const s_field_t *f, const braid_msg_t *msg)
         s_pack_str(pk, (const char *) base);
         return true;
     case K_NAME:
-        if (!braid_name_valid((const char *) base, strnlen((const char *) base, BRAID_MAX_NAME + 1)))
+        if (!(f->min == 0 && !base[0]) &&
+            !braid_name_valid((const char *) base, strnlen((const char *) base, BRAID_MAX_NAME + 1)))
             return false;
         s_pack_str(pk, (const char *) base);
         return true;

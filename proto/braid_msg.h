@@ -39,6 +39,7 @@ extern "C" {
 #define BRAID_MAX_FRAME (16u << 20)   /* ZMQ_MAXMSGSIZE on bound sockets    */
 #define BRAID_MAX_DEPTH 3             /* msgpack nesting in a header        */
 #define BRAID_MAX_RETRIES 1000        /* retries of one task                */
+#define BRAID_MAX_EXIT_VALUE 999      /* X: exit status, 128+signal, HTTP   */
 #define BRAID_MAX_MSEC 604800000u     /* 7 days: any timeout or deadline    */
 /*  WHEARTBEAT's payload frame: one entry per running task, big-endian
     task_id (8 bytes), attempt (4), next seq to send (8).                   */
@@ -145,6 +146,14 @@ typedef struct {
     uint32_t slots;                 /* l: worker's concurrent slots         */
     uint64_t window;                /* w: task credit, seq < window; 0=none */
     uint64_t resume;                /* r: first seq the worker must send    */
+    uint32_t exit_value;            /* X: exit status (128+N: signal N), the
+                                           HTTP status, or 0                   */
+    uint32_t retry_after_msec;      /* A: retry no sooner than this, 0=any  */
+    uint64_t started_msec;          /* B: wall clock at first dispatch, msec
+                                           since the epoch; 0 = never ran      */
+    uint64_t queue_msec;            /* Q: from the job's accept to dispatch */
+    uint64_t run_msec;              /* U: from dispatch to the end          */
+    char worker[BRAID_MAX_NAME + 1];    /* W: who ran it last; "" = nobody  */
     char text[BRAID_MAX_TEXT + 1];  /* E: error or status text              */
     char name[BRAID_MAX_NAME + 1];  /* N: source name / worker name         */
     uint32_t nsources;              /* S or R: number of entries            */

@@ -28,6 +28,7 @@ MAX_FRAME = 16 << 20
 MAX_DEPTH = 3
 MAX_RETRIES = 1000
 MAX_MSEC = 604800000
+MAX_EXIT_VALUE = 999
 HEARTBEAT_ENTRY = 20
 U64 = (1 << 64) - 1
 
@@ -50,7 +51,7 @@ MESSAGES = {
     6: ("STATS", "", 0, 0, CH_CLIENT),
     10: ("ACCEPT", "j", 0, 0, CH_TO_CLIENT),
     11: ("PARTIAL", "jOqse", 1, MAX_BATCH, CH_TO_CLIENT),
-    12: ("END", "jOqsxpaE", 0, MAX_BATCH, CH_TO_CLIENT),
+    12: ("END", "jOqsxpaEWBQUX", 0, MAX_BATCH, CH_TO_CLIENT),
     13: ("JOB_END", "jOxR", 0, 0, CH_TO_CLIENT),
     14: ("ERROR", "jCE", 0, 0, CH_TO_CLIENT),
     15: ("PONG", "", 0, 0, CH_TO_CLIENT),
@@ -66,7 +67,7 @@ MESSAGES = {
     33: ("BHEARTBEAT", "", 0, 0, CH_TO_WORKER),
     34: ("RESET", "", 0, 0, CH_TO_WORKER),
     40: ("DATA", "kae", 1, MAX_BATCH, CH_SINK),
-    41: ("DONE", "kaxpgE", 0, MAX_BATCH, CH_SINK),
+    41: ("DONE", "kaxpgEXA", 0, MAX_BATCH, CH_SINK),
 }
 TYPES = {name: mid for mid, (name, *_rest) in MESSAGES.items()}
 
@@ -101,6 +102,12 @@ FIELDS = {
     "N": ("name", "name", 1, MAX_NAME),
     "S": ("sources", "names", 1, MAX_SOURCES),
     "R": ("summary", "summary", 1, MAX_SOURCES),
+    "X": ("exit_value", "u", 0, MAX_EXIT_VALUE),
+    "A": ("retry_after_msec", "u", 0, MAX_MSEC),
+    "B": ("started_msec", "u", 0, U64),
+    "Q": ("queue_msec", "u", 0, U64),
+    "U": ("run_msec", "u", 0, U64),
+    "W": ("worker", "name", 0, MAX_NAME),
 }
 
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -165,6 +172,8 @@ def _check_field(letter, value):
     if kind == "name":
         if not isinstance(value, str):
             raise DecodeError("field-type")
+        if value == "" and lo == 0:
+            return value        # W: empty for a task that never ran
         if not name_valid(value.encode("utf-8", "surrogateescape")):
             raise DecodeError("range")
         return value

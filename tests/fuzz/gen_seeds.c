@@ -21,9 +21,9 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
         case 'j': memset(m->job_id, max ? 0xff : 0x11, 16); break;
         case 'o': m->order = max ? 2 : 1; break;
         case 'm': m->max_inflight = max ? BRAID_MAX_INFLIGHT : 10; break;
-        case 't': m->timeout_msec = max ? 604800000 : 1000; break;
+        case 't': m->timeout_msec = max ? BRAID_MAX_MSEC : 1000; break;
         case 'f': m->flags = max ? 0xffff : BRAID_FLAG_FAIL_FAST | BRAID_FLAG_RETRIES; break;
-        case 'd': m->deadline_msec = max ? 604800000 : 60000; break;
+        case 'd': m->deadline_msec = max ? BRAID_MAX_MSEC : 60000; break;
         case 'y': m->retries = max ? BRAID_MAX_RETRIES : 3; break;
         case 'g': m->transient = max ? 1 : 0; break;
         case 'n': m->count = max ? BRAID_MAX_QUERIES : 3; break;
@@ -60,6 +60,14 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
             for (uint32_t i = 0; i < m->nsources; i++)
                 for (int s = 0; s < BRAID_STATUS_COUNT; s++)
                     m->summary[i][s] = max ? UINT64_MAX : (uint64_t) s;
+            break;
+        case 'X': m->exit_value = max ? BRAID_MAX_EXIT_VALUE : 1; break;
+        case 'A': m->retry_after_msec = max ? BRAID_MAX_MSEC : 1000; break;
+        case 'B': m->started_msec = max ? UINT64_MAX : 1764504000000ull; break;
+        case 'Q': m->queue_msec = max ? UINT64_MAX : 5; break;
+        case 'U': m->run_msec = max ? UINT64_MAX : 40; break;
+        case 'W': strcpy(m->worker, max ? "Zz09_.-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+                                        : "w1");
             break;
         default:
             /*  A letter this file does not know: the table changed and the

@@ -177,6 +177,19 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
                     m->summary[i][s] = max ? UINT64_MAX - (uint64_t) s : 0;
         }
         break;
+    case 'X': m->exit_value = v == V_GOLD ? 143 : max ? 999 : 0; break;
+    case 'A': m->retry_after_msec = v == V_GOLD ? 1000 : max ? 604800000 : 0; break;
+    case 'B': m->started_msec = v == V_GOLD ? 1764504000000ull : max ? UINT64_MAX : 0; break;
+    case 'Q': m->queue_msec = v == V_GOLD ? 12 : max ? UINT64_MAX : 0; break;
+    case 'U': m->run_msec = v == V_GOLD ? 300 : max ? UINT64_MAX : 0; break;
+    case 'W':
+        if (v == V_GOLD)
+            strcpy(m->worker, "w1");
+        else if (max)
+            s_fill_name(m->worker, BRAID_MAX_NAME, 3);
+        else
+            m->worker[0] = 0;   /* W may be empty: a task that never ran  */
+        break;
     default:
         fail_msg("unknown field letter '%c'", letter);
     }
@@ -234,6 +247,12 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
                 for (int s = 0; s < BRAID_STATUS_COUNT; s++)
                     assert_int_equal(a->summary[i][s], b->summary[i][s]);
             break;
+        case 'X': assert_int_equal(a->exit_value, b->exit_value); break;
+        case 'A': assert_int_equal(a->retry_after_msec, b->retry_after_msec); break;
+        case 'B': assert_int_equal(a->started_msec, b->started_msec); break;
+        case 'Q': assert_int_equal(a->queue_msec, b->queue_msec); break;
+        case 'U': assert_int_equal(a->run_msec, b->run_msec); break;
+        case 'W': assert_string_equal(a->worker, b->worker); break;
         default: fail_msg("unknown field letter '%c'", *l);
         }
     }
@@ -651,7 +670,11 @@ static const t_golden_t s_golden[] = {
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
     {11, BRAID_CH_TO_CLIENT, 1, 1024, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
-    {12, BRAID_CH_TO_CLIENT, 0, 1024, "9a 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_},
+    /*  END jOqsxpaEWBQUX: W "w1", B 1764504000000 (uint64), Q 12, U 300
+        (uint16), X 143 (uint8: 128 + SIGTERM).                             */
+    {12, BRAID_CH_TO_CLIENT, 0, 1024,
+     "9f 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_
+     "a2 77 31 cf 00 00 01 9a d4 a2 56 00 0c cd 01 2c cc 8f"},
     {13, BRAID_CH_TO_CLIENT, 0, 0, "96 01 0d " J O_ "02 92 94 01 00 00 00 94 00 01 02 03"},
     {14, BRAID_CH_TO_CLIENT, 0, 0, "95 01 0e " J "cd 01 f7 " E_},
     {15, BRAID_CH_TO_CLIENT, 0, 0, "92 01 0f"},
@@ -667,8 +690,8 @@ static const t_golden_t s_golden[] = {
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
     {40, BRAID_CH_SINK, 1, 1024, "95 01 28 " K "03 cf 00 00 00 01 00 00 00 00"},
-    /*  DONE kaxpgE: g 1 before the text.                                  */
-    {41, BRAID_CH_SINK, 0, 1024, "98 01 29 " K "03 02 cd ff ff 01 " E_},
+    /*  DONE kaxpgEXA: g 1 before the text, X 143, A 1000 (uint16).         */
+    {41, BRAID_CH_SINK, 0, 1024, "9a 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8"},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -789,7 +812,7 @@ static size_t
 s_new_letter_header(uint8_t *buf, size_t size, int type, int which, uint64_t v, int width)
 {
     PACKER(buf, size);
-    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgE";
+    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgEXA";
     size_t n = strlen(fields);
     msgpack_pack_array(pk, n + 2);
     msgpack_pack_uint8(pk, 1);
@@ -953,8 +976,9 @@ b_map32_padded(uint8_t *buf, size_t size)
 #define SUBMIT_OMTF "00 00 00 00 "
 #define SUBMIT_NCS "01 00 91 a1 61"
 /*  DONE k a x p | g | E.                                                   */
-#define DONE_HEAD "98 01 29 "
+#define DONE_HEAD "9a 01 29 "
 #define DONE_KAXP "00 00 00 00 "
+#define DONE_XA " 00 00"
 #define HELLO_HEAD "95 01 14 "
 
 static const t_bad_t s_bad[] = {
@@ -1027,7 +1051,7 @@ static const t_bad_t s_bad[] = {
     {"TASK_ACK on TO_WORKER", "94 01 17 00 00", NULL, 0, TW, BRAID_ERR_CHANNEL},
     {"RESET on WORKER", "92 01 22", NULL, 0, WK, BRAID_ERR_CHANNEL},
     {"WHEARTBEAT on TO_WORKER", "92 01 15", NULL, 1, TW, BRAID_ERR_CHANNEL},
-    {"DONE on WORKER", DONE_HEAD DONE_KAXP "00 a0", NULL, 0, WK, BRAID_ERR_CHANNEL},
+    {"DONE on WORKER", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 0, WK, BRAID_ERR_CHANNEL},
 
     /* field count */
     {"CANCEL with no field", "92 01 04", NULL, 0, CL, BRAID_ERR_FIELD_COUNT},
@@ -1040,7 +1064,9 @@ static const t_bad_t s_bad[] = {
     {"SUBMIT old layout jomtfncS", "9a 01 01 " J "00 00 00 00 01 00 91 a1 61", NULL, 0, CL,
      BRAID_ERR_FIELD_COUNT},
     {"DONE old layout kaxpE", "97 01 29 00 00 00 00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
-    {"DONE one extra", "99 01 29 " DONE_KAXP "00 a0 00", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
+    {"DONE one extra", "9b 01 29 " DONE_KAXP "00 a0" DONE_XA " 00", NULL, 0, SK,
+     BRAID_ERR_FIELD_COUNT},
+    {"DONE old layout kaxpgE", "98 01 29 " DONE_KAXP "00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
     {"RESTART one short", "96 01 11 " J "00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
     {"RESTART one extra", "98 01 11 " J "00 00 00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
     {"TASK_ACK one short", "93 01 17 00", NULL, 0, WK, BRAID_ERR_FIELD_COUNT},
@@ -1153,7 +1179,21 @@ static const t_bad_t s_bad[] = {
     {"first 10000000", "94 01 02 " J "ce 00 98 96 80", NULL, 1, CL, BRAID_ERR_RANGE},
     {"query 10000000", "97 01 0b " J "00 ce 00 98 96 80 00 00", NULL, 1, TC, BRAID_ERR_RANGE},
     {"source 32", "97 01 0b " J "00 00 20 00", NULL, 1, TC, BRAID_ERR_RANGE},
-    {"status 4", "9a 01 0c " J "00 00 00 04 00 00 a0", NULL, 0, TC, BRAID_ERR_RANGE},
+    {"status 4", "9f 01 0c " J "00 00 00 04 00 00 a0 a0 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
+    {"end worker of 65", "9f 01 0c " J "00 00 00 00 00 00 a0 d9 41 "
+     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
+     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
+     "61 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
+    {"end worker with a space", "9f 01 0c " J "00 00 00 00 00 00 a0 a3 77 20 31 00 00 00 00", NULL,
+     0, TC, BRAID_ERR_RANGE},
+    {"end worker empty is fine", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 00", NULL, 0, TC,
+     BRAID_OK},
+    {"end exit value 999 is fine", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e7", NULL,
+     0, TC, BRAID_OK},
+    {"end exit value 1000", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e8", NULL, 0, TC,
+     BRAID_ERR_RANGE},
+    {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01", NULL, 0, SK,
+     BRAID_ERR_RANGE},
     {"job status 4", "96 01 0d " J "00 04 91 94 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
     {"attempts 1001", "94 01 20 00 cd 03 e9", NULL, 0, TW, BRAID_ERR_RANGE},
     {"code 1000", "95 01 0e " J "cd 03 e8 a0", NULL, 0, TC, BRAID_ERR_RANGE},
@@ -1175,22 +1215,24 @@ static const t_bad_t s_bad[] = {
     {"text of 1024 bytes is fine", NULL, b_text_1024, 0, TC, BRAID_OK},
     {"text of 1025 bytes", NULL, b_text_1025, 0, TC, BRAID_ERR_RANGE},
     {"text with NUL", "95 01 0e " J "cd 01 94 a3 61 00 62", NULL, 0, TC, BRAID_ERR_RANGE},
-    {"done text with NUL", DONE_HEAD DONE_KAXP "00 a1 00", NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done text with NUL", DONE_HEAD DONE_KAXP "00 a1 00" DONE_XA, NULL, 0, SK, BRAID_ERR_RANGE},
     /*  g transient: 0 or 1.                                               */
-    {"done transient 0 is fine", DONE_HEAD DONE_KAXP "00 a0", NULL, 0, SK, BRAID_OK},
-    {"done transient 1 is fine", DONE_HEAD DONE_KAXP "01 a0", NULL, 0, SK, BRAID_OK},
-    {"done transient 1 as uint32 is fine", DONE_HEAD DONE_KAXP "ce 00 00 00 01 a0", NULL, 0, SK,
+    {"done transient 0 is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 0, SK, BRAID_OK},
+    {"done transient 1 is fine", DONE_HEAD DONE_KAXP "01 a0" DONE_XA, NULL, 0, SK, BRAID_OK},
+    {"done transient 1 as uint32 is fine", DONE_HEAD DONE_KAXP "ce 00 00 00 01 a0" DONE_XA, NULL,
+     0, SK,
      BRAID_OK},
-    {"done transient 2", DONE_HEAD DONE_KAXP "02 a0", NULL, 0, SK, BRAID_ERR_RANGE},
-    {"done transient 255", DONE_HEAD DONE_KAXP "cc ff a0", NULL, 0, SK, BRAID_ERR_RANGE},
-    {"done transient 2^32+1 is not 1", DONE_HEAD DONE_KAXP "cf 00 00 00 01 00 00 00 01 a0", NULL,
+    {"done transient 2", DONE_HEAD DONE_KAXP "02 a0" DONE_XA, NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done transient 255", DONE_HEAD DONE_KAXP "cc ff a0" DONE_XA, NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done transient 2^32+1 is not 1",
+     DONE_HEAD DONE_KAXP "cf 00 00 00 01 00 00 00 01 a0" DONE_XA, NULL,
      0, SK, BRAID_ERR_RANGE},
-    {"done transient true", DONE_HEAD DONE_KAXP "c3 a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
-    {"done transient -1", DONE_HEAD DONE_KAXP "ff a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
-    {"done transient nil", DONE_HEAD DONE_KAXP "c0 a0", NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
-    {"done text where transient was", DONE_HEAD DONE_KAXP "a0 00", NULL, 0, SK,
+    {"done transient true", DONE_HEAD DONE_KAXP "c3 a0" DONE_XA, NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done transient -1", DONE_HEAD DONE_KAXP "ff a0" DONE_XA, NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done transient nil", DONE_HEAD DONE_KAXP "c0 a0" DONE_XA, NULL, 0, SK, BRAID_ERR_FIELD_TYPE},
+    {"done text where transient was", DONE_HEAD DONE_KAXP "a0 00" DONE_XA, NULL, 0, SK,
      BRAID_ERR_FIELD_TYPE},
-    {"done status 4", DONE_HEAD "00 00 04 00 00 a0", NULL, 0, SK, BRAID_ERR_RANGE},
+    {"done status 4", DONE_HEAD "00 00 04 00 00 a0" DONE_XA, NULL, 0, SK, BRAID_ERR_RANGE},
     /*  RESTART jOqsa and TASK_ACK ka.                                     */
     {"restart valid", "97 01 11 " J "00 00 00 00", NULL, 0, TC, BRAID_OK},
     {"restart attempts 1000 is fine", "97 01 11 " J "00 00 00 cd 03 e8", NULL, 0, TC, BRAID_OK},
@@ -1225,7 +1267,8 @@ static const t_bad_t s_bad[] = {
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
     {"SUBMIT with 1 frame", SUBMIT_HEAD SUBMIT_BASE, NULL, 1, CL, BRAID_ERR_FRAMES},
-    {"DONE with 1025 frames", DONE_HEAD DONE_KAXP "00 a0", NULL, 1025, SK, BRAID_ERR_FRAMES},
+    {"DONE with 1025 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 1025, SK,
+     BRAID_ERR_FRAMES},
     {"RESTART with 1 frame", "97 01 11 " J "00 00 00 00", NULL, 1, TC, BRAID_ERR_FRAMES},
     {"TASK_ACK with 1 frame", "94 01 17 00 00", NULL, 1, WK, BRAID_ERR_FRAMES},
     {"RESET with 1 frame", "92 01 22", NULL, 1, TW, BRAID_ERR_FRAMES},
