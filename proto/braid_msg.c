@@ -48,7 +48,7 @@ s_msg_def(int type)
 /*  ---------------------------------------------------------------------
     The field letters                                                      */
 
-typedef enum { K_BIN16, K_U32, K_U64, K_TEXT, K_NAME, K_NAMES, K_SUMMARY } s_kind_t;
+typedef enum { K_BIN16, K_U32, K_U64, K_TEXT, K_NAME, K_NAMES, K_SUMMARY, K_FLAGS } s_kind_t;
 
 typedef struct {
     char letter;
@@ -94,6 +94,11 @@ static const s_field_t s_fields[] = {
     F_('Q', K_U64, queue_msec, 0, UINT64_MAX),
     F_('U', K_U64, run_msec, 0, UINT64_MAX),
     F_('W', K_NAME, worker, 0, BRAID_MAX_NAME),
+    F_('h', K_U32, keyed, 0, 1),
+    F_('P', K_U32, pid, 0, UINT32_MAX),
+    F_('H', K_TEXT, host, 0, BRAID_MAX_HOST),
+    F_('V', K_TEXT, version, 0, BRAID_MAX_VERSION),
+    F_('K', K_FLAGS, source_flags, 0, BRAID_MAX_SOURCES),
 };
 
 static const s_field_t *
@@ -309,6 +314,20 @@ s_decode_field(const s_field_t *f, const msgpack_object *o, braid_msg_t *msg)
                 return rc;
         msg->nsources = o->via.array.size;
         return 0;
+    case K_FLAGS:
+        if (o->type != MSGPACK_OBJECT_ARRAY)
+            return BRAID_ERR_FIELD_TYPE;
+        if (o->via.array.size < f->min || o->via.array.size > f->max)
+            return BRAID_ERR_RANGE;
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if ((rc = s_get_uint(&o->via.array.ptr[i], &v)))
+                return rc;
+            if (v > BRAID_SOURCE_FLAGS_MAX)
+                return BRAID_ERR_RANGE;
+            msg->source_flags[i] = (uint32_t) v;
+        }
+        msg->nflags = o->via.array.size;
+        return 0;
     case K_SUMMARY:
         if (o->type != MSGPACK_OBJECT_ARRAY)
             return BRAID_ERR_FIELD_TYPE;
@@ -429,6 +448,11 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
             goto done;
         }
     }
+    /*  K describes the sources of S, one entry each.                      */
+    if (strchr(def->fields, 'K') && strchr(def->fields, 'S') && msg->nflags != msg->nsources) {
+        err = BRAID_ERR_RANGE;
+        goto done;
+    }
     if (nframes < def->min_frames || nframes > def->max_frames)
         err = BRAID_ERR_FRAMES;
 done:
@@ -493,7 +517,7 @@ s_encode_field(msgpack_packer *pk, const s_field_t *f, const braid_msg_t *msg)
         return true;
     }
     case K_TEXT:
-        if (strnlen((const char *) base, BRAID_MAX_TEXT + 1) > BRAID_MAX_TEXT)
+        if (strnlen((const char *) base, f->max + 1) > f->max)
             return false;
         s_pack_str(pk, (const char *) base);
         return true;
@@ -511,6 +535,16 @@ s_encode_field(msgpack_packer *pk, const s_field_t *f, const braid_msg_t *msg)
             if (!braid_name_valid(msg->sources[i], strnlen(msg->sources[i], BRAID_MAX_NAME + 1)))
                 return false;
             s_pack_str(pk, msg->sources[i]);
+        }
+        return true;
+    case K_FLAGS:
+        if (msg->nflags > BRAID_MAX_SOURCES)
+            return false;
+        msgpack_pack_array(pk, msg->nflags);
+        for (uint32_t i = 0; i < msg->nflags; i++) {
+            if (msg->source_flags[i] > BRAID_SOURCE_FLAGS_MAX)
+                return false;
+            msgpack_pack_uint32(pk, msg->source_flags[i]);
         }
         return true;
     case K_SUMMARY:

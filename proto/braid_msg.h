@@ -40,6 +40,13 @@ extern "C" {
 #define BRAID_MAX_DEPTH 3             /* msgpack nesting in a header        */
 #define BRAID_MAX_RETRIES 1000        /* retries of one task                */
 #define BRAID_MAX_EXIT_VALUE 999      /* X: exit status, 128+signal, HTTP   */
+#define BRAID_MAX_HOST 255            /* H: a worker's host name, bytes     */
+#define BRAID_MAX_VERSION 64          /* V: a program's version, bytes      */
+
+/*  HELLO K: per source the worker serves, what its partials carry.         */
+#define BRAID_SOURCE_KEYED 0x1u       /* a score and a dedup key each (h)   */
+#define BRAID_SOURCE_SCORE_ASC 0x2u   /* lower scores first (else higher)   */
+#define BRAID_SOURCE_FLAGS_MAX 0x3u
 #define BRAID_MAX_MSEC 604800000u     /* 7 days: any timeout or deadline    */
 /*  WHEARTBEAT's payload frame: one entry per running task, big-endian
     task_id (8 bytes), attempt (4), next seq to send (8).                   */
@@ -154,6 +161,13 @@ typedef struct {
     uint64_t queue_msec;            /* Q: from the job's accept to dispatch */
     uint64_t run_msec;              /* U: from dispatch to the end          */
     char worker[BRAID_MAX_NAME + 1];    /* W: who ran it last; "" = nobody  */
+    uint32_t keyed;                 /* h: 1 = the last payload frame is the
+                                           partials' keys frame (PROTOCOL.md) */
+    uint32_t pid;                   /* P: a worker's process id             */
+    char host[BRAID_MAX_HOST + 1];  /* H: a worker's host name              */
+    char version[BRAID_MAX_VERSION + 1];    /* V: a worker's version        */
+    uint32_t nflags;                /* K: entries, as many as S             */
+    uint32_t source_flags[BRAID_MAX_SOURCES];   /* K: BRAID_SOURCE_*        */
     char text[BRAID_MAX_TEXT + 1];  /* E: error or status text              */
     char name[BRAID_MAX_NAME + 1];  /* N: source name / worker name         */
     uint32_t nsources;              /* S or R: number of entries            */

@@ -503,6 +503,12 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
     snprintf(hello.name, sizeof hello.name, "%s", self->name);
     hello.slots = self->config.slots;
     hello.nsources = (uint32_t) self->config.nsources;
+    hello.nflags = hello.nsources;      /* no source is keyed yet           */
+    hello.pid = (uint32_t) getpid();
+    if (gethostname(hello.host, sizeof hello.host) != 0)
+        hello.host[0] = 0;
+    hello.host[sizeof hello.host - 1] = 0;
+    snprintf(hello.version, sizeof hello.version, "%s", BRAID_WORKER_VERSION);
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     size_t len = 0;
     for (size_t i = 0; i < self->config.nsources; i++) {

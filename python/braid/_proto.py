@@ -29,6 +29,11 @@ MAX_DEPTH = 3
 MAX_RETRIES = 1000
 MAX_MSEC = 604800000
 MAX_EXIT_VALUE = 999
+MAX_HOST = 255
+MAX_VERSION = 64
+SOURCE_KEYED = 0x1
+SOURCE_SCORE_ASC = 0x2
+SOURCE_FLAGS_MAX = 0x3
 HEARTBEAT_ENTRY = 20
 U64 = (1 << 64) - 1
 
@@ -57,7 +62,7 @@ MESSAGES = {
     15: ("PONG", "", 0, 0, CH_TO_CLIENT),
     16: ("STATS_REPLY", "", 1, 1, CH_TO_CLIENT),
     17: ("RESTART", "jOqsa", 0, 0, CH_TO_CLIENT),
-    20: ("HELLO", "NlS", 0, 0, CH_WORKER),
+    20: ("HELLO", "NlSKHPV", 0, 0, CH_WORKER),
     21: ("WHEARTBEAT", "", 1, 1, CH_WORKER),
     22: ("BYE", "", 0, 0, CH_WORKER),
     23: ("TASK_ACK", "ka", 0, 0, CH_WORKER),
@@ -66,14 +71,15 @@ MESSAGES = {
     32: ("TASK_CANCEL", "ka", 0, 0, CH_TO_WORKER),
     33: ("BHEARTBEAT", "", 0, 0, CH_TO_WORKER),
     34: ("RESET", "", 0, 0, CH_TO_WORKER),
-    40: ("DATA", "kae", 1, MAX_BATCH, CH_SINK),
-    41: ("DONE", "kaxpgEXA", 0, MAX_BATCH, CH_SINK),
+    40: ("DATA", "kaeh", 1, MAX_BATCH, CH_SINK),
+    41: ("DONE", "kaxpgEXAh", 0, MAX_BATCH, CH_SINK),
 }
 TYPES = {name: mid for mid, (name, *_rest) in MESSAGES.items()}
 
 # letter: (attribute, kind, min, max). Kinds: u (unsigned int), bin16,
-# text (str, no NUL), name (str of [A-Za-z0-9_.-]), names (array of name),
-# summary (array of [ok, failed, timeout, cancelled]).
+# text (str, no NUL), name (str of [A-Za-z0-9_.-]; may be empty when min is
+# 0), names (array of name), flags (array of 0..SOURCE_FLAGS_MAX), summary
+# (array of [ok, failed, timeout, cancelled]).
 FIELDS = {
     "j": ("job_id", "bin16", 0, 0),
     "o": ("order", "u", 0, ORDER_KEY),
@@ -108,6 +114,11 @@ FIELDS = {
     "Q": ("queue_msec", "u", 0, U64),
     "U": ("run_msec", "u", 0, U64),
     "W": ("worker", "name", 0, MAX_NAME),
+    "h": ("keyed", "u", 0, 1),
+    "P": ("pid", "u", 0, (1 << 32) - 1),
+    "H": ("host", "text", 0, MAX_HOST),
+    "V": ("version", "text", 0, MAX_VERSION),
+    "K": ("source_flags", "flags", 0, MAX_SOURCES),
 }
 
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -132,7 +143,7 @@ class Msg:
         self.type_name = MESSAGES[mtype][0]
         for attr, kind, _lo, _hi in FIELDS.values():
             default = b"\0" * 16 if kind == "bin16" else "" if kind in ("text", "name") else \
-                [] if kind in ("names", "summary") else 0
+                [] if kind in ("names", "summary", "flags") else 0
             setattr(self, attr, values.pop(attr, default))
         if values:
             raise TypeError("unknown fields: %s" % ", ".join(sorted(values)))
@@ -183,6 +194,17 @@ def _check_field(letter, value):
         if not lo <= len(value) <= hi:
             raise DecodeError("range")
         return [_check_field("N", v) for v in value]
+    if kind == "flags":
+        if not isinstance(value, (list, tuple)):
+            raise DecodeError("field-type")
+        if not lo <= len(value) <= hi:
+            raise DecodeError("range")
+        for v in value:
+            if type(v) is not int or v < 0:
+                raise DecodeError("field-type")
+            if v > SOURCE_FLAGS_MAX:
+                raise DecodeError("range")
+        return list(value)
     if kind == "summary":
         if not isinstance(value, (list, tuple)):
             raise DecodeError("field-type")
@@ -263,6 +285,8 @@ def decode(header, nframes, channel):
     msg = Msg(mtype)
     for c, value in zip(letters, obj[2:]):
         setattr(msg, FIELDS[c][0], _check_field(c, value))
+    if "K" in letters and "S" in letters and len(msg.source_flags) != len(msg.sources):
+        raise DecodeError("range")      # K describes S, one entry each
     if not minf <= nframes <= maxf:
         raise DecodeError("frames")
     return msg

@@ -91,6 +91,7 @@ s_valid_header(braid_channel_t channel, uint8_t *buf, size_t size, size_t *nfram
         strcpy(msg.name, "evil");
         msg.slots = 1;
         msg.nsources = 1;
+        msg.nflags = 1;
         strcpy(msg.sources[0], "echo");
         *nframes = 0;
     } else {

@@ -61,6 +61,25 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
                 for (int s = 0; s < BRAID_STATUS_COUNT; s++)
                     m->summary[i][s] = max ? UINT64_MAX : (uint64_t) s;
             break;
+        case 'h': m->keyed = max ? 1 : 0; break;
+        case 'P': m->pid = max ? UINT32_MAX : 1234; break;
+        case 'H':
+            if (max)
+                memset(m->host, 'h', BRAID_MAX_HOST);
+            else
+                strcpy(m->host, "node1");
+            break;
+        case 'V':
+            if (max)
+                memset(m->version, 'v', BRAID_MAX_VERSION);
+            else
+                strcpy(m->version, "0.1.0");
+            break;
+        case 'K':
+            m->nflags = m->nsources;
+            for (uint32_t i = 0; i < m->nflags; i++)
+                m->source_flags[i] = max ? BRAID_SOURCE_FLAGS_MAX : 0;
+            break;
         case 'X': m->exit_value = max ? BRAID_MAX_EXIT_VALUE : 1; break;
         case 'A': m->retry_after_msec = max ? BRAID_MAX_MSEC : 1000; break;
         case 'B': m->started_msec = max ? UINT64_MAX : 1764504000000ull; break;

@@ -177,6 +177,26 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
                     m->summary[i][s] = max ? UINT64_MAX - (uint64_t) s : 0;
         }
         break;
+    case 'h': m->keyed = v == V_GOLD ? 1 : max ? 1 : 0; break;
+    case 'P': m->pid = v == V_GOLD ? 4242 : max ? UINT32_MAX : 0; break;
+    case 'H':
+        if (v == V_GOLD)
+            strcpy(m->host, "node-7");
+        else if (max)
+            memset(m->host, 'h', BRAID_MAX_HOST);
+        break;
+    case 'V':
+        if (v == V_GOLD)
+            strcpy(m->version, "0.1.0");
+        else if (max)
+            memset(m->version, 'v', BRAID_MAX_VERSION);
+        break;
+    case 'K':
+        /*  One entry per source of S (filled before K in HELLO's layout).  */
+        m->nflags = m->nsources;
+        for (uint32_t i = 0; i < m->nflags; i++)
+            m->source_flags[i] = v == V_GOLD ? i % 4 : max ? BRAID_SOURCE_FLAGS_MAX : 0;
+        break;
     case 'X': m->exit_value = v == V_GOLD ? 143 : max ? 999 : 0; break;
     case 'A': m->retry_after_msec = v == V_GOLD ? 1000 : max ? 604800000 : 0; break;
     case 'B': m->started_msec = v == V_GOLD ? 1764504000000ull : max ? UINT64_MAX : 0; break;
@@ -253,6 +273,15 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'Q': assert_int_equal(a->queue_msec, b->queue_msec); break;
         case 'U': assert_int_equal(a->run_msec, b->run_msec); break;
         case 'W': assert_string_equal(a->worker, b->worker); break;
+        case 'h': assert_int_equal(a->keyed, b->keyed); break;
+        case 'P': assert_int_equal(a->pid, b->pid); break;
+        case 'H': assert_string_equal(a->host, b->host); break;
+        case 'V': assert_string_equal(a->version, b->version); break;
+        case 'K':
+            assert_int_equal(a->nflags, b->nflags);
+            for (uint32_t i = 0; i < a->nflags; i++)
+                assert_int_equal(a->source_flags[i], b->source_flags[i]);
+            break;
         default: fail_msg("unknown field letter '%c'", *l);
         }
     }
@@ -680,7 +709,9 @@ static const t_golden_t s_golden[] = {
     {15, BRAID_CH_TO_CLIENT, 0, 0, "92 01 0f"},
     {16, BRAID_CH_TO_CLIENT, 1, 1, "92 01 10"},
     {17, BRAID_CH_TO_CLIENT, 0, 0, "97 01 11 " J O_ "07 1f 03"},
-    {20, BRAID_CH_WORKER, 0, 0, "95 01 14 " N_ "08 " S_},
+    /*  HELLO NlSKHPV: K one flag per source, H "node-7", P 4242, V "0.1.0".  */
+    {20, BRAID_CH_WORKER, 0, 0,
+     "99 01 14 " N_ "08 " S_ "92 00 01 a6 6e 6f 64 65 2d 37 cd 10 92 a5 30 2e 31 2e 30"},
     {21, BRAID_CH_WORKER, 1, 1, "92 01 15"},    /* 1 frame: the task list */
     {22, BRAID_CH_WORKER, 0, 0, "92 01 16"},
     {23, BRAID_CH_WORKER, 0, 0, "94 01 17 " K "03"},
@@ -689,9 +720,9 @@ static const t_golden_t s_golden[] = {
     {32, BRAID_CH_TO_WORKER, 0, 0, "94 01 20 " K "03"},
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
-    {40, BRAID_CH_SINK, 1, 1024, "95 01 28 " K "03 cf 00 00 00 01 00 00 00 00"},
-    /*  DONE kaxpgEXA: g 1 before the text, X 143, A 1000 (uint16).         */
-    {41, BRAID_CH_SINK, 0, 1024, "9a 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8"},
+    {40, BRAID_CH_SINK, 1, 1024, "96 01 28 " K "03 cf 00 00 00 01 00 00 00 00 01"},
+    /*  DONE kaxpgEXAh: g 1 before the text, X 143, A 1000 (uint16), h 1.  */
+    {41, BRAID_CH_SINK, 0, 1024, "9b 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8 01"},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -812,7 +843,7 @@ static size_t
 s_new_letter_header(uint8_t *buf, size_t size, int type, int which, uint64_t v, int width)
 {
     PACKER(buf, size);
-    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgEXA";
+    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgEXAh";
     size_t n = strlen(fields);
     msgpack_pack_array(pk, n + 2);
     msgpack_pack_uint8(pk, 1);
@@ -879,11 +910,23 @@ s_error_text(uint8_t *buf, size_t size, size_t n)
 static size_t b_text_1024(uint8_t *buf, size_t size) { return s_error_text(buf, size, 1024); }
 static size_t b_text_1025(uint8_t *buf, size_t size) { return s_error_text(buf, size, 1025); }
 
+/*  HELLO's fields after S: K (one 0 per source), H "", P 0, V "".          */
+static void
+s_pack_hello_khpv(msgpack_packer *pk, size_t nsources)
+{
+    msgpack_pack_array(pk, nsources);
+    for (size_t i = 0; i < nsources; i++)
+        msgpack_pack_uint8(pk, 0);
+    s_pack_strn(pk, 'h', 0);
+    msgpack_pack_uint8(pk, 0);
+    s_pack_strn(pk, 'v', 0);
+}
+
 static size_t
 s_hello(uint8_t *buf, size_t size, size_t namelen, size_t nsources)
 {
     PACKER(buf, size);
-    msgpack_pack_array(pk, 5);
+    msgpack_pack_array(pk, 9);
     msgpack_pack_uint8(pk, 1);
     msgpack_pack_uint8(pk, BRAID_MSG_HELLO);
     s_pack_strn(pk, 'w', namelen);
@@ -891,6 +934,7 @@ s_hello(uint8_t *buf, size_t size, size_t namelen, size_t nsources)
     msgpack_pack_array(pk, nsources);
     for (size_t i = 0; i < nsources; i++)
         s_pack_strn(pk, 's', 1);
+    s_pack_hello_khpv(pk, nsources);
     return out_.len;
 }
 
@@ -902,17 +946,38 @@ static size_t
 s_source_name(uint8_t *buf, size_t size, size_t namelen)
 {
     PACKER(buf, size);
-    msgpack_pack_array(pk, 5);
+    msgpack_pack_array(pk, 9);
     msgpack_pack_uint8(pk, 1);
     msgpack_pack_uint8(pk, BRAID_MSG_HELLO);
     s_pack_strn(pk, 'w', 1);
     msgpack_pack_uint8(pk, 1);
     msgpack_pack_array(pk, 1);
     s_pack_strn(pk, 's', namelen);
+    s_pack_hello_khpv(pk, 1);
     return out_.len;
 }
 
 static size_t b_source_name_65(uint8_t *buf, size_t size) { return s_source_name(buf, size, 65); }
+
+/*  A HELLO whose host name is one byte over BRAID_MAX_HOST.                */
+static size_t
+b_host_256(uint8_t *buf, size_t size)
+{
+    PACKER(buf, size);
+    msgpack_pack_array(pk, 9);
+    msgpack_pack_uint8(pk, 1);
+    msgpack_pack_uint8(pk, BRAID_MSG_HELLO);
+    s_pack_strn(pk, 'w', 1);
+    msgpack_pack_uint8(pk, 1);
+    msgpack_pack_array(pk, 1);
+    s_pack_strn(pk, 's', 1);
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_uint8(pk, 0);
+    s_pack_strn(pk, 'h', BRAID_MAX_HOST + 1);
+    msgpack_pack_uint8(pk, 0);
+    s_pack_strn(pk, 'v', 0);
+    return out_.len;
+}
 
 static size_t
 s_job_end_rows(uint8_t *buf, size_t size, size_t rows)
@@ -976,10 +1041,12 @@ b_map32_padded(uint8_t *buf, size_t size)
 #define SUBMIT_OMTF "00 00 00 00 "
 #define SUBMIT_NCS "01 00 91 a1 61"
 /*  DONE k a x p | g | E.                                                   */
-#define DONE_HEAD "9a 01 29 "
+#define DONE_HEAD "9b 01 29 "
 #define DONE_KAXP "00 00 00 00 "
-#define DONE_XA " 00 00"
-#define HELLO_HEAD "95 01 14 "
+#define DONE_XA " 00 00 00"
+#define HELLO_HEAD "99 01 14 "
+/*  K [0], H "", P 0, V "": after a one-source S.                            */
+#define HELLO_KHPV " 91 00 a0 00 a0"
 
 static const t_bad_t s_bad[] = {
     /* empty, too big */
@@ -1042,8 +1109,8 @@ static const t_bad_t s_bad[] = {
     /* channel */
     {"PING on TO_CLIENT", "92 01 05", NULL, 0, TC, BRAID_ERR_CHANNEL},
     {"PONG on CLIENT", "92 01 0f", NULL, 0, CL, BRAID_ERR_CHANNEL},
-    {"HELLO on TO_WORKER", HELLO_HEAD "a1 77 01 91 a1 61", NULL, 0, TW, BRAID_ERR_CHANNEL},
-    {"DATA on WORKER", "95 01 28 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
+    {"HELLO on TO_WORKER", HELLO_HEAD "a1 77 01 91 a1 61" HELLO_KHPV, NULL, 0, TW, BRAID_ERR_CHANNEL},
+    {"DATA on WORKER", "96 01 28 00 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
     {"TASK on SINK", "98 01 1e 00 00 a1 61 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
     {"channel 0", "92 01 05", NULL, 0, (braid_channel_t) 0, BRAID_ERR_CHANNEL},
     {"RESTART on CLIENT", "97 01 11 " J "00 00 00 00", NULL, 0, CL, BRAID_ERR_CHANNEL},
@@ -1064,7 +1131,7 @@ static const t_bad_t s_bad[] = {
     {"SUBMIT old layout jomtfncS", "9a 01 01 " J "00 00 00 00 01 00 91 a1 61", NULL, 0, CL,
      BRAID_ERR_FIELD_COUNT},
     {"DONE old layout kaxpE", "97 01 29 00 00 00 00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
-    {"DONE one extra", "9b 01 29 " DONE_KAXP "00 a0" DONE_XA " 00", NULL, 0, SK,
+    {"DONE one extra", "9c 01 29 " DONE_KAXP "00 a0" DONE_XA " 00", NULL, 0, SK,
      BRAID_ERR_FIELD_COUNT},
     {"DONE old layout kaxpgE", "98 01 29 " DONE_KAXP "00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
     {"RESTART one short", "96 01 11 " J "00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
@@ -1107,13 +1174,13 @@ static const t_bad_t s_bad[] = {
     {"text bin", "95 01 0e " J "cd 01 94 c4 01 61", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
     {"text uint", "95 01 0e " J "cd 01 94 00", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
     {"code str", "95 01 0e " J "a3 34 30 34 a0", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
-    {"name uint", HELLO_HEAD "05 01 91 a1 61", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"name bin", HELLO_HEAD "c4 01 61 01 91 a1 61", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"slots -1", HELLO_HEAD "a1 77 ff 91 a1 61", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"sources str", HELLO_HEAD "a1 77 01 a1 61", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"sources map", HELLO_HEAD "a1 77 01 81 a1 61 a1 62", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"source uint", HELLO_HEAD "a1 77 01 91 05", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
-    {"source bin", HELLO_HEAD "a1 77 01 92 a1 61 c4 01 62", NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"name uint", HELLO_HEAD "05 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"name bin", HELLO_HEAD "c4 01 61 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"slots -1", HELLO_HEAD "a1 77 ff 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"sources str", HELLO_HEAD "a1 77 01 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"sources map", HELLO_HEAD "a1 77 01 81 a1 61 a1 62" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"source uint", HELLO_HEAD "a1 77 01 91 05" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
+    {"source bin", HELLO_HEAD "a1 77 01 92 a1 61 c4 01 62" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_FIELD_TYPE},
     {"summary uint", "96 01 0d " J "00 00 05", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
     {"summary row uint", "96 01 0d " J "00 00 91 05", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
     {"summary row map", "96 01 0d " J "00 00 91 82 00 00 00 00", NULL, 0, TC,
@@ -1192,23 +1259,29 @@ static const t_bad_t s_bad[] = {
      0, TC, BRAID_OK},
     {"end exit value 1000", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e8", NULL, 0, TC,
      BRAID_ERR_RANGE},
-    {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01", NULL, 0, SK,
+    {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01 00", NULL, 0, SK,
      BRAID_ERR_RANGE},
     {"job status 4", "96 01 0d " J "00 04 91 94 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
     {"attempts 1001", "94 01 20 00 cd 03 e9", NULL, 0, TW, BRAID_ERR_RANGE},
     {"code 1000", "95 01 0e " J "cd 03 e8 a0", NULL, 0, TC, BRAID_ERR_RANGE},
-    {"slots 0", HELLO_HEAD "a1 77 00 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"slots 65536", HELLO_HEAD "a1 77 ce 00 01 00 00 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"name with space", HELLO_HEAD "a3 61 20 62 01 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"name empty", HELLO_HEAD "a0 01 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"name with NUL", HELLO_HEAD "a3 61 00 62 01 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"name with slash", HELLO_HEAD "a3 61 2f 62 01 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
-    {"name utf-8", HELLO_HEAD "a2 c3 a9 01 91 a1 61", NULL, 0, WK, BRAID_ERR_RANGE},
+    {"slots 0", HELLO_HEAD "a1 77 00 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"slots 65536", HELLO_HEAD "a1 77 ce 00 01 00 00 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"name with space", HELLO_HEAD "a3 61 20 62 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"name empty", HELLO_HEAD "a0 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"name with NUL", HELLO_HEAD "a3 61 00 62 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"name with slash", HELLO_HEAD "a3 61 2f 62 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
+    {"name utf-8", HELLO_HEAD "a2 c3 a9 01 91 a1 61" HELLO_KHPV, NULL, 0, WK, BRAID_ERR_RANGE},
     {"name of 65 bytes", NULL, b_name_65, 0, WK, BRAID_ERR_RANGE},
     {"source name of 65 bytes", NULL, b_source_name_65, 0, WK, BRAID_ERR_RANGE},
-    {"hello sources 0", HELLO_HEAD "a1 77 01 90", NULL, 0, WK, BRAID_ERR_RANGE},
+    {"hello sources 0", HELLO_HEAD "a1 77 01 90 90 a0 00 a0", NULL, 0, WK, BRAID_ERR_RANGE},
     {"hello sources 33", NULL, b_sources_33, 0, WK, BRAID_ERR_RANGE},
     {"hello sources 32 of 64 bytes is fine", NULL, b_sources_32, 0, WK, BRAID_OK},
+    {"hello flags for 2 of 1 sources", HELLO_HEAD "a1 77 01 91 a1 61 92 00 00 a0 00 a0", NULL, 0,
+     WK, BRAID_ERR_RANGE},
+    {"hello flag 4", HELLO_HEAD "a1 77 01 91 a1 61 91 04 a0 00 a0", NULL, 0, WK, BRAID_ERR_RANGE},
+    {"hello flag 3 is fine", HELLO_HEAD "a1 77 01 91 a1 61 91 03 a0 00 a0", NULL, 0, WK, BRAID_OK},
+    {"hello host of 256", NULL, b_host_256, 0, WK, BRAID_ERR_RANGE},
+    {"data keyed 2", "96 01 28 00 00 00 02", NULL, 1, SK, BRAID_ERR_RANGE},
     {"task name with space", "98 01 1e 00 00 a3 61 20 62 00 00 00", NULL, 1, TW, BRAID_ERR_RANGE},
     {"task timeout 604800001", "98 01 1e 00 00 a1 61 00 00 ce 24 0c 84 01", NULL, 1, TW,
      BRAID_ERR_RANGE},
@@ -1261,8 +1334,8 @@ static const t_bad_t s_bad[] = {
     {"PARTIAL with 0 frames", "97 01 0b " J "00 00 00 00", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"TASK with 0 frames", "98 01 1e 00 00 a1 61 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
     {"TASK with 2 frames", "98 01 1e 00 00 a1 61 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
-    {"DATA with 0 frames", "95 01 28 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
-    {"DATA with 1025 frames", "95 01 28 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
+    {"DATA with 0 frames", "96 01 28 00 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
+    {"DATA with 1025 frames", "96 01 28 00 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
     {"PING with 1 frame", "92 01 05", NULL, 1, CL, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
@@ -1295,7 +1368,7 @@ static const t_bad_t s_bad[] = {
     {"ext32 claiming 4 GiB", "c9 ff ff ff ff 01", NULL, 0, CL, BRAID_ERR_MSGPACK},
     {"ext16 claiming 65535", "93 01 04 c8 ff ff 01 00", NULL, 0, CL, BRAID_ERR_MSGPACK},
     {"array32 4M in a field", "93 01 04 dd 00 40 00 00", NULL, 0, CL, BRAID_ERR_MSGPACK},
-    {"array32 4M in sources", HELLO_HEAD "a1 77 01 dd 00 40 00 00", NULL, 0, WK,
+    {"array32 4M in sources", HELLO_HEAD "a1 77 01 dd 00 40 00 00" HELLO_KHPV, NULL, 0, WK,
      BRAID_ERR_MSGPACK},
     {"wide array of 8000 nils", NULL, b_wide_8000, 0, CL, BRAID_ERR_VERSION},
 
