@@ -507,8 +507,10 @@ braid_topo_sweep(void)
         struct stat st;
         if (stat(path, &st) != 0)
             continue;
-        if (!s_owner_alive(pid, st.st_mtime, entry->d_name))
-            snprintf(stale[count++], S_NAME_MAX, "%s", entry->d_name);
+        /*  (The length was checked above.)                                */
+        if (!s_owner_alive(pid, st.st_mtime, entry->d_name)
+            && snprintf(stale[count], S_NAME_MAX, "%s", entry->d_name) < S_NAME_MAX)
+            count++;
     }
     closedir(dir);
     for (int i = 0; i < count; i++) {
