@@ -161,8 +161,10 @@ s_root_links(void)
 static void
 s_check_root_clean(void)
 {
-    static const char *const cmds[][5] = {{"ip", "-4", "addr", "show", NULL},
-                                          {"ip", "-4", "route", "show", NULL}};
+    const char *ip = braid_topo_tool("ip");
+    assert_non_null(ip);
+    const char *const cmds[][5] = {{ip, "-4", "addr", "show", NULL},
+                                   {ip, "-4", "route", "show", NULL}};
     for (int i = 0; i < 2; i++) {
         size_t len = 0;
         int code = -1;
@@ -387,7 +389,7 @@ test_net_topo(void **state)
 static int
 s_ip(const char *a, const char *b, const char *c)
 {
-    const char *argv[] = {"ip", a, b, c, NULL};
+    const char *argv[] = {braid_topo_tool("ip"), a, b, c, NULL};
     size_t len;
     int code = -1;
     char *out = braid_run(argv, NULL, 10000, &len, &code);
@@ -420,8 +422,8 @@ test_net_sweep(void **state)
     assert_int_equal(s_ip("netns", "add", kept), 0);
     /*  A process left in the stale one, as a crashed run leaves a broker;
         it says "in" once it runs there.                                   */
-    const char *exec_argv[] = {"ip", "netns", "exec", stale, "sh", "-c", "echo in; exec sleep 600",
-                               NULL};
+    const char *exec_argv[] = {braid_topo_tool("ip"), "netns", "exec", stale, "sh", "-c",
+                               "echo in; exec sleep 600", NULL};
     braid_proc_t *left = braid_proc_spawn(NULL, "left", exec_argv, NULL);
     assert_non_null(left);
     assert_int_equal(braid_proc_wait_line(left, BRAID_STDOUT, "in", 10000), 0);

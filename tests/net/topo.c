@@ -296,6 +296,12 @@ s_tool(const char *name)
     return NULL;
 }
 
+const char *
+braid_topo_tool(const char *name)
+{
+    return s_tool(name);
+}
+
 /*  Run argv to its end (in the calling thread's namespace). 0 when it
     exits 0; else -1, and unless quiet the command and its stderr are
     printed. Its stdout in *out_p (owned) if out_p is not NULL.            */
@@ -882,8 +888,10 @@ braid_topo_loss(braid_topo_t *self, braid_host_t host, int percent)
         snprintf(script + len, sizeof script - (size_t) len,
                  " add table ip braid_loss;"
                  " add counter ip braid_loss dropped;"
-                 " add chain ip braid_loss in { type filter hook input priority 0; policy accept; };"
-                 " add chain ip braid_loss out { type filter hook output priority 0; policy accept; };"
+                 " add chain ip braid_loss in"
+                 " { type filter hook input priority 0; policy accept; };"
+                 " add chain ip braid_loss out"
+                 " { type filter hook output priority 0; policy accept; };"
                  " add rule ip braid_loss in iifname \"eth0\" numgen random mod 1000 < %d"
                  " counter name \"dropped\" drop;"
                  " add rule ip braid_loss out oifname \"eth0\" numgen random mod 1000 < %d"

@@ -109,6 +109,11 @@ braid_host_endpoint(braid_host_t host, int port, char *buf, size_t size);
 int
 braid_topo_probe(char *why, size_t why_size);
 
+/*  The path of `ip` or `nft` (PATH, then the sbin directories a non-login
+    root shell may lack); NULL if not found. Static.                        */
+const char *
+braid_topo_tool(const char *name);
+
 /*  Sweep stale namespaces (see above), then make the topology. Owned, or
     NULL (reported on stderr; whatever was made is removed).                */
 braid_topo_t *
