@@ -50,6 +50,23 @@ def pytest_configure(config):
                                     "BRAID_CLI)" % path)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Under ctest (BRAID_PYTEST_MIN_TESTS set): a run in which fewer tests
+    passed than that, or any was skipped, fails, so that an empty or
+    shrunken collection cannot pass silently."""
+    want = int(os.environ.get("BRAID_PYTEST_MIN_TESTS", "0"))
+    if not want or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = reporter.stats if reporter else {}
+    passed = len([r for r in stats.get("passed", []) if r.when == "call"])
+    skipped = len(stats.get("skipped", []))
+    if passed < want or skipped:
+        sys.stderr.write("\nbraid: %d tests passed (at least %d expected), %d skipped: failing\n"
+                         % (passed, want, skipped))
+        session.exitstatus = 1
+
+
 def wait_for(cond, timeout, what, interval=0.01):
     """Poll cond() until it is true (returns its value) or timeout passes
     (AssertionError naming what). The interval only paces the polling."""
