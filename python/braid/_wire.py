@@ -118,7 +118,7 @@ class Sock:
         if self.waiting:
             return False
         try:
-            self.sync.send_multipart(frames, zmq.DONTWAIT, copy=False)
+            self.sync.send_multipart(frames, zmq.DONTWAIT, copy=_copy(frames))
         except zmq.Again:
             return False
         return True
@@ -129,7 +129,7 @@ class Sock:
         the message still goes, in order, while the socket lives)."""
         frames = [_proto.encode(msg)]
         frames.extend(payload)
-        fut = self.aio.send_multipart(frames, copy=False)
+        fut = self.aio.send_multipart(frames, copy=_copy(frames))
         if not fut.done():
             self.waiting += 1
             fut.add_done_callback(self._sent)
@@ -143,6 +143,13 @@ class Sock:
 
 
 _TOO_MANY = object()
+_COPY_BELOW = 65536
+
+
+def _copy(frames):
+    """Copy small frames (cheaper than a zero-copy frame object), not big
+    ones."""
+    return all(len(f) < _COPY_BELOW for f in frames)
 
 
 def _retrieve(fut):

@@ -167,6 +167,7 @@ class Worker:
         self._push_blocked = False
         self._kick_fut = None
         self._kicked = False
+        self._dealer_poll = None
         self._zombies = set()
 
     # -- sources ------------------------------------------------------------------
@@ -275,19 +276,21 @@ class Worker:
 
     async def _wait(self, timeout):
         """Wait for the DEALER, a kick (a task made output or ended, a
-        stop), the PUSH socket taking more while it refused, or timeout."""
+        stop), the PUSH socket taking more while it refused, or timeout.
+        The DEALER's poll future lives until it fires: a pass woken by a
+        kick does not make a new one."""
         if self._kicked or self._dealer.readable():
             self._kicked = False
             return
         if self._kick_fut.done():
             self._kick_fut = self._loop.create_future()
-        polls = [self._dealer.poll_in()]
-        if self._push_blocked:
-            polls.append(self._push.poll_out())
+        if self._dealer_poll is None or self._dealer_poll.done():
+            self._dealer_poll = self._dealer.poll_in()
+        push_poll = self._push.poll_out() if self._push_blocked else None
         try:
-            await wait_any(polls + [self._kick_fut], timeout)
+            await wait_any([self._dealer_poll, push_poll, self._kick_fut], timeout)
         finally:
-            cancel_all(*polls)
+            cancel_all(push_poll)
         self._kicked = False
 
     def _kick(self):
@@ -306,6 +309,8 @@ class Worker:
             raise
 
     def _close_sockets(self, linger_msec):
+        cancel_all(self._dealer_poll)
+        self._dealer_poll = None
         for s in (self._dealer, self._push):
             if s is not None:
                 s.close(linger_msec)
