@@ -323,6 +323,7 @@ class _Job:
         if self.state == _DONE:
             return
         self.state = _DONE
+        _resolve(self.accepted, exc)        # wakes a submission still waiting
         self.inbox.append(exc)
         self._wake()
         cancel_all(self.sender)
@@ -367,6 +368,7 @@ class _Job:
         if self.state == _DONE or self.conn is None:
             return
         state, self.state = self.state, _DONE
+        _resolve(self.accepted, why or Error("cancelled"))
         cancel_all(self.sender)
         conn = self.conn
         if why is not None:
@@ -524,6 +526,8 @@ class _Conn:
                             job.send_credit()
                         elif isinstance(job, _Orphan) and now - job.last_msg >= client.idle_timeout:
                             self.forget(job.id)
+                    if self.closed:
+                        return
                 streaming = any(j.state == _STREAMING for j in self.jobs.values())
                 if streaming and now - self.last_recv >= client.idle_timeout:
                     log.info("broker %s: nothing received for %d msec", self.endpoint,
@@ -735,6 +739,13 @@ class Client:
                 if not job.pipelined:
                     job.sender = loop.create_task(job.send_queries())
                 return
+            if isinstance(outcome, Error) and not isinstance(outcome, (Refused, StreamError)):
+                raise outcome               # the client closed under us
+            if isinstance(outcome, StreamError):     # the connection failed
+                conn.forget(job.id)
+                errors.append("%s: %s" % (endpoint, outcome.text))
+                last = Unavailable
+                continue
             if isinstance(outcome, Refused):
                 conn.forget(job.id)
                 errors.append("%s: refused: %d %s" % (endpoint, outcome.code, outcome.text))
