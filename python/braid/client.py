@@ -585,6 +585,7 @@ class Client:
         self.idle_timeout = idle_timeout
         self._conns = []
         self._closed = False
+        self._dropped = 0           # dropped on connections closed since
 
     async def __aenter__(self):
         return self
@@ -594,9 +595,9 @@ class Client:
 
     @property
     def dropped(self):
-        """Messages received and dropped (malformed, foreign, duplicate)
-        on the connections open now."""
-        return sum(c.dropped + c.sock.dropped for c in self._conns)
+        """Messages received and dropped so far (malformed, foreign,
+        duplicate)."""
+        return self._dropped + sum(c.dropped + c.sock.dropped for c in self._conns)
 
     def _conn_for(self, endpoint):
         for c in self._conns:
@@ -609,6 +610,7 @@ class Client:
     def _conn_closed(self, conn):
         if conn in self._conns:
             self._conns.remove(conn)
+            self._dropped += conn.dropped + conn.sock.dropped
 
     async def close(self):
         """Cancel the jobs still open (their consumers get an Error), give

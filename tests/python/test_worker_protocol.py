@@ -66,7 +66,11 @@ class FakeBroker:
         while True:
             now = time.monotonic()
             if self.rid and not self.silent and now - self.last_hb >= HB_MSEC / 1000:
-                self.send(P.Msg(P.MSG_BHEARTBEAT))
+                try:
+                    self.send(P.Msg(P.MSG_BHEARTBEAT))
+                except zmq.ZMQError as e:   # the worker left (BYE not read yet)
+                    if e.errno != zmq.EHOSTUNREACH:
+                        raise
                 self.last_hb = now
             if now >= end:
                 return
