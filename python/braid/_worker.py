@@ -494,6 +494,11 @@ class Worker:
                 pass
             elif isinstance(it, (bytes, bytearray, memoryview, str)):
                 self._accept(task, _as_bytes(it))
+            elif not hasattr(it, "__aiter__"):
+                raise TypeError("source %s: %s() returned %s, not an async iterator (write "
+                                "it as an async generator: async def with yield)"
+                                % (source.name, getattr(source.fn, "__name__", "?"),
+                                   type(it).__name__))
             else:
                 agen = it.__aiter__()
                 while True:

@@ -89,3 +89,8 @@ async def blob(query):
     chunk = (query.encode() * (size // max(1, len(query)) + 1))[:size]
     for _ in range(parts):
         yield chunk
+
+
+def not_async(query):
+    """A plain generator: a mistake the worker reports as the task's error."""
+    yield b"x\n"

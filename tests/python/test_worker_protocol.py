@@ -378,3 +378,12 @@ def test_unknown_source(kind, fb, worker_factory):
     fb.task(50, b"u", source="nope")
     done = fb.until(lambda: fb.done(50), 5, "DONE")
     assert (done.status, done.transient, done.text) == (P.STATUS_FAILED, 0, "unknown source nope")
+
+
+def test_plain_generator_is_a_clear_failure(fb, worker_factory):
+    worker_factory("py", parts=1, source="load=sources:not_async")
+    fb.task(60, b"p")
+    done = fb.until(lambda: fb.done(60), 5, "DONE")
+    assert (done.status, done.transient, done.parts) == (P.STATUS_FAILED, 0, 0)
+    assert done.text.startswith("TypeError: source load: not_async() returned generator, not an "
+                                "async iterator")
