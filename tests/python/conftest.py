@@ -104,8 +104,9 @@ class Proc:
         full_env = dict(os.environ)
         full_env.update(env or {})
         with open(self.err_path, "wb") as err, open(self.out_path, "wb") as out:
-            self.p = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=stdin or subprocess.DEVNULL,
-                                      stdout=stdout or out, stderr=err, start_new_session=True)
+            self.p = subprocess.Popen(argv, cwd=cwd, env=full_env,
+                                      stdin=stdin or subprocess.DEVNULL, stdout=stdout or out,
+                                      stderr=err, start_new_session=True)
         self.pid = self.p.pid
 
     def stderr(self):
@@ -126,13 +127,14 @@ class Proc:
                 if m:
                     return m
             if self.p.poll() is not None:
-                raise AssertionError("%s exited %s before logging %r:\n%s"
-                                     % (self.name, self.p.returncode, pattern, self.stderr()[-3000:]))
+                raise AssertionError("%s exited %s before logging %r:\n%s" % (
+                    self.name, self.p.returncode, pattern, self.stderr()[-3000:]))
             return None
         try:
             return wait_for(find, timeout, "%s: %r" % (self.name, pattern))
         except AssertionError as e:
-            raise AssertionError("%s\n--- %s stderr ---\n%s" % (e, self.name, self.stderr()[-3000:]))
+            raise AssertionError("%s\n--- %s stderr ---\n%s"
+                                 % (e, self.name, self.stderr()[-3000:]))
 
     def signal(self, sig):
         if self.p.poll() is None:

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import braid
-from conftest import FAST_CONF, FAST_WORKER, SCALE, run, synth_payload, wait_for
+from conftest import FAST_CONF, FAST_WORKER, SCALE, run, synth_payload
 
 LOAD = "load=synthetic:parts=3,size=24,delay_msec=1"
 ONE = "one=synthetic:parts=1,size=10"
@@ -235,8 +235,8 @@ def test_several_jobs_at_once(cluster):
 def test_credit_bounds_the_broker_memory(cluster_factory):
     # A consumer that stops reading: the broker holds its windows, not the
     # job's 200 MiB; then it reads on and gets every byte.
-    cluster = cluster_factory(FAST_CONF.replace("client_liveness_msec = 1500",
-                                                "client_liveness_msec = 60000") + "    window = 16\n")
+    conf = FAST_CONF.replace("client_liveness_msec = 1500", "client_liveness_msec = 60000")
+    cluster = cluster_factory(conf + "    window = 16\n")
     size, parts, tasks = 65536, 800, 4
     bound = 64 << 20
     cluster.add_c_worker("w1", ["big=synthetic:parts=%d,size=%d" % (parts, size)], slots=4,
@@ -321,7 +321,8 @@ def test_argument_checks():
     c = braid.Client("tcp://127.0.0.1:1")
     for kw in [dict(queries=[], sources="a"), dict(queries=["x" * 8193], sources="a"),
                dict(queries=["a"], sources=[]), dict(queries=["a"], sources=["a b"]),
-               dict(queries=["a"], sources=["a", "a"]), dict(queries=["a"], sources="a", order="key"),
+               dict(queries=["a"], sources=["a", "a"]),
+               dict(queries=["a"], sources="a", order="key"),
                dict(queries=["a"], sources="a", retries=1001),
                dict(queries=["a"], sources="a", timeout=-1),
                dict(queries=["a"], sources="a", max_inflight=10 ** 7)]:

@@ -14,7 +14,6 @@ pyzmq, msgpack and setuptools: no network).
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -64,7 +63,7 @@ def test_aggregator_over_an_aiohttp_source(cluster, http_server):
 
 
 def test_import_with_pythonpath(tmp_path):
-    r = subprocess.run([PYTHON, "-c", "import braid, sys; print(braid.__version__, braid.__file__)"],
+    r = subprocess.run([PYTHON, "-c", "import braid; print(braid.__version__, braid.__file__)"],
                        env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")),
                        cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert r.returncode == 0, r.stderr

@@ -57,7 +57,8 @@ def test_python_fleet_in_submit_order(cluster):
     assert [(e.query, e.status, e.parts) for e in ends] == [(i, "ok", 3) for i in range(1000)]
     assert job.status == "ok"
     # The CLI sees the same bytes from the same fleet.
-    rc, out = cluster.cli(["submit", "-s", "load"], input="".join(q + "\n" for q in queries).encode())
+    stdin = "".join(q + "\n" for q in queries).encode()
+    rc, out = cluster.cli(["submit", "-s", "load"], input=stdin)
     assert rc == 0 and out == data
 
 

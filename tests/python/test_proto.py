@@ -111,8 +111,8 @@ def test_err_names_match_braid_err_name():
 
 def test_messages_equal_braid_msgs_def():
     text = _strip_comments(_read("proto/braid_msgs.def"))
-    entries = re.findall(r'BRAID_MSG\(\s*(\d+),\s*(\w+),\s*"([^"]*)",\s*(\w+),\s*(\w+),\s*(\w+)\s*\)',
-                         text)
+    entries = re.findall(
+        r'BRAID_MSG\(\s*(\d+),\s*(\w+),\s*"([^"]*)",\s*(\w+),\s*(\w+),\s*(\w+)\s*\)', text)
     assert len(entries) == text.count("BRAID_MSG(") > 20
     table = {}
     for mid, name, fields, minf, maxf, ch in entries:

@@ -20,7 +20,7 @@ import pytest
 import zmq
 
 from braid import _proto as P
-from conftest import (BRAID_WORKER, HERE, PYTHON, ROOT, SCALE, Proc, synth_payload, wait_for)
+from conftest import BRAID_WORKER, HERE, PYTHON, ROOT, SCALE, Proc, synth_payload
 
 HB_MSEC = 100
 
