@@ -2,13 +2,21 @@
 
 The message table and the field letters mirror proto/braid_msgs.def and
 proto/braid_msg.c (tests/python/test_proto.py checks the table against the
-.def file, so the two cannot drift). Decoding is total, with the C
-decoder's bounds: a header over 8192 bytes, nested deeper than 3, not
-exactly one msgpack object, or with any field out of its bounds is refused
-with a reason (DecodeError.reason, the names braid_err_name() uses), and
-msgpack is never asked to size anything from a claimed count larger than
-the header.
+.def file and replays the C unit test's golden and malformed vectors, so
+the two cannot drift).
+
+Decoding is total and refuses exactly what the C decoder refuses, for the
+same reason (DecodeError.reason, the names braid_err_name() uses). The
+header is read by a walk that is the C pre-scan (s_prescan) itself: every
+claimed length and count is checked against the bytes present before
+anything is built, nesting is capped at MAX_DEPTH, and only a walk that
+ends exactly at the end of the frame is accepted. The walk builds the
+values as it goes (msgpack's own unpacker would accept things the C side
+refuses, such as odd timestamp extensions, and refuse others for other
+reasons); encoding uses msgpack's packer, whose bytes equal msgpack-c's.
 """
+
+import struct
 
 import msgpack
 
@@ -31,20 +39,35 @@ MAX_MSEC = 604800000
 MAX_EXIT_VALUE = 999
 MAX_HOST = 255
 MAX_VERSION = 64
-SOURCE_KEYED = 0x1
-SOURCE_SCORE_ASC = 0x2
-SOURCE_FLAGS_MAX = 0x3
 HEARTBEAT_ENTRY = 20
 U64 = (1 << 64) - 1
 
 # Channels (braid_channel_t).
 CH_CLIENT, CH_TO_CLIENT, CH_WORKER, CH_TO_WORKER, CH_SINK = 1, 2, 3, 4, 5
+CHANNELS = {"BRAID_CH_CLIENT": CH_CLIENT, "BRAID_CH_TO_CLIENT": CH_TO_CLIENT,
+            "BRAID_CH_WORKER": CH_WORKER, "BRAID_CH_TO_WORKER": CH_TO_WORKER,
+            "BRAID_CH_SINK": CH_SINK}
 
 STATUS_NAMES = ("ok", "failed", "timeout", "cancelled")
 STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_CANCELLED = 0, 1, 2, 3
 ORDER_SUBMIT, ORDER_ARRIVAL, ORDER_KEY = 0, 1, 2
 FLAG_FAIL_FAST = 0x1
 FLAG_RETRIES = 0x2
+# HELLO K: per source, what its partials carry.
+SOURCE_KEYED = 0x1
+SOURCE_SCORE_ASC = 0x2
+SOURCE_FLAGS_MAX = 0x3
+
+# ERROR codes (braid_err_code_t).
+ERR_BAD_REQUEST, ERR_UNKNOWN_JOB, ERR_CONFLICT, ERR_TOO_MANY, ERR_UNAVAILABLE = \
+    400, 404, 409, 429, 503
+
+
+def worker_capacity(slots):
+    """Tasks a worker with this many slots holds at once: slots running and
+    as many queued (braid_worker_capacity)."""
+    return 2 * slots
+
 
 # id: (name, fields, min payload frames, max payload frames, channel)
 MESSAGES = {
@@ -75,9 +98,34 @@ MESSAGES = {
     41: ("DONE", "kaxpgEXAh", 0, MAX_BATCH, CH_SINK),
 }
 TYPES = {name: mid for mid, (name, *_rest) in MESSAGES.items()}
+MSG_SUBMIT = 1
+MSG_QUERIES = 2
+MSG_CREDIT = 3
+MSG_CANCEL = 4
+MSG_PING = 5
+MSG_STATS = 6
+MSG_ACCEPT = 10
+MSG_PARTIAL = 11
+MSG_END = 12
+MSG_JOB_END = 13
+MSG_ERROR = 14
+MSG_PONG = 15
+MSG_STATS_REPLY = 16
+MSG_RESTART = 17
+MSG_HELLO = 20
+MSG_WHEARTBEAT = 21
+MSG_BYE = 22
+MSG_TASK_ACK = 23
+MSG_TASK = 30
+MSG_TASK_CREDIT = 31
+MSG_TASK_CANCEL = 32
+MSG_BHEARTBEAT = 33
+MSG_RESET = 34
+MSG_DATA = 40
+MSG_DONE = 41
 
 # letter: (attribute, kind, min, max). Kinds: u (unsigned int), bin16,
-# text (str, no NUL), name (str of [A-Za-z0-9_.-]; may be empty when min is
+# text (str, no NUL), name (str of [A-Za-z0-9_.-]; empty allowed when min is
 # 0), names (array of name), flags (array of 0..SOURCE_FLAGS_MAX), summary
 # (array of [ok, failed, timeout, cancelled]).
 FIELDS = {
@@ -121,6 +169,10 @@ FIELDS = {
     "K": ("source_flags", "flags", 0, MAX_SOURCES),
 }
 
+# Refusal reasons, in braid_err_t order (braid_err_name()).
+ERR_NAMES = ("ok", "empty", "too-big", "msgpack", "depth", "not-array", "version", "unknown-type",
+             "channel", "field-count", "field-type", "range", "frames", "frame-size", "routing")
+
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -134,119 +186,213 @@ class DecodeError(Exception):
 
 class Msg:
     """A header: .type, .type_name, and one attribute per field letter
-    (.name is the N field: a worker's or source's name)."""
+    (.name is the N field: a worker's or source's name). Fields a message
+    type does not carry read as their zero value, as in braid_msg_t."""
 
-    __slots__ = ("type", "type_name") + tuple(f[0] for f in FIELDS.values())
+    job_id = b"\0" * 16
+    order = max_inflight = timeout_msec = flags = deadline_msec = retries = transient = 0
+    count = credit = first = out_seq = query = source = seq = status = parts = attempts = 0
+    code = task_id = slots = window = resume = 0
+    exit_value = retry_after_msec = started_msec = queue_msec = run_msec = keyed = pid = 0
+    text = ""
+    name = ""
+    worker = host = version = ""
+    sources = ()
+    summary = ()
+    source_flags = ()
 
     def __init__(self, mtype, **values):
+        if mtype not in MESSAGES:
+            raise ValueError("unknown message type %r" % (mtype,))
         self.type = mtype
-        self.type_name = MESSAGES[mtype][0]
-        for attr, kind, _lo, _hi in FIELDS.values():
-            default = b"\0" * 16 if kind == "bin16" else "" if kind in ("text", "name") else \
-                [] if kind in ("names", "summary", "flags") else 0
-            setattr(self, attr, values.pop(attr, default))
-        if values:
-            raise TypeError("unknown fields: %s" % ", ".join(sorted(values)))
+        for attr, value in values.items():
+            if attr not in _ATTRS:
+                raise TypeError("unknown field %s" % attr)
+            setattr(self, attr, value)
+
+    @property
+    def type_name(self):
+        return MESSAGES[self.type][0]
+
+    def fields(self):
+        """{attribute: value} of the fields this message type carries."""
+        return {FIELDS[c][0]: getattr(self, FIELDS[c][0]) for c in MESSAGES[self.type][1]}
+
+    def __eq__(self, other):
+        return isinstance(other, Msg) and self.type == other.type and \
+            self.fields() == other.fields()
 
     def __repr__(self):
-        letters = MESSAGES[self.type][1]
-        parts = ["%s=%r" % (FIELDS[c][0], getattr(self, FIELDS[c][0])) for c in letters]
+        parts = ["%s=%r" % kv for kv in self.fields().items()]
         return "Msg(%s%s)" % (self.type_name, ", " + ", ".join(parts) if parts else "")
 
 
+_ATTRS = frozenset(f[0] for f in FIELDS.values())
+
+
 def name_valid(name):
-    data = name.encode("utf-8") if isinstance(name, str) else name
+    """True if name (str or bytes) is 1..64 bytes of [A-Za-z0-9_.-]."""
+    data = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else bytes(name)
     return 1 <= len(data) <= MAX_NAME and all(b in _NAME_CHARS for b in data)
 
 
-def _check_field(letter, value):
+def status_name(status):
+    return STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Decoding: the walk.
+#
+# Values: a positive integer (any msgpack int format holding a value >= 0,
+# as msgpack-c reports it) is an int; a str is _Str (its raw bytes); a bin
+# is bytes; an array is a list; a map is _Map; anything else (nil, bool,
+# float, ext, negative int) is _OTHER.
+
+class _Str(bytes):
+    """A msgpack str: its raw bytes (no UTF-8 check, as msgpack-c)."""
+
+
+class _Map(list):
+    """A msgpack map: its keys and values, flat (never a field's type)."""
+
+
+_OTHER = object()
+_U8, _U16, _U32, _U64 = struct.Struct(">B"), struct.Struct(">H"), struct.Struct(">I"), \
+    struct.Struct(">Q")
+_S8, _S16, _S32, _S64 = struct.Struct(">b"), struct.Struct(">h"), struct.Struct(">i"), \
+    struct.Struct(">q")
+# Format byte: (length-field struct, raw bytes that follow, kind) for the
+# formats with a length field or a fixed body. kind: "bin", "str", "ext",
+# "array", "map", or a struct for the numbers.
+_LENGTHS = {0xc4: (_U8, "bin"), 0xc5: (_U16, "bin"), 0xc6: (_U32, "bin"),
+            0xd9: (_U8, "str"), 0xda: (_U16, "str"), 0xdb: (_U32, "str"),
+            0xc7: (_U8, "ext"), 0xc8: (_U16, "ext"), 0xc9: (_U32, "ext"),
+            0xdc: (_U16, "array"), 0xdd: (_U32, "array"),
+            0xde: (_U16, "map"), 0xdf: (_U32, "map")}
+_NUMBERS = {0xcc: _U8, 0xcd: _U16, 0xce: _U32, 0xcf: _U64,
+            0xd0: _S8, 0xd1: _S16, 0xd2: _S32, 0xd3: _S64,
+            0xca: 4, 0xcb: 8, 0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17}
+
+
+def _walk(p, size, pos, depth):
+    """The object at pos: (value, position after it). Raises DecodeError
+    (depth, msgpack) exactly where s_prescan() returns them."""
+    if depth > MAX_DEPTH:
+        raise DecodeError("depth")
+    if pos >= size:
+        raise DecodeError("msgpack")
+    b = p[pos]
+    pos += 1
+    if b <= 0x7f:
+        return b, pos
+    if b >= 0xe0:
+        return _OTHER, pos      # negative fixint
+    if b in (0xc0, 0xc2, 0xc3):
+        return _OTHER, pos
+    avail = size - pos
+    hi = b & 0xf0
+    if hi == 0x80 or hi == 0x90:
+        kind, n = ("map" if hi == 0x80 else "array"), b & 0x0f
+    elif (b & 0xe0) == 0xa0:
+        kind, n = "str", b & 0x1f
+    elif b in _NUMBERS:
+        form = _NUMBERS[b]
+        width = form if isinstance(form, int) else form.size
+        if width > avail:
+            raise DecodeError("msgpack")
+        if isinstance(form, int):
+            return _OTHER, pos + width          # float, fixext
+        v = form.unpack_from(p, pos)[0]
+        return (v if v >= 0 else _OTHER), pos + width
+    elif b in _LENGTHS:
+        lenfmt, kind = _LENGTHS[b]
+        if lenfmt.size > avail:
+            raise DecodeError("msgpack")
+        n = lenfmt.unpack_from(p, pos)[0]
+        pos += lenfmt.size
+        avail -= lenfmt.size
+        if kind == "ext":
+            n += 1                              # the ext type byte
+    else:
+        raise DecodeError("msgpack")            # 0xc1: never used
+    if kind == "array" or kind == "map":
+        children = n * 2 if kind == "map" else n
+        # Every child takes at least one byte: a count beyond the bytes
+        # left is a lie, refused before anything is built for it.
+        if children > avail:
+            raise DecodeError("msgpack")
+        out = _Map() if kind == "map" else []
+        for _ in range(children):
+            v, pos = _walk(p, size, pos, depth + 1)
+            out.append(v)
+        return out, pos
+    if n > avail:
+        raise DecodeError("msgpack")
+    end = pos + n
+    if kind == "str":
+        return _Str(p[pos:end]), end
+    if kind == "bin":
+        return bytes(p[pos:end]), end
+    return _OTHER, end                          # ext
+
+
+def _decode_name(v, lo=1):
+    if type(v) is not _Str:
+        raise DecodeError("field-type")
+    if lo == 0 and len(v) == 0:
+        return ""                       # W: a task that never ran
+    if not (1 <= len(v) <= MAX_NAME and all(c in _NAME_CHARS for c in v)):
+        raise DecodeError("range")
+    return v.decode("ascii")
+
+
+def _decode_field(letter, v):
     attr, kind, lo, hi = FIELDS[letter]
     if kind == "u":
-        if type(value) is not int or value < 0:
+        if type(v) is not int:
             raise DecodeError("field-type")
-        if not lo <= value <= hi:
+        if v < lo or v > hi:
             raise DecodeError("range")
-        return value
+        return v
     if kind == "bin16":
-        if not isinstance(value, (bytes, bytearray)):
+        if type(v) is not bytes:
             raise DecodeError("field-type")
-        if len(value) != 16:
+        if len(v) != 16:
             raise DecodeError("range")
-        return bytes(value)
+        return v
     if kind == "text":
-        if not isinstance(value, str):
+        if type(v) is not _Str:
             raise DecodeError("field-type")
-        data = value.encode("utf-8", "surrogateescape")
-        if len(data) > hi or b"\0" in data:
+        if len(v) > hi or b"\0" in v:
             raise DecodeError("range")
-        return value
+        return v.decode("utf-8", "surrogateescape")
     if kind == "name":
-        if not isinstance(value, str):
-            raise DecodeError("field-type")
-        if value == "" and lo == 0:
-            return value        # W: empty for a task that never ran
-        if not name_valid(value.encode("utf-8", "surrogateescape")):
-            raise DecodeError("range")
-        return value
+        return _decode_name(v, lo)
+    if type(v) is not list:
+        raise DecodeError("field-type")
+    if not lo <= len(v) <= hi:
+        raise DecodeError("range")
     if kind == "names":
-        if not isinstance(value, (list, tuple)):
-            raise DecodeError("field-type")
-        if not lo <= len(value) <= hi:
-            raise DecodeError("range")
-        return [_check_field("N", v) for v in value]
+        return [_decode_name(x) for x in v]
     if kind == "flags":
-        if not isinstance(value, (list, tuple)):
-            raise DecodeError("field-type")
-        if not lo <= len(value) <= hi:
-            raise DecodeError("range")
-        for v in value:
-            if type(v) is not int or v < 0:
+        for x in v:
+            if type(x) is not int:
                 raise DecodeError("field-type")
-            if v > SOURCE_FLAGS_MAX:
+            if x < 0 or x > SOURCE_FLAGS_MAX:
                 raise DecodeError("range")
-        return list(value)
-    if kind == "summary":
-        if not isinstance(value, (list, tuple)):
+        return list(v)
+    # summary
+    rows = []
+    for row in v:
+        if type(row) is not list:
             raise DecodeError("field-type")
-        if not lo <= len(value) <= hi:
+        if len(row) != len(STATUS_NAMES):
             raise DecodeError("range")
-        out = []
-        for row in value:
-            if not isinstance(row, (list, tuple)) or len(row) != len(STATUS_NAMES):
+        for cell in row:
+            if type(cell) is not int:
                 raise DecodeError("field-type")
-            for v in row:
-                if type(v) is not int or v < 0:
-                    raise DecodeError("field-type")
-                if v > U64:
-                    raise DecodeError("range")
-            out.append(list(row))
-        return out
-    raise AssertionError(kind)
-
-
-def _depth(obj, depth=1):
-    if depth > MAX_DEPTH + 1:
-        return depth
-    if isinstance(obj, (list, tuple)):
-        return max([depth] + [_depth(v, depth + 1) for v in obj])
-    if isinstance(obj, dict):
-        return max([depth] + [_depth(v, depth + 1) for kv in obj.items() for v in kv])
-    return depth
-
-
-def encode(msg):
-    """The header frame (bytes) of msg; ValueError if a field is invalid."""
-    name, letters, _mn, _mx, _ch = MESSAGES[msg.type]
-    arr = [VERSION, msg.type]
-    for c in letters:
-        try:
-            arr.append(_check_field(c, getattr(msg, FIELDS[c][0])))
-        except DecodeError as e:
-            raise ValueError("%s: field %s: %s" % (name, FIELDS[c][0], e.reason)) from None
-    data = msgpack.packb(arr, use_bin_type=True)
-    if len(data) > MAX_HEADER:
-        raise ValueError("%s: header over %d bytes" % (name, MAX_HEADER))
-    return data
+        rows.append(row)
+    return rows
 
 
 def decode(header, nframes, channel):
@@ -254,60 +400,53 @@ def decode(header, nframes, channel):
     travelled on channel. Returns a Msg or raises DecodeError."""
     if not header:
         raise DecodeError("empty")
-    if len(header) > MAX_HEADER:
+    size = len(header)
+    if size > MAX_HEADER:
         raise DecodeError("too-big")
-    # Every claimed length is bounded by the header's own size, so msgpack
-    # never reserves more than the bytes present could hold.
-    n = len(header)
-    try:
-        obj = msgpack.unpackb(bytes(header), raw=False, strict_map_key=False,
-                              unicode_errors="surrogateescape", use_list=True,
-                              max_str_len=n, max_bin_len=n, max_array_len=n, max_map_len=n,
-                              max_ext_len=n)
-    except msgpack.ExtraData:
-        raise DecodeError("msgpack") from None
-    except (ValueError, msgpack.UnpackException, TypeError, RecursionError):
-        raise DecodeError("msgpack") from None
-    if _depth(obj) > MAX_DEPTH + 1:
-        raise DecodeError("depth")
-    if not isinstance(obj, list) or len(obj) < 2:
+    top, pos = _walk(header, size, 0, 0)
+    if pos != size:
+        raise DecodeError("msgpack")            # trailing bytes
+    if type(top) is not list or len(top) < 2:
         raise DecodeError("not-array")
-    version, mtype = obj[0], obj[1]
+    version, mtype = top[0], top[1]
     if type(version) is not int or version != VERSION:
         raise DecodeError("version")
     if type(mtype) is not int or mtype not in MESSAGES:
         raise DecodeError("unknown-type")
-    name, letters, minf, maxf, ch = MESSAGES[mtype]
+    _name, letters, minf, maxf, ch = MESSAGES[mtype]
     if ch != channel:
         raise DecodeError("channel")
-    if len(obj) != 2 + len(letters):
+    if len(top) != 2 + len(letters):
         raise DecodeError("field-count")
-    msg = Msg(mtype)
-    for c, value in zip(letters, obj[2:]):
-        setattr(msg, FIELDS[c][0], _check_field(c, value))
+    msg = Msg.__new__(Msg)
+    msg.type = mtype
+    for c, v in zip(letters, top[2:]):
+        setattr(msg, FIELDS[c][0], _decode_field(c, v))
     if "K" in letters and "S" in letters and len(msg.source_flags) != len(msg.sources):
-        raise DecodeError("range")      # K describes S, one entry each
+        raise DecodeError("range")              # K describes S, one entry each
     if not minf <= nframes <= maxf:
         raise DecodeError("frames")
     return msg
 
 
 def payload_fits(mtype, size):
-    """True if a payload frame of size bytes fits a message of this type."""
-    if mtype in (TYPES["QUERIES"], TYPES["TASK"]):
+    """True if a payload frame of size bytes fits a message of this type
+    (braid_msg_payload_fits)."""
+    if mtype == MSG_QUERIES or mtype == MSG_TASK:
         cap = MAX_QUERY_LEN
-    elif mtype == TYPES["WHEARTBEAT"]:
+    elif mtype == MSG_WHEARTBEAT:
         cap = MAX_SLOTS * HEARTBEAT_ENTRY
     else:
         cap = MAX_FRAME
     if size > cap:
         return False
-    return mtype != TYPES["WHEARTBEAT"] or size % HEARTBEAT_ENTRY == 0
+    return mtype != MSG_WHEARTBEAT or size % HEARTBEAT_ENTRY == 0
 
 
 def decode_frames(frames, channel):
-    """Decode [header, payload...] (bytes-like frames): the header, then
-    every payload frame's size. Returns (Msg, payload list)."""
+    """Decode [header, payload...] (bytes-like frames) as
+    braid_msg_decode_frames() does: the header, then every payload frame's
+    size. Returns (Msg, payload list)."""
     if not frames:
         raise DecodeError("empty")
     if len(frames) > 1 + MAX_BATCH:
@@ -320,13 +459,91 @@ def decode_frames(frames, channel):
     return msg, payload
 
 
+# ---------------------------------------------------------------------------
+# Encoding
+
+def _check_field(letter, value):
+    """value as it goes on the wire; ValueError if it breaks its bounds."""
+    attr, kind, lo, hi = FIELDS[letter]
+    if kind == "u":
+        if type(value) is not int:
+            raise ValueError("%s: not an unsigned integer: %r" % (attr, value))
+        if not lo <= value <= hi:
+            raise ValueError("%s: %d out of %d..%d" % (attr, value, lo, hi))
+        return value
+    if kind == "bin16":
+        if not isinstance(value, (bytes, bytearray)) or len(value) != 16:
+            raise ValueError("%s: not 16 bytes" % attr)
+        return bytes(value)
+    if kind == "text":
+        data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else None
+        if data is None or len(data) > hi or b"\0" in data:
+            raise ValueError("%s: not a str of at most %d bytes without NUL" % (attr, hi))
+        return value
+    if kind == "name":
+        if lo == 0 and value == "":
+            return value
+        if not isinstance(value, str) or not name_valid(value):
+            raise ValueError("%s: not a valid name: %r" % (attr, value))
+        return value
+    if not isinstance(value, (list, tuple)) or not lo <= len(value) <= hi:
+        raise ValueError("%s: not a list of %d..%d entries" % (attr, lo, hi))
+    if kind == "names":
+        return [_check_field("N", v) for v in value]
+    if kind == "flags":
+        if any(type(v) is not int or not 0 <= v <= SOURCE_FLAGS_MAX for v in value):
+            raise ValueError("%s: a flag word out of 0..%d" % (attr, SOURCE_FLAGS_MAX))
+        return list(value)
+    rows = []
+    for row in value:
+        if not isinstance(row, (list, tuple)) or len(row) != len(STATUS_NAMES) or \
+                any(type(v) is not int or not 0 <= v <= U64 for v in row):
+            raise ValueError("%s: a row is not %d counts" % (attr, len(STATUS_NAMES)))
+        rows.append(list(row))
+    return rows
+
+
+_PACKER = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+
+
+def encode(msg):
+    """The header frame (bytes) of msg; ValueError if a field is invalid
+    (as braid_msg_encode() refuses it)."""
+    name, letters, _mn, _mx, _ch = MESSAGES[msg.type]
+    arr = [VERSION, msg.type]
+    for c in letters:
+        try:
+            arr.append(_check_field(c, getattr(msg, FIELDS[c][0])))
+        except ValueError as e:
+            raise ValueError("%s: %s" % (name, e)) from None
+    data = _PACKER.pack(arr)
+    if len(data) > MAX_HEADER:
+        raise ValueError("%s: header over %d bytes" % (name, MAX_HEADER))
+    return data
+
+
+def clip_text(text):
+    """text made fit for an E field: NULs dropped, cut to MAX_TEXT bytes on
+    a character boundary."""
+    data = text.replace("\0", "").encode("utf-8", "surrogateescape")
+    if len(data) <= MAX_TEXT:
+        return text.replace("\0", "")
+    return data[:MAX_TEXT].decode("utf-8", "ignore")
+
+
+# ---------------------------------------------------------------------------
+# WHEARTBEAT entries
+
+_HB = struct.Struct(">QIQ")
+assert _HB.size == HEARTBEAT_ENTRY
+
+
 def hb_entry_put(task_id, attempt, next_seq):
     """One WHEARTBEAT entry: big-endian id (8), attempt (4), next seq (8)."""
-    return task_id.to_bytes(8, "big") + attempt.to_bytes(4, "big") + next_seq.to_bytes(8, "big")
+    return _HB.pack(task_id, attempt, next_seq)
 
 
 def hb_entries(frame):
     """The (task_id, attempt, next_seq) entries of a WHEARTBEAT frame."""
-    for i in range(0, len(frame) - len(frame) % HEARTBEAT_ENTRY, HEARTBEAT_ENTRY):
-        yield (int.from_bytes(frame[i:i + 8], "big"), int.from_bytes(frame[i + 8:i + 12], "big"),
-               int.from_bytes(frame[i + 12:i + 20], "big"))
+    return [_HB.unpack_from(frame, i)
+            for i in range(0, len(frame) - len(frame) % HEARTBEAT_ENTRY, HEARTBEAT_ENTRY)]
