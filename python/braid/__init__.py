@@ -23,12 +23,11 @@ Pure Python on pyzmq (zmq.asyncio) and msgpack; it speaks the protocol of
 proto/PROTOCOL.md with the C decoder's bounds.
 """
 
+from ._proto import VERSION_STRING as __version__
 from ._wire import log_to_stderr
 from ._worker import Transient, Worker
 from .client import (GAP, LOST, PROTOCOL, Client, End, Error, JobEnd, Partial, Refused,
                      Restart, Result, StreamError, Unavailable)
-
-__version__ = "0.1.0"
 
 __all__ = ["Client", "Worker", "Transient", "Partial", "End", "JobEnd", "Restart", "Result",
            "Error", "Unavailable", "Refused", "StreamError", "GAP", "LOST", "PROTOCOL",

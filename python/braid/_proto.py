@@ -21,6 +21,8 @@ import struct
 import msgpack
 
 VERSION = 1
+# The package's version (braid.__version__), as workers report it in HELLO.
+VERSION_STRING = "0.1.0"
 
 MAX_BATCH = 1024
 MAX_SOURCES = 32

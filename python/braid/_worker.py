@@ -212,7 +212,9 @@ class Worker:
         self._kick_fut = self._loop.create_future()
         self._connect()
         names = list(self.sources)
-        self._hello = P.Msg(P.MSG_HELLO, name=self.name, slots=self.slots, sources=names)
+        self._hello = P.Msg(P.MSG_HELLO, name=self.name, slots=self.slots, sources=names,
+                            source_flags=[0] * len(names), host=socket.gethostname()[:P.MAX_HOST],
+                            pid=os.getpid() & 0xFFFFFFFF, version=P.VERSION_STRING)
         stops = 0
         try:
             self._send_hello()

@@ -39,7 +39,7 @@ def _strip_comments(text):
 def _c_constants():
     """The #defines and enum values of braid_msg.h, evaluated."""
     text = _strip_comments(_read("proto/braid_msg.h"))
-    consts = {"UINT64_MAX": P.U64}
+    consts = {"UINT64_MAX": P.U64, "UINT32_MAX": (1 << 32) - 1}
     for name, expr in re.findall(r"^#define (BRAID_[A-Z0-9_]+)[ \t]+([^\n]+)$", text, re.M):
         expr = re.sub(r"(\d+)u\b", r"\1", expr.strip())
         if re.fullmatch(r"[0-9A-Za-z_ ()<>*+\-]+", expr):
@@ -129,7 +129,7 @@ def test_fields_equal_braid_msg_c():
             for line in re.findall(r"^\s*F_\((.*)\),\s*$", body, re.M)]
     assert len(rows) == body.count("F_(")
     kinds = {"K_BIN16": "bin16", "K_U32": "u", "K_U64": "u", "K_TEXT": "text", "K_NAME": "name",
-             "K_NAMES": "names", "K_SUMMARY": "summary"}
+             "K_NAMES": "names", "K_SUMMARY": "summary", "K_FLAGS": "flags"}
     fields = {}
     for letter, kind, member, lo, hi in rows:
         letter = letter.strip("'")
@@ -222,7 +222,10 @@ GOLD = {"job_id": bytes(range(16)), "order": 1, "max_inflight": 1000, "timeout_m
         "credit": 64, "first": 128, "out_seq": 70000, "query": 7, "source": 31, "seq": 1 << 32,
         "status": 2, "parts": 65535, "attempts": 3, "code": 503, "task_id": 0x0102030405060708,
         "slots": 8, "window": 0, "resume": 255, "text": "oops", "name": "web-1.x_Y",
-        "sources": ["a", "b2"], "summary": [[1, 0, 0, 0], [0, 1, 2, 3]]}
+        "sources": ["a", "b2"], "summary": [[1, 0, 0, 0], [0, 1, 2, 3]],
+        "exit_value": 143, "retry_after_msec": 1000, "started_msec": 1764504000000,
+        "queue_msec": 12, "run_msec": 300, "worker": "w1", "keyed": 1, "pid": 4242,
+        "host": "node-7", "version": "0.1.0", "source_flags": [0, 1]}
 
 
 def _gold_msg(mtype):
@@ -264,8 +267,10 @@ def _error_text(n):
     return _pack([1, P.MSG_ERROR, b"\0" * 16, 404, "x" * n])
 
 
-def _hello(namelen, nsources, srclen=1):
-    return _pack([1, P.MSG_HELLO, "w" * namelen, 1, ["s" * srclen] * nsources])
+def _hello(namelen, nsources, srclen=1, host=""):
+    """A HELLO: K one 0 per source, H host, P 0, V "" after N l S."""
+    return _pack([1, P.MSG_HELLO, "w" * namelen, 1, ["s" * srclen] * nsources, [0] * nsources,
+                  host, 0, ""])
 
 
 # The C builders (b_*), rebuilt: same bytes where it matters (sizes and
@@ -278,8 +283,9 @@ BUILDERS = {
     "b_text_1025": lambda: _error_text(1025),
     "b_name_65": lambda: _hello(65, 1),
     "b_sources_33": lambda: _hello(1, 33),
-    "b_sources_32": lambda: _pack([1, P.MSG_HELLO, "w" * 64, 1, ["s" * 64] * 32]),
-    "b_source_name_65": lambda: _pack([1, P.MSG_HELLO, "w", 1, ["s" * 65]]),
+    "b_sources_32": lambda: _hello(64, 32, srclen=64),
+    "b_source_name_65": lambda: _hello(1, 1, srclen=65),
+    "b_host_256": lambda: _hello(1, 1, host="h" * (P.MAX_HOST + 1)),
     "b_rows_33": lambda: _pack([1, P.MSG_JOB_END, b"\0" * 16, 0, 0, [[0, 0, 0, 0]] * 33]),
     "b_deep_100": lambda: b"\x91" * 100 + b"\x01",
     "b_wide_8000": lambda: b"\xdc" + (8000).to_bytes(2, "big") + b"\xc0" * 8000,
@@ -335,9 +341,12 @@ def _values(mtype, variant):
         elif kind == "text":
             out[attr] = "".join(chr(i % 127 + 1) for i in range(hi)) if top else ""
         elif kind == "name":
-            out[attr] = "N" * hi if top else "n"
+            out[attr] = "N" * hi if top else "n" * max(lo, 0)
         elif kind == "names":
             out[attr] = ["s%02d" % i + "x" * 61 for i in range(hi)] if top else ["a"]
+        elif kind == "flags":
+            # One per source of S (HELLO is the only message with K).
+            out[attr] = [P.SOURCE_FLAGS_MAX] * P.MAX_SOURCES if top else [0]
         else:
             out[attr] = [[P.U64, P.U64 - 1, 0, 5]] * hi if top else [[0, 0, 0, 0]]
     return out
