@@ -9,6 +9,7 @@
 #include "braid_conf.h"
 #include "braid_num.h"
 
+#include <czmq.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,6 +130,8 @@ typedef struct {
     const char *file;
     char *err;
     size_t errsize;
+    zhashx_t *names;        /* "parent/name" -> node: siblings' names, so
+                               a duplicate is found in O(1), not by a walk */
 } s_parser_t;
 
 /*  Parse one line (without its newline). Returns 0 or -1 with err set.    */
@@ -227,14 +230,17 @@ s_parse_line(s_parser_t *p, const char *s, size_t len, int lineno)
 
     /*  Siblings have distinct names.                                      */
     braid_conf_t *parent = p->stack[level];
-    for (braid_conf_t *c = parent->child; c; c = c->next)
-        if (strlen(c->name) == namelen && memcmp(c->name, name, namelen) == 0) {
-            s_error(p->err, p->errsize, p->file, lineno, "duplicate '%s' (first at line %d)",
-                    c->name, c->line);
-            return -1;
-        }
+    char key[2 * sizeof(void *) + 4 + BRAID_CONF_MAX_LINE];
+    snprintf(key, sizeof key, "%p/%.*s", (void *) parent, (int) namelen, name);
+    const braid_conf_t *first = zhashx_lookup(p->names, key);
+    if (first) {
+        s_error(p->err, p->errsize, p->file, lineno, "duplicate '%s' (first at line %d)",
+                first->name, first->line);
+        return -1;
+    }
     braid_conf_t *node = s_node_new(p->root, name, namelen, lineno);
-    if (!node || (value && !(node->value = strndup(value, valuelen)))) {
+    if (!node || (value && !(node->value = strndup(value, valuelen))) ||
+        zhashx_insert(p->names, key, node) != 0) {
         s_node_free(node);
         s_error(p->err, p->errsize, p->file, lineno, "out of memory");
         return -1;
@@ -265,6 +271,10 @@ braid_conf_parse(const char *text, size_t size, const char *name, char *err, siz
     }
     p.stack[0] = p.root;
     p.depth = 0;
+    if (!(p.names = zhashx_new())) {
+        s_error(err, errsize, name, 0, "out of memory");
+        goto fail;
+    }
 
     size_t pos = 0;
     int lineno = 0;
@@ -284,8 +294,10 @@ braid_conf_parse(const char *text, size_t size, const char *name, char *err, siz
             goto fail;
         pos += len + (nl ? 1 : 0);
     }
+    zhashx_destroy(&p.names);
     return p.root;
 fail:
+    zhashx_destroy(&p.names);
     s_node_free(p.root);
     return NULL;
 }
