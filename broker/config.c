@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include "braid_num.h"
+
 #include "braid_log.h"
 #include "broker.h"
 
@@ -117,10 +119,13 @@ s_policy_key(braid_conf_t *key, const char *name, const char *value, void *base,
 {
     braid_policy_t *policy = base;
     if (streq(name, "rate")) {
-        char *end = NULL;
-        double rate = value ? strtod(value, &end) : -1;
-        if (!value || !*value || *end || rate < 0 || rate > 1e9) {
-            braid_conf_error(key, err, errsize, "rate must be a number of tasks per second");
+        double rate;
+        if (braid_parse_decimal(value, 0, BRAID_POLICY_MAX_RATE, &rate) != 0 ||
+            (rate > 0 && rate < BRAID_POLICY_MIN_RATE)) {
+            braid_conf_error(key, err, errsize,
+                             "rate must be 0 (no limit) or a number of tasks per second in "
+                             "%g..%g",
+                             BRAID_POLICY_MIN_RATE, BRAID_POLICY_MAX_RATE);
             return -1;
         }
         policy->rate = rate;

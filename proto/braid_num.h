@@ -31,6 +31,14 @@ braid_parse_u64_len(const char *text, size_t len, uint64_t min, uint64_t max, ui
 int
 braid_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *value_p);
 
+/*  Parse text as a plain decimal number in [min, max] into *value_p
+    (untouched on failure): digits, an optional fraction (".5", "2.",
+    "0.25") and an optional exponent ("1e3"), no sign, no blanks, no hex,
+    never "nan" or "inf". 0, or -1 when text is not such a number or falls
+    outside the bounds (so a finite, bounded value is all a caller sees). */
+int
+braid_parse_decimal(const char *text, double min, double max, double *value_p);
+
 #ifdef __cplusplus
 }
 #endif

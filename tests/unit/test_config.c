@@ -119,8 +119,15 @@ static const struct {
     {"source\n    w@b\n        retries = 1\n", ":2: bad source name 'w@b'"},
     {"source\n    web\n        timeout_msec = 604800001\n",
      ":3: timeout_msec must be an integer in 0..604800000"},
-    {"source\n    web\n        rate = fast\n", ":3: rate must be a number of tasks per second"},
-    {"source\n    web\n        rate = -1\n", ":3: rate must be a number of tasks per second"},
+    {"source\n    web\n        rate = fast\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = -1\n", ":3: rate must be 0 (no limit) or a number"},
+    /*  Finite and bounded (a NaN passed every comparison and hung the
+        source; 1e-300 overflowed the token wait and spun the broker).    */
+    {"source\n    web\n        rate = nan\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = inf\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 1e-300\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 0x10\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 2e9\n", ":3: rate must be 0 (no limit) or a number"},
     {"source\n    web\n        on_retry = never\n", ":3: on_retry must be resume, restart or fail"},
     {"source\n    web\n        burst = 0\n", ":3: burst must be an integer in 1..1000000"},
     {"source\n    web\n        zz = 1\n", ":3: unknown key 'zz' in a source policy"},

@@ -79,6 +79,36 @@ test_len(void **state)
     assert_int_equal(v, 12);
 }
 
+/*  Decimals: finite and bounded, or refused; never nan, inf, hex or a
+    value that would overflow a later division.                            */
+static void
+test_decimal(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        double value;
+    } ok[] = {{"0", 0}, {"10", 10}, {"2.5", 2.5}, {".5", 0.5}, {"2.", 2}, {"1e3", 1000},
+              {"1E-2", 0.01}, {"0.001", 0.001}, {"1e+2", 100}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v = -1;
+        assert_int_equal(braid_parse_decimal(ok[i].text, 0, 1e9, &v), 0);
+        assert_true(v == ok[i].value);
+    }
+    const char *bad[] = {"", ".", "e3", "1e", "1e+", "-1", "+1", " 1", "1 ", "nan", "NaN",
+                         "inf", "infinity", "0x10", "1,5", "1.2.3", "1e999", "1e-300"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 42;
+        /*  1e-300 is finite but under the minimum a rate may have.         */
+        assert_int_equal(braid_parse_decimal(bad[i], 0.001, 1e9, &v), -1);
+        assert_true(v == 42);
+    }
+    double v = 42;
+    assert_int_equal(braid_parse_decimal("1e10", 0, 1e9, &v), -1);
+    assert_int_equal(braid_parse_decimal(NULL, 0, 1e9, &v), -1);
+    assert_true(v == 42);
+}
+
 int
 main(void)
 {
@@ -87,6 +117,7 @@ main(void)
         cmocka_unit_test(test_accepted_texts),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_len),
+        cmocka_unit_test(test_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
