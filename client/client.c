@@ -87,6 +87,7 @@ struct _braid_client_t {
 
     uint64_t dropped;           /* so far, but the current stream's         */
     char error[2048];
+    char refusal[2048];         /* submit: the endpoints' ERROR answers     */
 };
 
 /*  How waiting for ACCEPT ended.                                           */
@@ -110,21 +111,42 @@ s_set_error(braid_client_t *self, const char *fmt, ...)
     va_end(ap);
 }
 
-/*  Append "; text" to the error (used to list every endpoint's failure).  */
+/*  Append "; text" to the text in buf (size bytes), or text if it is
+    empty: how every endpoint's failure is listed.                          */
+static void
+s_append(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t len = strlen(buf);
+    if (len && len + 2 < size) {
+        strcpy(buf + len, "; ");
+        len += 2;
+    }
+    vsnprintf(buf + len, size - len, fmt, ap);
+}
+
+/*  Append an endpoint's failure to the error.                              */
 static void
 s_add_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 s_add_error(braid_client_t *self, const char *fmt, ...)
 {
-    size_t len = strlen(self->error);
-    if (len && len + 2 < sizeof self->error) {
-        strcpy(self->error + len, "; ");
-        len += 2;
-    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(self->error + len, sizeof self->error - len, fmt, ap);
+    s_append(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+}
+
+/*  Append an endpoint's refusal (its ERROR answer) to the refusals.        */
+static void
+s_add_refusal(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_add_refusal(braid_client_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_append(self->refusal, sizeof self->refusal, fmt, ap);
     va_end(ap);
 }
 
@@ -391,6 +413,7 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             else if (self->msg.type == BRAID_MSG_ERROR) {
                 s_add_error(self, "%s: refused: %u %s", endpoint, self->msg.code,
                             self->msg.text);
+                s_add_refusal(self, "%s: %u %s", endpoint, self->msg.code, self->msg.text);
                 return S_REFUSED;
             } else
                 self->dropped++;
@@ -450,6 +473,7 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
     s_reset_stream(self);
     braid_request_destroy(&self->request);
     self->error[0] = 0;
+    self->refusal[0] = 0;
     if (!s_submittable(self, request)) {
         braid_request_destroy(&request);
         return BRAID_REPLY_INVALID;
@@ -496,8 +520,14 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
             errno = EINTR;
             return BRAID_REPLY_INTERRUPTED;
         }
-        last_errno = accept == S_REFUSED ? ECONNREFUSED : ETIMEDOUT;
+        last_errno = ETIMEDOUT;
         s_close_conn(self);
+    }
+    if (self->refusal[0]) {
+        /*  A broker's answer says more than the silence of the others.    */
+        s_set_error(self, "%s", self->refusal);
+        errno = ECONNREFUSED;
+        return BRAID_REPLY_REFUSED;
     }
     errno = last_errno;
     return BRAID_REPLY_UNAVAILABLE;
