@@ -178,6 +178,11 @@ typedef enum {
 /*  New empty request: order submit, no in-flight limit, no task timeout.   */
 BRAID_EXPORT braid_request_t *
 braid_request_new(void);
+/*  New empty request with the options of other (order, in-flight limit,
+    timeout, deadline, retries, fail-fast): no source, no query. NULL on
+    allocation failure.                                                     */
+BRAID_EXPORT braid_request_t *
+braid_request_new_like(const braid_request_t *other);
 /*  Destroy a request; NULL-safe, sets *self_p to NULL.                     */
 BRAID_EXPORT void
 braid_request_destroy(braid_request_t **self_p);
@@ -219,6 +224,10 @@ braid_request_source_count(const braid_request_t *self);
 /*  The source name at index (borrowed; NULL if out of range).              */
 BRAID_EXPORT const char *
 braid_request_source(const braid_request_t *self, size_t index);
+/*  The query at index (borrowed; "" for an empty one; NULL if out of
+    range), its length in *size_p if size_p is not NULL.                    */
+BRAID_EXPORT const void *
+braid_request_query(const braid_request_t *self, size_t index, size_t *size_p);
 
 /*  ---------------------------------------------------------------------
     braid_client_t: one connection to a broker, kept across its jobs, one
