@@ -85,7 +85,7 @@ s_count_add(braid_joblog_t *self, uint64_t key, uint64_t bytes)
         return -1;
     s_count_t *c = &self->counts[s_slot(self, key)];
     if (!c->key) {
-        c->key = key;
+        *c = (s_count_t) {.key = key};
         self->used++;
     }
     c->bytes += bytes;
@@ -148,7 +148,7 @@ braid_joblog_open(const char *path, bool append)
     braid_joblog_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0666);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0666);
     struct stat st;
     if (fd < 0 || (append && s_drop_torn_tail(fd) != 0) || fstat(fd, &st) != 0 ||
         !(self->file = fdopen(fd, "a"))) {
