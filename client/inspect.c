@@ -124,7 +124,8 @@ s_inspect(const s_view_t *view, int argc, char **argv)
     int opt;
     optind = 0;
     opterr = 0;
-    while (rc == BRAID_EXIT_GO_ON && (opt = getopt_long(argc, argv, ":b:T:h", options, NULL)) != -1) {
+    while (rc == BRAID_EXIT_GO_ON &&
+           (opt = getopt_long(argc, argv, ":b:T:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
         case 'T':

@@ -351,9 +351,8 @@ s_on_logged(const braid_joblog_entry_t *entry, void *arg, char *error, size_t er
     if (braid_plan_mark(sub->plan, entry->seq, entry->source, entry->query, entry->query_size,
                         skip) != BRAID_PLAN_MISMATCH)
         return 0;
-    snprintf(error, error_size,
-             "%s:%zu: query %u is not the input's query %u (a job log of another input?)",
-             sub->joblog_path, entry->line, entry->seq, entry->seq);
+    snprintf(error, error_size, "%s:%zu: query %u is not the input's (a job log of another input?)",
+             sub->joblog_path, entry->line, entry->seq);
     return -1;
 }
 

@@ -58,7 +58,8 @@ test_jobs(void **state)
              "\"in_flight\":8,\"age_msec\":185000}]",
              0,
              "ID                                CLIENT  QUERIES  TASKS   IN FLIGHT  AGE    ORDER\n"
-             "00c0e115ade076197f305ade8b4a0f5d  7f3a    37/200   75/400          8  3m05s  submit\n");
+             "00c0e115ade076197f305ade8b4a0f5d  7f3a    37/200   75/400          8  3m05s  "
+             "submit\n");
 }
 
 /*  Missing members, wrong kinds, negative counts, control bytes, a number
