@@ -86,7 +86,7 @@ s_run_on_tty(braid_fixture_t *f, const char *flag, bool same_tty, const char *ou
     int out = same_tty ? slave : open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     assert_true(out >= 0);
     static const char *queries[] = {S_QUERIES};
-    const char *args[16] = {BRAID_CLI_PATH, "submit", "-b", f->cluster->frontend,
+    const char *args[24] = {BRAID_CLI_PATH, "submit", "-b", f->cluster->frontend,
                             "-s", "tick", "-j", "2"};
     size_t n = 8;
     if (flag)
