@@ -25,7 +25,8 @@
                   \\, \t, \n, \r or \xNN, so that a line stays one line
 
     A task that ended cancelled is not logged: it did not run to its end,
-    so a resumed run runs it again. Worker, Starttime, QueueTime,
+    so a resumed run runs it again (the CLI also logs a task only once its
+    output is written, and nothing once its output failed). Worker, Starttime, QueueTime,
     JobRuntime and Exitval are the broker's (END's W, B, Q, U, X); a broker
     that does not fill them gives "-" and zeros.
 */

@@ -421,11 +421,17 @@ s_next(s_submit_t *sub, braid_event_t *ev)
     return braid_client_next(sub->client, ev, timeout);
 }
 
-/*  The event goes to the job log; a failure to write it cancels the job. */
+/*  The event goes to the job log; a failure to write it cancels the job.
+    A task is logged once its output is out (flushed): a task whose output
+    is lost (stdout failed) is not, so a resumed run runs it again.        */
 static void
 s_log_event(s_submit_t *sub, const braid_event_t *ev)
 {
     if (!sub->joblog || sub->joblog_failed)
+        return;
+    if (ev->type == BRAID_EVENT_END)
+        braid_render_flush(sub->render);
+    if (braid_render_tally(sub->render)->write_failed)
         return;
     uint32_t number = ev->type == BRAID_EVENT_JOB_END || ev->type == BRAID_EVENT_ERROR
                           ? 0

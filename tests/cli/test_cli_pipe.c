@@ -8,7 +8,9 @@
         head prints the first line and exits; the client notices its
         closed stdout without writing to it, cancels the job and exits 141
         (128 + SIGPIPE), as a shell pipeline expects; the broker logs the
-        cancel and holds no job afterwards (stats "jobs" 0, "running" 0).
+        cancel and holds no job afterwards (stats "jobs" 0, "running" 0);
+        its --joblog holds no task (they were cancelled: a resumed run
+        runs them).
       - the same under bash's `set -o pipefail`: the pipeline's status is
         141.
 */
@@ -44,16 +46,16 @@ static const braid_fixture_def_t s_def = {
 };
 
 /*  Run shell -c script with the client's command line after it: `braid
-    submit -b FRONTEND -s hold --no-progress a b c d e f`. The exit code;
+    submit -b FRONTEND -s hold --no-progress --joblog FILE a b c d e f`. The exit code;
     the shell's stdout and stderr in *out_p and *err_p (owned).            */
 static int
 s_pipeline(braid_fixture_t *f, const char *name, const char *shell, const char *script,
            char **out_p, char **err_p)
 {
-    const char *argv[] = {shell,   "-c",   script,   shell, BRAID_CLI_PATH,  "submit",
-                          "-b",    f->cluster->frontend, "-s", "hold", "--no-progress",
-                          "a",     "b",    "c",      "d",   "e",             "f",
-                          NULL};
+    char *joblog = braid_path(f->dir, "job.log");
+    const char *argv[] = {shell, "-c", script, shell, BRAID_CLI_PATH, "submit",
+                          "-b", f->cluster->frontend, "-s", "hold", "--no-progress",
+                          "--joblog", joblog, "a", "b", "c", "d", "e", "f", NULL};
     braid_proc_t *p = braid_proc_spawn(f->dir, name, argv, NULL);
     assert_non_null(p);
     int code = -1;
@@ -66,6 +68,12 @@ s_pipeline(braid_fixture_t *f, const char *name, const char *shell, const char *
     *out_p = braid_proc_output(p, BRAID_STDOUT, NULL);
     *err_p = braid_proc_output(p, BRAID_STDERR, NULL);
     braid_proc_destroy(&p);
+    /*  Every task was cancelled: none is logged as done.                   */
+    char *log = braid_file_read(joblog, NULL);
+    assert_non_null(log);
+    assert_int_equal(fault_count_lines(log, "\t"), 1);     /* the header   */
+    free(log);
+    free(joblog);
     assert_non_null(*out_p);
     assert_non_null(*err_p);
     print_message("%s: exit %d, stdout [%s], stderr [%s]\n", name, code, *out_p, *err_p);
