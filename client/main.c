@@ -124,6 +124,7 @@ typedef struct {
     const char *joblog_path;
     s_resume_t resume;
     int progress;               /* 1 on, 0 off, -1 when stderr is a tty     */
+    bool show_progress;         /* ... what that came to                    */
     bool tag;
     bool json;
     bool fail_fast;
@@ -457,7 +458,8 @@ s_stream(s_submit_t *sub)
         case BRAID_NEXT_EVENT:
             braid_render_event(sub->render, &ev);
             s_log_event(sub, &ev);
-            braid_render_progress(sub->render, zclock_mono(), false);
+            if (sub->show_progress)     /* no clock read per event else    */
+                braid_render_progress(sub->render, zclock_mono(), false);
             break;
         case BRAID_NEXT_OVER:
             return;
@@ -548,7 +550,8 @@ s_run(s_submit_t *sub)
         s_empty_job(sub);
         return BRAID_EXIT_OK;
     }
-    if (sub->progress == 1 || (sub->progress < 0 && isatty(STDERR_FILENO)))
+    sub->show_progress = sub->progress == 1 || (sub->progress < 0 && isatty(STDERR_FILENO));
+    if (sub->show_progress)
         braid_render_set_progress(sub->render, braid_plan_task_count(sub->plan), zclock_mono(),
                                   isatty(STDOUT_FILENO));
     braid_exit_t rc = BRAID_EXIT_OK;
