@@ -13,6 +13,18 @@
 #include <string.h>
 #include <unistd.h>
 
+void
+braid_cli_broker_usage(FILE *out)
+{
+    fprintf(out,
+            "  -b, --broker EP         broker frontend (default $BRAID_BROKER, or\n"
+            "                          " BRAID_CLI_DEFAULT_BROKER "); repeatable: tried in\n"
+            "                          order until one answers\n"
+            "  -T, --connect-timeout TIME\n"
+            "                          how long to wait for each broker (default %dms)\n",
+            BRAID_CLIENT_CONNECT_TIMEOUT);
+}
+
 braid_exit_t
 braid_cli_usage_error(const char *command, const char *fmt, ...)
 {

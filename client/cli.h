@@ -31,13 +31,10 @@ typedef enum {
 
 #define BRAID_CLI_DEFAULT_BROKER "tcp://127.0.0.1:5555"
 
-/*  The options every command that asks a broker takes, for usage texts.   */
-#define BRAID_CLI_BROKER_USAGE                                                                 \
-    "  -b, --broker EP         broker frontend (default $BRAID_BROKER or "                      \
-    BRAID_CLI_DEFAULT_BROKER ");\n"                                                             \
-    "                          repeatable: tried in order until one answers\n"                 \
-    "  -T, --connect-timeout TIME\n"                                                           \
-    "                          how long to wait for each broker to answer (default 5s)\n"
+/*  The usage of the options every command that asks a broker takes (-b,
+    -T), to out.                                                            */
+void
+braid_cli_broker_usage(FILE *out);
 
 /*  "braid: MESSAGE; see braid COMMAND --help" on stderr (command may be
     NULL: braid --help). BRAID_EXIT_USAGE.                                  */

@@ -50,8 +50,8 @@ braid_cli_inspect_usage(FILE *out, const char *command)
         fprintf(out, "usage: braid %s [-b EP]... [-T TIME] [--json]\n%s\n", v->command,
                 v->synopsis);
     }
-    fputs(BRAID_CLI_BROKER_USAGE
-          "      --json              stats: the broker's JSON object; workers, jobs: its\n"
+    braid_cli_broker_usage(out);
+    fputs("      --json              stats: the broker's JSON object; workers, jobs: its\n"
           "                          list, a JSON array on one line\n"
           "Exit: 0 ok, 2 usage, 3 broker unreachable (or, for workers and jobs, a\n"
           "      broker too old to list them).\n",

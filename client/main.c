@@ -66,18 +66,21 @@ s_usage(FILE *out)
 void
 braid_cli_submit_usage(FILE *out)
 {
+    fputs("usage: braid submit [OPTION]... [QUERY]...\n"
+          "Ask the sources for each query (the arguments, or stdin one per line) and\n"
+          "write the answers to stdout, in order.\n",
+          out);
+    braid_cli_broker_usage(out);
     fprintf(out,
-            "usage: braid submit [OPTION]... [QUERY]...\n"
-            "Ask the sources for each query (the arguments, or stdin one per line) and\n"
-            "write the answers to stdout, in order.\n" BRAID_CLI_BROKER_USAGE
             "  -s, --source NAME       source to ask (repeatable, at least one; order kept)\n"
             "  -o, --order MODE        submit (default) | arrival\n"
-            "  -j, --jobs N            max tasks of this job in flight (0 = no limit, default)\n"
+            "  -j, --jobs N            max tasks of this job in flight (0, default: no limit)\n"
             "  -t, --timeout TIME      per-task timeout (0 = the source's policy, default)\n"
             "  -d, --deadline TIME     job deadline, from acceptance (0 = none, default)\n"
             "  -r, --retries N         retry limit for this job's tasks, 0..%d (overrides\n"
             "                          the sources' policies)\n"
-            "      --fail-fast         the first task that fails or times out cancels the rest\n"
+            "      --fail-fast         the first task that fails or times out cancels the\n"
+            "                          rest\n"
             "      --json              one JSON object per event and line\n"
             "      --tag               start each output line with its query and a tab (and\n"
             "                          its source and a tab when several are asked)\n"
