@@ -111,42 +111,21 @@ s_set_error(braid_client_t *self, const char *fmt, ...)
     va_end(ap);
 }
 
-/*  Append "; text" to the text in buf (size bytes), or text if it is
-    empty: how every endpoint's failure is listed.                          */
-static void
-s_append(char *buf, size_t size, const char *fmt, va_list ap)
-{
-    size_t len = strlen(buf);
-    if (len && len + 2 < size) {
-        strcpy(buf + len, "; ");
-        len += 2;
-    }
-    vsnprintf(buf + len, size - len, fmt, ap);
-}
-
-/*  Append an endpoint's failure to the error.                              */
+/*  Append "; text" to the error (used to list every endpoint's failure).  */
 static void
 s_add_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 s_add_error(braid_client_t *self, const char *fmt, ...)
 {
+    size_t len = strlen(self->error);
+    if (len && len + 2 < sizeof self->error) {
+        strcpy(self->error + len, "; ");
+        len += 2;
+    }
     va_list ap;
     va_start(ap, fmt);
-    s_append(self->error, sizeof self->error, fmt, ap);
-    va_end(ap);
-}
-
-/*  Append an endpoint's refusal (its ERROR answer) to the refusals.        */
-static void
-s_add_refusal(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-s_add_refusal(braid_client_t *self, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_append(self->refusal, sizeof self->refusal, fmt, ap);
+    vsnprintf(self->error + len, sizeof self->error - len, fmt, ap);
     va_end(ap);
 }
 
@@ -413,7 +392,9 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             else if (self->msg.type == BRAID_MSG_ERROR) {
                 s_add_error(self, "%s: refused: %u %s", endpoint, self->msg.code,
                             self->msg.text);
-                s_add_refusal(self, "%s: %u %s", endpoint, self->msg.code, self->msg.text);
+                size_t len = strlen(self->refusal);     /* the answers, too */
+                snprintf(self->refusal + len, sizeof self->refusal - len, "%s%s: %u %s",
+                         len ? "; " : "", endpoint, self->msg.code, self->msg.text);
                 return S_REFUSED;
             } else
                 self->dropped++;
