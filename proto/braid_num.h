@@ -1,5 +1,5 @@
 /*  braid_num.h - the one parser of unsigned integers in command lines and
-    config files.
+    config files, and of durations written with a unit.
 
     Strict, so that every program refuses the same texts: one or more ASCII
     digits and nothing else (no sign, no blanks, no empty string, no hex),
@@ -38,6 +38,14 @@ braid_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *value_p)
     outside the bounds (so a finite, bounded value is all a caller sees). */
 int
 braid_parse_decimal(const char *text, double min, double max, double *value_p);
+/*  Parse a duration into msec, in [min_msec, max_msec]: a number as
+    above, optionally with a fraction ("1.5"), and a unit: "ms", "s" or
+    "m" (minutes); no unit means msec. The value must be a whole number
+    of msec ("1.5ms" and "0.0001s" are refused), and a fraction needs a
+    unit. "250", "250ms", "5s", "1.5s", "2m" are accepted; "", "5 s",
+    "5S", "-1s", "1h", ".5s", "5.s" are not. 0, or -1 (*msec_p untouched). */
+int
+braid_parse_msec(const char *text, uint32_t min_msec, uint32_t max_msec, uint32_t *msec_p);
 
 #ifdef __cplusplus
 }
