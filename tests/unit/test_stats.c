@@ -31,7 +31,7 @@ static void
 test_members_in_order(void **state)
 {
     (void) state;
-    braid_stats_source_t sources[2] = {{"web", 7, 2}, {"grep.x-1", 0, 0}};
+    braid_stats_source_t sources[2] = {{"web", 7, 2, NULL}, {"grep.x-1", 0, 0, NULL}};
     braid_stats_t stats = {
         .workers = 3,
         .slots = 12,
