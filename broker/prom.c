@@ -67,16 +67,18 @@ s_single(s_out_t *out, const char *name, const char *type, const char *help, uin
 char *
 braid_prom_escape(const char *value, char *out, size_t outsize)
 {
+    if (!outsize)
+        return out;
     size_t n = 0;
-    for (const char *p = value; *p && n + 3 <= outsize; p++) {
-        if (*p == '\\' || *p == '"' || *p == '\n') {
+    for (const char *p = value; *p; p++) {
+        bool escaped = *p == '\\' || *p == '"' || *p == '\n';
+        if (n + (escaped ? 2 : 1) >= outsize)
+            break;      /* cut, never inside an escape                  */
+        if (escaped)
             out[n++] = '\\';
-            out[n++] = *p == '\n' ? 'n' : *p;
-        } else
-            out[n++] = *p;
+        out[n++] = *p == '\n' ? 'n' : *p;
     }
-    if (outsize)
-        out[n < outsize ? n : outsize - 1] = 0;
+    out[n] = 0;
     return out;
 }
 
