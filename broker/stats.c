@@ -213,6 +213,23 @@ s_hex(const uint8_t *data, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+/*  Append one (consumed) to list when rc, what building it returned, is 0.
+    0, or -1 with list freed too.                                           */
+static int
+s_append(json_t *list, json_t *one, int rc)
+{
+    if (rc != 0) {
+        json_decref(one);
+        json_decref(list);
+        return -1;
+    }
+    if (json_array_append_new(list, one) != 0) {
+        json_decref(list);
+        return -1;
+    }
+    return 0;
+}
+
 /*  The "worker_list" array, or NULL.                                       */
 static json_t *
 s_worker_list(const braid_stats_t *stats)
@@ -236,10 +253,8 @@ s_worker_list(const braid_stats_t *stats)
             }
         rc |= s_set(one, "sources", sources);
         rc |= s_set_uint(one, "last_heartbeat_msec", w->idle_msec > 0 ? (uint64_t) w->idle_msec : 0);
-        if (rc != 0 || json_array_append_new(list, one) != 0) {
-            json_decref(list);
+        if (s_append(list, one, rc) != 0)
             return NULL;
-        }
     }
     return list;
 }
@@ -263,10 +278,8 @@ s_job_list(const braid_stats_t *stats)
         rc |= s_set_uint(one, "tasks_done", j->tasks_done);
         rc |= s_set_uint(one, "in_flight", j->in_flight);
         rc |= s_set_uint(one, "age_msec", j->age_msec > 0 ? (uint64_t) j->age_msec : 0);
-        if (rc != 0 || json_array_append_new(list, one) != 0) {
-            json_decref(list);
+        if (s_append(list, one, rc) != 0)
             return NULL;
-        }
     }
     return list;
 }

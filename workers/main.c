@@ -86,6 +86,12 @@ typedef struct {
     uint64_t liveness_msec;
 } s_settings_t;
 
+/*  The settings before the config file and the flags.                      */
+#define S_SETTINGS_DEFAULTS                                                                        \
+    {.slots = S_DEFAULT_SLOTS,                                                                     \
+     .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,                                                \
+     .liveness_msec = BRAID_WORKER_LIVENESS_MSEC}
+
 static void
 s_settings_free(s_settings_t *s)
 {
@@ -208,9 +214,7 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
 static int
 s_check_config(const char *path)
 {
-    s_settings_t settings = {.slots = S_DEFAULT_SLOTS,
-                             .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,
-                             .liveness_msec = BRAID_WORKER_LIVENESS_MSEC};
+    s_settings_t settings = S_SETTINGS_DEFAULTS;
     braid_conf_t *conf = NULL;
     char err[1024];
     int rc = S_EXIT_USAGE;
@@ -316,9 +320,7 @@ main(int argc, char *argv[])
     }
     braid_log_verbose(verbose);
 
-    s_settings_t settings = {.slots = S_DEFAULT_SLOTS,
-                             .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,
-                             .liveness_msec = BRAID_WORKER_LIVENESS_MSEC};
+    s_settings_t settings = S_SETTINGS_DEFAULTS;
     braid_conf_t *conf = NULL;
     char err[1024];
     int rc = S_EXIT_USAGE;

@@ -76,22 +76,50 @@ s_check(const char *dir, const char *program, const char *name, const char *text
     free(path);
 }
 
+/*  One file a row: the program, the file (in the temp dir when text is
+    set), its text, the exit and text wanted (see s_check).                */
+typedef struct {
+    const char *program;
+    const char *name;
+    const char *text;
+    int want;
+    const char *want_text;
+} s_case_t;
+
+static const s_case_t s_cases[] = {
+    {BRAIDD_PATH, BRAID_SYSTEMD_DIR "/braidd.conf", NULL, 0, "%s: ok\n"},
+    {BRAIDD_PATH, BRAID_SYSTEMD_DIR "/braidd-test.conf", NULL, 0, "%s: ok\n"},
+    {BRAIDD_PATH, "often.conf",
+     "broker\n    frontend = \"tcp://127.0.0.1:5555\"\n    heartbeat_msec = often\n", 2,
+     "%s:3: heartbeat_msec must be an integer"},
+    {BRAIDD_PATH, "metrics.conf",
+     "# metrics by name will not do\nbroker\n    metrics = \"localhost:9464\"\n", 2,
+     "%s:3: metrics address: 'localhost' is not a numeric"},
+    {BRAIDD_PATH, "endpoint.conf", "broker\n    sink = 127.0.0.1:5557\n", 2,
+     "%s:2: sink: '127.0.0.1:5557' is not an endpoint"},
+    {BRAIDD_PATH, "/nonexistent/braidd.conf", NULL, 2, "%s"},
+    {BRAID_WORKER_PATH, BRAID_SYSTEMD_DIR "/worker-example.conf", NULL, 0, "%s: ok\n"},
+    {BRAID_WORKER_PATH, "teleport.conf",
+     "worker\n    slots = 4\nsource\n    x\n        type = teleport\n", 2,
+     "%s:5: unknown source type 'teleport'"},
+    {BRAID_WORKER_PATH, "slots.conf", "worker\n    slots = 0\nsource\n    x\n        type = exec\n",
+     2, "%s:2: slots must be an integer"},
+    {BRAID_WORKER_PATH, "empty.conf", "worker\n    slots = 4\n", 2, "%s: no source"},
+};
+
+static void
+test_files(void **state)
+{
+    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases[0]; i++) {
+        const s_case_t *c = &s_cases[i];
+        s_check(*state, c->program, c->name, c->text, c->want, c->want_text);
+    }
+}
+
 static void
 test_broker(void **state)
 {
     const char *dir = *state;
-    s_check(dir, BRAIDD_PATH, BRAID_SYSTEMD_DIR "/braidd.conf", NULL, 0, "%s: ok\n");
-    s_check(dir, BRAIDD_PATH, BRAID_SYSTEMD_DIR "/braidd-test.conf", NULL, 0, "%s: ok\n");
-    s_check(dir, BRAIDD_PATH, "often.conf",
-            "broker\n    frontend = \"tcp://127.0.0.1:5555\"\n    heartbeat_msec = often\n", 2,
-            "%s:3: heartbeat_msec must be an integer");
-    s_check(dir, BRAIDD_PATH, "metrics.conf",
-            "# metrics by name will not do\nbroker\n    metrics = \"localhost:9464\"\n", 2,
-            "%s:3: metrics address: 'localhost' is not a numeric");
-    s_check(dir, BRAIDD_PATH, "endpoint.conf", "broker\n    sink = 127.0.0.1:5557\n", 2,
-            "%s:2: sink: '127.0.0.1:5557' is not an endpoint");
-    s_check(dir, BRAIDD_PATH, "/nonexistent/braidd.conf", NULL, 2, "%s");
-
     /*  Nothing is bound: a port the test holds is no obstacle.             */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -122,16 +150,6 @@ static void
 test_worker(void **state)
 {
     const char *dir = *state;
-    s_check(dir, BRAID_WORKER_PATH, BRAID_SYSTEMD_DIR "/worker-example.conf", NULL, 0,
-            "%s: ok\n");
-    s_check(dir, BRAID_WORKER_PATH, "teleport.conf",
-            "worker\n    slots = 4\nsource\n    x\n        type = teleport\n", 2,
-            "%s:5: unknown source type 'teleport'");
-    s_check(dir, BRAID_WORKER_PATH, "slots.conf",
-            "worker\n    slots = 0\nsource\n    x\n        type = exec\n", 2,
-            "%s:2: slots must be an integer");
-    s_check(dir, BRAID_WORKER_PATH, "empty.conf", "worker\n    slots = 4\n", 2,
-            "%s: no source");
     /*  Nothing connects: a broker that does not exist is no obstacle.      */
     int port = braid_free_port();
     assert_true(port > 0);
@@ -148,6 +166,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
+        BRAID_TMPDIR_TEST(test_files, "braid-ops-check-files"),
         BRAID_TMPDIR_TEST(test_broker, "braid-ops-check-broker"),
         BRAID_TMPDIR_TEST(test_worker, "braid-ops-check-worker"),
     };

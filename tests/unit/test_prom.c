@@ -68,19 +68,49 @@ s_snapshot(braid_stats_t *stats, braid_stats_source_t *sources, braid_source_fig
     stats->nsources = 2;
 }
 
+/*  Each test's fixture: the snapshot and its text.                         */
+typedef struct {
+    braid_stats_t stats;
+    braid_stats_source_t sources[2];
+    braid_source_figures_t *fig;
+    char *text;
+    size_t len;
+} s_fixture_t;
+
+static s_fixture_t *
+s_fixture(void **state)
+{
+    return *state;
+}
+
+static int
+s_setup(void **state)
+{
+    static s_fixture_t f;
+    memset(&f, 0, sizeof f);
+    f.fig = braid_source_figures_new();
+    if (!f.fig)
+        return -1;
+    s_snapshot(&f.stats, f.sources, f.fig);
+    f.text = braid_prom_render(&f.stats, &f.len);
+    *state = &f;
+    return f.text ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    free(f->text);
+    braid_source_figures_destroy(&f->fig);
+    return 0;
+}
+
 static void
 test_values(void **state)
 {
-    (void) state;
-    braid_stats_t stats;
-    braid_stats_source_t sources[2];
-    braid_source_figures_t *fig = braid_source_figures_new();
-    assert_non_null(fig);
-    s_snapshot(&stats, sources, fig);
-    size_t len = 0;
-    char *text = braid_prom_render(&stats, &len);
-    assert_non_null(text);
-    assert_int_equal(strlen(text), len);
+    const char *text = s_fixture(state)->text;
+    assert_int_equal(strlen(text), s_fixture(state)->len);
     assert_true(s_value(text, "braid_workers") == 2);
     assert_true(s_value(text, "braid_worker_slots") == 8);
     assert_true(s_value(text, "braid_tasks_running") == 3);
@@ -102,60 +132,40 @@ test_values(void **state)
     assert_true(s_value(text, "braid_requests_rejected_total") == 9);
     assert_true(s_value(text, "process_resident_memory_bytes") > 0);
     assert_true(s_value(text, "process_cpu_seconds_total") >= 0);
-    free(text);
-    braid_source_figures_destroy(&fig);
 }
 
 static void
 test_histogram(void **state)
 {
-    (void) state;
-    braid_stats_t stats;
-    braid_stats_source_t sources[2];
-    braid_source_figures_t *fig = braid_source_figures_new();
-    assert_non_null(fig);
-    s_snapshot(&stats, sources, fig);
-    char *text = braid_prom_render(&stats, NULL);
-    assert_non_null(text);
-    const char *h = "braid_task_duration_seconds";
-    char name[160];
-    /*  3 ms is within 0.005 s, 40 ms within 0.05, 2 s within 2.5.          */
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"0.001\"}", h);
-    assert_true(s_value(text, name) == 0);
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"0.005\"}", h);
-    assert_true(s_value(text, name) == 1);
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"0.05\"}", h);
-    assert_true(s_value(text, name) == 2);
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"1\"}", h);
-    assert_true(s_value(text, name) == 2);
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"2.5\"}", h);
-    assert_true(s_value(text, name) == 3);
-    snprintf(name, sizeof name, "%s_bucket{source=\"web\",le=\"+Inf\"}", h);
-    assert_true(s_value(text, name) == 3);
-    snprintf(name, sizeof name, "%s_count{source=\"web\"}", h);
-    assert_true(s_value(text, name) == 3);
-    snprintf(name, sizeof name, "%s_sum{source=\"web\"}", h);
-    double sum = s_value(text, name);
+    const char *text = s_fixture(state)->text;
+    /*  3 ms is within 0.005 s, 40 ms within 0.05, 2 s within 2.5; the idle
+        source has its histograms too, all zero.                            */
+    static const struct {
+        const char *sample;
+        double want;
+    } rows[] = {
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"0.001\"}", 0},
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"0.005\"}", 1},
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"0.05\"}", 2},
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"1\"}", 2},
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"2.5\"}", 3},
+        {"braid_task_duration_seconds_bucket{source=\"web\",le=\"+Inf\"}", 3},
+        {"braid_task_duration_seconds_count{source=\"web\"}", 3},
+        {"braid_task_duration_seconds_count{source=\"grep\"}", 0},
+        {"braid_task_queue_wait_seconds_bucket{source=\"web\",le=\"+Inf\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (s_value(text, rows[i].sample) != rows[i].want)
+            fail_msg("%s: %g, want %g", rows[i].sample, s_value(text, rows[i].sample),
+                     rows[i].want);
+    double sum = s_value(text, "braid_task_duration_seconds_sum{source=\"web\"}");
     assert_true(sum > 2.0429 && sum < 2.0431);
-    /*  The idle source has its histogram too, all zero.                    */
-    snprintf(name, sizeof name, "%s_count{source=\"grep\"}", h);
-    assert_true(s_value(text, name) == 0);
-    snprintf(name, sizeof name, "braid_task_queue_wait_seconds_bucket{source=\"web\",le=\"+Inf\"}");
-    assert_true(s_value(text, name) == 0);
-    free(text);
-    braid_source_figures_destroy(&fig);
 }
 
 static void
 test_format(void **state)
 {
-    (void) state;
-    braid_stats_t stats;
-    braid_stats_source_t sources[2];
-    braid_source_figures_t *fig = braid_source_figures_new();
-    assert_non_null(fig);
-    s_snapshot(&stats, sources, fig);
-    char *text = braid_prom_render(&stats, NULL);
+    char *text = strdup(s_fixture(state)->text);
     assert_non_null(text);
     assert_true(text[strlen(text) - 1] == '\n');
     /*  Every sample follows a "# TYPE" of its family (the name, or the name
@@ -183,7 +193,6 @@ test_format(void **state)
     }
     assert_true(samples > 50);
     free(text);
-    braid_source_figures_destroy(&fig);
 }
 
 static void
@@ -203,9 +212,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_histogram),
-        cmocka_unit_test(test_format),
+        cmocka_unit_test_setup_teardown(test_values, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_histogram, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_format, s_setup, s_teardown),
         cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests_name("prom", tests, NULL, NULL);

@@ -35,6 +35,15 @@ s_int(json_t *obj, const char *key)
     return json_integer_value(v);
 }
 
+/*  obj's members keys[0..n) must be the integers values[0..n).            */
+static void
+s_ints(json_t *obj, const char *const *keys, const long long *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s_int(obj, keys[i]) != values[i])
+            fail_msg("%s: %lld, want %lld", keys[i], s_int(obj, keys[i]), values[i]);
+}
+
 static void
 test_members_in_order(void **state)
 {
@@ -206,11 +215,9 @@ test_lists(void **state)
     assert_string_equal(json_string_value(json_object_get(w, "name")), "w1");
     assert_string_equal(json_string_value(json_object_get(w, "host")), "h1");
     assert_string_equal(json_string_value(json_object_get(w, "version")), "0.1.0");
-    assert_int_equal(s_int(w, "pid"), 101);
-    assert_int_equal(s_int(w, "slots"), 4);
-    assert_int_equal(s_int(w, "running"), 4);
-    assert_int_equal(s_int(w, "queued"), 2);
-    assert_int_equal(s_int(w, "last_heartbeat_msec"), 250);
+    static const char *wkeys[] = {"pid", "slots", "running", "queued", "last_heartbeat_msec"};
+    static const long long wvalues[] = {101, 4, 4, 2, 250};
+    s_ints(w, wkeys, wvalues, 5);
     json_t *ws = json_object_get(w, "sources");
     assert_int_equal(json_array_size(ws), 2);
     assert_string_equal(json_string_value(json_array_get(ws, 1)), "grep");
@@ -224,12 +231,10 @@ test_lists(void **state)
                         "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
     assert_string_equal(json_string_value(json_object_get(j, "client")), "00a1b2c3d4");
     assert_string_equal(json_string_value(json_object_get(j, "order")), "arrival");
-    assert_int_equal(s_int(j, "queries"), 10);
-    assert_int_equal(s_int(j, "queries_done"), 3);
-    assert_int_equal(s_int(j, "tasks"), 20);
-    assert_int_equal(s_int(j, "tasks_done"), 7);
-    assert_int_equal(s_int(j, "in_flight"), 5);
-    assert_int_equal(s_int(j, "age_msec"), 1234);
+    static const char *jkeys[] = {"queries",    "queries_done", "tasks",
+                                  "tasks_done", "in_flight",    "age_msec"};
+    static const long long jvalues[] = {10, 3, 20, 7, 5, 1234};
+    s_ints(j, jkeys, jvalues, 6);
     json_decref(root);
     free(text);
 }
