@@ -120,9 +120,13 @@ test_name_cut_to_bound(void **state)
     braid_name_t *n = braid_name_new(long_name);
     assert_non_null(n);
     assert_int_equal(strlen(braid_name_text(n)), BRAID_MAX_NAME);
-    assert_ptr_equal(braid_name_ref(n), n);
+    /*  Two references: the first unref leaves it, the second frees it.    */
+    braid_name_t *again = braid_name_ref(n);
+    assert_ptr_equal(again, n);
     braid_name_unref(&n);
     assert_null(n);
+    assert_int_equal(strlen(braid_name_text(again)), BRAID_MAX_NAME);
+    braid_name_unref(&again);
     /*  NULL refs are fine both ways.                                       */
     assert_null(braid_name_ref(NULL));
     braid_name_unref(&n);
