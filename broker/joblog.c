@@ -25,6 +25,7 @@ typedef struct {
 struct braid_joblog_t {
     s_entry_t *entries;
     uint64_t ntasks;
+    uint64_t touched;           /* entries below it may hold a name        */
     int64_t accepted_msec;
     int64_t wall_msec;
 };
@@ -88,7 +89,8 @@ braid_joblog_destroy(braid_joblog_t **self_p)
     braid_joblog_t *self = *self_p;
     if (!self)
         return;
-    for (uint64_t i = 0; i < self->ntasks; i++)
+    /*  Only what was written: a big job's untouched pages stay untouched. */
+    for (uint64_t i = 0; i < self->touched; i++)
         braid_name_unref(&self->entries[i].worker);
     free(self->entries);
     free(self);
@@ -110,6 +112,8 @@ braid_joblog_start(braid_joblog_t *self, uint64_t idx, braid_name_t *worker, int
     if (idx >= self->ntasks)
         return 0;
     s_entry_t *e = &self->entries[idx];
+    if (idx >= self->touched)
+        self->touched = idx + 1;
     if (e->worker != worker) {
         braid_name_unref(&e->worker);
         e->worker = braid_name_ref(worker);
@@ -129,7 +133,8 @@ braid_joblog_end(braid_joblog_t *self, uint64_t idx, uint32_t exit_value, int64_
         return;
     s_entry_t *e = &self->entries[idx];
     e->run_msec = s_elapsed(self->accepted_msec + e->queue_msec, now_msec);
-    e->exit_value = exit_value > BRAID_MAX_EXIT_VALUE ? BRAID_MAX_EXIT_VALUE : (uint16_t) exit_value;
+    e->exit_value =
+        exit_value > BRAID_MAX_EXIT_VALUE ? BRAID_MAX_EXIT_VALUE : (uint16_t) exit_value;
     e->ended = 1;
 }
 

@@ -252,7 +252,8 @@ s_worker_list(const braid_stats_t *stats)
                 sources = NULL;
             }
         rc |= s_set(one, "sources", sources);
-        rc |= s_set_uint(one, "last_heartbeat_msec", w->idle_msec > 0 ? (uint64_t) w->idle_msec : 0);
+        uint64_t idle = w->idle_msec > 0 ? (uint64_t) w->idle_msec : 0;
+        rc |= s_set_uint(one, "last_heartbeat_msec", idle);
         if (s_append(list, one, rc) != 0)
             return NULL;
     }

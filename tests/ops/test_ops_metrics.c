@@ -165,7 +165,8 @@ test_ops_metrics(void **state)
     const char *argv[] = {S_PROMETHEUS, config_arg, tsdb_arg, listen, NULL};
     braid_proc_t *prom = braid_proc_spawn(f->dir, "prometheus", argv, NULL);
     assert_non_null(prom);
-    if (braid_proc_wait_line(prom, BRAID_STDERR, "Server is ready to receive web requests", 60000)) {
+    const char *ready = "Server is ready to receive web requests";
+    if (braid_proc_wait_line(prom, BRAID_STDERR, ready, 60000)) {
         braid_proc_dump(prom, 4000);
         braid_proc_destroy(&prom);
         fail_msg("prometheus not ready within 60 s");
