@@ -14,7 +14,7 @@
                 opaque pointer that only its kind reads.
       context   optional, one per worker for each kind its sources use:
                 state all runs of the kind share, with descriptors and a
-                timer of its own (an http kind's curl multi handle: its
+                timer of its own (the http kind's curl multi handle: its
                 sockets, its timeout, its connection cache). Kinds without
                 one leave these hooks NULL.
 
@@ -126,6 +126,13 @@ typedef struct {
         with the reason (or "") in text.                                    */
     braid_run_result_t (*advance)(void *run, int64_t now, size_t room, char *text,
                                   size_t textsize);
+    /*  After advance() said how the run ended (not after stop()): what
+        DONE reports beside the status. *exit_value: X, the exit status
+        (128+N for signal N) or the HTTP status, 0..BRAID_MAX_EXIT_VALUE;
+        *retry_after_msec: A, for a transient failure the earliest retry
+        (an HTTP Retry-After), 0..BRAID_MAX_MSEC, 0 for no hint. Both are
+        0 when called. NULL hook: both stay 0.                              */
+    void (*outcome)(void *run, uint32_t *exit_value, uint32_t *retry_after_msec);
     /*  Stop early (cancel, timeout, the worker stopping): BRAID_RUN_STOPPED
         if the run is over at once, BRAID_RUN_BUSY if advance() will say
         when. Nothing it makes after this is wanted.                        */

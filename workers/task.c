@@ -19,6 +19,8 @@ struct _braid_task_t {
     braid_task_phase_t phase;
     braid_status_t status;  /* once known                                  */
     bool transient;         /* DONE g: the failure may pass on retry       */
+    uint32_t exit_value;    /* DONE X: exit status, HTTP status, or 0      */
+    uint32_t retry_after_msec;  /* DONE A: retry no sooner, 0 = no hint    */
     char text[BRAID_MAX_TEXT + 1];
     uint64_t produced;      /* partials made: the next seq                 */
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
@@ -158,10 +160,19 @@ braid_task_end(braid_task_t *self, braid_status_t status, bool transient, const 
     zframe_destroy(&self->query);
 }
 
-/*  End the task as its run's result says.                                 */
+/*  End the task as its run's result says, with what the run reports
+    beside it (source_kind.h's outcome hook).                              */
 static void
 s_end_as(braid_task_t *self, braid_run_result_t result, const char *text)
 {
+    const braid_source_kind_t *kind = self->source->kind;
+    if (self->run && kind->outcome) {
+        uint32_t exit_value = 0, retry_after_msec = 0;
+        kind->outcome(self->run, &exit_value, &retry_after_msec);
+        self->exit_value = exit_value > BRAID_MAX_EXIT_VALUE ? 0 : exit_value;
+        self->retry_after_msec = retry_after_msec > BRAID_MAX_MSEC ? BRAID_MAX_MSEC
+                                                                   : retry_after_msec;
+    }
     if (result == BRAID_RUN_OK)
         braid_task_end(self, BRAID_STATUS_OK, false, text);
     else
@@ -333,6 +344,8 @@ s_send_done(braid_task_t *self, braid_task_sink_t *sink)
     msg.status = self->status;
     msg.parts = self->sent_next + n;
     msg.transient = self->transient;
+    msg.exit_value = self->exit_value;
+    msg.retry_after_msec = self->transient ? self->retry_after_msec : 0;
     snprintf(msg.text, sizeof msg.text, "%s", self->text);
     if (sink->send(sink->arg, &msg, n ? &self->outq : NULL)) {
         sink->blocked = true;
