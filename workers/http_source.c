@@ -3,14 +3,15 @@
 #include "http_source.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "braid_msg.h"
-#include "braid_num.h"
-#include "http_template.h"
+#include "http_settings.h"
 #include "splitter.h"
 #include "sse.h"
 
@@ -18,42 +19,22 @@
 #define BRAID_WORKER_VERSION "unknown"
 #endif
 
-typedef enum { S_OUT_LINES = 0, S_OUT_CHUNKS, S_OUT_SSE } s_output_t;
-typedef enum { S_METHOD_DEFAULT = 0, S_METHOD_GET, S_METHOD_POST } s_method_t;
-
-typedef struct {
-    braid_http_template_t *url;
-    braid_http_template_t *body;    /* NULL: none                          */
-    s_method_t method;
-    struct curl_slist *headers;     /* as given, ${VAR} expanded           */
-    struct curl_slist *request;     /* what a request sends (check())      */
-    bool content_type;              /* a header names Content-Type         */
-    s_output_t output;
-    char *sse_done;                 /* NULL: no terminator                 */
-    uint64_t connect_timeout_msec;
-    uint64_t max_response_bytes;    /* 0: no limit                         */
-    char *ca_file;
-    bool insecure;                  /* insecure_skip_tls_verify = yes      */
-} s_settings_t;
-
-/*  A socket curl asked us to watch.                                        */
-typedef struct {
-    curl_socket_t fd;
-    short events;           /* ZMQ_POLLIN, ZMQ_POLLOUT                     */
-    size_t index;           /* in the context's array                      */
-} s_sock_t;
+#define S_EPOLL_BATCH 64         /* socket events taken per epoll_wait      */
 
 typedef struct {
     CURLM *multi;
-    s_sock_t **socks;
-    size_t nsocks;
-    size_t maxsocks;
+    int epoll_fd;           /* curl's sockets, as it asks them watched     */
+    size_t nsocks;          /* in the epoll set                            */
     int64_t timer_at;       /* curl's timeout is due; -1: none             */
+    CURL **spare;           /* easy handles of ended runs, reset, for the
+                               next ones (at most slots of them)           */
+    size_t nspare;
+    size_t maxspare;
 } s_context_t;
 
 typedef struct {
     s_context_t *context;
-    const s_settings_t *settings;
+    const braid_http_settings_t *settings;
     CURL *easy;
     bool added;             /* in the multi handle                         */
     bool paused;            /* the write callback said pause               */
@@ -78,332 +59,49 @@ typedef struct {
 } s_run_t;
 
 /*  ---------------------------------------------------------------------
-    Settings                                                               */
-
-static void *
-s_settings_new(void)
-{
-    /*  Reference-counted in libcurl: the settings use curl_slist.          */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return NULL;
-    s_settings_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        curl_global_cleanup();
-        return NULL;
-    }
-    self->connect_timeout_msec = BRAID_HTTP_CONNECT_TIMEOUT_MSEC;
-    self->max_response_bytes = BRAID_HTTP_MAX_RESPONSE_BYTES;
-    return self;
-}
-
-static void
-s_settings_destroy(void **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    s_settings_t *self = *self_p;
-    braid_http_template_destroy(&self->url);
-    braid_http_template_destroy(&self->body);
-    curl_slist_free_all(self->headers);
-    curl_slist_free_all(self->request);
-    free(self->sse_done);
-    free(self->ca_file);
-    free(self);
-    *self_p = NULL;
-    curl_global_cleanup();
-}
-
-/*  True if key (keylen bytes) is name.                                     */
-static bool
-s_is(const char *key, size_t keylen, const char *name)
-{
-    return strlen(name) == keylen && memcmp(key, name, keylen) == 0;
-}
-
-/*  A copy of val (vallen bytes) into *dst, replacing what was there.       */
-static int
-s_set_string(char **dst, const char *val, size_t vallen, char *err, size_t errsize)
-{
-    char *copy = strndup(val, vallen);
-    if (!copy) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
-static int
-s_set_url(s_settings_t *self, const char *val, size_t vallen, char *err, size_t errsize)
-{
-    if (!(vallen > 7 && strncasecmp(val, "http://", 7) == 0) &&
-        !(vallen > 8 && strncasecmp(val, "https://", 8) == 0)) {
-        snprintf(err, errsize, "url must start with http:// or https://");
-        return -1;
-    }
-    for (size_t i = 0; i < vallen; i++)
-        if ((unsigned char) val[i] <= ' ' || val[i] == 0x7f) {
-            snprintf(err, errsize, "url may not hold spaces or control characters");
-            return -1;
-        }
-    braid_http_template_t *url = braid_http_template_new(val, vallen, BRAID_HTTP_ESCAPE_URL);
-    if (!url) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
-    braid_http_template_destroy(&self->url);
-    self->url = url;
-    return 0;
-}
-
-/*  One header: name (namelen bytes; a token) and value (${VAR} expanded;
-    no line breaks).                                                        */
-static int
-s_add_header(s_settings_t *self, const char *name, size_t namelen, const char *val,
-             size_t vallen, char *err, size_t errsize)
-{
-    static const char token[] = "!#$%&'*+-.^_`|~";
-    bool ok = namelen > 0;
-    for (size_t i = 0; ok && i < namelen; i++) {
-        unsigned char c = (unsigned char) name[i];
-        ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-             (c && strchr(token, c));
-    }
-    if (!ok) {
-        snprintf(err, errsize, "header name '%.*s' is not an HTTP token", (int) namelen, name);
-        return -1;
-    }
-    while (vallen && (*val == ' ' || *val == '\t')) {
-        val++;
-        vallen--;
-    }
-    char why[160];
-    char *value = braid_http_expand_env(val, vallen, why, sizeof why);
-    if (!value) {
-        snprintf(err, errsize, "header %.*s: %s", (int) namelen, name, why);
-        return -1;
-    }
-    char *line = NULL;
-    int rc = -1;
-    if (strpbrk(value, "\r\n"))
-        snprintf(err, errsize, "header %.*s: the value holds a line break", (int) namelen, name);
-    else if (asprintf(&line, "%.*s: %s", (int) namelen, name, value) < 0) {
-        line = NULL;
-        snprintf(err, errsize, "out of memory");
-    } else {
-        struct curl_slist *list = curl_slist_append(self->headers, line);
-        if (list) {
-            self->headers = list;
-            if (namelen == 12 && strncasecmp(name, "content-type", 12) == 0)
-                self->content_type = true;
-            rc = 0;
-        } else
-            snprintf(err, errsize, "out of memory");
-    }
-    free(line);
-    free(value);
-    return rc;
-}
-
-/*  Settings whose value is a choice among words.                           */
-static int
-s_set_choice(s_settings_t *self, const char *key, size_t keylen, const char *val, size_t vallen,
-             char *err, size_t errsize)
-{
-    if (s_is(key, keylen, "output")) {
-        if (s_is(val, vallen, "lines"))
-            self->output = S_OUT_LINES;
-        else if (s_is(val, vallen, "chunks"))
-            self->output = S_OUT_CHUNKS;
-        else if (s_is(val, vallen, "sse"))
-            self->output = S_OUT_SSE;
-        else {
-            snprintf(err, errsize, "output must be lines, chunks or sse");
-            return -1;
-        }
-        return 0;
-    }
-    if (s_is(key, keylen, "method")) {
-        if (s_is(val, vallen, "GET"))
-            self->method = S_METHOD_GET;
-        else if (s_is(val, vallen, "POST"))
-            self->method = S_METHOD_POST;
-        else {
-            snprintf(err, errsize, "method must be GET or POST");
-            return -1;
-        }
-        return 0;
-    }
-    /*  insecure_skip_tls_verify: verification is off only when this says
-        so in so many words.                                                */
-    if (s_is(val, vallen, "yes"))
-        self->insecure = true;
-    else if (s_is(val, vallen, "no"))
-        self->insecure = false;
-    else {
-        snprintf(err, errsize, "insecure_skip_tls_verify must be yes or no");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-s_set(void *settings, const char *key, size_t keylen, const char *val, size_t vallen, char *err,
-      size_t errsize)
-{
-    s_settings_t *self = settings;
-    if (s_is(key, keylen, "url"))
-        return s_set_url(self, val, vallen, err, errsize);
-    if (s_is(key, keylen, "output") || s_is(key, keylen, "method") ||
-        s_is(key, keylen, "insecure_skip_tls_verify"))
-        return s_set_choice(self, key, keylen, val, vallen, err, errsize);
-    if (s_is(key, keylen, "body")) {
-        braid_http_template_t *body =
-            braid_http_template_new(val, vallen, BRAID_HTTP_ESCAPE_JSON);
-        if (!body) {
-            snprintf(err, errsize, "out of memory");
-            return -1;
-        }
-        braid_http_template_destroy(&self->body);
-        self->body = body;
-        return 0;
-    }
-    if (s_is(key, keylen, "header")) {
-        const char *colon = memchr(val, ':', vallen);
-        if (!colon) {
-            snprintf(err, errsize, "header must be \"Name: value\"");
-            return -1;
-        }
-        return s_add_header(self, val, (size_t) (colon - val), colon + 1,
-                            vallen - (size_t) (colon - val) - 1, err, errsize);
-    }
-    if (keylen > 7 && memcmp(key, "header/", 7) == 0)   /* a header section */
-        return s_add_header(self, key + 7, keylen - 7, val, vallen, err, errsize);
-    if (s_is(key, keylen, "sse_done"))
-        return s_set_string(&self->sse_done, val, vallen, err, errsize);
-    if (s_is(key, keylen, "ca_file"))
-        return s_set_string(&self->ca_file, val, vallen, err, errsize);
-    if (s_is(key, keylen, "connect_timeout_msec")) {
-        if (braid_parse_u64_len(val, vallen, 1, BRAID_MAX_MSEC, &self->connect_timeout_msec)) {
-            snprintf(err, errsize, "connect_timeout_msec must be an integer in 1..%u",
-                     BRAID_MAX_MSEC);
-            return -1;
-        }
-        return 0;
-    }
-    if (s_is(key, keylen, "max_response_bytes")) {
-        if (braid_parse_u64_len(val, vallen, 0, INT64_MAX, &self->max_response_bytes)) {
-            snprintf(err, errsize, "max_response_bytes must be an integer, 0 for no limit");
-            return -1;
-        }
-        return 0;
-    }
-    snprintf(err, errsize, "unknown setting '%.*s' for an http source", (int) keylen, key);
-    return -1;
-}
-
-/*  NAME=http:URL: all after the colon is the URL.                          */
-static int
-s_flag(void *settings, const char *text, char *err, size_t errsize)
-{
-    if (!text || !*text) {
-        snprintf(err, errsize, "http needs a URL: NAME=http:URL");
-        return -1;
-    }
-    return s_set_url(settings, text, strlen(text), err, errsize);
-}
-
-/*  The source is complete: a URL, a body only with POST; the headers every
-    request sends are put together.                                         */
-static int
-s_check(void *settings, const char *name, char *err, size_t errsize)
-{
-    s_settings_t *self = settings;
-    if (!self->url) {
-        snprintf(err, errsize, "http source '%s' has no url", name);
-        return -1;
-    }
-    if (self->body && self->method == S_METHOD_GET) {
-        snprintf(err, errsize, "http source '%s': a GET request has no body", name);
-        return -1;
-    }
-    if (self->sse_done && self->output != S_OUT_SSE) {
-        snprintf(err, errsize, "http source '%s': sse_done needs output = sse", name);
-        return -1;
-    }
-    if (self->method == S_METHOD_DEFAULT)
-        self->method = self->body ? S_METHOD_POST : S_METHOD_GET;
-    curl_slist_free_all(self->request);
-    self->request = NULL;
-    const char *extra[] = {
-        /*  curl would wait for a 100 Continue before a larger body.        */
-        self->method == S_METHOD_POST ? "Expect:" : NULL,
-        self->body && !self->content_type ? "Content-Type: application/json" : NULL,
-        self->output == S_OUT_SSE ? "Accept: text/event-stream" : NULL,
-    };
-    for (const struct curl_slist *h = self->headers; h; h = h->next)
-        if (!(self->request = curl_slist_append(self->request, h->data)))
-            goto oom;
-    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
-        if (extra[i] && !(self->request = curl_slist_append(self->request, extra[i])))
-            goto oom;
-    return 0;
-oom:
-    snprintf(err, errsize, "out of memory");
-    return -1;
-}
-
-/*  ---------------------------------------------------------------------
     Context: the multi handle, its sockets and its timer                   */
 
-/*  curl's CURLMOPT_SOCKETFUNCTION: watch fd for what, or stop watching.   */
+/*  curl's CURLMOPT_SOCKETFUNCTION: watch fd for what, or stop watching.
+    The sockets live in the context's epoll set, so the worker polls one
+    descriptor however many connections the pool holds; a socket known
+    to the set carries the context itself as curl's socketp.               */
 static int
 s_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void) easy;
     s_context_t *self = userp;
-    s_sock_t *sock = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (sock) {
-            s_sock_t *last = self->socks[--self->nsocks];
-            self->socks[sock->index] = last;
-            last->index = sock->index;
-            free(sock);
+        if (socketp) {
+            /*  Gone already if curl closed it first: nothing to undo.     */
+            epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+            self->nsocks--;
         }
         return 0;
     }
-    if (!sock) {
-        if (self->nsocks == self->maxsocks) {
-            size_t max = self->maxsocks ? self->maxsocks * 2 : 16;
-            s_sock_t **socks = realloc(self->socks, max * sizeof *socks);
-            if (!socks)
-                return -1;
-            self->socks = socks;
-            self->maxsocks = max;
-        }
-        if (!(sock = calloc(1, sizeof *sock)))
-            return -1;
-        if (curl_multi_assign(self->multi, fd, sock) != CURLM_OK) {
-            free(sock);
-            return -1;
-        }
-        sock->fd = fd;
-        sock->index = self->nsocks;
-        self->socks[self->nsocks++] = sock;
+    struct epoll_event ev = {
+        .events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+        .data.fd = fd,
+    };
+    if (socketp)
+        return epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -1;
+    if (epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return -1;
+    if (curl_multi_assign(self->multi, fd, self) != CURLM_OK) {
+        epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        return -1;
     }
-    sock->events = (short) ((what & CURL_POLL_IN ? ZMQ_POLLIN : 0) |
-                            (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0));
+    self->nsocks++;
     return 0;
 }
 
-/*  curl's CURLMOPT_TIMERFUNCTION: call back in timeout_ms (-1: never).    */
+/*  curl's CURLMOPT_TIMERFUNCTION: call back in timeout_ms (-1: never; 0:
+    as soon as possible, which the pump of this very pass is).             */
 static int
 s_on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void) multi;
     s_context_t *self = userp;
-    self->timer_at = timeout_ms < 0 ? -1 : zclock_mono() + timeout_ms;
+    self->timer_at = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : zclock_mono() + timeout_ms;
     return 0;
 }
 
@@ -444,11 +142,22 @@ s_open(uint32_t slots, char *err, size_t errsize)
         snprintf(err, errsize, "cannot initialise libcurl");
         return NULL;
     }
-    if (!(self = calloc(1, sizeof *self)) || !(self->multi = curl_multi_init())) {
+    if (!(self = calloc(1, sizeof *self))) {
         snprintf(err, errsize, "out of memory");
         goto fail;
     }
+    self->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epoll_fd < 0 || !(self->multi = curl_multi_init())) {
+        snprintf(err, errsize, "cannot make the transfers' poll set: %s",
+                 self->epoll_fd < 0 ? strerror(errno) : "out of memory");
+        goto fail;
+    }
     self->timer_at = -1;
+    self->maxspare = slots;
+    if (!(self->spare = calloc(slots, sizeof *self->spare))) {
+        snprintf(err, errsize, "out of memory");
+        goto fail;
+    }
     /*  The pool: as many connections as transfers can run, kept for reuse
         (a worker runs at most slots tasks at once).                       */
     long pool = slots;
@@ -467,6 +176,9 @@ fail:
     if (self) {
         if (self->multi)
             curl_multi_cleanup(self->multi);
+        if (self->epoll_fd >= 0)
+            close(self->epoll_fd);
+        free(self->spare);
         free(self);
     }
     curl_global_cleanup();
@@ -480,9 +192,10 @@ s_close(void **self_p)
         return;
     s_context_t *self = *self_p;
     curl_multi_cleanup(self->multi);    /* closes the pool's connections   */
-    for (size_t i = 0; i < self->nsocks; i++)
-        free(self->socks[i]);
-    free(self->socks);
+    for (size_t i = 0; i < self->nspare; i++)
+        curl_easy_cleanup(self->spare[i]);
+    free(self->spare);
+    close(self->epoll_fd);
     free(self);
     *self_p = NULL;
     curl_global_cleanup();
@@ -492,21 +205,29 @@ static void
 s_context_fds(void *context, braid_fd_add_fn *add, void *arg)
 {
     s_context_t *self = context;
-    for (size_t i = 0; i < self->nsocks; i++)
-        if (self->socks[i]->events)
-            add(arg, self->socks[i]->fd, self->socks[i]->events, self->socks[i]->fd);
+    if (self->nsocks)
+        add(arg, self->epoll_fd, ZMQ_POLLIN, 0);
 }
 
+/*  Some of curl's sockets are ready: tell curl, one batch a pass (the set
+    is level-triggered: what is left comes up in the next pass).           */
 static void
 s_context_ready(void *context, int what, short revents, int64_t now)
 {
+    (void) what;
+    (void) revents;
     (void) now;
     s_context_t *self = context;
-    int mask = (revents & ZMQ_POLLIN ? CURL_CSELECT_IN : 0) |
-               (revents & ZMQ_POLLOUT ? CURL_CSELECT_OUT : 0) |
-               (revents & ZMQ_POLLERR ? CURL_CSELECT_ERR : 0);
-    int running;
-    curl_multi_socket_action(self->multi, (curl_socket_t) what, mask, &running);
+    struct epoll_event evs[S_EPOLL_BATCH];
+    int n = epoll_wait(self->epoll_fd, evs, S_EPOLL_BATCH, 0);
+    for (int i = 0; i < n; i++) {
+        /*  A hang-up reads as end of file; an error as one.                */
+        int mask = (evs[i].events & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
+                   (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                   (evs[i].events & EPOLLERR ? CURL_CSELECT_ERR : 0);
+        int running;
+        curl_multi_socket_action(self->multi, evs[i].data.fd, mask, &running);
+    }
     s_collect(self);
 }
 
@@ -606,8 +327,15 @@ s_destroy(void **self_p)
         return;
     s_run_t *self = *self_p;
     s_remove(self);
-    if (self->easy)
-        curl_easy_cleanup(self->easy);
+    if (self->easy) {
+        /*  Kept for the next run: a handle costs allocations to make.     */
+        s_context_t *context = self->context;
+        if (context && context->nspare < context->maxspare) {
+            curl_easy_reset(self->easy);
+            context->spare[context->nspare++] = self->easy;
+        } else
+            curl_easy_cleanup(self->easy);
+    }
     braid_splitter_destroy(&self->splitter);
     braid_sse_destroy(&self->sse);
     zmsg_destroy(&self->lines);
@@ -618,7 +346,7 @@ s_destroy(void **self_p)
 
 /*  The options of a transfer of settings for the URL. 0, or -1.           */
 static int
-s_setup(s_run_t *self, const s_settings_t *set, const char *url)
+s_setup(s_run_t *self, const braid_http_settings_t *set, const char *url)
 {
     CURL *e = self->easy;
     int bad = 0;
@@ -644,7 +372,7 @@ s_setup(s_run_t *self, const s_settings_t *set, const char *url)
     if (set->max_response_bytes)
         bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                                 (curl_off_t) set->max_response_bytes);
-    if (set->method == S_METHOD_POST) {
+    if (set->method == BRAID_HTTP_METHOD_POST) {
         bad |= curl_easy_setopt(e, CURLOPT_POST, 1L);
         bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, self->body ? self->body : "");
         bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -653,13 +381,20 @@ s_setup(s_run_t *self, const s_settings_t *set, const char *url)
     return bad ? -1 : 0;
 }
 
+/*  An easy handle: a spare one, or a new one. NULL if out of memory.      */
+static CURL *
+s_context_easy(s_context_t *self)
+{
+    return self->nspare ? self->spare[--self->nspare] : curl_easy_init();
+}
+
 static braid_run_result_t
 s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attempt, int64_t now,
         void **run_p, char *text, size_t textsize)
 {
     (void) attempt;
     (void) now;
-    const s_settings_t *set = settings;
+    const braid_http_settings_t *set = settings;
     zframe_t *query = *query_p;
     *query_p = NULL;
     *run_p = NULL;
@@ -670,10 +405,10 @@ s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attemp
     s_run_t *self = calloc(1, sizeof *self);
     if (!self || !(url = braid_http_template_fill(set->url, q, qlen, NULL)) ||
         (set->body && !(self->body = braid_http_template_fill(set->body, q, qlen, NULL))) ||
-        !(self->splitter = braid_splitter_new(set->output == S_OUT_CHUNKS)) ||
-        (set->output == S_OUT_SSE &&
+        !(self->splitter = braid_splitter_new(set->output == BRAID_HTTP_OUT_CHUNKS)) ||
+        (set->output == BRAID_HTTP_OUT_SSE &&
          (!(self->sse = braid_sse_new(set->sse_done)) || !(self->lines = zmsg_new()))) ||
-        !(self->easy = curl_easy_init())) {
+        !(self->easy = s_context_easy(context))) {
         snprintf(text, textsize, "out of memory");
         goto fail;
     }
@@ -868,11 +603,11 @@ s_wake(void *run, int64_t now, size_t room)
 
 const braid_source_kind_t braid_http_kind = {
     .name = "http",
-    .settings_new = s_settings_new,
-    .settings_destroy = s_settings_destroy,
-    .set = s_set,
-    .flag = s_flag,
-    .check = s_check,
+    .settings_new = braid_http_settings_new,
+    .settings_destroy = braid_http_settings_destroy,
+    .set = braid_http_settings_set,
+    .flag = braid_http_settings_flag,
+    .check = braid_http_settings_check,
     .open = s_open,
     .close = s_close,
     .context_fds = s_context_fds,

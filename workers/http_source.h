@@ -1,32 +1,18 @@
 /*  http_source.h - the http kind of source: one HTTP request per task, on
     libcurl's multi interface inside the worker's event loop.
 
-    Settings (-s NAME=http:URL, or keys of a source/NAME section):
-        url = URL                       (required; http:// or https://;
-                                         {query} URL-escaped, see
-                                         http_template.h)
-        method = GET | POST             (default GET, POST with a body)
-        body = TEMPLATE                 (request body; {query} JSON-escaped;
-                                         Content-Type application/json
-                                         unless a header says otherwise)
-        header = "Name: value"          (one header; or a section, one
-        header                           "Name = value" line per header;
-            Name = value                 ${VAR} from the environment)
-        output = lines | chunks | sse   (default lines)
-        sse_done = TEXT                 (sse: an event whose data is TEXT,
-                                         e.g. [DONE], ends the task ok)
-        connect_timeout_msec = N        (default 10000)
-        max_response_bytes = N          (default 1 GiB; 0 = no limit)
-        ca_file = PATH                  (CA bundle for https)
-        insecure_skip_tls_verify = yes  (the only way to turn verification
-                                         off; default no)
+    Settings: http_settings.h (url, method, body, header, output,
+    sse_done, connect_timeout_msec, max_response_bytes, ca_file,
+    insecure_skip_tls_verify).
 
     The context all http runs of a worker share is one curl multi handle:
     its sockets and its timer join the worker's poll (source_kind.h), and
     its connection cache is the worker's pool, bounded by the worker's
     slots (CURLMOPT_MAXCONNECTS, _MAX_HOST_CONNECTIONS and
     _MAX_TOTAL_CONNECTIONS): connections are reused across tasks, no
-    thread per request.
+    thread per request. Its sockets sit in one epoll set, the one
+    descriptor the worker polls for them; the easy handles of ended runs
+    are kept (reset) for the next ones.
 
     A run is one transfer. Its body goes through a splitter (lines or
     chunks) or the SSE parser (sse.h) as partials. Backpressure: the
@@ -51,8 +37,6 @@
 
 #include "source_kind.h"
 
-#define BRAID_HTTP_CONNECT_TIMEOUT_MSEC 10000   /* connect_timeout_msec   */
-#define BRAID_HTTP_MAX_RESPONSE_BYTES (1ull << 30)  /* max_response_bytes */
 #define BRAID_HTTP_MAX_REDIRS 5         /* redirects followed, at most     */
 /*  Of a failed answer's body, this much goes into the error text; at most
     BRAID_HTTP_ERROR_BODY_MAX bytes of it are read (the rest is not).     */
