@@ -32,12 +32,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,8 +68,7 @@ static const braid_http_fixture_def_t s_def = {
 
 typedef struct {
     braid_http_fixture_t *fx;
-    pid_t client;
-    int fd;                 /* the read end of the client's stdout          */
+    fault_piped_t client;   /* braid submit, its stdout ours to read        */
     pid_t worker;
     long long base;         /* the worker's RSS before the job              */
     long long max;
@@ -84,12 +80,7 @@ s_teardown(void **state)
     s_state_t *s = *state;
     if (!s)
         return 0;
-    if (s->client > 0) {
-        kill(-s->client, SIGKILL);
-        waitpid(s->client, NULL, 0);
-    }
-    if (s->fd >= 0)
-        close(s->fd);
+    fault_piped_destroy(&s->client);
     braid_http_fixture_destroy(&s->fx);
     free(s);
     return 0;
@@ -102,7 +93,7 @@ s_setup(void **state)
     *state = s;
     if (!s)
         return -1;
-    s->fd = -1;
+    s->client.fd = -1;
     if (!(s->fx = braid_http_fixture_new(&s_def)))
         return s_teardown(state), -1;
     return 0;
@@ -112,28 +103,12 @@ s_setup(void **state)
 static void
 s_spawn_client(s_state_t *s)
 {
-    int fds[2];
-    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     char *err_path = braid_path(s->fx->dir, "client.err");
     assert_non_null(err_path);
     const char *argv[] = {BRAID_CLI_PATH, "submit", "-b", s->fx->cluster->frontend, "-s", "big",
                           "q", NULL};
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = open("/dev/null", O_RDONLY);
-        if (err < 0 || in < 0 || dup2(fds[1], 1) < 0 || dup2(err, 2) < 0 || dup2(in, 0) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(fds[1]);
+    assert_int_equal(fault_piped_spawn(&s->client, argv, err_path), 0);
     free(err_path);
-    s->client = pid;
-    s->fd = fds[0];
 }
 
 /*  Sample the worker's RSS; fail over the bound.                          */
@@ -164,20 +139,10 @@ s_big_sent(s_state_t *s)
 static void
 s_wait_paused(s_state_t *s)
 {
-    int cap = fcntl(s->fd, F_GETPIPE_SZ);
-    assert_true(cap > 0);
-    int64_t deadline = braid_now_msec() + 60000;
     int queued = 0;
-    while (braid_now_msec() < deadline) {
-        assert_int_equal(ioctl(s->fd, FIONREAD, &queued), 0);
-        if (queued >= cap)
-            break;
-        s_rss_check(s, "client filling its pipe");
-        fault_poll_pause();
-    }
-    if (queued < cap)
-        fail_msg("the client did not fill its stdout pipe within 60 s (%d of %d bytes)", queued,
-                 cap);
+    if (fault_piped_wait_full(&s->client, 60000, &queued) != 0)
+        fail_msg("the client did not fill its stdout pipe within 60 s (%d bytes)", queued);
+    int64_t deadline = braid_now_msec() + 60000;
     long long last = -1;
     int still = 0;
     while (still < S_STILL_POLLS && braid_now_msec() < deadline) {
@@ -194,7 +159,7 @@ s_wait_paused(s_state_t *s)
                   last, S_TOTAL, 100.0 * (double) last / (double) S_TOTAL, s->max >> 10,
                   s->base >> 10);
     assert_true(last < S_TOTAL / 2);
-    assert_int_equal(waitpid(s->client, NULL, WNOHANG), 0); /* still blocked */
+    assert_int_equal(waitpid(s->client.pid, NULL, WNOHANG), 0);    /* still blocked */
 }
 
 static void
@@ -213,7 +178,7 @@ test_http_backpressure(void **state)
     long long total = 0;
     int64_t deadline = braid_now_msec() + 120000, next_sample = 0;
     while (true) {
-        ssize_t n = read(s->fd, buf, sizeof buf);
+        ssize_t n = read(s->client.fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         assert_true(n >= 0);
@@ -234,12 +199,7 @@ test_http_backpressure(void **state)
     }
     assert_int_equal(total, S_TOTAL);
     int status = 0;
-    deadline = braid_now_msec() + 15000;
-    pid_t w;
-    while ((w = waitpid(s->client, &status, WNOHANG)) == 0 && braid_now_msec() < deadline)
-        fault_poll_pause();
-    assert_int_equal(w, s->client);
-    s->client = 0;
+    assert_int_equal(fault_piped_wait_exit(&s->client, 15000, &status), 0);
     print_message("%lld MiB intact in %lld ms; worker RSS max %lld KiB (baseline %lld KiB)\n",
                   total >> 20, (long long) (braid_now_msec() - start), s->max >> 10,
                   s->base >> 10);

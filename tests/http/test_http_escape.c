@@ -62,26 +62,18 @@ static const braid_http_fixture_def_t s_def = {
 static json_t *
 s_answer(const char *out, const char *source)
 {
-    const char *cursor = out;
-    json_t *j;
-    while ((j = braid_json_next(&cursor))) {
-        const char *type = json_string_value(json_object_get(j, "type"));
-        const char *src = json_string_value(json_object_get(j, "source"));
-        if (type && src && strcmp(type, "partial") == 0 && strcmp(src, source) == 0) {
-            size_t len = 0;
-            char *data = braid_json_bytes(json_object_get(j, "data"), &len);
-            json_decref(j);
-            assert_non_null(data);
-            json_t *answer = braid_json_parse(data, len);
-            if (!answer)
-                fail_msg("%s: the answer is not JSON: %s", source, data);
-            free(data);
-            return answer;
-        }
-        json_decref(j);
-    }
-    fail_msg("no partial from %s", source);
-    return NULL;
+    json_t *j = braid_json_find(out, "partial", source);
+    if (!j)
+        fail_msg("no partial from %s", source);
+    size_t len = 0;
+    char *data = braid_json_bytes(json_object_get(j, "data"), &len);
+    json_decref(j);
+    assert_non_null(data);
+    json_t *answer = braid_json_parse(data, len);
+    if (!answer)
+        fail_msg("%s: the answer is not JSON: %s", source, data);
+    free(data);
+    return answer;
 }
 
 static void

@@ -62,30 +62,15 @@ static braid_http_fixture_def_t s_def = {
               s_refused_spec},
 };
 
-/*  The end line of source in the client's output. Owned.                  */
-static json_t *
-s_end(const char *out, const char *source)
-{
-    const char *cursor = out;
-    json_t *j;
-    while ((j = braid_json_next(&cursor))) {
-        const char *type = json_string_value(json_object_get(j, "type"));
-        const char *src = json_string_value(json_object_get(j, "source"));
-        if (type && src && strcmp(type, "end") == 0 && strcmp(src, source) == 0)
-            return j;
-        json_decref(j);
-    }
-    fail_msg("no end record for %s", source);
-    return NULL;
-}
-
 /*  The end of source must have status and attempts; its error in *error
     (owned) if error is not NULL.                                          */
 static void
 s_check_end(const char *out, const char *source, const char *status, long long attempts,
             char **error)
 {
-    json_t *end = s_end(out, source);
+    json_t *end = braid_json_find(out, "end", source);
+    if (!end)
+        fail_msg("no end record for %s", source);
     long long got = -1;
     assert_int_equal(json_unpack(end, "{s:I}", "attempts", &got), 0);
     const char *st = json_string_value(json_object_get(end, "status"));

@@ -273,6 +273,22 @@ s_pass(s_fix_t *f, void *run, size_t room, zmsg_t *out, int max_wait, char *text
     return kind->advance(run, now, room, text, size);
 }
 
+/*  A run of source for query, started (it must be).                        */
+static void *
+s_start(s_fix_t *f, braid_source_t *source, const char *query)
+{
+    zframe_t *q = zframe_new(query, strlen(query));
+    void *run = NULL;
+    char text[256] = "";
+    braid_run_result_t result = source->kind->start(f->context, source->settings, &q, 1,
+                                                    zclock_mono(), &run, text, sizeof text);
+    if (result != BRAID_RUN_BUSY)
+        fail_msg("the run did not start: %s", text);
+    assert_null(q);
+    assert_non_null(run);
+    return run;
+}
+
 /*  What a run came to.                                                     */
 typedef struct {
     braid_run_result_t result;
@@ -288,12 +304,8 @@ s_run(s_fix_t *f, braid_source_t *source, const char *query, size_t room, zmsg_t
 {
     const braid_source_kind_t *kind = source->kind;
     s_end_t end = {.result = BRAID_RUN_BUSY};
-    zframe_t *q = zframe_new(query, strlen(query));
-    void *run = NULL;
-    int64_t now = zclock_mono(), give_up = now + S_RUN_MSEC;
-    end.result = kind->start(f->context, source->settings, &q, 1, now, &run, end.text,
-                             sizeof end.text);
-    assert_null(q);
+    void *run = s_start(f, source, query);
+    int64_t give_up = zclock_mono() + S_RUN_MSEC;
     while (end.result == BRAID_RUN_BUSY && zclock_mono() < give_up)
         end.result = s_pass(f, run, room, out, 100, end.text, sizeof end.text);
     assert_int_not_equal(end.result, BRAID_RUN_BUSY);
@@ -422,12 +434,8 @@ test_pause(void **state)
     braid_source_t *source =
         s_source(f, "        url = %s/big?bytes=33554432\n        output = chunks\n");
     assert_int_equal(braid_http_server_reset(f->server), 0);
-    zframe_t *q = zframe_new("", 0);
-    void *run = NULL;
+    void *run = s_start(f, source, "");
     char text[256];
-    assert_int_equal(braid_http_kind.start(f->context, source->settings, &q, 1, zclock_mono(),
-                                           &run, text, sizeof text),
-                     BRAID_RUN_BUSY);
     zmsg_t *out = zmsg_new();
     long long last = -1;
     int still = 0;
@@ -475,12 +483,8 @@ test_stop(void **state)
     s_fix_t *f = *state;
     braid_source_t *source =
         s_source(f, "        url = \"%s/ndjson?q={query}&n=1000&interval_ms=50\"\n");
-    zframe_t *q = zframe_new("s", 1);
-    void *run = NULL;
+    void *run = s_start(f, source, "s");
     char text[256];
-    assert_int_equal(braid_http_kind.start(f->context, source->settings, &q, 1, zclock_mono(),
-                                           &run, text, sizeof text),
-                     BRAID_RUN_BUSY);
     zmsg_t *out = zmsg_new();
     int64_t give_up = zclock_mono() + S_RUN_MSEC;
     while (zmsg_size(out) < 2 && zclock_mono() < give_up)
