@@ -9,6 +9,7 @@
 
 #include "braid_msg.h"
 #include "braid_num.h"
+#include "template.h"
 
 void *
 braid_http_settings_new(void)
@@ -77,6 +78,15 @@ s_set_url(braid_http_settings_t *self, const char *val, size_t vallen, char *err
             snprintf(err, errsize, "url may not hold spaces or control characters");
             return -1;
         }
+    /*  A query never chooses where the request goes: no {query} in the
+        scheme, host or port.                                               */
+    const char *host = memchr(val, ':', vallen) + 3;
+    const char *slash = memchr(host, '/', vallen - (size_t) (host - val));
+    size_t authority = slash ? (size_t) (slash - val) : vallen;
+    if (memmem(val, authority, BRAID_TEMPLATE_QUERY, sizeof BRAID_TEMPLATE_QUERY - 1)) {
+        snprintf(err, errsize, "url may hold {query} only after its host");
+        return -1;
+    }
     braid_http_template_t *url = braid_http_template_new(val, vallen, BRAID_HTTP_ESCAPE_URL);
     if (!url) {
         snprintf(err, errsize, "out of memory");

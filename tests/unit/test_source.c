@@ -44,6 +44,9 @@ static const s_bad_t s_bad_flags[] = {
     {"x=http:ftp://h/{query}", "url must start with http:// or https://"},
     {"x=http:http://", "url must start with http:// or https://"},
     {"x=http:http://h/a b", "url may not hold spaces or control characters"},
+    {"x=http:http://{query}/", "url may hold {query} only after its host"},
+    {"x=http:https://api.{query}.example.com", "url may hold {query} only after its host"},
+    {"x=http:http://h:{query}/x", "url may hold {query} only after its host"},
 };
 
 static void
