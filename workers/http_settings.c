@@ -66,7 +66,8 @@ s_set_string(char **dst, const char *val, size_t vallen, char *err, size_t errsi
 }
 
 static int
-s_set_url(braid_http_settings_t *self, const char *val, size_t vallen, char *err, size_t errsize)
+s_set_url(braid_http_settings_t *self, const char *val, size_t vallen, char *err,
+          size_t errsize)
 {
     if (!(vallen > 7 && strncasecmp(val, "http://", 7) == 0) &&
         !(vallen > 8 && strncasecmp(val, "https://", 8) == 0)) {
@@ -148,8 +149,8 @@ s_add_header(braid_http_settings_t *self, const char *name, size_t namelen, cons
 
 /*  Settings whose value is a choice among words.                           */
 static int
-s_set_choice(braid_http_settings_t *self, const char *key, size_t keylen, const char *val, size_t vallen,
-             char *err, size_t errsize)
+s_set_choice(braid_http_settings_t *self, const char *key, size_t keylen, const char *val,
+             size_t vallen, char *err, size_t errsize)
 {
     if (s_is(key, keylen, "output")) {
         if (s_is(val, vallen, "lines"))
@@ -189,8 +190,8 @@ s_set_choice(braid_http_settings_t *self, const char *key, size_t keylen, const 
 }
 
 int
-braid_http_settings_set(void *settings, const char *key, size_t keylen, const char *val, size_t vallen, char *err,
-      size_t errsize)
+braid_http_settings_set(void *settings, const char *key, size_t keylen, const char *val,
+                        size_t vallen, char *err, size_t errsize)
 {
     braid_http_settings_t *self = settings;
     if (s_is(key, keylen, "url"))

@@ -370,8 +370,8 @@ test_outputs(void **state)
                  "        url = \"%s/sse?q={query}&n=2&done=%%5BDONE%%5D\"\n"
                  "        output = sse\n        sse_done = [DONE]\n",
                  "e", BRAID_RUN_OK, 200, "{\"q\": \"e\", \"i\": 0}\n|{\"q\": \"e\", \"i\": 1}\n");
-    s_expect_run(f, "        url = %s/big?bytes=300000\n        output = chunks\n", "", BRAID_RUN_OK,
-                 200, NULL);
+    s_expect_run(f, "        url = %s/big?bytes=300000\n        output = chunks\n", "",
+                 BRAID_RUN_OK, 200, NULL);
     /*  POST: the body template, JSON-escaped, echoed back.                 */
     s_expect_run(f, "        url = %s/echo\n        body = '{\"q\": \"{query}\"}'\n", "say \"hi\"",
                  BRAID_RUN_OK, 200, "{\"q\": \"say \\\"hi\\\"\"}");
