@@ -11,7 +11,10 @@
       missing   404: ends failed at once (1 attempt, one request), the
                 status line and the head of the body in the error;
       refused   a port nothing listens on: retried (3 attempts, retries =
-                2), then failed with the connection error.
+                2), then failed with the connection error;
+      slow      an answer 10 minutes away, the source's timeout 300 ms:
+                ends timeout after 1 attempt (the transfer is dropped; a
+                worker that waited for the answer would not end the job).
     The client exits 1 (a task failed); a clean stop.
 */
 
@@ -43,7 +46,9 @@ static const char s_conf[] = "source\n"
                              "        backoff_msec = 10\n"
                              "    refused\n"
                              "        retries = 2\n"
-                             "        backoff_msec = 10\n";
+                             "        backoff_msec = 10\n"
+                             "    slow\n"
+                             "        timeout_msec = 300\n";
 
 /*  The refused source's port: one that was free a moment ago (set before
     the fixture starts).                                                    */
@@ -59,6 +64,7 @@ static braid_http_fixture_def_t s_def = {
               "later=http:http://127.0.0.1:" BRAID_HTTP_PORT
               "/status?q={query}%23d&code=503&times=1&retry_after=date:1",
               "missing=http:http://127.0.0.1:" BRAID_HTTP_PORT "/nowhere?q={query}",
+              "slow=http:http://127.0.0.1:" BRAID_HTTP_PORT "/search?q={query}&delay_ms=600000",
               s_refused_spec},
 };
 
@@ -89,8 +95,8 @@ static void
 test_http_status(void **state)
 {
     braid_http_fixture_t *f = *state;
-    const char *args[] = {"--json", "-s", "busy", "-s", "later", "-s", "missing",
-                          "-s",     "refused", S_QUERY, NULL};
+    const char *args[] = {"--json", "-s",      "busy", "-s",   "later", "-s",    "missing",
+                          "-s",     "refused", "-s",   "slow", S_QUERY, NULL};
     braid_proc_t *client = NULL;
     int code = -1;
     if (braid_cluster_run(f->cluster, "client", args, 60000, 1, &client, &code) != 0)
@@ -109,6 +115,7 @@ test_http_status(void **state)
     s_check_end(out, "refused", "failed", 3, &error);
     assert_non_null(strstr(error, "onnect"));
     free(error);
+    s_check_end(out, "slow", "timeout", 1, NULL);
     free(out);
 
     json_t *stats = braid_http_server_stats(f->server);
