@@ -51,6 +51,21 @@ braid_json_next(const char **cursor_p)
     return json;
 }
 
+json_t *
+braid_json_find(const char *text, const char *type, const char *source)
+{
+    const char *cursor = text;
+    json_t *json;
+    while ((json = braid_json_next(&cursor))) {
+        const char *t = json_string_value(json_object_get(json, "type"));
+        const char *s = json_string_value(json_object_get(json, "source"));
+        if (t && strcmp(t, type) == 0 && (!source || (s && strcmp(s, source) == 0)))
+            return json;
+        json_decref(json);
+    }
+    return NULL;
+}
+
 /*  The value of base64 digit c, or -1.                                    */
 static int
 s_b64_digit(unsigned char c)
@@ -117,6 +132,33 @@ braid_json_data(const json_t *object, size_t *len_p)
     out[n] = '\0';
     if (len_p)
         *len_p = (size_t) n;
+    return out;
+}
+
+char *
+braid_json_bytes(const json_t *string, size_t *len_p)
+{
+    if (!json_is_string(string))
+        return NULL;
+    const unsigned char *in = (const unsigned char *) json_string_value(string);
+    size_t in_len = json_string_length(string);
+    /*  Never longer than jansson's UTF-8.                                  */
+    char *out = malloc(in_len + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        /*  jansson's strings are valid UTF-8: a lead byte C2 or C3 and one
+            continuation byte are U+0080..U+00FF, one byte.                 */
+        if ((in[i] == 0xc2 || in[i] == 0xc3) && i + 1 < in_len) {
+            out[n++] = (char) (((in[i] & 0x03) << 6) | (in[i + 1] & 0x3f));
+            i++;
+        } else
+            out[n++] = (char) in[i];
+    }
+    out[n] = '\0';
+    if (len_p)
+        *len_p = n;
     return out;
 }
 

@@ -43,12 +43,25 @@ braid_json_parse(const char *text, size_t len);
 json_t *
 braid_json_next(const char **cursor_p);
 
+/*  The first line of a client's --json output (NUL-terminated text) whose
+    "type" is type and, if source is not NULL, whose "source" is source:
+    one JSON object (braid_json_next), owned; NULL when there is none.     */
+json_t *
+braid_json_find(const char *text, const char *type, const char *source);
+
 /*  The bytes of a partial line's payload (see above), NUL-terminated, the
     length in *len_p if len_p is not NULL (they may hold NUL). Owned; NULL
     when object is not an object with exactly one of "data" and "data_b64",
     a string (and, for data_b64, base64).                                   */
 char *
 braid_json_data(const json_t *object, size_t *len_p);
+
+/*  A string whose characters U+0000..U+00FF each stand for one byte (the
+    test HTTP server's latin-1 texts; not the client's output, which
+    braid_json_data reads) as those bytes, NUL-terminated, the length in
+    *len_p if len_p is not NULL. Owned; NULL when string is not a string.  */
+char *
+braid_json_bytes(const json_t *string, size_t *len_p);
 
 /*  The job line's counts for source (sources.SOURCE in the line) must be
     ok, failed, timeout and cancelled, each there and an integer; the test
