@@ -309,7 +309,10 @@ s_run(s_fix_t *f, braid_source_t *source, const char *query, size_t room, zmsg_t
     while (end.result == BRAID_RUN_BUSY && zclock_mono() < give_up)
         end.result = s_pass(f, run, room, out, 100, end.text, sizeof end.text);
     assert_int_not_equal(end.result, BRAID_RUN_BUSY);
-    kind->outcome(run, &end.exit_value, &end.retry_after_msec);
+    braid_run_outcome_t outcome = {0};
+    kind->outcome(run, &outcome);
+    end.exit_value = outcome.exit_value;
+    end.retry_after_msec = outcome.retry_after_msec;
     kind->destroy(&run);
     assert_null(run);
     return end;
