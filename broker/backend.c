@@ -222,6 +222,11 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     snprintf(w->peer, sizeof w->peer, "%s", msg->peer);
     w->pid = msg->pid;
     w->slots = msg->slots;
+    if (w->slots > self->cfg.max_slots_per_worker) {
+        braid_warning("worker slots capped name=%s slots=%u max_slots_per_worker=%u", name,
+                      msg->slots, self->cfg.max_slots_per_worker);
+        w->slots = self->cfg.max_slots_per_worker;
+    }
     w->last_seen_msec = self->now;
     uint16_t gids[BRAID_MAX_SOURCES];
     uint32_t ngids = 0;
@@ -239,7 +244,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         gids[ngids++] = (uint16_t) id;
         strcat(list, source);
     }
-    w->number = braid_sched_worker_add(self->sched, msg->slots, gids, ngids, w);
+    w->number = braid_sched_worker_add(self->sched, w->slots, gids, ngids, w);
     if (w->number < 0 || zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
         if (w->number >= 0)
             braid_sched_worker_remove(self->sched, w->number);
@@ -248,7 +253,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     }
     zhashx_insert(self->workers_by_rid, w->key, w);
     braid_info("worker joined name=%s slots=%u sources=%s host=%s pid=%u version=%s", s_name(w),
-               msg->slots, list, w->host, w->pid, w->version);
+               w->slots, list, w->host, w->pid, w->version);
 }
 
 /*  A heartbeat lists what the worker runs: it acknowledges those tasks,
