@@ -10,9 +10,11 @@
 #include "joblog.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /*  A registered worker: its connection, liveness, and what it said of
     itself. What it serves and the tasks it holds are the scheduler's,
@@ -26,6 +28,7 @@ typedef struct {
     char version[BRAID_MAX_VERSION + 1];
     uint32_t pid;
     uint32_t slots;
+    char peer[BRAID_MAX_PEER + 1];  /* its CURVE key (Z85), "" without      */
     int32_t number;             /* its number in the scheduler and slots   */
     int64_t last_seen_msec;
 } s_worker_t;
@@ -216,8 +219,14 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     }
     snprintf(w->host, sizeof w->host, "%s", msg->host);
     snprintf(w->version, sizeof w->version, "%s", msg->version);
+    snprintf(w->peer, sizeof w->peer, "%s", msg->peer);
     w->pid = msg->pid;
     w->slots = msg->slots;
+    if (w->slots > self->cfg.max_slots_per_worker) {
+        braid_warning("worker slots capped name=%s slots=%u max_slots_per_worker=%u", name,
+                      msg->slots, self->cfg.max_slots_per_worker);
+        w->slots = self->cfg.max_slots_per_worker;
+    }
     w->last_seen_msec = self->now;
     uint16_t gids[BRAID_MAX_SOURCES];
     uint32_t ngids = 0;
@@ -235,7 +244,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         gids[ngids++] = (uint16_t) id;
         strcat(list, source);
     }
-    w->number = braid_sched_worker_add(self->sched, msg->slots, gids, ngids, w);
+    w->number = braid_sched_worker_add(self->sched, w->slots, gids, ngids, w);
     if (w->number < 0 || zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
         if (w->number >= 0)
             braid_sched_worker_remove(self->sched, w->number);
@@ -244,7 +253,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     }
     zhashx_insert(self->workers_by_rid, w->key, w);
     braid_info("worker joined name=%s slots=%u sources=%s host=%s pid=%u version=%s", s_name(w),
-               msg->slots, list, w->host, w->pid, w->version);
+               w->slots, list, w->host, w->pid, w->version);
 }
 
 /*  A heartbeat lists what the worker runs: it acknowledges those tasks,
@@ -383,6 +392,23 @@ s_measure(braid_broker_t *self, braid_sched_job_t *sj, uint32_t idx, braid_laten
         braid_source_figures_latency(fig, which, self->now, msec);
 }
 
+/*  A fresh attempt token: 64 bits from the kernel's CSPRNG, never 0. 0, or
+    -1 when the kernel gives none.                                          */
+static int
+s_token(uint64_t *token)
+{
+    uint64_t value = 0;
+    for (int tries = 0; tries < 4 && value == 0; tries++) {
+        ssize_t n = getrandom(&value, sizeof value, 0);
+        if (n != (ssize_t) sizeof value)
+            return -1;
+    }
+    if (value == 0)
+        return -1;
+    *token = value;
+    return 0;
+}
+
 /*  Send the TASK the scheduler started on worker number.                   */
 static void
 s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
@@ -398,12 +424,16 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
     msg.resume = task->resume;
     msg.window = task->window;
     msg.timeout_msec = task->timeout_msec;
+    braid_slot_t *slot = braid_slots_find(self->slots, task->task_id);
+    int err = ENOMEM;
+    if (!slot || s_token(&msg.token) != 0)
+        goto unsent;
+    slot->token = msg.token;
     snprintf(msg.name, sizeof msg.name, "%s",
              braid_job_source_name(sj->job, idx % braid_job_nsources(sj->job)));
     size_t qlen;
     const char *query = braid_job_query(sj->job, idx, &qlen);
     zmsg_t *body = zmsg_new();
-    int err = ENOMEM;
     if (body && zmsg_addmem(body, query, qlen) == 0) {
         if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0) {
             if (task->attempt == 1)
@@ -413,6 +443,7 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
         err = errno;
     }
     zmsg_destroy(&body);
+unsent:
     /*  Not queued: it reached nobody, so it goes back without counting as
         a retry. A worker whose connection is gone (EHOSTUNREACH) is lost
         now, not after its liveness timeout.                                */
@@ -490,6 +521,33 @@ s_first_partial(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *
                   (uint64_t) (self->now - slot->sent_msec));
 }
 
+/*  True if a result comes from the holder of its task: the task holds a
+    slot for the result's attempt, under the result's token, and (with
+    CURVE) the result's sender is the key of the worker holding the slot.
+    False, counted, otherwise: forged when the task and attempt are held,
+    stale or unknown when not.                                              */
+static bool
+s_from_holder(braid_broker_t *self, const braid_msg_t *msg)
+{
+    braid_slot_t *slot = braid_slots_find(self->slots, msg->task_id);
+    if (slot && slot->attempt == msg->attempts) {
+        s_worker_t *w = s_worker(self, slot->worker);
+        if (slot->token == msg->token && w && streq(w->peer, msg->peer))
+            return true;
+        self->counters.forged++;
+        braid_debug("sink: dropped forged result task=%" PRIu64 " attempt=%u", msg->task_id,
+                    msg->attempts);
+        return false;
+    }
+    /*  Not held: an older attempt's (stale), or a task id never given out. */
+    uint32_t serial = braid_task_serial(msg->task_id);
+    if (serial && serial <= self->next_serial)
+        self->counters.stale++;
+    else
+        self->counters.unknown++;
+    return false;
+}
+
 void
 braid_backend_on_result(braid_broker_t *self)
 {
@@ -498,6 +556,10 @@ braid_backend_on_result(braid_broker_t *self)
     if (braid_broker_recv(self, self->sink, &msg, NULL, &payload) != 0)
         return;
     braid_sched_job_t *sj = braid_sched_job_of(self->sched, msg.task_id);
+    if (sj && !s_from_holder(self, &msg)) {
+        zmsg_destroy(&payload);
+        return;
+    }
     if (!sj) {
         /*  A job that is gone (a late result of a cancelled task) is stale;
             a task id the broker never gave out is unknown.                 */

@@ -4,6 +4,7 @@
 
 #include "broker_impl.h"
 
+#include "braid_curve.h"
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "prom.h"
@@ -128,15 +129,30 @@ braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_
     return rc == 0 ? 0 : -1;
 }
 
-/*  A socket of type bound to endpoint, hardened; *bound gets the endpoint
-    actually bound (owned). NULL, logged, on failure.                       */
+/*  A socket of type bound to endpoint, hardened, with ZMTP heartbeats
+    (peers that vanish are reaped) and, when cert is not NULL, a CURVE
+    server in ZAP domain domain; *bound gets the endpoint actually bound
+    (owned). NULL, logged, on failure or when CURVE is not in force.        */
 static zsock_t *
-s_bind(int type, const char *endpoint, int hwm, int64_t max_frame, char **bound)
+s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t max_frame,
+       zcert_t *cert, const char *domain, char **bound)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
+    zsock_set_heartbeat_ivl(sock, (int) self->cfg.heartbeat_msec);
+    zsock_set_heartbeat_timeout(sock, (int) self->cfg.worker_liveness_msec);
+    if (cert) {
+        zcert_apply(cert, sock);
+        zsock_set_curve_server(sock, 1);
+        zsock_set_zap_domain(sock, domain);
+        if (zsock_mechanism(sock) != ZMQ_CURVE) {
+            braid_error("CURVE not in force on endpoint=%s", endpoint);
+            zsock_destroy(&sock);
+            return NULL;
+        }
+    }
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 1);
     if (max_frame)
@@ -167,14 +183,32 @@ braid_broker_new(const braid_broker_config_t *cfg)
     }
     self->slots = braid_sched_slots(self->sched);
 
-    self->frontend = s_bind(ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM, S_FRONTEND_MAX_FRAME,
-                            &self->endpoint[0]);
-    self->backend = s_bind(ZMQ_ROUTER, cfg->backend, S_BACKEND_HWM, 0, &self->endpoint[1]);
-    self->sink = s_bind(ZMQ_PULL, cfg->sink, S_SINK_HWM, 0, &self->endpoint[2]);
+    zcert_t *cert = NULL;
+    if (cfg->secret_key) {
+        char err[512];
+        cert = braid_curve_load(cfg->secret_key, true, err, sizeof err);
+        self->auth = cert ? braid_auth_new(cfg->client_keys, cfg->worker_keys, err, sizeof err)
+                          : NULL;
+        if (!self->auth) {
+            braid_error("%s", err);
+            zcert_destroy(&cert);
+            braid_broker_destroy(&self);
+            return NULL;
+        }
+    }
+    self->frontend = s_bind(self, ZMQ_ROUTER, cfg->frontend, S_FRONTEND_HWM,
+                            S_FRONTEND_MAX_FRAME, cert, BRAID_AUTH_CLIENTS, &self->endpoint[0]);
+    self->backend = s_bind(self, ZMQ_ROUTER, cfg->backend, S_BACKEND_HWM, 0, cert,
+                           BRAID_AUTH_WORKERS, &self->endpoint[1]);
+    self->sink = s_bind(self, ZMQ_PULL, cfg->sink, S_SINK_HWM, 0, cert, BRAID_AUTH_WORKERS,
+                        &self->endpoint[2]);
+    zcert_destroy(&cert);
     if (!self->frontend || !self->backend || !self->sink) {
         braid_broker_destroy(&self);
         return NULL;
     }
+    if (self->auth)
+        braid_notice("CURVE on frontend, backend and sink");
     if (cfg->metrics) {
         char err[256];
         self->metrics = braid_metrics_new(cfg->metrics, s_render_metrics, self, err, sizeof err);
@@ -201,6 +235,7 @@ braid_broker_destroy(braid_broker_t **self_p)
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->sink);
+    braid_auth_destroy(&self->auth);
     braid_metrics_destroy(&self->metrics);
     for (int i = 0; i < 3; i++)
         free(self->endpoint[i]);
@@ -318,8 +353,15 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
         {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->sink), 0, ZMQ_POLLIN, 0},
         {NULL, self->metrics ? braid_metrics_fd(self->metrics) : -1, ZMQ_POLLIN, 0},
+        {self->auth ? zsock_resolve(braid_auth_socket(self->auth)) : NULL, -1, ZMQ_POLLIN, 0},
     };
     int nitems = self->metrics ? 4 : 3;
+    if (self->auth) {
+        /*  Without metrics the ZAP handler takes the fourth place.         */
+        if (!self->metrics)
+            items[3] = items[4];
+        nitems++;
+    }
     bool cancelled_rest = false;
     self->now = zclock_mono();
     self->next_tick = self->now + self->cfg.heartbeat_msec;
@@ -372,6 +414,8 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
         /*  The metrics endpoint: answered on this thread, never blocking.  */
         if (self->metrics && ((items[3].revents & ZMQ_POLLIN) || self->now >= metrics_due))
             braid_metrics_run(self->metrics);
+        if (self->auth)
+            braid_auth_handle(self->auth, S_DRAIN_MAX);
         /*  Results first: they free slots and move jobs forward.           */
         s_drain(self, self->sink, braid_backend_on_result);
         s_drain(self, self->backend, braid_backend_on_message);

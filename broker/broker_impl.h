@@ -16,6 +16,7 @@
 #ifndef BRAID_BROKER_IMPL_H_INCLUDED
 #define BRAID_BROKER_IMPL_H_INCLUDED
 
+#include "auth.h"
 #include "broker.h"
 #include "joblog.h"
 #include "metrics.h"
@@ -33,6 +34,7 @@ struct braid_broker_t {
     zsock_t *frontend;          /* ROUTER: clients                         */
     zsock_t *backend;           /* ROUTER: worker control                  */
     zsock_t *sink;              /* PULL: worker results                    */
+    braid_auth_t *auth;         /* the ZAP handler with CURVE, or NULL     */
     char *endpoint[3];
     braid_metrics_t *metrics;   /* the Prometheus endpoint, or NULL        */
     char status[128];           /* the last STATUS= told to systemd        */

@@ -4,6 +4,7 @@
 
 #include "braid_num.h"
 
+#include "braid_curve.h"
 #include "braid_log.h"
 #include "broker.h"
 #include "metrics.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /*  An unsigned key: its name, where it goes (a uint32_t, or a uint64_t
     when wide), its bounds.                                                 */
@@ -36,6 +38,7 @@ static const s_uint_key_t s_broker_keys[] = {
     CFG_(ack_timeout_msec, 10, 600000),
     CFG_(drain_msec, 0, BRAID_BROKER_MAX_DRAIN_MSEC),
     CFG_(window, 1, 65536),
+    CFG_(max_slots_per_worker, 1, BRAID_MAX_SLOTS),
 };
 
 #define POL_(NAME, MIN, MAX) {#NAME, offsetof(braid_policy_t, NAME), false, MIN, MAX}
@@ -61,6 +64,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->ack_timeout_msec = 2000;
     cfg->drain_msec = 30000;
     cfg->window = 256;
+    cfg->max_slots_per_worker = 1024;
     braid_policy_defaults(&cfg->default_policy);
 }
 
@@ -175,6 +179,30 @@ s_broker_key(braid_conf_t *key, const char *name, const char *value, void *base,
         cfg->metrics = value;
         return 0;
     }
+    if (streq(name, "insecure")) {
+        if (!value || (!streq(value, "yes") && !streq(value, "no"))) {
+            braid_conf_error(key, err, errsize, "insecure must be yes or no");
+            return -1;
+        }
+        cfg->insecure = streq(value, "yes");
+        return 0;
+    }
+    const char **path = streq(name, "secret_key")    ? &cfg->secret_key
+                        : streq(name, "client_keys") ? &cfg->client_keys
+                        : streq(name, "worker_keys") ? &cfg->worker_keys
+                                                     : NULL;
+    if (path) {
+        bool dir = path != &cfg->secret_key;
+        struct stat st;
+        if (!value || !*value || stat(value, &st) != 0 ||
+            (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+            braid_conf_error(key, err, errsize, "%s needs an existing %s", name,
+                             dir ? "directory of public certificates" : "key file");
+            return -1;
+        }
+        *path = value;
+        return 0;
+    }
     const char **endpoint = streq(name, "frontend")  ? &cfg->frontend
                             : streq(name, "backend") ? &cfg->backend
                             : streq(name, "sink")    ? &cfg->sink
@@ -192,6 +220,28 @@ s_broker_key(braid_conf_t *key, const char *name, const char *value, void *base,
         return -1;
     }
     *endpoint = value;
+    return 0;
+}
+
+int
+braid_broker_config_check_security(const braid_broker_config_t *cfg, char *err, size_t errsize)
+{
+    int curve = !!cfg->secret_key + !!cfg->client_keys + !!cfg->worker_keys;
+    if (curve == 3)
+        return 0;
+    if (curve > 0) {
+        snprintf(err, errsize, "CURVE needs all of secret_key, client_keys and worker_keys");
+        return -1;
+    }
+    const char *endpoints[] = {cfg->frontend, cfg->backend, cfg->sink};
+    for (int i = 0; i < 3 && !cfg->insecure; i++)
+        if (!braid_endpoint_loopback(endpoints[i])) {
+            snprintf(err, errsize,
+                     "refusing to bind %s without CURVE: set secret_key, client_keys and "
+                     "worker_keys, or insecure = yes",
+                     endpoints[i]);
+            return -1;
+        }
     return 0;
 }
 

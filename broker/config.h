@@ -48,6 +48,11 @@ typedef struct {
     uint32_t ack_timeout_msec;      /* TASK not acknowledged: again        */
     uint32_t drain_msec;            /* SIGTERM: drain this long at most    */
     uint32_t window;                /* per-task credit window, partials    */
+    uint32_t max_slots_per_worker;  /* slots a HELLO may announce, at most */
+    const char *secret_key;         /* CURVE: the broker's keypair, or NULL */
+    const char *client_keys;        /* CURVE: dir of clients' public certs */
+    const char *worker_keys;        /* CURVE: dir of workers' public certs */
+    bool insecure;                  /* bind beyond loopback without CURVE  */
     braid_policy_t default_policy;  /* sources the config does not name    */
     braid_source_policy_t policies[BRAID_BROKER_MAX_POLICIES];
     uint32_t npolicies;
@@ -69,6 +74,13 @@ braid_broker_config_load(const char *path, braid_broker_config_t *cfg, braid_con
     inproc://) and an address after it; -1 with the reason in err.          */
 int
 braid_broker_endpoint_check(const char *endpoint, char *err, size_t errsize);
+
+/*  The security rule, once flags and file are merged: with any of
+    secret_key, client_keys and worker_keys, all three (the files and
+    directories readable); without, every endpoint on loopback unless
+    insecure. 0, or -1 with the reason in err.                              */
+int
+braid_broker_config_check_security(const braid_broker_config_t *cfg, char *err, size_t errsize);
 
 /*  SIGHUP: read the file at path (arg, a const char *; NULL when braidd
     has no config file) again and give its source policies to the broker.

@@ -53,6 +53,8 @@ s_check_config(const char *path)
     braid_conf_t *conf = NULL;
     char err[512];
     int rc = braid_broker_config_load(path, &cfg, &conf, err, sizeof err);
+    if (rc == 0)
+        rc = braid_broker_config_check_security(&cfg, err, sizeof err);
     braid_conf_destroy(&conf);
     if (rc != 0) {
         fprintf(stderr, "braidd: %s\n", err);
@@ -161,6 +163,12 @@ main(int argc, char **argv)
         cfg.drain_msec = drain;
     if (metrics)
         cfg.metrics = metrics;
+    char unsafe[512];
+    if (braid_broker_config_check_security(&cfg, unsafe, sizeof unsafe) != 0) {
+        fprintf(stderr, "braidd: %s\n", unsafe);
+        braid_conf_destroy(&conf);
+        return 2;
+    }
 
     zsys_init();
     struct sigaction sa = {0};

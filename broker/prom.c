@@ -189,6 +189,7 @@ braid_prom_render(const braid_stats_t *stats, size_t *len_p)
         s_printf(&out, "braid_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
                  braid_err_name((braid_err_t) e), c->malformed[e]);
     s_printf(&out, "braid_dropped_total{reason=\"stale\"} %" PRIu64 "\n", c->stale);
+    s_printf(&out, "braid_dropped_total{reason=\"forged\"} %" PRIu64 "\n", c->forged);
     s_printf(&out, "braid_dropped_total{reason=\"unknown\"} %" PRIu64 "\n", c->unknown);
     s_printf(&out, "braid_dropped_total{reason=\"gaps\"} %" PRIu64 "\n", c->gaps);
     s_single(&out, "braid_requests_rejected_total", "counter",

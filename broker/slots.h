@@ -36,6 +36,7 @@ typedef struct {
     uint64_t hb_seq;            /* next seq the last heartbeat reported     */
     uint64_t hb_recv;           /* parts received when it was reported      */
     uint64_t resume;            /* parts received when the TASK went out    */
+    uint64_t token;             /* the attempt's random token (TASK z)      */
 } braid_slot_t;
 
 typedef struct braid_slots_t braid_slots_t;

@@ -192,6 +192,7 @@ s_dropped(const braid_counters_t *counters)
     for (int e = 1; e < BRAID_ERR_COUNT; e++)
         rc |= s_set_uint(dropped, braid_err_name((braid_err_t) e), counters->malformed[e]);
     rc |= s_set_uint(dropped, "stale", counters->stale);
+    rc |= s_set_uint(dropped, "forged", counters->forged);
     rc |= s_set_uint(dropped, "unknown", counters->unknown);
     rc |= s_set_uint(dropped, "gaps", counters->gaps);
     if (rc != 0) {

@@ -50,6 +50,8 @@ typedef struct {
     uint64_t stale;             /* result of an older attempt              */
     uint64_t unknown;           /* result or message for nobody we know    */
     uint64_t gaps;              /* result streams with a missing seq       */
+    uint64_t forged;            /* result for a held task whose token or
+                                   sender is not its holder's               */
     uint64_t rejected;          /* client requests answered ERROR          */
 } braid_counters_t;
 

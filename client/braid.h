@@ -256,6 +256,13 @@ braid_client_set_window(braid_client_t *self, uint32_t window);
     idle_timeout_msec (both > 0).                                           */
 BRAID_EXPORT void
 braid_client_set_heartbeat(braid_client_t *self, int interval_msec, int idle_timeout_msec);
+/*  Speak CURVE to the brokers: key_path is this client's keypair (the
+    NAME_secret file `braid keygen NAME` wrote), broker_key_path the
+    broker's public certificate. Both NULL: no CURVE. 0, or -1 with the
+    reason in err (errsize bytes) and errno EINVAL.                         */
+BRAID_EXPORT int
+braid_client_set_curve(braid_client_t *self, const char *key_path, const char *broker_key_path,
+                       char *err, size_t errsize);
 
 /*  Submit a request; consumes *request_p (also on failure). Tries each
     endpoint in turn: SUBMIT (with the queries, when they fit in one

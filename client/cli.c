@@ -1,6 +1,7 @@
 /*  cli.c - what the commands of the braid CLI share (see cli.h).          */
 
 #include "cli.h"
+#include "braid_curve.h"
 #include "braid_num.h"
 
 #include <czmq.h>
@@ -13,6 +14,40 @@
 #include <string.h>
 #include <unistd.h>
 
+/*  --key and --broker-key, until braid_cli_curve() applies them.          */
+static const char *s_key;
+static const char *s_broker_key;
+
+braid_exit_t
+braid_cli_curve(const char *command, braid_client_t *client)
+{
+    const char *key = s_key ? s_key : getenv("BRAID_KEY");
+    const char *broker_key = s_broker_key ? s_broker_key : getenv("BRAID_BROKER_KEY");
+    char err[512];
+    if (braid_client_set_curve(client, key, broker_key, err, sizeof err) != 0)
+        return braid_cli_usage_error(command, "%s", err);
+    return BRAID_EXIT_GO_ON;
+}
+
+braid_exit_t
+braid_cli_keygen(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: braid keygen NAME\n"
+                        "Write a CURVE keypair: NAME (the public key, to hand out) and\n"
+                        "NAME_secret (both keys, mode 0600, kept by its owner).\n");
+        return argc == 2 && (streq(argv[1], "-h") || streq(argv[1], "--help")) ? BRAID_EXIT_OK
+                                                                               : BRAID_EXIT_USAGE;
+    }
+    char err[1200];
+    if (braid_curve_keygen(argv[1], err, sizeof err) != 0) {
+        fprintf(stderr, "braid keygen: %s\n", err);
+        return BRAID_EXIT_SOME_FAILED;
+    }
+    printf("%s\n%s_secret\n", argv[1], argv[1]);
+    return BRAID_EXIT_OK;
+}
+
 void
 braid_cli_broker_usage(FILE *out)
 {
@@ -21,7 +56,11 @@ braid_cli_broker_usage(FILE *out)
             "                          " BRAID_CLI_DEFAULT_BROKER "); repeatable: tried in\n"
             "                          order until one answers\n"
             "  -T, --connect-timeout TIME\n"
-            "                          how long to wait for each broker (default %dms)\n",
+            "                          how long to wait for each broker (default %dms)\n"
+            "      --key FILE          CURVE: this client's keypair, the NAME_secret file\n"
+            "                          of braid keygen NAME (default $BRAID_KEY)\n"
+            "      --broker-key FILE   CURVE: the broker's public key (default\n"
+            "                          $BRAID_BROKER_KEY)\n",
             BRAID_CLIENT_CONNECT_TIMEOUT);
 }
 
@@ -61,6 +100,12 @@ braid_cli_broker_option(const char *command, braid_client_t *client, int opt, co
 {
     uint32_t msec;
     switch (opt) {
+    case BRAID_CLI_OPT_KEY:
+        s_key = arg;
+        return BRAID_EXIT_GO_ON;
+    case BRAID_CLI_OPT_BROKER_KEY:
+        s_broker_key = arg;
+        return BRAID_EXIT_GO_ON;
     case 'b':
         if (braid_client_add_endpoint(client, arg) != 0)
             return braid_cli_usage_error(command, "bad broker endpoint '%s'", arg);

@@ -30,6 +30,12 @@ typedef enum {
 } braid_exit_t;
 
 #define BRAID_CLI_DEFAULT_BROKER "tcp://127.0.0.1:5555"
+/*  The long-only broker options every command takes (getopt values).      */
+#define BRAID_CLI_OPT_KEY 400
+#define BRAID_CLI_OPT_BROKER_KEY 401
+#define BRAID_CLI_CURVE_OPTIONS                                                                    \
+    {"key", required_argument, NULL, BRAID_CLI_OPT_KEY},                                           \
+        {"broker-key", required_argument, NULL, BRAID_CLI_OPT_BROKER_KEY}
 
 /*  The usage of the options every command that asks a broker takes (-b,
     -T), to out.                                                            */
@@ -58,6 +64,15 @@ braid_cli_broker_option(const char *command, braid_client_t *client, int opt, co
     blanks), or else the default one.                                       */
 void
 braid_cli_default_endpoints(braid_client_t *client, int nendpoints);
+
+/*  CURVE from --key and --broker-key, or else $BRAID_KEY and
+    $BRAID_BROKER_KEY: BRAID_EXIT_GO_ON, or BRAID_EXIT_USAGE (reported).    */
+braid_exit_t
+braid_cli_curve(const char *command, braid_client_t *client);
+
+/*  `braid keygen NAME`: write a CURVE keypair, NAME and NAME_secret.       */
+braid_exit_t
+braid_cli_keygen(int argc, char **argv);
 
 /*  Say why a call to the brokers did not come to OK; the exit code.       */
 braid_exit_t

@@ -32,6 +32,7 @@
 */
 
 #include "braid.h"
+#include "braid_curve.h"
 #include "conn.h"
 #include "request.h"
 #include "stream.h"
@@ -66,6 +67,8 @@ struct _braid_client_t {
     int heartbeat_msec;
     int idle_timeout_msec;
     uint32_t window;
+    zcert_t *key;               /* CURVE: own keypair, or NULL             */
+    zcert_t *broker_key;        /* CURVE: the broker's public key, or NULL */
 
     braid_request_t *request;   /* the submitted request, owned             */
     uint8_t job_id[16];
@@ -184,6 +187,8 @@ braid_client_destroy(braid_client_t **self_p)
     s_close_conn(self);
     s_reset_stream(self);
     braid_request_destroy(&self->request);
+    zcert_destroy(&self->key);
+    zcert_destroy(&self->broker_key);
     for (size_t i = 0; i < self->nendpoints; i++)
         free(self->endpoints[i]);
     free(self->endpoints);
@@ -224,6 +229,33 @@ braid_client_set_window(braid_client_t *self, uint32_t window)
 {
     if (window >= 1 && window <= S_MAX_WINDOW)
         self->window = window;
+}
+
+int
+braid_client_set_curve(braid_client_t *self, const char *key_path, const char *broker_key_path,
+                       char *err, size_t errsize)
+{
+    zcert_t *key, *broker_key;
+    if (braid_curve_load_pair(key_path, broker_key_path, &key, &broker_key, err, errsize) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    zcert_destroy(&self->key);
+    zcert_destroy(&self->broker_key);
+    self->key = key;
+    self->broker_key = broker_key;
+    return 0;
+}
+
+/*  Make conn speak CURVE when the client was given keys. 0, or -1 with the
+    error text added.                                                       */
+static int
+s_apply_curve(braid_client_t *self, braid_conn_t *conn, const char *endpoint)
+{
+    if (!self->key || braid_conn_set_curve(conn, self->key, self->broker_key) == 0)
+        return 0;
+    s_add_error(self, "%s: cannot set up CURVE: %s", endpoint, zmq_strerror(zmq_errno()));
+    return -1;
 }
 
 void
@@ -428,6 +460,11 @@ s_connect(braid_client_t *self, const char *endpoint)
     if (!(self->conn = braid_conn_new(self->window))) {
         s_add_error(self, "%s: cannot create socket", endpoint);
         errno = ENOMEM;
+        return -1;
+    }
+    if (s_apply_curve(self, self->conn, endpoint) != 0) {
+        braid_conn_destroy(&self->conn);
+        errno = EINVAL;
         return -1;
     }
     if (braid_conn_connect(self->conn, endpoint) == -1) {
@@ -655,6 +692,11 @@ s_stats_one(braid_client_t *self, const char *endpoint, char **json_p, size_t *l
         return BRAID_REPLY_UNAVAILABLE;
     }
     braid_conn_set_linger(conn, 0);
+    if (s_apply_curve(self, conn, endpoint) != 0) {
+        braid_conn_destroy(&conn);
+        errno = EINVAL;
+        return BRAID_REPLY_UNAVAILABLE;
+    }
     if (braid_conn_connect(conn, endpoint) == -1) {
         s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
         braid_conn_destroy(&conn);

@@ -2,6 +2,8 @@
 
 #include "conn.h"
 
+#include "braid_curve.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
@@ -86,6 +88,12 @@ void
 braid_conn_set_linger(braid_conn_t *self, int linger_msec)
 {
     zsock_set_linger(self->sock, linger_msec);
+}
+
+int
+braid_conn_set_curve(braid_conn_t *self, zcert_t *own, zcert_t *server)
+{
+    return braid_curve_client(self->sock, own, server);
 }
 
 void

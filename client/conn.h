@@ -54,6 +54,11 @@ braid_conn_window(braid_conn_t *self);
 void
 braid_conn_set_linger(braid_conn_t *self, int linger_msec);
 
+/*  Before connecting: speak CURVE with own's keypair to the broker whose
+    public key server holds (both borrowed). 0, or -1 with errno.           */
+int
+braid_conn_set_curve(braid_conn_t *self, zcert_t *own, zcert_t *server);
+
 /*  A stream over this connection broke: it must not serve another job.    */
 void
 braid_conn_set_broken(braid_conn_t *self);

@@ -110,6 +110,7 @@ s_inspect(const s_view_t *view, int argc, char **argv)
         {"broker", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'J'},
         {"connect-timeout", required_argument, NULL, 'T'},
+        BRAID_CLI_CURVE_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +130,8 @@ s_inspect(const s_view_t *view, int argc, char **argv)
         switch (opt) {
         case 'b':
         case 'T':
+        case BRAID_CLI_OPT_KEY:
+        case BRAID_CLI_OPT_BROKER_KEY:
             rc = braid_cli_broker_option(view->command, client, opt, optarg, &nendpoints);
             break;
         case 'J':
@@ -148,6 +151,8 @@ s_inspect(const s_view_t *view, int argc, char **argv)
     if (rc != BRAID_EXIT_GO_ON)
         goto done;
     braid_cli_default_endpoints(client, nendpoints);
+    if ((rc = braid_cli_curve(view->command, client)) != BRAID_EXIT_GO_ON)
+        goto done;
     char *text = NULL;
     size_t len = 0;
     braid_reply_t reply = braid_client_stats(client, &text, &len);

@@ -60,6 +60,7 @@ s_usage(FILE *out)
 {
     braid_cli_submit_usage(out);
     braid_cli_inspect_usage(out, NULL);
+    fputs("usage: braid keygen NAME\n", out);
     fputs("usage: braid -h | --help | -V | --version\n", out);
 }
 
@@ -178,6 +179,7 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
         {"retries", required_argument, NULL, 'r'},
         {"fail-fast", no_argument, NULL, 'F'},
         {"tag", no_argument, NULL, S_OPT_TAG},
+        BRAID_CLI_CURVE_OPTIONS,
         {"joblog", required_argument, NULL, S_OPT_JOBLOG},
         {"resume", no_argument, NULL, S_OPT_RESUME},
         {"resume-failed", no_argument, NULL, S_OPT_RESUME_FAILED},
@@ -197,6 +199,8 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
         switch (opt) {
         case 'b':
         case 'T':
+        case BRAID_CLI_OPT_KEY:
+        case BRAID_CLI_OPT_BROKER_KEY:
             rc = braid_cli_broker_option("submit", sub->client, opt, optarg, &nendpoints);
             if (rc != BRAID_EXIT_GO_ON)
                 return rc;
@@ -280,7 +284,7 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
         return rc;
     sub->nsources = braid_request_source_count(request);
     braid_cli_default_endpoints(sub->client, nendpoints);
-    return BRAID_EXIT_GO_ON;
+    return braid_cli_curve("submit", sub->client);
 }
 
 /*  Add the query numbered number, reporting a bad one. BRAID_EXIT_GO_ON or
@@ -627,6 +631,7 @@ main(int argc, char **argv)
         {"stats", braid_cli_stats},
         {"workers", braid_cli_workers},
         {"jobs", braid_cli_jobs},
+        {"keygen", braid_cli_keygen},
     };
     braid_cli_handle_signals();
     signal(SIGPIPE, SIG_IGN);
@@ -649,7 +654,7 @@ main(int argc, char **argv)
     }
     if (optind >= argc)
         return braid_cli_usage_error(NULL, "a command is required (%s)",
-                                     "submit, stats, workers or jobs");
+                                     "submit, stats, workers, jobs or keygen");
     const char *command = argv[optind];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(command, commands[i].name) != 0)

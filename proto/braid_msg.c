@@ -99,6 +99,7 @@ static const s_field_t s_fields[] = {
     F_('H', K_TEXT, host, 0, BRAID_MAX_HOST),
     F_('V', K_TEXT, version, 0, BRAID_MAX_VERSION),
     F_('K', K_FLAGS, source_flags, 0, BRAID_MAX_SOURCES),
+    F_('z', K_U64, token, 0, UINT64_MAX),
 };
 
 static const s_field_t *

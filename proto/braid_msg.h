@@ -42,6 +42,7 @@ extern "C" {
 #define BRAID_MAX_EXIT_VALUE 999      /* X: exit status, 128+signal, HTTP   */
 #define BRAID_MAX_HOST 255            /* H: a worker's host name, bytes     */
 #define BRAID_MAX_VERSION 64          /* V: a program's version, bytes      */
+#define BRAID_MAX_PEER 64             /* an authenticated User-Id, bytes    */
 
 /*  HELLO K: per source the worker serves, what its partials carry.         */
 #define BRAID_SOURCE_KEYED 0x1u       /* a score and a dedup key each (h)   */
@@ -168,6 +169,11 @@ typedef struct {
     char version[BRAID_MAX_VERSION + 1];    /* V: a worker's version        */
     uint32_t nflags;                /* K: entries, as many as S             */
     uint32_t source_flags[BRAID_MAX_SOURCES];   /* K: BRAID_SOURCE_*        */
+    uint64_t token;                 /* z: the attempt's random token, echoed
+                                           in its DATA and DONE            */
+    char peer[BRAID_MAX_PEER + 1];  /* not a field: set by braid_msg_recv,
+                                       the sender's authenticated User-Id
+                                       (its CURVE key, Z85), "" without    */
     char text[BRAID_MAX_TEXT + 1];  /* E: error or status text              */
     char name[BRAID_MAX_NAME + 1];  /* N: source name / worker name         */
     uint32_t nsources;              /* S or R: number of entries            */

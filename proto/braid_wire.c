@@ -9,6 +9,7 @@
 
 #include "braid_msg.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 
@@ -177,6 +178,17 @@ braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
     entry->next_seq = s_get_be(p + 12, 8);
 }
 
+/*  The authenticated User-Id of the connection header came on (the ZAP
+    handler's answer; the CURVE key in Z85 under braid's), or "".           */
+static void
+s_peer(zmq_msg_t *header, braid_msg_t *msg)
+{
+    const char *user = zmq_msg_gets(header, "User-Id");
+    msg->peer[0] = '\0';
+    if (user && strlen(user) <= BRAID_MAX_PEER)
+        snprintf(msg->peer, sizeof msg->peer, "%s", user);
+}
+
 int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
@@ -238,6 +250,8 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             e = BRAID_ERR_FRAME_SIZE;
             break;
         }
+    if (e == BRAID_OK)
+        s_peer(&header, msg);
     zmq_msg_close(&header);
     if (e != BRAID_OK) {
         zmsg_destroy(&body);

@@ -40,7 +40,7 @@
 #define S_MIN_MSEC 10
 #define S_MAX_HEARTBEAT_MSEC 60000
 #define S_MAX_LIVENESS_MSEC 3600000
-enum { S_OPT_HEARTBEAT = 256, S_OPT_LIVENESS, S_OPT_CHECK_CONFIG };
+enum { S_OPT_HEARTBEAT = 256, S_OPT_LIVENESS, S_OPT_CHECK_CONFIG, S_OPT_KEY, S_OPT_BROKER_KEY };
 
 static void
 s_usage(FILE *out)
@@ -65,6 +65,10 @@ s_usage(FILE *out)
             "      --heartbeat MSEC  heartbeat interval, %d..%d (default %d)\n"
             "      --liveness MSEC   broker silent this long: reconnect and HELLO again,\n"
             "                        more than the heartbeat, up to %d (default %d)\n"
+            "      --key FILE        CURVE: this worker's keypair (braid keygen; also\n"
+            "                        $BRAID_KEY, config key)\n"
+            "      --broker-key FILE CURVE: the broker's public key (also\n"
+            "                        $BRAID_BROKER_KEY, config broker_key)\n"
             "  -v, --verbose         debug logging\n"
             "      --check-config FILE  check a config file as at start, connect nothing:\n"
             "                        exit 0 if valid, 2 with FILE:LINE: why if not\n"
@@ -85,6 +89,8 @@ typedef struct {
     size_t nsources;
     uint64_t heartbeat_msec;
     uint64_t liveness_msec;
+    const char *key;            /* CURVE: own keypair, broker's public key  */
+    const char *broker_key;
 } s_settings_t;
 
 /*  The settings before the config file and the flags.                      */
@@ -191,6 +197,10 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
             s->backend = val;
         else if (streq(key, "sink"))
             s->sink = val;
+        else if (streq(key, "key"))
+            s->key = val;
+        else if (streq(key, "broker_key"))
+            s->broker_key = val;
         else {
             braid_conf_error(c, err, errsize, "unknown worker setting '%s'", key);
             return -1;
@@ -265,10 +275,13 @@ main(int argc, char *argv[])
         {"heartbeat", required_argument, NULL, S_OPT_HEARTBEAT},
         {"liveness", required_argument, NULL, S_OPT_LIVENESS},
         {"check-config", required_argument, NULL, S_OPT_CHECK_CONFIG},
+        {"key", required_argument, NULL, S_OPT_KEY},
+        {"broker-key", required_argument, NULL, S_OPT_BROKER_KEY},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *backend = NULL, *sink = NULL, *slots = NULL, *name = NULL;
     const char *heartbeat = NULL, *liveness = NULL, *check = NULL;
+    const char *key = getenv("BRAID_KEY"), *broker_key = getenv("BRAID_BROKER_KEY");
     const char **specs = calloc((size_t) argc + 1, sizeof *specs);
     size_t nspecs = 0;
     bool verbose = false;
@@ -290,6 +303,8 @@ main(int argc, char *argv[])
         case S_OPT_HEARTBEAT: heartbeat = optarg; break;
         case S_OPT_LIVENESS: liveness = optarg; break;
         case S_OPT_CHECK_CONFIG: check = optarg; break;
+        case S_OPT_KEY: key = optarg; break;
+        case S_OPT_BROKER_KEY: broker_key = optarg; break;
         case 'h':
             free(specs);
             s_usage(stdout);
@@ -375,6 +390,10 @@ main(int argc, char *argv[])
         }
         snprintf(settings.name, sizeof settings.name, "%s", name);
     }
+    if (key && *key)
+        settings.key = key;
+    if (broker_key && *broker_key)
+        settings.broker_key = broker_key;
     if (backend)
         settings.backend = backend;
     if (sink)
@@ -419,6 +438,8 @@ main(int argc, char *argv[])
         .nsources = settings.nsources,
         .heartbeat_msec = (uint32_t) settings.heartbeat_msec,
         .liveness_msec = (uint32_t) settings.liveness_msec,
+        .key = settings.key,
+        .broker_key = settings.broker_key,
     };
     braid_worker_t *worker = braid_worker_new(&wc, err, sizeof err);
     if (!worker) {

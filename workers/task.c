@@ -13,6 +13,7 @@ struct _braid_task_t {
     uint32_t attempt;
     const braid_source_t *source;
     uint64_t resume;        /* first seq to send                           */
+    uint64_t token;         /* the TASK's z, echoed in DATA and DONE       */
     uint64_t window;        /* send seq < window; 0 = no limit             */
     uint32_t timeout_msec;
     int64_t deadline;       /* timeout; 0 = none                           */
@@ -42,6 +43,7 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
     }
     self->id = msg->task_id;
     self->attempt = msg->attempts;
+    self->token = msg->token;
     self->source = source;
     self->resume = msg->resume;
     self->window = msg->window;
@@ -313,6 +315,7 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
         braid_msg_init(&msg, BRAID_MSG_DATA);
         msg.task_id = self->id;
         msg.attempts = self->attempt;
+        msg.token = self->token;
         msg.seq = self->sent_next;
         if (sink->send(sink->arg, &msg, &batch)) {
             braid_msg_put_back(&self->outq, &batch);
@@ -337,6 +340,7 @@ s_send_done(braid_task_t *self, braid_task_sink_t *sink)
     braid_msg_init(&msg, BRAID_MSG_DONE);
     msg.task_id = self->id;
     msg.attempts = self->attempt;
+    msg.token = self->token;
     msg.status = self->status;
     msg.parts = self->sent_next + n;
     msg.transient = self->transient;

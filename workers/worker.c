@@ -25,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "braid_curve.h"
 #include "braid_log.h"
 #include "tasks.h"
 
@@ -51,6 +52,8 @@ struct _braid_worker_t {
     char name[BRAID_MAX_NAME + 1];
     zsock_t *dealer;
     zsock_t *push;
+    zcert_t *key;           /* CURVE: this worker's keypair, or NULL       */
+    zcert_t *broker_key;    /* CURVE: the broker's public key, or NULL     */
     braid_tasks_t *tasks;
     s_kind_t kinds[BRAID_MAX_SOURCES];
     size_t nkinds;
@@ -601,6 +604,11 @@ s_connect(braid_worker_t *self, char *err, size_t errsize)
     }
     braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
     braid_socket_harden(self->push, BRAID_WORKER_HWM);
+    if (self->key && (braid_curve_client(self->dealer, self->key, self->broker_key) ||
+                      braid_curve_client(self->push, self->key, self->broker_key))) {
+        snprintf(err, errsize, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
     if (zsock_connect(self->dealer, "%s", self->config.backend)) {
         snprintf(err, errsize, "cannot connect to backend %s: %s", self->config.backend,
                  zmq_strerror(zmq_errno()));
@@ -673,7 +681,9 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
         self->config.heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC;
     if (!self->config.liveness_msec)
         self->config.liveness_msec = BRAID_WORKER_LIVENESS_MSEC;
-    if (s_open_kinds(self, err, errsize) || s_connect(self, err, errsize))
+    if (braid_curve_load_pair(config->key, config->broker_key, &self->key, &self->broker_key, err,
+                              errsize) ||
+        s_open_kinds(self, err, errsize) || s_connect(self, err, errsize))
         goto fail;
     return self;
 fail:
@@ -698,6 +708,8 @@ braid_worker_destroy(braid_worker_t **self_p)
         zsock_set_linger(self->push, BRAID_WORKER_LINGER_MSEC);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->push);
+    zcert_destroy(&self->key);
+    zcert_destroy(&self->broker_key);
     free(self->items);
     free(self->itemmap);
     free(self);

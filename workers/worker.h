@@ -38,6 +38,9 @@ typedef struct {
     uint32_t heartbeat_msec;        /* WHEARTBEAT interval; 0 = default    */
     uint32_t liveness_msec;         /* broker silent this long: reconnect;
                                        0 = default                         */
+    const char *key;                /* CURVE: this worker's keypair file   */
+    const char *broker_key;         /* CURVE: the broker's public cert;
+                                       both or neither                     */
 } braid_worker_config_t;
 
 /*  Open the contexts of the source kinds the sources use, create the

@@ -91,13 +91,13 @@ MESSAGES = {
     21: ("WHEARTBEAT", "", 1, 1, CH_WORKER),
     22: ("BYE", "", 0, 0, CH_WORKER),
     23: ("TASK_ACK", "ka", 0, 0, CH_WORKER),
-    30: ("TASK", "kaNrwt", 1, 1, CH_TO_WORKER),
+    30: ("TASK", "kaNrwtz", 1, 1, CH_TO_WORKER),
     31: ("TASK_CREDIT", "kaw", 0, 0, CH_TO_WORKER),
     32: ("TASK_CANCEL", "ka", 0, 0, CH_TO_WORKER),
     33: ("BHEARTBEAT", "", 0, 0, CH_TO_WORKER),
     34: ("RESET", "", 0, 0, CH_TO_WORKER),
-    40: ("DATA", "kaeh", 1, MAX_BATCH, CH_SINK),
-    41: ("DONE", "kaxpgEXAh", 0, MAX_BATCH, CH_SINK),
+    40: ("DATA", "kaehz", 1, MAX_BATCH, CH_SINK),
+    41: ("DONE", "kaxpgEXAhz", 0, MAX_BATCH, CH_SINK),
 }
 TYPES = {name: mid for mid, (name, *_rest) in MESSAGES.items()}
 MSG_SUBMIT = 1
@@ -169,6 +169,7 @@ FIELDS = {
     "H": ("host", "text", 0, MAX_HOST),
     "V": ("version", "text", 0, MAX_VERSION),
     "K": ("source_flags", "flags", 0, MAX_SOURCES),
+    "z": ("token", "u", 0, U64),
 }
 
 # Refusal reasons, in braid_err_t order (braid_err_name()).
@@ -195,7 +196,7 @@ class Msg:
     order = max_inflight = timeout_msec = flags = deadline_msec = retries = transient = 0
     count = credit = first = out_seq = query = source = seq = status = parts = attempts = 0
     code = task_id = slots = window = resume = 0
-    exit_value = retry_after_msec = started_msec = queue_msec = run_msec = keyed = pid = 0
+    exit_value = retry_after_msec = started_msec = queue_msec = run_msec = keyed = pid = token = 0
     text = ""
     name = ""
     worker = host = version = ""

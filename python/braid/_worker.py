@@ -81,6 +81,7 @@ class _Task:
     def __init__(self, msg, query):
         self.id = msg.task_id
         self.attempt = msg.attempts
+        self.token = msg.token          # TASK z, echoed in DATA and DONE
         self.resume = msg.resume
         self.window = msg.window        # send seq < window; 0: no limit
         self.timeout_msec = msg.timeout_msec
@@ -666,7 +667,8 @@ class Worker:
             if self._push_blocked:
                 return False
             batch = [task.outq.popleft() for _ in range(n)]
-            msg = P.Msg(P.MSG_DATA, task_id=task.id, attempts=task.attempt, seq=task.sent_next)
+            msg = P.Msg(P.MSG_DATA, task_id=task.id, attempts=task.attempt, seq=task.sent_next,
+                        token=task.token)
             if self._push.try_send(msg, batch):
                 task.sent_next += n
                 if task.state == _RUN:
@@ -682,7 +684,8 @@ class Worker:
             return False
         n = len(task.outq)
         msg = P.Msg(P.MSG_DONE, task_id=task.id, attempts=task.attempt, status=task.status,
-                    parts=task.sent_next + n, transient=int(task.transient), text=task.text)
+                    parts=task.sent_next + n, transient=int(task.transient), text=task.text,
+                    token=task.token)
         if not self._push.try_send(msg, list(task.outq)):
             self._push_blocked = True
             return False

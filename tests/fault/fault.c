@@ -88,7 +88,7 @@ fault_dropped_total(json_t *stats)
     static const char *keys[] = {"empty",      "too-big",   "msgpack",      "depth",
                                  "not-array",  "version",   "unknown-type", "channel",
                                  "field-count", "field-type", "range",      "frames",
-                                 "frame-size", "routing",   "stale",        "unknown",
+                                 "frame-size", "routing",   "stale",        "unknown", "forged",
                                  "gaps",       NULL};
     json_t *dropped = json_object_get(stats, "dropped");
     if (!dropped)

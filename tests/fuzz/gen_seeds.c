@@ -62,6 +62,7 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
                     m->summary[i][s] = max ? UINT64_MAX : (uint64_t) s;
             break;
         case 'h': m->keyed = max ? 1 : 0; break;
+        case 'z': m->token = max ? UINT64_MAX : 0x1122334455667788ull; break;
         case 'P': m->pid = max ? UINT32_MAX : 1234; break;
         case 'H':
             if (max)

@@ -34,6 +34,7 @@ s_broker_conf(const braid_net_opts_t *opts)
         return NULL;
     char endpoint[64];
     fprintf(f, "broker\n");
+    fprintf(f, "    insecure = yes\n");  /* namespaces, not loopback: no CURVE here */
     fprintf(f, "    frontend = \"%s\"\n",
             braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_FRONTEND_PORT, endpoint,
                                 sizeof endpoint));

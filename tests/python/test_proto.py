@@ -225,7 +225,8 @@ GOLD = {"job_id": bytes(range(16)), "order": 1, "max_inflight": 1000, "timeout_m
         "sources": ["a", "b2"], "summary": [[1, 0, 0, 0], [0, 1, 2, 3]],
         "exit_value": 143, "retry_after_msec": 1000, "started_msec": 1764504000000,
         "queue_msec": 12, "run_msec": 300, "worker": "w1", "keyed": 1, "pid": 4242,
-        "host": "node-7", "version": "0.1.0", "source_flags": [0, 1]}
+        "host": "node-7", "version": "0.1.0", "source_flags": [0, 1],
+        "token": 0x1122334455667788}
 
 
 def _gold_msg(mtype):

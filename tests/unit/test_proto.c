@@ -178,6 +178,7 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
         }
         break;
     case 'h': m->keyed = v == V_GOLD ? 1 : max ? 1 : 0; break;
+    case 'z': m->token = v == V_GOLD ? 0x1122334455667788ull : max ? UINT64_MAX : 0; break;
     case 'P': m->pid = v == V_GOLD ? 4242 : max ? UINT32_MAX : 0; break;
     case 'H':
         if (v == V_GOLD)
@@ -274,6 +275,7 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'U': assert_int_equal(a->run_msec, b->run_msec); break;
         case 'W': assert_string_equal(a->worker, b->worker); break;
         case 'h': assert_int_equal(a->keyed, b->keyed); break;
+        case 'z': assert_int_equal(a->token, b->token); break;
         case 'P': assert_int_equal(a->pid, b->pid); break;
         case 'H': assert_string_equal(a->host, b->host); break;
         case 'V': assert_string_equal(a->version, b->version); break;
@@ -678,6 +680,7 @@ test_new_letters_decode_widths(void **state)
 #define E_ "a4 6f 6f 70 73 "
 #define N_ "a9 77 65 62 2d 31 2e 78 5f 59 "
 #define S_ "92 a1 61 a2 62 32 "
+#define Z_ "cf 11 22 33 44 55 66 77 88"
 
 typedef struct {
     int type;
@@ -715,14 +718,15 @@ static const t_golden_t s_golden[] = {
     {21, BRAID_CH_WORKER, 1, 1, "92 01 15"},    /* 1 frame: the task list */
     {22, BRAID_CH_WORKER, 0, 0, "92 01 16"},
     {23, BRAID_CH_WORKER, 0, 0, "94 01 17 " K "03"},
-    {30, BRAID_CH_TO_WORKER, 1, 1, "98 01 1e " K "03 " N_ "cc ff 00 cd 75 30"},
+    /*  TASK kaNrwtz, DATA kaehz, DONE kaxpgEXAhz: z the attempt's token.  */
+    {30, BRAID_CH_TO_WORKER, 1, 1, "99 01 1e " K "03 " N_ "cc ff 00 cd 75 30 " Z_},
     {31, BRAID_CH_TO_WORKER, 0, 0, "95 01 1f " K "03 00"},
     {32, BRAID_CH_TO_WORKER, 0, 0, "94 01 20 " K "03"},
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
-    {40, BRAID_CH_SINK, 1, 1024, "96 01 28 " K "03 cf 00 00 00 01 00 00 00 00 01"},
-    /*  DONE kaxpgEXAh: g 1 before the text, X 143, A 1000 (uint16), h 1.  */
-    {41, BRAID_CH_SINK, 0, 1024, "9b 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8 01"},
+    {40, BRAID_CH_SINK, 1, 1024, "97 01 28 " K "03 cf 00 00 00 01 00 00 00 00 01 " Z_},
+    /*  DONE kaxpgEXAhz: g 1 before the text, X 143, A 1000 (uint16), h 1.  */
+    {41, BRAID_CH_SINK, 0, 1024, "9c 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8 01 " Z_},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -843,7 +847,7 @@ static size_t
 s_new_letter_header(uint8_t *buf, size_t size, int type, int which, uint64_t v, int width)
 {
     PACKER(buf, size);
-    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgEXAh";
+    const char *fields = type == BRAID_MSG_SUBMIT ? "jomtfdyncS" : "kaxpgEXAhz";
     size_t n = strlen(fields);
     msgpack_pack_array(pk, n + 2);
     msgpack_pack_uint8(pk, 1);
@@ -1041,9 +1045,9 @@ b_map32_padded(uint8_t *buf, size_t size)
 #define SUBMIT_OMTF "00 00 00 00 "
 #define SUBMIT_NCS "01 00 91 a1 61"
 /*  DONE k a x p | g | E.                                                   */
-#define DONE_HEAD "9b 01 29 "
+#define DONE_HEAD "9c 01 29 "
 #define DONE_KAXP "00 00 00 00 "
-#define DONE_XA " 00 00 00"
+#define DONE_XA " 00 00 00 00"
 #define HELLO_HEAD "99 01 14 "
 /*  K [0], H "", P 0, V "": after a one-source S.                            */
 #define HELLO_KHPV " 91 00 a0 00 a0"
@@ -1110,8 +1114,8 @@ static const t_bad_t s_bad[] = {
     {"PING on TO_CLIENT", "92 01 05", NULL, 0, TC, BRAID_ERR_CHANNEL},
     {"PONG on CLIENT", "92 01 0f", NULL, 0, CL, BRAID_ERR_CHANNEL},
     {"HELLO on TO_WORKER", HELLO_HEAD "a1 77 01 91 a1 61" HELLO_KHPV, NULL, 0, TW, BRAID_ERR_CHANNEL},
-    {"DATA on WORKER", "96 01 28 00 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
-    {"TASK on SINK", "98 01 1e 00 00 a1 61 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
+    {"DATA on WORKER", "97 01 28 00 00 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
+    {"TASK on SINK", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
     {"channel 0", "92 01 05", NULL, 0, (braid_channel_t) 0, BRAID_ERR_CHANNEL},
     {"RESTART on CLIENT", "97 01 11 " J "00 00 00 00", NULL, 0, CL, BRAID_ERR_CHANNEL},
     {"TASK_ACK on SINK", "94 01 17 00 00", NULL, 0, SK, BRAID_ERR_CHANNEL},
@@ -1131,7 +1135,7 @@ static const t_bad_t s_bad[] = {
     {"SUBMIT old layout jomtfncS", "9a 01 01 " J "00 00 00 00 01 00 91 a1 61", NULL, 0, CL,
      BRAID_ERR_FIELD_COUNT},
     {"DONE old layout kaxpE", "97 01 29 00 00 00 00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
-    {"DONE one extra", "9c 01 29 " DONE_KAXP "00 a0" DONE_XA " 00", NULL, 0, SK,
+    {"DONE one extra", "9d 01 29 " DONE_KAXP "00 a0" DONE_XA " 00", NULL, 0, SK,
      BRAID_ERR_FIELD_COUNT},
     {"DONE old layout kaxpgE", "98 01 29 " DONE_KAXP "00 a0", NULL, 0, SK, BRAID_ERR_FIELD_COUNT},
     {"RESTART one short", "96 01 11 " J "00 00 00", NULL, 0, TC, BRAID_ERR_FIELD_COUNT},
@@ -1259,7 +1263,7 @@ static const t_bad_t s_bad[] = {
      0, TC, BRAID_OK},
     {"end exit value 1000", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e8", NULL, 0, TC,
      BRAID_ERR_RANGE},
-    {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01 00", NULL, 0, SK,
+    {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01 00 00", NULL, 0, SK,
      BRAID_ERR_RANGE},
     {"job status 4", "96 01 0d " J "00 04 91 94 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
     {"attempts 1001", "94 01 20 00 cd 03 e9", NULL, 0, TW, BRAID_ERR_RANGE},
@@ -1281,9 +1285,9 @@ static const t_bad_t s_bad[] = {
     {"hello flag 4", HELLO_HEAD "a1 77 01 91 a1 61 91 04 a0 00 a0", NULL, 0, WK, BRAID_ERR_RANGE},
     {"hello flag 3 is fine", HELLO_HEAD "a1 77 01 91 a1 61 91 03 a0 00 a0", NULL, 0, WK, BRAID_OK},
     {"hello host of 256", NULL, b_host_256, 0, WK, BRAID_ERR_RANGE},
-    {"data keyed 2", "96 01 28 00 00 00 02", NULL, 1, SK, BRAID_ERR_RANGE},
-    {"task name with space", "98 01 1e 00 00 a3 61 20 62 00 00 00", NULL, 1, TW, BRAID_ERR_RANGE},
-    {"task timeout 604800001", "98 01 1e 00 00 a1 61 00 00 ce 24 0c 84 01", NULL, 1, TW,
+    {"data keyed 2", "97 01 28 00 00 00 02 00", NULL, 1, SK, BRAID_ERR_RANGE},
+    {"task name with space", "99 01 1e 00 00 a3 61 20 62 00 00 00 00", NULL, 1, TW, BRAID_ERR_RANGE},
+    {"task timeout 604800001", "99 01 1e 00 00 a1 61 00 00 ce 24 0c 84 01 00", NULL, 1, TW,
      BRAID_ERR_RANGE},
     {"text of 1024 bytes is fine", NULL, b_text_1024, 0, TC, BRAID_OK},
     {"text of 1025 bytes", NULL, b_text_1025, 0, TC, BRAID_ERR_RANGE},
@@ -1332,10 +1336,10 @@ static const t_bad_t s_bad[] = {
     {"QUERIES with 1025 frames", "94 01 02 " J "00", NULL, 1025, CL, BRAID_ERR_FRAMES},
     {"QUERIES with 1024 frames is fine", "94 01 02 " J "00", NULL, 1024, CL, BRAID_OK},
     {"PARTIAL with 0 frames", "97 01 0b " J "00 00 00 00", NULL, 0, TC, BRAID_ERR_FRAMES},
-    {"TASK with 0 frames", "98 01 1e 00 00 a1 61 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
-    {"TASK with 2 frames", "98 01 1e 00 00 a1 61 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
-    {"DATA with 0 frames", "96 01 28 00 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
-    {"DATA with 1025 frames", "96 01 28 00 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
+    {"TASK with 0 frames", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
+    {"TASK with 2 frames", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
+    {"DATA with 0 frames", "97 01 28 00 00 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
+    {"DATA with 1025 frames", "97 01 28 00 00 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
     {"PING with 1 frame", "92 01 05", NULL, 1, CL, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},

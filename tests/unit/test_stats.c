@@ -112,10 +112,11 @@ test_members_in_order(void **state)
     assert_string_equal(json_object_iter_key(it), "grep.x-1");
     assert_int_equal(s_int(json_object_iter_value(it), "queued"), 0);
 
-    /*  dropped: every decode error but "ok", then stale, unknown, gaps.   */
+    /*  dropped: every decode error but "ok", then stale, forged, unknown,
+        gaps.                                                               */
     json_t *dropped = json_object_get(root, "dropped");
     assert_true(json_is_object(dropped));
-    assert_int_equal(json_object_size(dropped), BRAID_ERR_COUNT - 1 + 3);
+    assert_int_equal(json_object_size(dropped), BRAID_ERR_COUNT - 1 + 4);
     it = json_object_iter(dropped);
     for (int e = 1; e < BRAID_ERR_COUNT; e++, it = json_object_iter_next(dropped, it)) {
         assert_string_equal(json_object_iter_key(it), braid_err_name((braid_err_t) e));
@@ -124,6 +125,8 @@ test_members_in_order(void **state)
     }
     assert_string_equal(json_object_iter_key(it), "stale");
     assert_int_equal(s_int(dropped, "stale"), 1);
+    assert_string_equal(json_object_iter_key(json_object_iter_next(dropped, it)), "forged");
+    assert_int_equal(s_int(dropped, "forged"), 0);
     assert_int_equal(s_int(dropped, "unknown"), 2);
     assert_int_equal(s_int(dropped, "gaps"), 3);
     json_decref(root);
