@@ -122,7 +122,9 @@ def test_submit_resent_until_accept_with_its_queries():
                           timeout=1.5, deadline=60, retries=3, fail_fast=True)
             first = asyncio.ensure_future(_next(it))
             # No answer to the first SUBMIT: it comes again a second later.
-            await fb.until(lambda: len(fb.of(P.MSG_SUBMIT)) >= 2)
+            # (and its QUERIES, a message of their own that may be read a
+            # moment after it)
+            await fb.until(lambda: len(fb.of(P.MSG_SUBMIT)) >= 2 and len(fb.of(P.MSG_QUERIES)) >= 2)
             subs = fb.of(P.MSG_SUBMIT)
             assert subs[1][0] - subs[0][0] >= 0.9
             rid, sub = subs[0][1], subs[0][2]
