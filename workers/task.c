@@ -14,6 +14,8 @@ struct _braid_task_t {
     const braid_source_t *source;
     uint64_t resume;        /* first seq to send                           */
     uint64_t window;        /* send seq < window; 0 = no limit             */
+    uint64_t window_bytes;  /* send while bytes_sent < this; 0 = no limit  */
+    uint64_t bytes_sent;    /* payload bytes this attempt sent             */
     uint32_t timeout_msec;
     int64_t deadline;       /* timeout; 0 = none                           */
     braid_task_phase_t phase;
@@ -45,6 +47,7 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
     self->source = source;
     self->resume = msg->resume;
     self->window = msg->window;
+    self->window_bytes = msg->window_bytes;
     self->timeout_msec = msg->timeout_msec;
     self->phase = BRAID_TASK_QUEUED;
     self->query = *query_p;
@@ -136,8 +139,11 @@ s_room(const braid_task_t *self)
     return room > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) room;
 }
 
-/*  How many held partials the window lets leave now, at most
-    BRAID_MAX_BATCH.                                                       */
+/*  How many held partials the windows let leave now in one message, at
+    most BRAID_MAX_BATCH: none once the bytes sent reach the byte window;
+    else at most a quarter of the byte window (at least one partial), so
+    that several messages are in flight and the broker's grant, made at
+    half the window, arrives before the worker runs dry.                   */
 static size_t
 s_sendable(const braid_task_t *self)
 {
@@ -147,7 +153,22 @@ s_sendable(const braid_task_t *self)
         if (n > allowed)
             n = allowed;
     }
-    return n > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) n;
+    if (n > BRAID_MAX_BATCH)
+        n = BRAID_MAX_BATCH;
+    if (self->window_bytes && n > 0) {
+        if (self->bytes_sent >= self->window_bytes)
+            return 0;
+        uint64_t quarter = self->window_bytes / 4, bytes = 0;
+        size_t k = 0;
+        for (zframe_t *f = zmsg_first(self->outq); f && k < n; f = zmsg_next(self->outq)) {
+            bytes += zframe_size(f);
+            if (k > 0 && bytes > quarter)
+                break;
+            k++;
+        }
+        n = k;
+    }
+    return (size_t) n;
 }
 
 void
@@ -227,7 +248,7 @@ braid_task_silence(braid_task_t *self, int64_t now)
 }
 
 void
-braid_task_credit(braid_task_t *self, uint64_t window)
+braid_task_credit(braid_task_t *self, uint64_t window, uint64_t window_bytes)
 {
     /*  Credit is cumulative: a grant below the current one is stale.
         0 lifts the limit, as it does in TASK.                             */
@@ -235,6 +256,10 @@ braid_task_credit(braid_task_t *self, uint64_t window)
         self->window = 0;
     else if (self->window != 0 && window > self->window)
         self->window = window;
+    if (window_bytes == 0)
+        self->window_bytes = 0;
+    else if (self->window_bytes != 0 && window_bytes > self->window_bytes)
+        self->window_bytes = window_bytes;
 }
 
 void
@@ -308,6 +333,7 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
         zmsg_t *batch = braid_msg_take_frames(&self->outq, n);
         if (!batch)
             return -1;      /* out of memory: try again next pass          */
+        size_t bytes = zmsg_content_size(batch);
         braid_msg_t msg;
         braid_msg_init(&msg, BRAID_MSG_DATA);
         msg.task_id = self->id;
@@ -319,6 +345,7 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
             return -1;
         }
         self->sent_next += n;
+        self->bytes_sent += bytes;
     }
     return 0;
 }
