@@ -306,7 +306,11 @@ s_produce(braid_task_t *self, int64_t now)
         return;
     if (!self->outq && !(self->outq = zmsg_new()))
         return;             /* out of memory: try again next pass          */
-    size_t n = self->source->kind->produce(self->run, now, self->outq, room);
+    const braid_source_kind_t *kind = self->source->kind;
+    size_t n = kind->produce(self->run, now, self->outq, room);
+    /*  The output these partials came from is not news for the hold.      */
+    if (n > 0 && kind->fresh)
+        (void) kind->fresh(self->run);
     for (size_t i = 0; i < n; i++) {
         if (self->produced++ < self->resume) {
             zframe_t *frame = zmsg_pop(self->outq);
@@ -418,10 +422,10 @@ braid_task_pump(braid_task_t *self, int64_t now, bool thawed, braid_task_sink_t 
             them in its DONE, one message instead of two. More output, or
             the moment passing, lets them go.                              */
         bool fresh = kind->fresh && kind->fresh(self->run);
-        if (!self->hold_until)
-            self->hold_until = now + kind->hold_msec;
-        else if (fresh)
+        if (fresh)
             self->hold_until = now;
+        else if (!self->hold_until)
+            self->hold_until = now + kind->hold_msec;
         if (now < self->hold_until && !thawed)
             return BRAID_TASK_BUSY;
     }
