@@ -5,8 +5,11 @@
     Flag form:      NAME=TYPE[:SETTINGS]
         NAME=exec:TEMPLATE
         NAME=synthetic[:parts=N,size=B,delay_msec=D,fail=PREFIX,fail_first=N]
-    Config form:    source/NAME/type = TYPE, and the kind's keys beside it.
-    Each kind's header lists its settings (exec_source.h, synth_source.h).
+        NAME=http:URL
+    Config form:    source/NAME/type = TYPE, and the kind's keys beside it;
+    a key with sub-keys and no value (http's header section) gives each
+    sub-key to the kind as KEY/SUBKEY. Each kind's header lists its
+    settings (exec_source.h, synth_source.h, http_source.h).
 */
 
 #ifndef BRAID_SOURCE_H_INCLUDED
