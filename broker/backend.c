@@ -68,7 +68,7 @@ s_send_worker(braid_broker_t *self, s_worker_t *w, const braid_msg_t *msg)
 
 void
 braid_backend_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
-                    uint64_t window)
+                    uint64_t window, uint64_t window_bytes)
 {
     (void) job;
     braid_broker_t *self = arg;
@@ -80,6 +80,7 @@ braid_backend_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t atte
     msg.task_id = task_id;
     msg.attempts = attempt;
     msg.window = window;
+    msg.window_bytes = window_bytes;
     /*  A lost grant is repaired by the next one: credit is absolute.       */
     if (s_send_worker(self, w, &msg) != 0)
         braid_debug("cannot send credit worker=%s errno=%d", s_name(w), errno);
@@ -295,7 +296,8 @@ s_on_worker_heartbeat(braid_broker_t *self, s_worker_t *w, zmsg_t *payload)
             sending it again is harmless.                                   */
         uint64_t granted = braid_job_granted(sj->job, idx);
         if (slot->hb_seq == entry.next_seq && entry.next_seq == recv && granted > entry.next_seq)
-            braid_backend_grant(self, sj->job, entry.task_id, entry.attempt, granted);
+            braid_backend_grant(self, sj->job, entry.task_id, entry.attempt, granted,
+                                braid_job_granted_bytes(sj->job, idx));
         slot->hb_seq = entry.next_seq;
         slot->hb_recv = recv;
     }
@@ -423,6 +425,7 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
     msg.attempts = task->attempt;
     msg.resume = task->resume;
     msg.window = task->window;
+    msg.window_bytes = task->window_bytes;
     msg.timeout_msec = task->timeout_msec;
     braid_slot_t *slot = braid_slots_find(self->slots, task->task_id);
     int err = ENOMEM;

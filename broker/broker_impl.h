@@ -181,7 +181,7 @@ braid_backend_cancel_task(void *arg, uint64_t task_id, uint32_t attempt);
 /*  Grant task_id's attempt a window (a braid_job_credit_fn).               */
 void
 braid_backend_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
-                    uint64_t window);
+                    uint64_t window, uint64_t window_bytes);
 
 /*  What the scheduler's decisions send (TASK, and cancels for heads).      */
 extern const braid_sched_io_t braid_backend_sched_io;

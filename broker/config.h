@@ -27,6 +27,13 @@
 /*  The longest drain on SIGTERM (drain_msec, --drain): a day.              */
 #define BRAID_BROKER_MAX_DRAIN_MSEC 86400000u
 
+/*  Per-task credit windows (broker/window, broker/window_bytes): the bytes
+    bound memory (a task holds at most this much plus one batch in the
+    broker); the count only bounds tiny partials. Chosen by measurement,
+    see the README (Flow control).                                         */
+#define BRAID_BROKER_WINDOW 65536
+#define BRAID_BROKER_WINDOW_BYTES (1u << 20)
+
 /*  A named source policy from the config file.                             */
 typedef struct {
     char name[BRAID_MAX_NAME + 1];
@@ -48,6 +55,7 @@ typedef struct {
     uint32_t ack_timeout_msec;      /* TASK not acknowledged: again        */
     uint32_t drain_msec;            /* SIGTERM: drain this long at most    */
     uint32_t window;                /* per-task credit window, partials    */
+    uint64_t window_bytes;          /* ... and in payload bytes, 0 = none  */
     uint32_t max_slots_per_worker;  /* slots a HELLO may announce, at most */
     const char *secret_key;         /* CURVE: the broker's keypair, or NULL */
     const char *client_keys;        /* CURVE: dir of clients' public certs */

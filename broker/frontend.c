@@ -306,6 +306,8 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         serial = ++self->next_serial;
     if (ent) {
         ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
+        if (ent->sj.job)
+            braid_job_set_window_bytes(ent->sj.job, self->cfg.window_bytes);
         memcpy(ent->sj.gid, gid, sizeof gid);
         ent->client = zframe_dup(client);
         ent->accepted_msec = self->now;

@@ -16,6 +16,9 @@ typedef struct {
     uint64_t fwd;       /* partials emitted to the client                  */
     uint64_t parts;     /* part count of the end record                    */
     uint64_t granted;   /* window last granted to the worker               */
+    uint64_t brecv;     /* payload bytes the attempt sent                  */
+    uint64_t bfwd;      /* payload bytes emitted since the attempt started */
+    uint64_t bgranted;  /* byte window of the attempt, absolute; 0 = none  */
     uint32_t attempt;   /* current attempt, 0 before the first dispatch    */
     uint16_t retries;   /* counted retries so far                          */
     uint8_t state;      /* braid_task_state_t                              */
@@ -102,6 +105,7 @@ struct braid_job_t {
     uint32_t queries_done;      /* queries whose every task ended          */
     uint8_t *qended;            /* per query: its tasks ended (nsources > 1) */
     uint32_t window;            /* per-task credit window, 0 = none        */
+    uint64_t window_bytes;      /* ... in payload bytes, 0 = none          */
 
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */
@@ -285,6 +289,9 @@ braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *win
     *resume = t->recv;
     t->granted = self->window ? t->fwd + self->window : 0;
     *window = t->granted;
+    t->brecv = 0;
+    t->bfwd = 0;
+    t->bgranted = self->window_bytes;
     return t->attempt;
 }
 
@@ -380,13 +387,26 @@ braid_job_granted(braid_job_t *self, uint32_t idx)
     return idx < self->ntasks ? self->tasks[idx].granted : 0;
 }
 
+void
+braid_job_set_window_bytes(braid_job_t *self, uint64_t bytes)
+{
+    self->window_bytes = bytes;
+}
+
+uint64_t
+braid_job_granted_bytes(braid_job_t *self, uint32_t idx)
+{
+    return idx < self->ntasks ? self->tasks[idx].bgranted : 0;
+}
+
 bool
 braid_job_window_blocked(braid_job_t *self, uint32_t idx)
 {
-    if (idx >= self->ntasks || !self->window)
+    if (idx >= self->ntasks || (!self->window && !self->window_bytes))
         return false;
     s_task_t *t = &self->tasks[idx];
-    return t->state == BRAID_TASK_RUNNING && t->recv >= t->granted;
+    return t->state == BRAID_TASK_RUNNING && ((self->window && t->recv >= t->granted) ||
+                                              (t->bgranted && t->brecv >= t->bgranted));
 }
 
 uint64_t
@@ -487,6 +507,7 @@ braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, 
         zmsg_destroy(&msg);
         return BRAID_JOB_GAP;
     }
+    t->brecv += zmsg_content_size(msg);
     if (!t->buf) {
         t->buf = msg;
         msg = NULL;
@@ -586,6 +607,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         if (!batch)
             return -1;  /* out of memory: as if blocked, tried again later */
         size_t n = zmsg_size(batch);
+        size_t bytes = zmsg_content_size(batch);
         braid_msg_init(&msg, BRAID_MSG_PARTIAL);
         msg.query = idx / self->nsources;
         msg.source = idx % self->nsources;
@@ -595,12 +617,19 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
             return -1;
         }
         t->fwd += n;
-        /*  Return credit as partials leave: re-grant once half the window
-            is used, so the worker never waits on a round trip per part.    */
-        if (self->window && io->credit && t->state == BRAID_TASK_RUNNING &&
-            t->fwd + self->window >= t->granted + self->window / 2 + 1) {
-            t->granted = t->fwd + self->window;
-            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted);
+        t->bfwd += bytes;
+        /*  Return credit as partials leave: re-grant once half of either
+            window is used, so the worker never waits on a round trip.      */
+        bool count_due = self->window && t->fwd + self->window >= t->granted + self->window / 2 + 1;
+        bool bytes_due = self->window_bytes &&
+                         t->bfwd + self->window_bytes >= t->bgranted + self->window_bytes / 2 + 1;
+        if (io->credit && t->state == BRAID_TASK_RUNNING && (count_due || bytes_due)) {
+            if (self->window)
+                t->granted = t->fwd + self->window;
+            if (self->window_bytes)
+                t->bgranted = t->bfwd + self->window_bytes;
+            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted,
+                       t->bgranted);
         }
     }
     if (t->state != BRAID_TASK_DONE) {

@@ -31,7 +31,7 @@ typedef int(braid_job_emit_fn)(void *arg, braid_job_t *job, const braid_msg_t *m
 /*  Grant the running attempt of task_id the window (absolute seq limit):
     the caller tells the worker that holds it.                              */
 typedef void(braid_job_credit_fn)(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
-                                  uint64_t window);
+                                  uint64_t window, uint64_t window_bytes);
 
 /*  Fill in what the job does not know of task idx's END before it goes
     out: the job log fields (W, B, Q, U, X: who ran it last, when, how
@@ -151,6 +151,17 @@ braid_job_head(braid_job_t *self);
 /*  The window last granted to task idx's worker (0: none).                 */
 uint64_t
 braid_job_granted(braid_job_t *self, uint32_t idx);
+
+/*  Also bound each task's window in payload bytes (0: no byte bound, the
+    default): an attempt may send while the bytes it sent are below its
+    grant, which starts at bytes and is raised to forwarded + bytes once
+    half of it has gone to the client. Set before the first start.         */
+void
+braid_job_set_window_bytes(braid_job_t *self, uint64_t bytes);
+
+/*  The byte window last granted to task idx's running attempt (0: none).  */
+uint64_t
+braid_job_granted_bytes(braid_job_t *self, uint32_t idx);
 
 /*  True when task idx runs but may send nothing more until the client
     takes what is buffered: its window is used up.                          */

@@ -394,6 +394,7 @@ s_dispatch_one(braid_sched_t *self, braid_sched_job_t *sj, int64_t now_msec,
     if (!slot)
         return false;   /* out of memory: nothing started */
     task.attempt = braid_job_start(job, idx, &task.resume, &task.window);
+    task.window_bytes = braid_job_granted_bytes(job, idx);
     task.timeout_msec = braid_job_timeout_msec(job);
     if (!task.timeout_msec)
         task.timeout_msec = self->sources[gid].limiter.policy.timeout_msec;

@@ -54,6 +54,7 @@ typedef struct {
     uint32_t attempt;
     uint64_t resume;            /* first seq the worker must send          */
     uint64_t window;            /* credit: seq < window; 0 = none          */
+    uint64_t window_bytes;      /* credit in payload bytes; 0 = none       */
     uint32_t timeout_msec;      /* the job's, else its source's; 0 = none  */
 } braid_sched_task_t;
 

@@ -84,6 +84,7 @@ static const s_field_t s_fields[] = {
     F_('l', K_U32, slots, 1, BRAID_MAX_SLOTS),
     F_('w', K_U64, window, 0, UINT64_MAX),
     F_('r', K_U64, resume, 0, UINT64_MAX),
+    F_('b', K_U64, window_bytes, 0, UINT64_MAX),
     F_('E', K_TEXT, text, 0, BRAID_MAX_TEXT),
     F_('N', K_NAME, name, 1, BRAID_MAX_NAME),
     F_('S', K_NAMES, sources, 1, BRAID_MAX_SOURCES),

@@ -154,6 +154,8 @@ typedef struct {
     uint32_t slots;                 /* l: worker's concurrent slots         */
     uint64_t window;                /* w: task credit, seq < window; 0=none */
     uint64_t resume;                /* r: first seq the worker must send    */
+    uint64_t window_bytes;          /* b: task credit in payload bytes of the
+                                           attempt, absolute; 0 = none         */
     uint32_t exit_value;            /* X: exit status (128+N: signal N), the
                                            HTTP status, or 0                   */
     uint32_t retry_after_msec;      /* A: retry no sooner than this, 0=any  */

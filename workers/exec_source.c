@@ -417,7 +417,9 @@ static bool
 s_fresh(void *run)
 {
     s_run_t *self = run;
-    bool fresh = self->fresh;
+    /*  Output read but not yet taken counts: it is there already, and the
+        source is not read again until it is taken (no event would come).  */
+    bool fresh = self->fresh || braid_child_pending(self->child);
     self->fresh = false;
     return fresh;
 }

@@ -126,8 +126,10 @@ typedef struct {
     void (*ready)(void *run, int what, short revents, int64_t now);
     /*  Append at most max partials (max > 0) to out. Returns how many.     */
     size_t (*produce)(void *run, int64_t now, zmsg_t *out, size_t max);
-    /*  True once after output arrived (since the last call) that produce()
-        will give: held partials need not wait for more. NULL hook: never.  */
+    /*  True when output arrived since the last call, or is read and not yet
+        taken, that produce() will give: held partials need not wait for
+        more. Called after each produce() that gave partials, so that their
+        own output does not count. NULL hook: never.                        */
     bool (*fresh)(void *run);
     /*  Timers and state changes that need no descriptor; then how the run
         stands. room is how many partials the task would take now. After

@@ -15,6 +15,8 @@ struct _braid_task_t {
     uint64_t resume;        /* first seq to send                           */
     uint64_t token;         /* the TASK's z, echoed in DATA and DONE       */
     uint64_t window;        /* send seq < window; 0 = no limit             */
+    uint64_t window_bytes;  /* send while bytes_sent < this; 0 = no limit  */
+    uint64_t bytes_sent;    /* payload bytes this attempt sent             */
     uint32_t timeout_msec;
     int64_t deadline;       /* timeout; 0 = none                           */
     braid_task_phase_t phase;
@@ -47,6 +49,7 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
     self->source = source;
     self->resume = msg->resume;
     self->window = msg->window;
+    self->window_bytes = msg->window_bytes;
     self->timeout_msec = msg->timeout_msec;
     self->phase = BRAID_TASK_QUEUED;
     self->query = *query_p;
@@ -138,8 +141,11 @@ s_room(const braid_task_t *self)
     return room > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) room;
 }
 
-/*  How many held partials the window lets leave now, at most
-    BRAID_MAX_BATCH.                                                       */
+/*  How many held partials the windows let leave now in one message, at
+    most BRAID_MAX_BATCH: none once the bytes sent reach the byte window;
+    else at most a quarter of the byte window (at least one partial), so
+    that several messages are in flight and the broker's grant, made at
+    half the window, arrives before the worker runs dry.                   */
 static size_t
 s_sendable(const braid_task_t *self)
 {
@@ -149,7 +155,22 @@ s_sendable(const braid_task_t *self)
         if (n > allowed)
             n = allowed;
     }
-    return n > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) n;
+    if (n > BRAID_MAX_BATCH)
+        n = BRAID_MAX_BATCH;
+    if (self->window_bytes && n > 0) {
+        if (self->bytes_sent >= self->window_bytes)
+            return 0;
+        uint64_t quarter = self->window_bytes / 4, bytes = 0;
+        size_t k = 0;
+        for (zframe_t *f = zmsg_first(self->outq); f && k < n; f = zmsg_next(self->outq)) {
+            bytes += zframe_size(f);
+            if (k > 0 && bytes > quarter)
+                break;
+            k++;
+        }
+        n = k;
+    }
+    return (size_t) n;
 }
 
 void
@@ -230,7 +251,7 @@ braid_task_silence(braid_task_t *self, int64_t now)
 }
 
 void
-braid_task_credit(braid_task_t *self, uint64_t window)
+braid_task_credit(braid_task_t *self, uint64_t window, uint64_t window_bytes)
 {
     /*  Credit is cumulative: a grant below the current one is stale.
         0 lifts the limit, as it does in TASK.                             */
@@ -238,6 +259,10 @@ braid_task_credit(braid_task_t *self, uint64_t window)
         self->window = 0;
     else if (self->window != 0 && window > self->window)
         self->window = window;
+    if (window_bytes == 0)
+        self->window_bytes = 0;
+    else if (self->window_bytes != 0 && window_bytes > self->window_bytes)
+        self->window_bytes = window_bytes;
 }
 
 void
@@ -284,7 +309,11 @@ s_produce(braid_task_t *self, int64_t now)
         return;
     if (!self->outq && !(self->outq = zmsg_new()))
         return;             /* out of memory: try again next pass          */
-    size_t n = self->source->kind->produce(self->run, now, self->outq, room);
+    const braid_source_kind_t *kind = self->source->kind;
+    size_t n = kind->produce(self->run, now, self->outq, room);
+    /*  The output these partials came from is not news for the hold.      */
+    if (n > 0 && kind->fresh)
+        (void) kind->fresh(self->run);
     for (size_t i = 0; i < n; i++) {
         if (self->produced++ < self->resume) {
             zframe_t *frame = zmsg_pop(self->outq);
@@ -311,6 +340,7 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
         zmsg_t *batch = braid_msg_take_frames(&self->outq, n);
         if (!batch)
             return -1;      /* out of memory: try again next pass          */
+        size_t bytes = zmsg_content_size(batch);
         braid_msg_t msg;
         braid_msg_init(&msg, BRAID_MSG_DATA);
         msg.task_id = self->id;
@@ -323,6 +353,7 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
             return -1;
         }
         self->sent_next += n;
+        self->bytes_sent += bytes;
     }
     return 0;
 }
@@ -396,10 +427,10 @@ braid_task_pump(braid_task_t *self, int64_t now, bool thawed, braid_task_sink_t 
             them in its DONE, one message instead of two. More output, or
             the moment passing, lets them go.                              */
         bool fresh = kind->fresh && kind->fresh(self->run);
-        if (!self->hold_until)
-            self->hold_until = now + kind->hold_msec;
-        else if (fresh)
+        if (fresh)
             self->hold_until = now;
+        else if (!self->hold_until)
+            self->hold_until = now + kind->hold_msec;
         if (now < self->hold_until && !thawed)
             return BRAID_TASK_BUSY;
     }

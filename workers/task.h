@@ -116,10 +116,11 @@ braid_task_abort(braid_task_t *self, braid_status_t status, bool transient, cons
 bool
 braid_task_silence(braid_task_t *self, int64_t now);
 
-/*  TASK_CREDIT: a new absolute window (0 lifts the limit; a grant below
-    the current one is stale and ignored).                                 */
+/*  TASK_CREDIT: new absolute windows, in partials and in payload bytes of
+    this attempt (0 lifts a limit; a grant below the current one is stale
+    and ignored).                                                          */
 void
-braid_task_credit(braid_task_t *self, uint64_t window);
+braid_task_credit(braid_task_t *self, uint64_t window, uint64_t window_bytes);
 
 /*  Add the descriptors its run waits on (source_kind.h's fds hook).       */
 void

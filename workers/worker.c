@@ -215,7 +215,7 @@ s_on_credit(braid_worker_t *self, const braid_msg_t *msg)
 {
     braid_task_t *task = braid_tasks_find(self->tasks, msg->task_id, msg->attempts);
     if (task)
-        braid_task_credit(task, msg->window);
+        braid_task_credit(task, msg->window, msg->window_bytes);
     else
         braid_debug("credit for unknown task id=%llu attempt=%u",
                     (unsigned long long) msg->task_id, msg->attempts);

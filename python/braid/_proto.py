@@ -91,8 +91,8 @@ MESSAGES = {
     21: ("WHEARTBEAT", "", 1, 1, CH_WORKER),
     22: ("BYE", "", 0, 0, CH_WORKER),
     23: ("TASK_ACK", "ka", 0, 0, CH_WORKER),
-    30: ("TASK", "kaNrwtz", 1, 1, CH_TO_WORKER),
-    31: ("TASK_CREDIT", "kaw", 0, 0, CH_TO_WORKER),
+    30: ("TASK", "kaNrwtbz", 1, 1, CH_TO_WORKER),
+    31: ("TASK_CREDIT", "kawb", 0, 0, CH_TO_WORKER),
     32: ("TASK_CANCEL", "ka", 0, 0, CH_TO_WORKER),
     33: ("BHEARTBEAT", "", 0, 0, CH_TO_WORKER),
     34: ("RESET", "", 0, 0, CH_TO_WORKER),
@@ -154,6 +154,7 @@ FIELDS = {
     "l": ("slots", "u", 1, MAX_SLOTS),
     "w": ("window", "u", 0, U64),
     "r": ("resume", "u", 0, U64),
+    "b": ("window_bytes", "u", 0, U64),
     "E": ("text", "text", 0, MAX_TEXT),
     "N": ("name", "name", 1, MAX_NAME),
     "S": ("sources", "names", 1, MAX_SOURCES),
@@ -195,7 +196,7 @@ class Msg:
     job_id = b"\0" * 16
     order = max_inflight = timeout_msec = flags = deadline_msec = retries = transient = 0
     count = credit = first = out_seq = query = source = seq = status = parts = attempts = 0
-    code = task_id = slots = window = resume = 0
+    code = task_id = slots = window = resume = window_bytes = 0
     exit_value = retry_after_msec = started_msec = queue_msec = run_msec = keyed = pid = token = 0
     text = ""
     name = ""

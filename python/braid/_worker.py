@@ -44,6 +44,7 @@ back (DONE cancelled, g = 1: the broker runs them elsewhere), sends BYE.
 import asyncio
 import collections
 import inspect
+import itertools
 import os
 import socket
 import time
@@ -84,6 +85,8 @@ class _Task:
         self.token = msg.token          # TASK z, echoed in DATA and DONE
         self.resume = msg.resume
         self.window = msg.window        # send seq < window; 0: no limit
+        self.window_bytes = msg.window_bytes    # send while bytes_sent < it; 0: none
+        self.bytes_sent = 0             # payload bytes this attempt sent
         self.timeout_msec = msg.timeout_msec
         self.query = query
         self.source = None
@@ -426,6 +429,10 @@ class Worker:
             task.window = 0
         elif task.window != 0 and msg.window > task.window:
             task.window = msg.window
+        if msg.window_bytes == 0:
+            task.window_bytes = 0
+        elif task.window_bytes != 0 and msg.window_bytes > task.window_bytes:
+            task.window_bytes = msg.window_bytes
         self._wake_task(task)
 
     def _on_cancel(self, msg):
@@ -653,7 +660,20 @@ class Worker:
         n = len(task.outq)
         if task.window:
             n = min(n, max(0, task.window - task.sent_next))
-        return min(n, P.MAX_BATCH)
+        n = min(n, P.MAX_BATCH)
+        if task.window_bytes and n:
+            # PROTOCOL.md: nothing once the bytes sent reach b; a message
+            # carries at most b / 4 bytes (at least one partial).
+            if task.bytes_sent >= task.window_bytes:
+                return 0
+            quarter, total, k = task.window_bytes // 4, 0, 0
+            for part in itertools.islice(task.outq, n):
+                total += len(part)
+                if k > 0 and total > quarter:
+                    break
+                k += 1
+            n = k
+        return n
 
     def _flush(self, task):
         """DATA as far as the window allows; an ended task keeps the last
@@ -671,6 +691,7 @@ class Worker:
                         token=task.token)
             if self._push.try_send(msg, batch):
                 task.sent_next += n
+                task.bytes_sent += sum(len(part) for part in batch)
                 if task.state == _RUN:
                     self._wake_task(task)
                 continue

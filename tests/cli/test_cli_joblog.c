@@ -220,7 +220,7 @@ s_check_joblog(t_fix_t *t, bool last_ok[S_QUERIES], int lines[S_QUERIES])
                               "\tBytes\tStatus\tExitval\tSource\tQuery");
     int n = 0;
     while ((line = strtok_r(NULL, "\n", &save))) {
-        char *field[12];
+        char *field[12] = {0};
         int nf = 0;
         for (char *p = line; p && nf < 12; nf++) {
             field[nf] = p;

@@ -41,6 +41,7 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
         case 'l': m->slots = max ? BRAID_MAX_SLOTS : 4; break;
         case 'w': m->window = max ? UINT64_MAX : 16; break;
         case 'r': m->resume = max ? UINT64_MAX : 0; break;
+        case 'b': m->window_bytes = max ? UINT64_MAX : 1u << 20; break;
         case 'E':
             if (max)
                 memset(m->text, 'e', BRAID_MAX_TEXT);

@@ -50,7 +50,8 @@ test_defaults(void **state)
     assert_int_equal(cfg.max_tasks_per_job, BRAID_MAX_QUERIES);
     assert_int_equal(cfg.heartbeat_msec, 1000);
     assert_int_equal(cfg.drain_msec, 30000);
-    assert_int_equal(cfg.window, 256);
+    assert_int_equal(cfg.window, BRAID_BROKER_WINDOW);
+    assert_int_equal(cfg.window_bytes, BRAID_BROKER_WINDOW_BYTES);
     assert_int_equal(cfg.npolicies, 0);
     assert_null(cfg.metrics);                   /* no endpoint unless asked */
     assert_int_equal(cfg.default_policy.retries, 2);
@@ -108,9 +109,10 @@ static const struct {
     const char *text;
     const char *error;
 } s_bad[] = {
-    {"broker\n    window = 0\n", ":2: window must be an integer in 1..65536"},
-    {"broker\n    window = \"\"\n", ":2: window must be an integer in 1..65536"},
-    {"broker\n    window = -1\n", ":2: window must be an integer in 1..65536"},
+    {"broker\n    window = 0\n", ":2: window must be an integer in 1..1000000"},
+    {"broker\n    window = \"\"\n", ":2: window must be an integer in 1..1000000"},
+    {"broker\n    window_bytes = 4294967297\n", ":2: window_bytes must be an integer in 0..4294967296"},
+    {"broker\n    window = -1\n", ":2: window must be an integer in 1..1000000"},
     {"broker\n    drain_msec = 86400001\n", ":2: drain_msec must be an integer in 0..86400000"},
     {"broker\n    max_tasks_per_job = 10000001\n",
      ":2: max_tasks_per_job must be an integer in 1..10000000"},

@@ -441,15 +441,17 @@ test_queries_rules(void **state)
 /*  ---------------------------------------------------------------------
     Retries, restarts, credit windows                                      */
 
-static uint64_t s_granted;
+static uint64_t s_granted, s_granted_bytes;
 static int s_grants;
 static void
-s_on_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, uint64_t window)
+s_on_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, uint64_t window,
+           uint64_t window_bytes)
 {
     (void) arg;
     assert_int_equal(task_id >> 32, braid_job_serial(job));
     assert_int_equal(attempt, braid_job_attempt(job, (uint32_t) task_id));
     s_granted = window;
+    s_granted_bytes = window_bytes;
     s_grants++;
 }
 
@@ -568,6 +570,44 @@ test_retry_limits_and_fail_policy(void **state)
     braid_job_destroy(&job);
 }
 
+/*  A byte window: regranted once half of it has left (before it runs dry),
+    and a task whose bytes reached the grant is window-blocked even though
+    its count window is far from used.                                     */
+static void
+test_byte_windows_move_and_block(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 3, 100, 1000);
+    braid_job_set_window_bytes(job, 8);
+    s_add_queries(job, 0, 1);
+    uint64_t resume, window;
+    uint32_t a = braid_job_start(job, 0, &resume, &window);
+    assert_int_equal(window, 1000);
+    assert_int_equal(braid_job_granted_bytes(job, 0), 8);
+    const braid_job_io_t io = {s_record, s_on_grant, NULL};
+    s_sink_t sink = {0};
+    s_grants = 0;
+    s_feed(job, 0, a, 0, 3);            /* 3 bytes of 8: no grant yet     */
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 0);
+    s_feed(job, 0, a, 3, 2);            /* 5 of 8: past half, regranted   */
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 1);
+    assert_int_equal(s_granted_bytes, 13);      /* 5 forwarded + 8         */
+    assert_int_equal(s_granted, 1005);
+    assert_false(braid_job_window_blocked(job, 0));
+    /*  A slow client: the bytes reach the grant, the task is blocked.     */
+    braid_job_credit(job, 0);
+    sink.refuse_every = 1;
+    s_feed(job, 0, a, 5, 8);
+    braid_job_pump(job, &io, &sink);
+    assert_int_equal(s_grants, 1);
+    assert_true(braid_job_window_blocked(job, 0));
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 static void
 test_windows_move_as_partials_leave(void **state)
 {
@@ -615,6 +655,7 @@ main(void)
         cmocka_unit_test(test_retry_restart_announces),
         cmocka_unit_test(test_retry_limits_and_fail_policy),
         cmocka_unit_test(test_windows_move_as_partials_leave),
+        cmocka_unit_test(test_byte_windows_move_and_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

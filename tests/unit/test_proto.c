@@ -141,6 +141,7 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
     case 'l': m->slots = v == V_GOLD ? 8 : max ? 65535 : 1; break;
     case 'w': m->window = v == V_GOLD ? 0 : max ? UINT64_MAX : 0; break;
     case 'r': m->resume = v == V_GOLD ? 255 : max ? UINT64_MAX : 0; break;
+    case 'b': m->window_bytes = v == V_GOLD ? 1048576 : max ? UINT64_MAX : 0; break;
     case 'E':
         if (v == V_GOLD)
             strcpy(m->text, "oops");
@@ -255,6 +256,7 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'l': assert_int_equal(a->slots, b->slots); break;
         case 'w': assert_int_equal(a->window, b->window); break;
         case 'r': assert_int_equal(a->resume, b->resume); break;
+        case 'b': assert_int_equal(a->window_bytes, b->window_bytes); break;
         case 'E': assert_string_equal(a->text, b->text); break;
         case 'N': assert_string_equal(a->name, b->name); break;
         case 'S':
@@ -718,9 +720,11 @@ static const t_golden_t s_golden[] = {
     {21, BRAID_CH_WORKER, 1, 1, "92 01 15"},    /* 1 frame: the task list */
     {22, BRAID_CH_WORKER, 0, 0, "92 01 16"},
     {23, BRAID_CH_WORKER, 0, 0, "94 01 17 " K "03"},
-    /*  TASK kaNrwtz, DATA kaehz, DONE kaxpgEXAhz: z the attempt's token.  */
-    {30, BRAID_CH_TO_WORKER, 1, 1, "99 01 1e " K "03 " N_ "cc ff 00 cd 75 30 " Z_},
-    {31, BRAID_CH_TO_WORKER, 0, 0, "95 01 1f " K "03 00"},
+    /*  TASK kaNrwtbz, DATA kaehz, DONE kaxpgEXAhz: b the byte window
+        (1 MiB), z the attempt's token.                                     */
+    {30, BRAID_CH_TO_WORKER, 1, 1,
+     "9a 01 1e " K "03 " N_ "cc ff 00 cd 75 30 ce 00 10 00 00 " Z_},
+    {31, BRAID_CH_TO_WORKER, 0, 0, "96 01 1f " K "03 00 ce 00 10 00 00"},
     {32, BRAID_CH_TO_WORKER, 0, 0, "94 01 20 " K "03"},
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
@@ -1115,7 +1119,7 @@ static const t_bad_t s_bad[] = {
     {"PONG on CLIENT", "92 01 0f", NULL, 0, CL, BRAID_ERR_CHANNEL},
     {"HELLO on TO_WORKER", HELLO_HEAD "a1 77 01 91 a1 61" HELLO_KHPV, NULL, 0, TW, BRAID_ERR_CHANNEL},
     {"DATA on WORKER", "97 01 28 00 00 00 00 00", NULL, 1, WK, BRAID_ERR_CHANNEL},
-    {"TASK on SINK", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
+    {"TASK on SINK", "9a 01 1e 00 00 a1 61 00 00 00 00 00", NULL, 1, SK, BRAID_ERR_CHANNEL},
     {"channel 0", "92 01 05", NULL, 0, (braid_channel_t) 0, BRAID_ERR_CHANNEL},
     {"RESTART on CLIENT", "97 01 11 " J "00 00 00 00", NULL, 0, CL, BRAID_ERR_CHANNEL},
     {"TASK_ACK on SINK", "94 01 17 00 00", NULL, 0, SK, BRAID_ERR_CHANNEL},
@@ -1286,8 +1290,8 @@ static const t_bad_t s_bad[] = {
     {"hello flag 3 is fine", HELLO_HEAD "a1 77 01 91 a1 61 91 03 a0 00 a0", NULL, 0, WK, BRAID_OK},
     {"hello host of 256", NULL, b_host_256, 0, WK, BRAID_ERR_RANGE},
     {"data keyed 2", "97 01 28 00 00 00 02 00", NULL, 1, SK, BRAID_ERR_RANGE},
-    {"task name with space", "99 01 1e 00 00 a3 61 20 62 00 00 00 00", NULL, 1, TW, BRAID_ERR_RANGE},
-    {"task timeout 604800001", "99 01 1e 00 00 a1 61 00 00 ce 24 0c 84 01 00", NULL, 1, TW,
+    {"task name with space", "9a 01 1e 00 00 a3 61 20 62 00 00 00 00 00", NULL, 1, TW, BRAID_ERR_RANGE},
+    {"task timeout 604800001", "9a 01 1e 00 00 a1 61 00 00 ce 24 0c 84 01 00 00", NULL, 1, TW,
      BRAID_ERR_RANGE},
     {"text of 1024 bytes is fine", NULL, b_text_1024, 0, TC, BRAID_OK},
     {"text of 1025 bytes", NULL, b_text_1025, 0, TC, BRAID_ERR_RANGE},
@@ -1336,8 +1340,8 @@ static const t_bad_t s_bad[] = {
     {"QUERIES with 1025 frames", "94 01 02 " J "00", NULL, 1025, CL, BRAID_ERR_FRAMES},
     {"QUERIES with 1024 frames is fine", "94 01 02 " J "00", NULL, 1024, CL, BRAID_OK},
     {"PARTIAL with 0 frames", "97 01 0b " J "00 00 00 00", NULL, 0, TC, BRAID_ERR_FRAMES},
-    {"TASK with 0 frames", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
-    {"TASK with 2 frames", "99 01 1e 00 00 a1 61 00 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
+    {"TASK with 0 frames", "9a 01 1e 00 00 a1 61 00 00 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
+    {"TASK with 2 frames", "9a 01 1e 00 00 a1 61 00 00 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
     {"DATA with 0 frames", "97 01 28 00 00 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
     {"DATA with 1025 frames", "97 01 28 00 00 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
     {"PING with 1 frame", "92 01 05", NULL, 1, CL, BRAID_ERR_FRAMES},

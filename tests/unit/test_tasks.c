@@ -352,19 +352,54 @@ test_window_and_credit(void **state)
     assert_int_equal(entry.attempt, 3);
     assert_int_equal(entry.next_seq, 2);
 
-    braid_task_credit(task, 1);             /* stale: ignored              */
+    braid_task_credit(task, 1, 0);             /* stale: ignored              */
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 1);
-    braid_task_credit(task, 4);
+    braid_task_credit(task, 4, 0);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     s_expect_sent(&fake, 1, BRAID_MSG_DATA, 2, 2, "q 2\n");
-    braid_task_credit(task, 0);             /* 0 lifts the limit           */
+    braid_task_credit(task, 0, 0);             /* 0 lifts the limit           */
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
     assert_int_equal(fake.nsent, 3);
     s_expect_sent(&fake, 2, BRAID_MSG_DONE, 5, 1, "q 4\n");
     braid_task_destroy(&task);
     braid_task_destroy(&task);
     assert_null(task);
+    braid_source_destroy(&synth);
+}
+
+/*  A byte window: a message at most a quarter of it (at least one
+    partial), nothing more once the bytes sent reach it, the rest after a
+    grant raises it.                                                       */
+static void
+test_byte_window(void **state)
+{
+    (void) state;
+    braid_source_t *synth = s_synth("x=synthetic:parts=5,size=4");
+    braid_msg_t msg;
+    braid_msg_init(&msg, BRAID_MSG_TASK);
+    msg.task_id = 9;
+    msg.attempts = 1;
+    msg.window = 100;
+    msg.window_bytes = 6;
+    zframe_t *query = zframe_new("q", 1);
+    braid_task_t *task = braid_task_new(&msg, synth, &query);
+    assert_non_null(task);
+    s_sink_t fake;
+    braid_task_sink_t sink = s_sink(&fake);
+    braid_task_start(task, NULL, 0);
+    assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
+    assert_int_equal(fake.nsent, 2);        /* 4 bytes, then 8 >= 6: shut  */
+    s_expect_sent(&fake, 0, BRAID_MSG_DATA, 0, 1, "q 0\n");
+    s_expect_sent(&fake, 1, BRAID_MSG_DATA, 1, 1, "q 1\n");
+    braid_task_credit(task, 100, 5);        /* stale: ignored              */
+    assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
+    assert_int_equal(fake.nsent, 2);
+    braid_task_credit(task, 100, 64);       /* quarter 16: 3 partials fit  */
+    assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
+    assert_int_equal(fake.nsent, 3);
+    s_expect_sent(&fake, 2, BRAID_MSG_DONE, 5, 3, "q 2\n");
+    braid_task_destroy(&task);
     braid_source_destroy(&synth);
 }
 
@@ -392,7 +427,7 @@ test_resume(void **state)
     braid_task_start(task, NULL, 0);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_int_equal(fake.nsent, 0);
-    braid_task_credit(task, 5);
+    braid_task_credit(task, 5, 0);
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_DONE);
     s_expect_sent(&fake, 0, BRAID_MSG_DONE, 5, 1, "q 4\n");
     braid_task_destroy(&task);
@@ -420,7 +455,7 @@ test_sink_refuses(void **state)
     assert_int_equal(fake.nsent, 1);        /* the same batch, seq 0       */
     s_expect_sent(&fake, 0, BRAID_MSG_DATA, 0, 2, "q 0\n");
     /*  DONE refused too, then sent.                                       */
-    braid_task_credit(task, 10);
+    braid_task_credit(task, 10, 0);
     fake.refuse = 1;
     assert_int_equal(braid_task_pump(task, 0, false, &sink), BRAID_TASK_BUSY);
     assert_true(sink.blocked);
@@ -573,6 +608,7 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_slots_freed_by_done),
         cmocka_unit_test(test_window_and_credit),
+        cmocka_unit_test(test_byte_window),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_sink_refuses),
         cmocka_unit_test(test_cancel_timeout_unknown),
