@@ -99,6 +99,7 @@ static const s_field_t s_fields[] = {
     F_('H', K_TEXT, host, 0, BRAID_MAX_HOST),
     F_('V', K_TEXT, version, 0, BRAID_MAX_VERSION),
     F_('K', K_FLAGS, source_flags, 0, BRAID_MAX_SOURCES),
+    F_('D', K_U64, duplicates, 0, UINT64_MAX),
 };
 
 static const s_field_t *
@@ -453,7 +454,9 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
         err = BRAID_ERR_RANGE;
         goto done;
     }
-    if (nframes < def->min_frames || nframes > def->max_frames)
+    /*  A keyed DATA or DONE carries its keys frame after the partials.    */
+    size_t keys = msg->keyed ? 1 : 0;
+    if (nframes < def->min_frames + keys || nframes > def->max_frames + keys)
         err = BRAID_ERR_FRAMES;
 done:
     msgpack_zone_clear(zone);

@@ -8,6 +8,7 @@
 */
 
 #include "braid_msg.h"
+#include "braid_keys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -103,6 +104,10 @@ braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t chann
     for (size_t i = 1; e == BRAID_OK && i < nframes; i++)
         if (!braid_msg_payload_fits(msg->type, zmq_msg_size(&frames[i])))
             e = BRAID_ERR_FRAME_SIZE;
+    /*  The keys frame is the last; the partials are the frames before it. */
+    if (e == BRAID_OK && msg->keyed)
+        e = braid_keys_decode(zmq_msg_data(&frames[nframes - 1]),
+                              zmq_msg_size(&frames[nframes - 1]), nframes - 2, NULL);
     return e;
 }
 
@@ -181,7 +186,7 @@ int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
 {
-    const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_BATCH;
+    const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_FRAMES;
     *err = BRAID_OK;
     if (routing_id)
         *routing_id = NULL;
@@ -238,6 +243,10 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             e = BRAID_ERR_FRAME_SIZE;
             break;
         }
+    if (e == BRAID_OK && msg->keyed) {
+        zframe_t *keys = zmsg_last(body);
+        e = braid_keys_decode(zframe_data(keys), zframe_size(keys), zmsg_size(body) - 1, NULL);
+    }
     zmq_msg_close(&header);
     if (e != BRAID_OK) {
         zmsg_destroy(&body);
