@@ -4,6 +4,7 @@
 
 #include "broker_impl.h"
 
+#include "braid_keys.h"
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
@@ -156,6 +157,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     snprintf(w->name, sizeof w->name, "%s", msg->name);
     w->last_seen_msec = self->now;
     uint16_t gids[BRAID_MAX_SOURCES];
+    uint8_t flags[BRAID_MAX_SOURCES];
     uint32_t ngids = 0;
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     for (uint32_t i = 0; i < msg->nsources; i++) {
@@ -166,6 +168,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
             braid_warning("source table full, ignoring source=%s worker=%s", name, w->name);
             continue;
         }
+        flags[ngids] = (uint8_t) msg->source_flags[i];
         gids[ngids++] = (uint16_t) id;
         if (i)
             strcat(list, ",");
@@ -176,6 +179,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         s_worker_free(&w);
         return;
     }
+    braid_sched_worker_set_flags(self->sched, w->number, flags);
     zhashx_insert(self->workers_by_rid, w->key, w);
     braid_info("worker joined name=%s slots=%u sources=%s", w->name, msg->slots, list);
 }
@@ -405,8 +409,19 @@ braid_backend_on_result(braid_broker_t *self)
     }
     braid_job_t *job = sj->job;
     uint32_t idx = braid_task_index(msg.task_id);
+    /*  A keyed result's last frame is its keys frame (checked on receive):
+        the job keeps the keys, the client never sees the frame.           */
+    static braid_key_t keys[BRAID_MAX_BATCH];
+    zframe_t *keys_frame = msg.keyed ? zmsg_last(payload) : NULL;
+    if (keys_frame) {
+        zmsg_remove(payload, keys_frame);
+        if (braid_keys_decode(zframe_data(keys_frame), zframe_size(keys_frame),
+                              zmsg_size(payload), keys) != BRAID_OK)
+            zframe_destroy(&keys_frame);    /* cannot be: checked on receive */
+    }
     if (msg.type == BRAID_MSG_DATA) {
-        braid_job_result_t result = braid_job_data(job, idx, msg.attempts, msg.seq, &payload);
+        braid_job_result_t result = braid_job_data_keyed(job, idx, msg.attempts, msg.seq, &payload,
+                                                         keys_frame ? keys : NULL);
         if (result == BRAID_JOB_STALE)
             self->counters.stale++;
         else if (result == BRAID_JOB_GAP) {
@@ -421,7 +436,8 @@ braid_backend_on_result(braid_broker_t *self)
         size_t n = zmsg_size(payload);
         if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
             if (msg.parts < n ||
-                braid_job_data(job, idx, msg.attempts, msg.parts - n, &payload) == BRAID_JOB_GAP) {
+                braid_job_data_keyed(job, idx, msg.attempts, msg.parts - n, &payload,
+                                     keys_frame ? keys : NULL) == BRAID_JOB_GAP) {
                 self->counters.gaps++;
                 braid_warning("result stream gap job=%s task=%u", braid_frontend_job_key(sj),
                               idx);
@@ -429,6 +445,7 @@ braid_backend_on_result(braid_broker_t *self)
         }
         s_on_done(self, sj, &msg);
     }
+    zframe_destroy(&keys_frame);
     zmsg_destroy(&payload);
     braid_frontend_job_pump(self, sj);
 }

@@ -1,6 +1,8 @@
 /*  job.c - one client job: queries, tasks, and the ordered merge.          */
 
 #include "job.h"
+#include "merge.h"
+#include "taskheap.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -24,48 +26,6 @@ typedef struct {
     uint8_t restart;    /* a RESTART record must precede its partials      */
     uint8_t ready;      /* taken back and ready for dispatch               */
 } s_task_t;
-
-/*  A min-heap of task indices, lowest first: a task taken back runs again
-    in the order of a sequential run, so a head of line is never queued
-    behind its own job's later tasks. Each task is in one at most once.    */
-typedef struct {
-    uint32_t *heap;
-    uint64_t cap, len;
-} s_pq_t;
-
-static void
-s_pq_push(s_pq_t *pq, uint32_t idx)
-{
-    uint64_t i = pq->len++;
-    while (i > 0) {
-        uint64_t parent = (i - 1) / 2;
-        if (pq->heap[parent] <= idx)
-            break;
-        pq->heap[i] = pq->heap[parent];
-        i = parent;
-    }
-    pq->heap[i] = idx;
-}
-
-static void
-s_pq_pop(s_pq_t *pq)
-{
-    uint32_t last = pq->heap[--pq->len];
-    uint64_t i = 0;
-    for (;;) {
-        uint64_t child = 2 * i + 1;
-        if (child >= pq->len)
-            break;
-        if (child + 1 < pq->len && pq->heap[child + 1] < pq->heap[child])
-            child++;
-        if (last <= pq->heap[child])
-            break;
-        pq->heap[i] = pq->heap[child];
-        i = child;
-    }
-    if (pq->len)
-        pq->heap[i] = last;
-}
 
 struct braid_job_t {
     uint8_t id[16];
@@ -95,9 +55,10 @@ struct braid_job_t {
 
     uint32_t *ready;            /* arrival order: ring of task indices     */
     uint64_t ready_cap, ready_head, ready_len;
-    s_pq_t retry[BRAID_MAX_SOURCES];    /* tasks to dispatch again, per src */
+    braid_taskheap_t retry[BRAID_MAX_SOURCES];  /* to dispatch again, per src */
     uint64_t pending_retries;   /* taken back, not yet running again       */
     uint32_t window;            /* per-task credit window, 0 = none        */
+    braid_merge_t *merge;       /* order key: the keys and the merge       */
 
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */
@@ -143,7 +104,10 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
         self->ready_cap = ntasks;
         self->ready = malloc((size_t) ntasks * sizeof *self->ready);
     }
-    if (!self->qoff || !self->tasks || (self->order == BRAID_ORDER_ARRIVAL && !self->ready)) {
+    if (self->order == BRAID_ORDER_KEY)
+        self->merge = braid_merge_new(false);
+    if (!self->qoff || !self->tasks || (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
+        (self->order == BRAID_ORDER_KEY && !self->merge)) {
         braid_job_destroy(&self);
         return NULL;
     }
@@ -167,10 +131,18 @@ braid_job_destroy(braid_job_t **self_p)
     free(self->qoff);
     free(self->qbuf);
     free(self->ready);
+    braid_merge_destroy(&self->merge);
     for (uint32_t s = 0; s < BRAID_MAX_SOURCES; s++)
         free(self->retry[s].heap);
     free(self);
     *self_p = NULL;
+}
+
+void
+braid_job_set_ascending(braid_job_t *self, bool ascending)
+{
+    if (self->merge)
+        braid_merge_set_ascending(self->merge, ascending);
 }
 
 int
@@ -237,7 +209,12 @@ int64_t
 braid_job_next_task(braid_job_t *self, uint32_t avail)
 {
     uint32_t wants = braid_job_wants(self) & avail;
-    int64_t best = -1;
+    /*  The head of line first: in order key a task preempted for it may
+        come before it, and would only block again.                        */
+    int64_t best = braid_job_head_waiting(self);
+    if (best >= 0 && (wants & (1u << (best % self->nsources))))
+        return best;
+    best = -1;
     for (uint32_t s = 0; s < self->nsources; s++) {
         if (!(wants & (1u << s)))
             continue;
@@ -262,9 +239,9 @@ braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *win
     s_task_t *t = &self->tasks[idx];
     assert(t->state == BRAID_TASK_PENDING);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
-    s_pq_t *pq = &self->retry[s];
+    braid_taskheap_t *pq = &self->retry[s];
     if (pq->len && pq->heap[0] == idx) {
-        s_pq_pop(pq);
+        braid_taskheap_pop(pq);
         self->pending_retries--;
     } else {
         assert(self->next[s] == q);
@@ -292,7 +269,11 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     }
     uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
     bool shown = t->fwd > 0;    /* partials of it reached the client       */
-    if ((counted && t->retries >= limit) || (shown && policy->on_retry == BRAID_ON_RETRY_FAIL)) {
+    /*  A merged stream cannot take back what it sent: in order key a
+        restart after that fails the task, as on_retry fail does.          */
+    bool no_restart = policy->on_retry == BRAID_ON_RETRY_FAIL ||
+                      (policy->on_retry == BRAID_ON_RETRY_RESTART && self->merge);
+    if ((counted && t->retries >= limit) || (shown && no_restart)) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
         return BRAID_JOB_ENDED;
     }
@@ -300,6 +281,8 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
         /*  Start again from seq 0: what is buffered goes; what the client
             already has is announced by a RESTART record.                   */
         zmsg_destroy(&t->buf);
+        if (self->merge)
+            braid_merge_clear(self->merge, idx, true);
         if (t->fwd > 0)
             t->restart = 1;
         t->recv = t->fwd = 0;
@@ -324,7 +307,7 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
 {
     if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
         return;
-    s_pq_t *pq = &self->retry[idx % self->nsources];
+    braid_taskheap_t *pq = &self->retry[idx % self->nsources];
     if (!pq->heap) {
         pq->cap = self->count;
         pq->heap = malloc(pq->cap * sizeof *pq->heap);
@@ -336,31 +319,52 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
         }
     }
     assert(pq->len < pq->cap);
-    s_pq_push(pq, idx);
+    braid_taskheap_push(pq, idx);
     self->tasks[idx].ready = 1;
 }
 
 int64_t
 braid_job_head_waiting(braid_job_t *self)
 {
-    if (self->order != BRAID_ORDER_SUBMIT || self->cancelled || self->head >= self->ntasks)
+    int64_t head = braid_job_head(self);
+    if (head < 0 || self->cancelled)
         return -1;
-    s_task_t *t = &self->tasks[self->head];
+    s_task_t *t = &self->tasks[head];
     if (t->state != BRAID_TASK_PENDING)
         return -1;
-    uint32_t q = (uint32_t) (self->head / self->nsources);
-    uint32_t s = (uint32_t) (self->head % self->nsources);
+    uint32_t q = (uint32_t) (head / self->nsources);
+    uint32_t s = (uint32_t) (head % self->nsources);
     if (t->ready || (t->attempt == 0 && self->next[s] == q))
-        return (int64_t) self->head;
+        return head;
     return -1;
+}
+
+/*  Order key: the head query's task the merge may be waiting for (it has
+    nothing buffered and has not ended) that cannot move by itself: one
+    waiting for dispatch first, else one that runs (it may sit queued at
+    its worker). -1 when none.                                             */
+static int64_t
+s_key_head(braid_job_t *self)
+{
+    int64_t running = -1;
+    for (uint64_t idx = self->head; idx < self->head + self->nsources; idx++) {
+        s_task_t *t = &self->tasks[idx];
+        if (t->buf && zmsg_size(t->buf))
+            continue;
+        if (t->state == BRAID_TASK_PENDING)
+            return (int64_t) idx;
+        if (t->state == BRAID_TASK_RUNNING && running < 0)
+            running = (int64_t) idx;
+    }
+    return running;
 }
 
 int64_t
 braid_job_head(braid_job_t *self)
 {
-    if (self->order != BRAID_ORDER_SUBMIT || self->head >= self->ntasks)
+    if (self->order == BRAID_ORDER_ARRIVAL || self->head >= self->ntasks)
         return -1;
-    return (int64_t) self->head;
+    return self->merge ? s_key_head(self) : (int64_t) self->head;
 }
 
 uint64_t
@@ -460,6 +464,13 @@ s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state)
 braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames)
 {
+    return braid_job_data_keyed(self, idx, attempt, seq, frames, NULL);
+}
+
+braid_job_result_t
+braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq,
+                     zmsg_t **frames, const braid_key_t *keys)
+{
     zmsg_t *msg = *frames;
     *frames = NULL;
     s_task_t *t = s_running(self, idx, attempt);
@@ -468,8 +479,10 @@ braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, 
         return BRAID_JOB_STALE;
     }
     /*  A hole in the seqs, or partials beyond the window granted: this
-        attempt's stream cannot be trusted; the caller runs it again.       */
-    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted)) {
+        attempt's stream cannot be trusted; the caller runs it again. So
+        is one whose keys cannot be kept (out of memory).                   */
+    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted) ||
+        (self->merge && braid_merge_push(self->merge, idx, keys, zmsg_size(msg)) != 0)) {
         zmsg_destroy(&msg);
         return BRAID_JOB_GAP;
     }
@@ -527,6 +540,8 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
             cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
             zmsg_destroy(&t->buf);
+            if (self->merge)
+                braid_merge_clear(self->merge, (uint32_t) i, false);
             t->recv = t->fwd;
             s_end(self, (uint32_t) i, status, t->fwd, text);
         }
@@ -547,57 +562,41 @@ s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io
     return 0;
 }
 
-/*  Emit task idx's buffered partials, then its END if it is done.
-    Returns 0 when everything it had is out, -1 when blocked.               */
+/*  Return credit as task idx's partials leave: re-grant once half the
+    window is used, so the worker never waits on a round trip per part.   */
+static void
+s_grant(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+{
+    s_task_t *t = &self->tasks[idx];
+    if (self->window && io->credit && t->state == BRAID_TASK_RUNNING &&
+        t->fwd + self->window >= t->granted + self->window / 2 + 1) {
+        t->granted = t->fwd + self->window;
+        io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted);
+    }
+}
+
+/*  A PARTIAL or END of task idx, its query and source filled in.           */
+static void
+s_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx)
+{
+    braid_msg_init(msg, type);
+    msg->query = idx / self->nsources;
+    msg->source = idx % self->nsources;
+}
+
+/*  The END of task idx (DONE), carrying what it still buffers (at most a
+    batch: its last partials). 0 sent, -1 blocked.                          */
 static int
-s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+s_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
     s_task_t *t = &self->tasks[idx];
     braid_msg_t msg;
-    if (t->restart) {
-        braid_msg_init(&msg, BRAID_MSG_RESTART);
-        msg.query = idx / self->nsources;
-        msg.source = idx % self->nsources;
-        msg.attempts = t->attempt + (t->state == BRAID_TASK_PENDING ? 1 : 0);
-        if (s_emit(self, &msg, NULL, io, arg) != 0)
-            return -1;
-        t->restart = 0;
-    }
-    /*  A task that is over sends its last partials (at most one batch) on
-        its END: one message instead of two for a short task.               */
-    while (t->buf && zmsg_size(t->buf) > 0 &&
-           !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) <= BRAID_MAX_BATCH)) {
-        zmsg_t *batch = braid_msg_take_frames(&t->buf, BRAID_MAX_BATCH);
-        if (!batch)
-            return -1;  /* out of memory: as if blocked, tried again later */
-        size_t n = zmsg_size(batch);
-        braid_msg_init(&msg, BRAID_MSG_PARTIAL);
-        msg.query = idx / self->nsources;
-        msg.source = idx % self->nsources;
-        msg.seq = t->fwd;
-        if (s_emit(self, &msg, &batch, io, arg) != 0) {
-            braid_msg_put_back(&t->buf, &batch);
-            return -1;
-        }
-        t->fwd += n;
-        /*  Return credit as partials leave: re-grant once half the window
-            is used, so the worker never waits on a round trip per part.    */
-        if (self->window && io->credit && t->state == BRAID_TASK_RUNNING &&
-            t->fwd + self->window >= t->granted + self->window / 2 + 1) {
-            t->granted = t->fwd + self->window;
-            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted);
-        }
-    }
-    if (t->state != BRAID_TASK_DONE) {
-        zmsg_destroy(&t->buf);
-        return 0;
-    }
-    braid_msg_init(&msg, BRAID_MSG_END);
-    msg.query = idx / self->nsources;
-    msg.source = idx % self->nsources;
+    s_task_msg(self, &msg, BRAID_MSG_END, idx);
     msg.status = t->status;
     msg.parts = t->parts;
     msg.attempts = t->attempt;
+    if (self->merge)
+        msg.duplicates = braid_merge_duplicates(self->merge, idx);
     if (t->error)
         snprintf(msg.text, sizeof msg.text, "%s", t->error);
     zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
@@ -615,6 +614,126 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
     free(t->error);
     t->error = NULL;
     self->emitted++;
+    if (self->merge)
+        braid_merge_forget(self->merge, idx);
+    return 0;
+}
+
+/*  Emit task idx's buffered partials, then its END if it is done.
+    Returns 0 when everything it had is out, -1 when blocked.               */
+static int
+s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+{
+    s_task_t *t = &self->tasks[idx];
+    braid_msg_t msg;
+    if (t->restart) {
+        s_task_msg(self, &msg, BRAID_MSG_RESTART, idx);
+        msg.attempts = t->attempt + (t->state == BRAID_TASK_PENDING ? 1 : 0);
+        if (s_emit(self, &msg, NULL, io, arg) != 0)
+            return -1;
+        t->restart = 0;
+    }
+    /*  A task that is over sends its last partials (at most one batch) on
+        its END: one message instead of two for a short task.               */
+    while (t->buf && zmsg_size(t->buf) > 0 &&
+           !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) <= BRAID_MAX_BATCH)) {
+        zmsg_t *batch = braid_msg_take_frames(&t->buf, BRAID_MAX_BATCH);
+        if (!batch)
+            return -1;  /* out of memory: as if blocked, tried again later */
+        size_t n = zmsg_size(batch);
+        s_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
+        msg.seq = t->fwd;
+        if (s_emit(self, &msg, &batch, io, arg) != 0) {
+            braid_msg_put_back(&t->buf, &batch);
+            return -1;
+        }
+        t->fwd += n;
+        s_grant(self, idx, io, arg);
+    }
+    if (t->state != BRAID_TASK_DONE) {
+        zmsg_destroy(&t->buf);
+        return 0;
+    }
+    return s_emit_end(self, idx, io, arg);
+}
+
+/*  Order key: one PARTIAL of task idx (source s of the query whose source
+    0 is task first): its first undecided partial, and those after it for
+    as long as the merge picks them next. 0 sent, -1 blocked.              */
+static int
+s_key_send(braid_job_t *self, uint32_t first, uint32_t s, uint32_t open,
+           const braid_job_io_t *io, void *arg)
+{
+    uint32_t idx = first + s, again;
+    s_task_t *t = &self->tasks[idx];
+    assert(t->buf && braid_merge_held(self->merge, idx) == zmsg_size(t->buf));
+    zmsg_t *batch = zmsg_new();
+    if (!batch)
+        return -1;  /* out of memory: as if blocked, tried again later     */
+    do {
+        if (braid_merge_take(self->merge, idx) != 0)
+            break;
+        zframe_t *frame = zmsg_pop(t->buf);
+        zmsg_append(batch, &frame);
+    } while (zmsg_size(batch) < BRAID_MAX_BATCH &&
+             braid_merge_next(self->merge, first, self->nsources, open, &again) ==
+                 BRAID_MERGE_SEND &&
+             again == s);
+    size_t n = zmsg_size(batch);
+    braid_msg_t msg;
+    s_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
+    msg.seq = t->fwd;
+    if (n == 0 || s_emit(self, &msg, &batch, io, arg) != 0) {
+        braid_msg_put_back(&t->buf, &batch);
+        braid_merge_rollback(self->merge);
+        return -1;
+    }
+    braid_merge_commit(self->merge);
+    t->fwd += n;
+    s_grant(self, idx, io, arg);
+    return 0;
+}
+
+/*  Order key: the head query's partials merged by score (merge.h), each
+    task's END once all its partials are decided, then the next query.
+    Returns 0 when every query that arrived is out, -1 when blocked or
+    waiting for partials.                                                  */
+static int
+s_pump_key(braid_job_t *self, const braid_job_io_t *io, void *arg)
+{
+    while (self->head < self->ntasks) {
+        uint32_t first = (uint32_t) self->head, open = 0;
+        bool over = true;
+        for (uint32_t s = 0; s < self->nsources; s++) {
+            s_task_t *t = &self->tasks[first + s];
+            if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING)
+                open |= 1u << s;
+            else if (t->state == BRAID_TASK_DONE && !(t->buf && zmsg_size(t->buf)) &&
+                     s_emit_end(self, first + s, io, arg) != 0)
+                return -1;
+            over &= t->state == BRAID_TASK_EMITTED;
+        }
+        if (over) {
+            self->head += self->nsources;
+            continue;
+        }
+        uint32_t s;
+        braid_merge_next_t what = braid_merge_next(self->merge, first, self->nsources, open, &s);
+        if (what == BRAID_MERGE_WAIT)
+            return -1;
+        if (what == BRAID_MERGE_SEND) {
+            if (s_key_send(self, first, s, open, io, arg) != 0)
+                return -1;
+            continue;
+        }
+        /*  A duplicate: decided, never sent; counted on its task's END.   */
+        s_task_t *t = &self->tasks[first + s];
+        zframe_t *frame = zmsg_pop(t->buf);
+        zframe_destroy(&frame);
+        braid_merge_drop(self->merge, first + s);
+        t->fwd++;
+        s_grant(self, first + s, io, arg);
+    }
     return 0;
 }
 
@@ -632,6 +751,9 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
             self->ready_head = (self->ready_head + 1) % self->ready_cap;
             self->ready_len--;
         }
+    } else if (self->merge) {
+        if (s_pump_key(self, io, arg) != 0)
+            return false;
     } else {
         while (self->head < self->ntasks) {
             if (s_flush_task(self, (uint32_t) self->head, io, arg) != 0)
@@ -773,7 +895,7 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit)
 size_t
 braid_job_buffered_bytes(braid_job_t *self)
 {
-    size_t bytes = self->qcap;
+    size_t bytes = self->qcap + (self->merge ? braid_merge_bytes(self->merge) : 0);
     for (uint64_t i = 0; i < self->ntasks; i++)
         if (self->tasks[i].buf)
             bytes += zmsg_content_size(self->tasks[i].buf);
