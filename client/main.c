@@ -44,7 +44,7 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival] [-j N] [--json]\n"
+            "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival|key] [-j N] [--json]\n"
             "                    [-t MSEC] [-d MSEC] [-r N] [--fail-fast] [-T MSEC] [QUERY...]\n"
             "       braid stats [-b EP]... [--json] [-T MSEC]\n"
             "       braid -h | --help | -V | --version\n"
@@ -52,7 +52,8 @@ s_usage(FILE *out)
             ");\n"
             "                        repeatable: tried in order until one answers\n"
             "  -s, --source NAME     source to ask (repeatable, at least one; order kept)\n"
-            "  -o, --order MODE      submit (default) | arrival\n"
+            "  -o, --order MODE      submit (default) | arrival | key (each query's sources\n"
+            "                        merged by score, duplicates dropped)\n"
             "  -j, --jobs N          max tasks of this job in flight (0 = no limit, default)\n"
             "  -t, --timeout MSEC    per-task timeout (0 = the source's policy, default)\n"
             "  -d, --deadline MSEC   job deadline, from acceptance (0 = none, default)\n"
@@ -218,8 +219,10 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
                 braid_request_set_order(request, BRAID_ORDERING_SUBMIT);
             else if (strcmp(optarg, "arrival") == 0)
                 braid_request_set_order(request, BRAID_ORDERING_ARRIVAL);
+            else if (strcmp(optarg, "key") == 0)
+                braid_request_set_order(request, BRAID_ORDERING_KEY);
             else
-                return s_usage_error("bad order '%s' (submit or arrival)", optarg);
+                return s_usage_error("bad order '%s' (submit, arrival or key)", optarg);
             break;
         case 'j':
             if (braid_parse_u32(optarg, 0, BRAID_MAX_INFLIGHT, &value) != 0)

@@ -217,6 +217,7 @@ test_json_mode(void **state)
     braid_event_t ev = s_partial(0, "web", 7, "a \"b\"\n\xff");
     braid_render_event(run.render, &ev);
     ev = s_end(0, "web", BRAID_END_FAILED, "exit 3\n");
+    ev.duplicates = 1;
     braid_render_event(run.render, &ev);
     braid_event_t restart = {.type = BRAID_EVENT_RESTART, .query = 1, .source_name = "docs",
                              .attempts = 2, .text = ""};
@@ -231,7 +232,7 @@ test_json_mode(void **state)
         "{\"type\":\"partial\",\"query\":0,\"source\":\"web\",\"seq\":7,"
         "\"data\":\"a \\\"b\\\"\\n\\u00ff\"}\n"
         "{\"type\":\"end\",\"query\":0,\"source\":\"web\",\"status\":\"failed\",\"parts\":2,"
-        "\"attempts\":1,\"error\":\"exit 3\\n\"}\n"
+        "\"duplicates\":1,\"attempts\":1,\"error\":\"exit 3\\n\"}\n"
         "{\"type\":\"restart\",\"query\":1,\"source\":\"docs\",\"attempt\":2}\n"
         "{\"type\":\"job\",\"status\":\"cancelled\",\"sources\":{"
         "\"web\":{\"ok\":1,\"failed\":2,\"timeout\":3,\"cancelled\":4},"
