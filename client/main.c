@@ -44,8 +44,9 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival|key] [-j N] [--json]\n"
-            "                    [-t MSEC] [-d MSEC] [-r N] [--fail-fast] [-T MSEC] [QUERY...]\n"
+            "usage: braid submit [-b EP]... [-s SOURCE]... [-o submit|arrival|key] [-j N]\n"
+            "                    [--json] [-t MSEC] [-d MSEC] [-r N] [--fail-fast] [-T MSEC]\n"
+            "                    [QUERY...]\n"
             "       braid stats [-b EP]... [--json] [-T MSEC]\n"
             "       braid -h | --help | -V | --version\n"
             "  -b, --broker EP       broker frontend (default $BRAID_BROKER or " S_DEFAULT_BROKER

@@ -51,23 +51,13 @@ braid_score_cmp(const braid_score_t *a, const braid_score_t *b)
 /*  ---------------------------------------------------------------------
     Decoding                                                               */
 
-/*  A big-endian unsigned of n bytes at p.                                  */
-static uint64_t
-s_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /*  Reads n bytes at *pos into *v (big-endian) if they are there.           */
 static bool
 s_take(const uint8_t *p, size_t size, size_t *pos, size_t n, uint64_t *v)
 {
     if (size - *pos < n)
         return false;
-    *v = s_be(p + *pos, n);
+    *v = braid_be_get(p + *pos, n);
     *pos += n;
     return true;
 }

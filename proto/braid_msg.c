@@ -128,8 +128,8 @@ braid_name_valid(const char *name, size_t len)
 /*  ---------------------------------------------------------------------
     Pre-scan: bounds and depth before msgpack-c sees a byte                */
 
-static uint64_t
-s_be(const uint8_t *p, size_t n)
+uint64_t
+braid_be_get(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -189,7 +189,7 @@ s_prescan(const uint8_t *p, size_t size, size_t *pos, int depth)
         if (lenbytes) {
             if (avail < lenbytes)
                 return BRAID_ERR_MSGPACK;
-            uint64_t len = s_be(p + *pos, lenbytes);
+            uint64_t len = braid_be_get(p + *pos, lenbytes);
             *pos += lenbytes;
             avail -= lenbytes;
             if (kind)

@@ -282,6 +282,11 @@ braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry);
 void
 braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry);
 
+/*  The big-endian unsigned integer of the n (at most 8) bytes at p: the
+    lengths msgpack claims, the keys frame's, the heartbeat entries.        */
+uint64_t
+braid_be_get(const uint8_t *p, size_t n);
+
 /*  Names, for logs and the CLI.                                            */
 const char *
 braid_msg_type_name(int type);

@@ -157,15 +157,6 @@ s_put_be(uint8_t *p, uint64_t v, int bytes)
     }
 }
 
-static uint64_t
-s_get_be(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void
 braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry)
 {
@@ -177,9 +168,9 @@ braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry)
 void
 braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
 {
-    entry->task_id = s_get_be(p, 8);
-    entry->attempt = (uint32_t) s_get_be(p + 8, 4);
-    entry->next_seq = s_get_be(p + 12, 8);
+    entry->task_id = braid_be_get(p, 8);
+    entry->attempt = (uint32_t) braid_be_get(p + 8, 4);
+    entry->next_seq = braid_be_get(p + 12, 8);
 }
 
 int

@@ -335,6 +335,19 @@ s_feed(braid_job_t *job, uint32_t idx, uint32_t attempt, uint64_t seq, const dou
     assert_int_equal(braid_job_data_keyed(job, idx, attempt, seq, &frames, keys), want);
 }
 
+/*  A job of one query from two sources, no windows, both tasks running
+    (their attempts in a[0] and a[1]); the sink emptied.                    */
+static braid_job_t *
+s_pair(t_sink_t *sink, uint32_t a[2])
+{
+    memset(sink, 0, sizeof *sink);
+    braid_job_t *job = s_key_job(1, 2, 0);
+    uint64_t resume, window;
+    a[0] = braid_job_start(job, 0, &resume, &window);
+    a[1] = braid_job_start(job, 1, &resume, &window);
+    return job;
+}
+
 /*  The head of line a preemption needs: the head query's task that waits
     for a slot, else one running with nothing buffered; none once every
     task of the query has partials to merge.                                */
@@ -369,11 +382,10 @@ test_key_restart(void **state)
 {
     (void) state;
     static t_sink_t sink;
-    memset(&sink, 0, sizeof sink);
-    braid_job_t *job = s_key_job(1, 2, 0);
+    uint32_t a[2];
+    braid_job_t *job = s_pair(&sink, a);
+    uint32_t a0 = a[0], a1 = a[1];
     uint64_t resume, window;
-    uint32_t a0 = braid_job_start(job, 0, &resume, &window);
-    uint32_t a1 = braid_job_start(job, 1, &resume, &window);
     const double s0[] = {9, 5};
     s_feed(job, 0, a0, 0, s0, 2, BRAID_JOB_ACCEPTED);
     braid_job_credit(job, 100);
@@ -443,11 +455,9 @@ test_key_keyless(void **state)
 {
     (void) state;
     static t_sink_t sink;
-    memset(&sink, 0, sizeof sink);
-    braid_job_t *job = s_key_job(1, 2, 0);
-    uint64_t resume, window;
-    uint32_t a0 = braid_job_start(job, 0, &resume, &window);
-    uint32_t a1 = braid_job_start(job, 1, &resume, &window);
+    uint32_t a[2];
+    braid_job_t *job = s_pair(&sink, a);
+    uint32_t a0 = a[0], a1 = a[1];
     const double s0[] = {3};
     s_feed(job, 0, a0, 0, s0, 1, BRAID_JOB_ACCEPTED);
     zmsg_t *frames = zmsg_new();
