@@ -378,7 +378,8 @@ s_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
                                            sink->keys[i]),
                          BRAID_OK);
         for (size_t k = 0; k < sink->npartials[i]; k++) {
-            memcpy(sink->dedups[i][k], sink->keys[i][k].dedup, sink->keys[i][k].dedup_len);
+            if (sink->keys[i][k].dedup_len)
+                memcpy(sink->dedups[i][k], sink->keys[i][k].dedup, sink->keys[i][k].dedup_len);
             sink->keys[i][k].dedup = sink->dedups[i][k];
         }
     }
