@@ -8,21 +8,35 @@
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "joblog.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*  A registered worker: its connection and liveness. What it serves and
-    the tasks it holds are the scheduler's, under its number.               */
+/*  A registered worker: its connection, liveness, and what it said of
+    itself. What it serves and the tasks it holds are the scheduler's,
+    under its number.                                                       */
 typedef struct {
     zframe_t *rid;              /* its routing id on the backend           */
     char *key;                  /* hex of rid, key in workers_by_rid       */
-    char name[BRAID_MAX_NAME + 1];
+    braid_name_t *name;         /* unique among the workers; counted: the
+                                   job logs of its tasks hold it too       */
+    char host[BRAID_MAX_HOST + 1];
+    char version[BRAID_MAX_VERSION + 1];
+    uint32_t pid;
+    uint32_t slots;
     int32_t number;             /* its number in the scheduler and slots   */
     int64_t last_seen_msec;
 } s_worker_t;
+
+/*  Its name, for logs. Borrowed.                                           */
+static const char *
+s_name(const s_worker_t *w)
+{
+    return braid_name_text(w->name);
+}
 
 /*  The record of worker number, or NULL.                                   */
 static s_worker_t *
@@ -66,7 +80,7 @@ braid_backend_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t atte
     msg.window = window;
     /*  A lost grant is repaired by the next one: credit is absolute.       */
     if (s_send_worker(self, w, &msg) != 0)
-        braid_debug("cannot send credit worker=%s errno=%d", w->name, errno);
+        braid_debug("cannot send credit worker=%s errno=%d", s_name(w), errno);
 }
 
 void
@@ -81,7 +95,7 @@ braid_backend_cancel_task(void *arg, uint64_t task_id, uint32_t attempt)
     msg.task_id = task_id;
     msg.attempts = attempt;
     if (s_send_worker(self, w, &msg) != 0)
-        braid_warning("cannot send cancel worker=%s errno=%d", w->name, errno);
+        braid_warning("cannot send cancel worker=%s errno=%d", s_name(w), errno);
 }
 
 void
@@ -91,8 +105,10 @@ braid_backend_task_retry(braid_broker_t *self, braid_sched_job_t *sj, uint32_t i
     uint32_t delay = 0;
     braid_job_retry_t rc =
         braid_sched_retry(self->sched, sj, idx, attempt, counted, why, self->now, &delay);
-    if (rc == BRAID_JOB_ENDED)
+    if (rc == BRAID_JOB_ENDED) {
+        braid_joblog_end(braid_frontend_joblog(sj), idx, 0, self->now);
         braid_frontend_check_fail_fast(self, sj);
+    }
     else if (rc == BRAID_JOB_AGAIN)
         braid_debug("task retry job=%s task=%u attempt=%u counted=%d delay_msec=%u why=%s",
                     braid_frontend_job_key(sj), idx, attempt, counted, delay, why);
@@ -110,6 +126,7 @@ s_worker_free(s_worker_t **w_p)
         return;
     zframe_destroy(&w->rid);
     free(w->key);
+    braid_name_unref(&w->name);
     free(w);
     *w_p = NULL;
 }
@@ -133,7 +150,45 @@ s_worker_remove(braid_broker_t *self, s_worker_t *w, bool counted, const char *w
     }
     braid_sched_worker_remove(self->sched, w->number);
     zhashx_delete(self->workers_by_rid, w->key);
+    if (zhashx_lookup(self->workers_by_name, s_name(w)) == w)
+        zhashx_delete(self->workers_by_name, s_name(w));
     s_worker_free(&w);
+}
+
+/*  The name a joining worker gets (into name): the one it asks for, unless
+    a live worker (another connection) has it. The same process again (same
+    host and pid: it reconnected before the broker gave up on it) takes its
+    name back, and its old registration goes, its tasks to run again; any
+    other gets the name with the lowest free suffix "-2", "-3", ..., logged
+    at warning, so that names stay unique in logs, job logs and lists.
+    -1 when no such name can be made.                                       */
+static int
+s_unique_name(braid_broker_t *self, const braid_msg_t *msg, char *name)
+{
+    snprintf(name, BRAID_MAX_NAME + 1, "%s", msg->name);
+    s_worker_t *other = zhashx_lookup(self->workers_by_name, name);
+    if (!other)
+        return 0;
+    if (msg->pid != 0 && other->pid == msg->pid && streq(other->host, msg->host)) {
+        braid_info("worker reconnected name=%s host=%s pid=%u running=%u", name, msg->host,
+                   msg->pid, braid_slots_running(self->slots, other->number));
+        s_worker_remove(self, other, false, "worker reconnected");
+        return 0;
+    }
+    /*  At most one name per worker is taken: a free one is near.          */
+    size_t limit = zhashx_size(self->workers_by_name) + 2;
+    for (size_t n = 2; n <= limit; n++) {
+        char suffix[24];
+        int slen = snprintf(suffix, sizeof suffix, "-%zu", n);
+        snprintf(name, BRAID_MAX_NAME + 1, "%.*s%s", BRAID_MAX_NAME - slen, msg->name, suffix);
+        if (!zhashx_lookup(self->workers_by_name, name)) {
+            braid_warning("worker name taken, renamed name=%s as=%s host=%s pid=%u "
+                          "(taken by host=%s pid=%u)",
+                          msg->name, name, msg->host, msg->pid, other->host, other->pid);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /*  HELLO: a worker joins (again: what it ran is handed back first).        */
@@ -145,43 +200,55 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         /*  The same connection says HELLO again: it dropped its tasks.     */
         s_worker_remove(self, w, false, "worker restarted");
     }
+    char name[BRAID_MAX_NAME + 1];
+    if (s_unique_name(self, msg, name) != 0) {
+        braid_warning("worker refused: no free name name=%s", msg->name);
+        return;
+    }
     w = calloc(1, sizeof *w);
     if (!w)
         return;
     w->rid = zframe_dup(rid);
     w->key = strdup(key);
-    if (!w->rid || !w->key) {
+    w->name = braid_name_new(name);
+    if (!w->rid || !w->key || !w->name) {
         s_worker_free(&w);
         return;
     }
-    snprintf(w->name, sizeof w->name, "%s", msg->name);
+    snprintf(w->host, sizeof w->host, "%s", msg->host);
+    snprintf(w->version, sizeof w->version, "%s", msg->version);
+    w->pid = msg->pid;
+    w->slots = msg->slots;
     w->last_seen_msec = self->now;
     uint16_t gids[BRAID_MAX_SOURCES];
     uint8_t flags[BRAID_MAX_SOURCES];
     uint32_t ngids = 0;
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     for (uint32_t i = 0; i < msg->nsources; i++) {
-        const char *name = msg->sources[i];
-        int id = braid_sched_source_add(self->sched, name,
-                                        braid_broker_config_policy(&self->cfg, name), self->now);
+        const char *source = msg->sources[i];
+        int id = braid_sched_source_add(self->sched, source,
+                                        braid_broker_config_policy(&self->cfg, source), self->now);
         if (id < 0) {
-            braid_warning("source table full, ignoring source=%s worker=%s", name, w->name);
+            braid_warning("source table full, ignoring source=%s worker=%s", source, s_name(w));
             continue;
         }
+        if (ngids)
+            strcat(list, ",");
         flags[ngids] = (uint8_t) msg->source_flags[i];
         gids[ngids++] = (uint16_t) id;
-        if (i)
-            strcat(list, ",");
-        strcat(list, name);
+        strcat(list, source);
     }
     w->number = braid_sched_worker_add(self->sched, msg->slots, gids, ngids, w);
-    if (w->number < 0) {
+    if (w->number < 0 || zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
+        if (w->number >= 0)
+            braid_sched_worker_remove(self->sched, w->number);
         s_worker_free(&w);
         return;
     }
     braid_sched_worker_set_flags(self->sched, w->number, flags);
     zhashx_insert(self->workers_by_rid, w->key, w);
-    braid_info("worker joined name=%s slots=%u sources=%s", w->name, msg->slots, list);
+    braid_info("worker joined name=%s slots=%u sources=%s host=%s pid=%u version=%s", s_name(w),
+               msg->slots, list, w->host, w->pid, w->version);
 }
 
 /*  A heartbeat lists what the worker runs: it acknowledges those tasks,
@@ -293,7 +360,7 @@ braid_backend_on_message(braid_broker_t *self)
         s_on_worker_heartbeat(self, w, payload);
         break;
     case BRAID_MSG_BYE:
-        braid_info("worker left name=%s running=%u", w->name,
+        braid_info("worker left name=%s running=%u", s_name(w),
                    braid_slots_running(self->slots, w->number));
         s_worker_remove(self, w, false, "worker left");
         break;
@@ -309,6 +376,17 @@ done:
 /*  ---------------------------------------------------------------------
     What the scheduler decides, sent                                       */
 
+/*  A latency sample for task idx's source.                                 */
+static void
+s_measure(braid_broker_t *self, braid_sched_job_t *sj, uint32_t idx, braid_latency_t which,
+          uint64_t msec)
+{
+    uint16_t gid = sj->gid[idx % braid_job_nsources(sj->job)];
+    braid_source_figures_t *fig = braid_sched_source_figures(self->sched, gid);
+    if (fig)
+        braid_source_figures_latency(fig, which, self->now, msec);
+}
+
 /*  Send the TASK the scheduler started on worker number.                   */
 static void
 s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
@@ -316,6 +394,7 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
 {
     braid_broker_t *self = arg;
     s_worker_t *w = s_worker(self, number);
+    uint64_t waited = braid_joblog_start(braid_frontend_joblog(sj), idx, w->name, self->now);
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_TASK);
     msg.task_id = task->task_id;
@@ -330,18 +409,21 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
     zmsg_t *body = zmsg_new();
     int err = ENOMEM;
     if (body && zmsg_addmem(body, query, qlen) == 0) {
-        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0)
+        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0) {
+            if (task->attempt == 1)
+                s_measure(self, sj, idx, BRAID_LATENCY_QUEUE_WAIT, waited);
             return;
+        }
         err = errno;
     }
     zmsg_destroy(&body);
     /*  Not queued: it reached nobody, so it goes back without counting as
         a retry. A worker whose connection is gone (EHOSTUNREACH) is lost
         now, not after its liveness timeout.                                */
-    braid_debug("cannot send task worker=%s errno=%d", w->name, err);
+    braid_debug("cannot send task worker=%s errno=%d", s_name(w), err);
     braid_backend_task_retry(self, sj, idx, task->attempt, false, "worker unreachable");
     if (err == EHOSTUNREACH) {
-        braid_info("worker expired name=%s reason=unreachable running=%u", w->name,
+        braid_info("worker expired name=%s reason=unreachable running=%u", s_name(w),
                    braid_slots_running(self->slots, number));
         s_worker_remove(self, w, true, "worker lost");
     }
@@ -367,6 +449,15 @@ const braid_sched_io_t braid_backend_sched_io = {s_start_task, s_preempt_task};
 static void
 s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
 {
+    uint32_t idx = braid_task_index(msg->task_id);
+    int64_t sent_msec = -1;
+    if (braid_job_running(sj->job, idx, msg->attempts)) {
+        /*  The attempt's end, for the job log (a later attempt replaces it). */
+        braid_joblog_end(braid_frontend_joblog(sj), idx, msg->exit_value, self->now);
+        braid_slot_t *slot = braid_slots_find(self->slots, msg->task_id);
+        if (slot && slot->attempt == msg->attempts)
+            sent_msec = slot->sent_msec;
+    }
     braid_sched_done_t rc = braid_sched_done(self->sched, sj, msg, self->now);
     switch (rc) {
     case BRAID_SCHED_STALE:
@@ -378,7 +469,10 @@ s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
         self->counters.gaps++;
         break;
     case BRAID_SCHED_TAKEN_BACK:
+        break;
     case BRAID_SCHED_ENDED:
+        if (sent_msec >= 0)
+            s_measure(self, sj, idx, BRAID_LATENCY_DURATION, (uint64_t) (self->now - sent_msec));
         break;
     }
     if (rc != BRAID_SCHED_ENDED)
@@ -386,6 +480,18 @@ s_on_done(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg)
                     braid_frontend_job_key(sj), braid_task_index(msg->task_id), msg->attempts,
                     braid_status_name((int) msg->status), rc == BRAID_SCHED_GAP);
     braid_frontend_check_fail_fast(self, sj);
+}
+
+/*  Partials of msg's attempt were accepted, the task having received
+    before of them: the attempt's first ones are a latency sample.          */
+static void
+s_first_partial(braid_broker_t *self, braid_sched_job_t *sj, const braid_msg_t *msg,
+                uint64_t before)
+{
+    braid_slot_t *slot = braid_slots_find(self->slots, msg->task_id);
+    if (slot && slot->attempt == msg->attempts && before == slot->resume)
+        s_measure(self, sj, braid_task_index(msg->task_id), BRAID_LATENCY_FIRST_PARTIAL,
+                  (uint64_t) (self->now - slot->sent_msec));
 }
 
 void
@@ -419,10 +525,13 @@ braid_backend_on_result(braid_broker_t *self)
                               zmsg_size(payload), keys) != BRAID_OK)
             zframe_destroy(&keys_frame);    /* cannot be: checked on receive */
     }
+    uint64_t before = braid_job_received_parts(job, idx);
     if (msg.type == BRAID_MSG_DATA) {
         braid_job_result_t result = braid_job_data_keyed(job, idx, msg.attempts, msg.seq, &payload,
                                                          keys_frame ? keys : NULL);
-        if (result == BRAID_JOB_STALE)
+        if (result == BRAID_JOB_ACCEPTED)
+            s_first_partial(self, sj, &msg, before);
+        else if (result == BRAID_JOB_STALE)
             self->counters.stale++;
         else if (result == BRAID_JOB_GAP) {
             /*  The attempt's stream has a hole: stop it, run it again.    */
@@ -435,9 +544,13 @@ braid_backend_on_result(braid_broker_t *self)
         /*  The task's last partials may ride on its DONE.                  */
         size_t n = zmsg_size(payload);
         if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
-            if (msg.parts < n ||
-                braid_job_data_keyed(job, idx, msg.attempts, msg.parts - n, &payload,
-                                     keys_frame ? keys : NULL) == BRAID_JOB_GAP) {
+            braid_job_result_t result =
+                msg.parts < n ? BRAID_JOB_GAP
+                              : braid_job_data_keyed(job, idx, msg.attempts, msg.parts - n,
+                                                     &payload, keys_frame ? keys : NULL);
+            if (result == BRAID_JOB_ACCEPTED)
+                s_first_partial(self, sj, &msg, before);
+            else if (result == BRAID_JOB_GAP) {
                 self->counters.gaps++;
                 braid_warning("result stream gap job=%s task=%u", braid_frontend_job_key(sj),
                               idx);
@@ -483,7 +596,7 @@ s_check_slots(braid_broker_t *self, s_worker_t *w)
         braid_backend_cancel_task(self, task_id, attempt);
         if (sj) {
             braid_warning("task not acknowledged, task again job=%s task=%u worker=%s",
-                          braid_frontend_job_key(sj), idx, w->name);
+                          braid_frontend_job_key(sj), idx, s_name(w));
             braid_backend_task_retry(self, sj, idx, attempt, true, "task not acknowledged");
             self->pump_all = true;
         }
@@ -503,7 +616,7 @@ braid_backend_tick(braid_broker_t *self)
             continue;
         int64_t idle = self->now - w->last_seen_msec;
         if (idle > (int64_t) self->cfg.worker_liveness_msec) {
-            braid_info("worker expired name=%s idle_msec=%" PRId64 " running=%u", w->name, idle,
+            braid_info("worker expired name=%s idle_msec=%" PRId64 " running=%u", s_name(w), idle,
                        braid_slots_running(self->slots, w->number));
             s_worker_remove(self, w, true, "worker lost");
             continue;
@@ -520,7 +633,8 @@ int
 braid_backend_init(braid_broker_t *self)
 {
     self->workers_by_rid = zhashx_new();
-    return self->workers_by_rid ? 0 : -1;
+    self->workers_by_name = zhashx_new();
+    return self->workers_by_rid && self->workers_by_name ? 0 : -1;
 }
 
 void
@@ -531,4 +645,32 @@ braid_backend_fini(braid_broker_t *self)
         s_worker_free(&w);
     }
     zhashx_destroy(&self->workers_by_rid);
+    zhashx_destroy(&self->workers_by_name);
+}
+
+uint32_t
+braid_backend_collect(braid_broker_t *self, braid_stats_worker_t *list, uint32_t max)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < braid_sched_nworkers(self->sched) && n < max; i++) {
+        s_worker_t *w = s_worker(self, (int32_t) i);
+        if (!w)
+            continue;
+        braid_stats_worker_t *line = &list[n++];
+        memset(line, 0, sizeof *line);
+        line->name = s_name(w);
+        line->host = w->host;
+        line->version = w->version;
+        line->pid = w->pid;
+        line->slots = w->slots;
+        uint32_t held = braid_slots_running(self->slots, w->number);
+        line->running = held < w->slots ? held : w->slots;
+        line->queued = held - line->running;
+        uint32_t ngids = 0;
+        const uint16_t *gids = braid_sched_worker_sources(self->sched, w->number, &ngids);
+        for (uint32_t g = 0; g < ngids && g < BRAID_MAX_SOURCES; g++)
+            line->sources[line->nsources++] = braid_sched_source_name(self->sched, gids[g]);
+        line->idle_msec = self->now - w->last_seen_msec;
+    }
+    return n;
 }

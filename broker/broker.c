@@ -6,6 +6,7 @@
 
 #include "braid_log.h"
 #include "braid_msg.h"
+#include "prom.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -52,6 +53,56 @@ char *
 braid_broker_hex(zframe_t *rid, const uint8_t *job_id)
 {
     return s_hex(zframe_data(rid), zframe_size(rid), job_id, job_id ? 16 : 0);
+}
+
+/*  ---------------------------------------------------------------------
+    Stats                                                                  */
+
+int
+braid_broker_collect(braid_broker_t *self, braid_stats_t *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    uint32_t nsources = braid_sched_nsources(self->sched);
+    uint32_t nworkers = braid_sched_nworkers(self->sched);
+    size_t njobs = braid_sched_njobs(self->sched);
+    stats->sources = calloc(nsources ? nsources : 1, sizeof *stats->sources);
+    stats->worker_list = calloc(nworkers ? nworkers : 1, sizeof *stats->worker_list);
+    stats->job_list = calloc(njobs ? njobs : 1, sizeof *stats->job_list);
+    if (!stats->sources || !stats->worker_list || !stats->job_list) {
+        braid_broker_collect_free(stats);
+        return -1;
+    }
+    braid_sched_stats(self->sched, stats);
+    stats->draining = self->draining;
+    stats->counters = self->counters;
+    stats->now_msec = self->now;
+    stats->nworker_list = braid_backend_collect(self, stats->worker_list, nworkers);
+    stats->njob_list = braid_frontend_collect(self, stats->job_list, njobs);
+    return 0;
+}
+
+void
+braid_broker_collect_free(braid_stats_t *stats)
+{
+    free(stats->sources);
+    free(stats->worker_list);
+    free(stats->job_list);
+    stats->sources = NULL;
+    stats->worker_list = NULL;
+    stats->job_list = NULL;
+}
+
+/*  The Prometheus text (a braid_metrics_render_fn; arg is the broker).     */
+static char *
+s_render_metrics(void *arg, size_t *len_p)
+{
+    braid_broker_t *self = arg;
+    braid_stats_t stats;
+    if (braid_broker_collect(self, &stats) != 0)
+        return NULL;
+    char *text = braid_prom_render(&stats, len_p);
+    braid_broker_collect_free(&stats);
+    return text;
 }
 
 /*  ---------------------------------------------------------------------
@@ -124,6 +175,15 @@ braid_broker_new(const braid_broker_config_t *cfg)
         braid_broker_destroy(&self);
         return NULL;
     }
+    if (cfg->metrics) {
+        char err[256];
+        self->metrics = braid_metrics_new(cfg->metrics, s_render_metrics, self, err, sizeof err);
+        if (!self->metrics) {
+            braid_error("%s", err);
+            braid_broker_destroy(&self);
+            return NULL;
+        }
+    }
     return self;
 }
 
@@ -141,6 +201,7 @@ braid_broker_destroy(braid_broker_t **self_p)
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->sink);
+    braid_metrics_destroy(&self->metrics);
     for (int i = 0; i < 3; i++)
         free(self->endpoint[i]);
     free(self);
@@ -156,6 +217,8 @@ braid_broker_endpoint(braid_broker_t *self, const char *which)
         return self->endpoint[1];
     if (streq(which, "sink"))
         return self->endpoint[2];
+    if (streq(which, "metrics"))
+        return self->metrics ? braid_metrics_address(self->metrics) : NULL;
     return NULL;
 }
 
@@ -199,16 +262,38 @@ s_poll_timeout(braid_broker_t *self)
     long timeout = (long) (until - self->now);
     if (self->blocked_jobs && timeout > S_RETRY_MSEC)
         timeout = S_RETRY_MSEC;
+    long metrics = self->metrics ? braid_metrics_timeout_msec(self->metrics) : -1;
+    if (metrics >= 0 && metrics < timeout)
+        timeout = metrics;
     return timeout < 0 ? 0 : timeout;
 }
 
-/*  Once a heartbeat interval: systemd's watchdog, workers, clients.        */
+/*  systemd's STATUS= (systemctl status shows it): a one-line summary, told
+    when it changed.                                                        */
+static void
+s_notify_status(braid_broker_t *self)
+{
+    braid_stats_t stats = {0};
+    braid_sched_stats(self->sched, &stats);
+    char status[sizeof self->status];
+    snprintf(status, sizeof status, "STATUS=jobs=%zu workers=%u running=%u queued=%" PRIu64 "%s",
+             stats.jobs, stats.workers, stats.running, stats.queued,
+             self->draining ? " draining" : "");
+    if (streq(status, self->status))
+        return;
+    snprintf(self->status, sizeof self->status, "%s", status);
+    sd_notify(0, status);
+}
+
+/*  Once a heartbeat interval: systemd's watchdog and status, workers,
+    clients.                                                                */
 static void
 s_tick(braid_broker_t *self)
 {
     /*  systemd's watchdog (WatchdogSec=): the loop is alive.               */
     if (self->watchdog)
         sd_notify(0, "WATCHDOG=1");
+    s_notify_status(self);
     braid_backend_tick(self);
     braid_frontend_tick(self);
 }
@@ -232,7 +317,9 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
         {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->sink), 0, ZMQ_POLLIN, 0},
+        {NULL, self->metrics ? braid_metrics_fd(self->metrics) : -1, ZMQ_POLLIN, 0},
     };
+    int nitems = self->metrics ? 4 : 3;
     bool cancelled_rest = false;
     self->now = zclock_mono();
     self->next_tick = self->now + self->cfg.heartbeat_msec;
@@ -272,7 +359,9 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             if (reload_fn)
                 reload_fn(arg, self);
         }
-        int rc = zmq_poll(items, 3, s_poll_timeout(self));
+        long metrics_wait = self->metrics ? braid_metrics_timeout_msec(self->metrics) : -1;
+        int64_t metrics_due = metrics_wait >= 0 ? self->now + metrics_wait : INT64_MAX;
+        int rc = zmq_poll(items, nitems, s_poll_timeout(self));
         self->now = zclock_mono();
         if (rc < 0) {
             if (errno == EINTR)
@@ -280,6 +369,9 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             braid_error("poll failed: %s", zmq_strerror(errno));
             return -1;
         }
+        /*  The metrics endpoint: answered on this thread, never blocking.  */
+        if (self->metrics && ((items[3].revents & ZMQ_POLLIN) || self->now >= metrics_due))
+            braid_metrics_run(self->metrics);
         /*  Results first: they free slots and move jobs forward.           */
         s_drain(self, self->sink, braid_backend_on_result);
         s_drain(self, self->backend, braid_backend_on_message);

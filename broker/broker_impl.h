@@ -17,6 +17,8 @@
 #define BRAID_BROKER_IMPL_H_INCLUDED
 
 #include "broker.h"
+#include "joblog.h"
+#include "metrics.h"
 #include "scheduler.h"
 #include "slots.h"
 #include "stats.h"
@@ -32,6 +34,8 @@ struct braid_broker_t {
     zsock_t *backend;           /* ROUTER: worker control                  */
     zsock_t *sink;              /* PULL: worker results                    */
     char *endpoint[3];
+    braid_metrics_t *metrics;   /* the Prometheus endpoint, or NULL        */
+    char status[128];           /* the last STATUS= told to systemd        */
 
     braid_sched_t *sched;       /* sources, workers, jobs, slots           */
     braid_slots_t *slots;       /* the scheduler's: who holds which task   */
@@ -46,6 +50,7 @@ struct braid_broker_t {
 
     /*  backend.c's                                                         */
     zhashx_t *workers_by_rid;   /* hex rid -> its record                   */
+    zhashx_t *workers_by_name;  /* its name -> its record (names unique)   */
 
     int64_t now;                /* this turn's clock, msec                 */
     int64_t next_tick;
@@ -61,6 +66,14 @@ struct braid_broker_t {
     not NULL. Owned; NULL on allocation failure.                            */
 char *
 braid_broker_hex(zframe_t *rid, const uint8_t *job_id);
+
+/*  broker.c: a snapshot of the broker for STATS and /metrics, into *stats
+    (lists and lines borrowed from the broker until the next turn). 0, or
+    -1 on allocation failure. Free with braid_broker_collect_free().        */
+int
+braid_broker_collect(braid_broker_t *self, braid_stats_t *stats);
+void
+braid_broker_collect_free(braid_stats_t *stats);
 
 /*  broker.c: receive one message from sock, routed when rid is not NULL
     (see braid_msg_recv). 0 with msg, *rid and *payload filled (owned by
@@ -109,6 +122,15 @@ braid_frontend_check_fail_fast(braid_broker_t *self, braid_sched_job_t *sj);
 const char *
 braid_frontend_job_key(braid_sched_job_t *sj);
 
+/*  sj's job log (joblog.h). Borrowed.                                      */
+braid_joblog_t *
+braid_frontend_joblog(braid_sched_job_t *sj);
+
+/*  The open jobs' lines for STATS, at most max of them into list; returns
+    how many. Strings borrowed until the next turn.                         */
+size_t
+braid_frontend_collect(braid_broker_t *self, braid_stats_job_t *list, size_t max);
+
 /*  A deadline timer fired.                                                 */
 void
 braid_frontend_on_deadline(braid_broker_t *self, const braid_timer_t *timer);
@@ -132,6 +154,11 @@ void
 braid_backend_on_message(braid_broker_t *self);
 void
 braid_backend_on_result(braid_broker_t *self);
+
+/*  The workers' lines for STATS, at most max of them into list; returns
+    how many. Strings borrowed until the next turn.                         */
+uint32_t
+braid_backend_collect(braid_broker_t *self, braid_stats_worker_t *list, uint32_t max);
 
 /*  Once a tick: heartbeats out, silent workers gone, lost TASKs and
     cancels sent again.                                                     */

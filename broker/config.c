@@ -2,8 +2,11 @@
 
 #include "config.h"
 
+#include "braid_num.h"
+
 #include "braid_log.h"
 #include "broker.h"
+#include "metrics.h"
 
 #include <czmq.h>
 #include <stddef.h>
@@ -117,10 +120,13 @@ s_policy_key(braid_conf_t *key, const char *name, const char *value, void *base,
 {
     braid_policy_t *policy = base;
     if (streq(name, "rate")) {
-        char *end = NULL;
-        double rate = value ? strtod(value, &end) : -1;
-        if (!value || !*value || *end || rate < 0 || rate > 1e9) {
-            braid_conf_error(key, err, errsize, "rate must be a number of tasks per second");
+        double rate;
+        if (braid_parse_decimal(value, 0, BRAID_POLICY_MAX_RATE, &rate) != 0 ||
+            (rate > 0 && rate < BRAID_POLICY_MIN_RATE)) {
+            braid_conf_error(key, err, errsize,
+                             "rate must be 0 (no limit) or a number of tasks per second in "
+                             "%g..%g",
+                             BRAID_POLICY_MIN_RATE, BRAID_POLICY_MAX_RATE);
             return -1;
         }
         policy->rate = rate;
@@ -138,12 +144,37 @@ s_policy_key(braid_conf_t *key, const char *name, const char *value, void *base,
     return 0;
 }
 
-/*  Section broker's keys besides the unsigned ones: the endpoints.         */
+int
+braid_broker_endpoint_check(const char *endpoint, char *err, size_t errsize)
+{
+    static const char *transports[] = {"tcp://", "ipc://", "inproc://"};
+    for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++) {
+        size_t n = strlen(transports[i]);
+        if (strncmp(endpoint, transports[i], n) == 0 && endpoint[n])
+            return 0;
+    }
+    snprintf(err, errsize, "'%s' is not an endpoint (tcp://HOST:PORT, ipc://PATH)", endpoint);
+    return -1;
+}
+
+/*  Section broker's keys besides the unsigned ones: the endpoints, and the
+    metrics address.                                                        */
 static int
 s_broker_key(braid_conf_t *key, const char *name, const char *value, void *base, char *err,
              size_t errsize)
 {
     braid_broker_config_t *cfg = base;
+    char why[256];
+    if (streq(name, "metrics")) {
+        struct sockaddr_storage addr;
+        socklen_t addrlen;
+        if (!value || braid_metrics_parse(value, &addr, &addrlen, why, sizeof why) != 0) {
+            braid_conf_error(key, err, errsize, "%s", value ? why : "metrics needs HOST:PORT");
+            return -1;
+        }
+        cfg->metrics = value;
+        return 0;
+    }
     const char **endpoint = streq(name, "frontend")  ? &cfg->frontend
                             : streq(name, "backend") ? &cfg->backend
                             : streq(name, "sink")    ? &cfg->sink
@@ -154,6 +185,10 @@ s_broker_key(braid_conf_t *key, const char *name, const char *value, void *base,
     }
     if (!value || !*value) {
         braid_conf_error(key, err, errsize, "%s needs an endpoint", name);
+        return -1;
+    }
+    if (braid_broker_endpoint_check(value, why, sizeof why) != 0) {
+        braid_conf_error(key, err, errsize, "%s: %s", name, why);
         return -1;
     }
     *endpoint = value;

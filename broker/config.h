@@ -37,6 +37,8 @@ typedef struct {
     const char *frontend;       /* endpoint to bind for clients            */
     const char *backend;        /* endpoint to bind for worker control     */
     const char *sink;           /* endpoint to bind for worker results     */
+    const char *metrics;        /* HOST:PORT of the Prometheus endpoint
+                                   (metrics.h), NULL for none              */
     uint32_t max_jobs_per_client;   /* open jobs one client may hold       */
     uint64_t max_tasks_per_job;     /* queries x sources in one job        */
     uint32_t max_queries_per_job;   /* queries in one job                  */
@@ -62,6 +64,11 @@ braid_broker_config_defaults(braid_broker_config_t *cfg);
 int
 braid_broker_config_load(const char *path, braid_broker_config_t *cfg, braid_conf_t **conf_p,
                          char *err, size_t errsize);
+
+/*  0 if endpoint names a transport ZeroMQ binds (tcp://, ipc://,
+    inproc://) and an address after it; -1 with the reason in err.          */
+int
+braid_broker_endpoint_check(const char *endpoint, char *err, size_t errsize);
 
 /*  SIGHUP: read the file at path (arg, a const char *; NULL when braidd
     has no config file) again and give its source policies to the broker.

@@ -30,6 +30,8 @@ typedef struct {
     bool blocked;               /* the client could not take more now      */
     bool silent;                /* emit nothing more (client gone or bad)  */
     bool stopped;               /* ended early: cancel, deadline, ...      */
+    braid_joblog_t *log;        /* where and when its tasks ran            */
+    int64_t accepted_msec;
 } s_job_t;
 
 /*  The broker's job of a scheduler job (the scheduler's view is its first
@@ -46,6 +48,12 @@ braid_frontend_job_key(braid_sched_job_t *sj)
     return s_job(sj)->key;
 }
 
+braid_joblog_t *
+braid_frontend_joblog(braid_sched_job_t *sj)
+{
+    return s_job(sj)->log;
+}
+
 /*  ---------------------------------------------------------------------
     Jobs                                                                   */
 
@@ -56,9 +64,22 @@ s_payload_intact(zmsg_t **payload)
     return !payload || *payload;
 }
 
+/*  An END went out (or would have, to a client that is gone): counted for
+    its source.                                                             */
+static void
+s_ended(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg)
+{
+    if (msg->source >= braid_job_nsources(ent->sj.job))
+        return;
+    braid_source_figures_t *fig = braid_sched_source_figures(self->sched, ent->sj.gid[msg->source]);
+    if (fig)
+        braid_source_figures_ended(fig, msg->status, self->now);
+}
+
 /*  The jobs' emitter (braid_job_emit_fn): to the client, without blocking;
     a client that cannot take more blocks its job, one that is gone
-    silences it.                                                            */
+    silences it. An END that leaves (or is dropped for a silent job) is
+    counted for its source.                                                 */
 static int
 s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
 {
@@ -66,29 +87,36 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     s_job_t *ent = s_job(self->pumping);
     (void) job;
     assert(ent && ent->sj.job == job);
-    if (ent->silent) {
-        if (payload)
-            zmsg_destroy(payload);
-        return 0;
-    }
-    if (braid_msg_try_send(self->frontend, ent->client, msg, payload) == 0)
-        return 0;
-    if (errno == EAGAIN && s_payload_intact(payload)) {
-        if (!ent->blocked) {
-            ent->blocked = true;
-            self->blocked_jobs++;
+    if (!ent->silent && braid_msg_try_send(self->frontend, ent->client, msg, payload) != 0) {
+        if (errno == EAGAIN && s_payload_intact(payload)) {
+            if (!ent->blocked) {
+                ent->blocked = true;
+                self->blocked_jobs++;
+            }
+            return -1;
         }
-        return -1;
+        /*  The client is gone (EHOSTUNREACH): nobody will read this job.   */
+        braid_info("client gone job=%s errno=%d", ent->key, errno);
+        ent->silent = true;
     }
-    /*  The client is gone (EHOSTUNREACH): nobody will read this job.       */
-    braid_info("client gone job=%s errno=%d", ent->key, errno);
-    ent->silent = true;
     if (payload)
         zmsg_destroy(payload);
+    if (msg->type == BRAID_MSG_END)
+        s_ended(self, ent, msg);
     return 0;
 }
 
-static const braid_job_io_t s_io = {s_emit, braid_backend_grant};
+/*  The job log's fields of an END (a braid_job_describe_fn).               */
+static void
+s_describe(void *arg, braid_job_t *job, uint32_t idx, braid_msg_t *msg)
+{
+    braid_broker_t *self = arg;
+    s_job_t *ent = s_job(self->pumping);
+    (void) job;
+    braid_joblog_describe(ent->log, idx, self->now, msg);
+}
+
+static const braid_job_io_t s_io = {s_emit, braid_backend_grant, s_describe};
 
 /*  Close the job: forget it everywhere and free it.                        */
 static void
@@ -102,6 +130,7 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     braid_sched_job_remove(self->sched, &ent->sj);
     braid_debug("job closed job=%s", ent->key);
     braid_job_destroy(&ent->sj.job);
+    braid_joblog_destroy(&ent->log);
     zframe_destroy(&ent->client);
     free(ent->key);
     free(ent);
@@ -212,6 +241,32 @@ s_key_refusal(braid_broker_t *self, const braid_msg_t *msg, const uint16_t *gid,
     return 0;
 }
 
+/*  "no worker serves source 'NAME' (served: a, b)" into text: the sources
+    that are served, so that a typo does not read as an outage. Cut with
+    ", ..." to fit size.                                                    */
+static void
+s_unserved_text(braid_broker_t *self, const char *name, char *text, size_t size)
+{
+    static const char more[] = ", ...)";
+    int len = snprintf(text, size, "no worker serves source '%s' (", name);
+    if (len < 0 || (size_t) len + sizeof more >= size)
+        return;
+    size_t at = (size_t) len, listed = 0;
+    for (uint32_t g = 0; g < braid_sched_nsources(self->sched); g++) {
+        if (!braid_sched_source_served(self->sched, (uint16_t) g))
+            continue;
+        const char *served = braid_sched_source_name(self->sched, (uint16_t) g);
+        size_t need = strlen(served) + (listed ? 2 : strlen("served: "));
+        if (at + need + sizeof more >= size) {
+            snprintf(text + at, size - at, "%s", more + (listed ? 0 : 2));
+            return;
+        }
+        at += (size_t) snprintf(text + at, size - at, "%s%s", listed ? ", " : "served: ", served);
+        listed++;
+    }
+    snprintf(text + at, size - at, "%s", listed ? ")" : "no source is served)");
+}
+
 /*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
     error code with text filled in. gid[s] gets each source's id, and
     *ascending the score order of an order key job.                         */
@@ -247,7 +302,7 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
             }
         int id = braid_sched_source_id(self->sched, msg->sources[s]);
         if (id < 0 || !braid_sched_source_served(self->sched, (uint16_t) id)) {
-            snprintf(text, size, "no worker serves source '%s'", msg->sources[s]);
+            s_unserved_text(self, msg->sources[s], text, size);
             return BRAID_ERR_CODE_BAD_REQUEST;
         }
         gid[s] = (uint16_t) id;
@@ -293,11 +348,15 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
             braid_job_set_ascending(ent->sj.job, ascending);
         memcpy(ent->sj.gid, gid, sizeof gid);
         ent->client = zframe_dup(client);
+        ent->accepted_msec = self->now;
+        ent->log = braid_joblog_new((uint64_t) msg->count * msg->nsources, self->now,
+                                    zclock_time());
     }
-    if (!ent || !ent->sj.job || !ent->client ||
+    if (!ent || !ent->sj.job || !ent->client || !ent->log ||
         braid_sched_job_add(self->sched, &ent->sj) != 0) {
         if (ent) {
             braid_job_destroy(&ent->sj.job);
+            braid_joblog_destroy(&ent->log);
             zframe_destroy(&ent->client);
             free(ent);
         }
@@ -349,21 +408,36 @@ s_client(braid_broker_t *self, zframe_t *rid)
     return c;
 }
 
-/*  The STATS reply's JSON: owned, NULL on allocation failure.              */
+size_t
+braid_frontend_collect(braid_broker_t *self, braid_stats_job_t *list, size_t max)
+{
+    size_t n = 0;
+    for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj && n < max; sj = sj->next) {
+        s_job_t *ent = s_job(sj);
+        braid_job_t *job = sj->job;
+        braid_stats_job_t *line = &list[n++];
+        memcpy(line->id, braid_job_id(job), sizeof line->id);
+        line->client = ent->owner ? ent->owner->key : "";
+        line->order = braid_job_order(job);
+        line->queries = braid_job_count(job);
+        line->queries_done = braid_job_queries_done(job);
+        line->tasks = (uint64_t) line->queries * braid_job_nsources(job);
+        line->tasks_done = braid_job_tasks_done(job);
+        line->in_flight = braid_job_inflight(job);
+        line->age_msec = self->now - ent->accepted_msec;
+    }
+    return n;
+}
+
 /*  The STATS reply's JSON: owned, NULL on allocation failure.              */
 static char *
 s_stats_json(braid_broker_t *self)
 {
-    braid_stats_t stats = {0};
-    uint32_t nsources = braid_sched_nsources(self->sched);
-    stats.sources = calloc(nsources ? nsources : 1, sizeof *stats.sources);
-    if (!stats.sources)
+    braid_stats_t stats;
+    if (braid_broker_collect(self, &stats) != 0)
         return NULL;
-    braid_sched_stats(self->sched, &stats);
-    stats.draining = self->draining;
-    stats.counters = self->counters;
     char *json = braid_stats_json(&stats);
-    free(stats.sources);
+    braid_broker_collect_free(&stats);
     return json;
 }
 

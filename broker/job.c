@@ -57,6 +57,10 @@ struct braid_job_t {
     uint64_t ready_cap, ready_head, ready_len;
     braid_taskheap_t retry[BRAID_MAX_SOURCES];  /* to dispatch again, per src */
     uint64_t pending_retries;   /* taken back, not yet running again       */
+    uint64_t pending[BRAID_MAX_SOURCES];    /* the same, per source        */
+    uint64_t ended;             /* tasks whose end is recorded             */
+    uint32_t queries_done;      /* queries whose every task ended          */
+    uint8_t *qended;            /* per query: its tasks ended (nsources > 1) */
     uint32_t window;            /* per-task credit window, 0 = none        */
     braid_merge_t *merge;       /* order key: the keys and the merge       */
 
@@ -100,13 +104,16 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
     self->credit = submit->credit;
     self->qoff = calloc((size_t) submit->count + 1, sizeof *self->qoff);
     self->tasks = calloc((size_t) ntasks, sizeof *self->tasks);
+    if (self->nsources > 1)
+        self->qended = calloc((size_t) submit->count, 1);
     if (self->order == BRAID_ORDER_ARRIVAL) {
         self->ready_cap = ntasks;
         self->ready = malloc((size_t) ntasks * sizeof *self->ready);
     }
     if (self->order == BRAID_ORDER_KEY)
         self->merge = braid_merge_new(false);
-    if (!self->qoff || !self->tasks || (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
+    if (!self->qoff || !self->tasks || (self->nsources > 1 && !self->qended) ||
+        (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
         (self->order == BRAID_ORDER_KEY && !self->merge)) {
         braid_job_destroy(&self);
         return NULL;
@@ -131,6 +138,7 @@ braid_job_destroy(braid_job_t **self_p)
     free(self->qoff);
     free(self->qbuf);
     free(self->ready);
+    free(self->qended);
     braid_merge_destroy(&self->merge);
     for (uint32_t s = 0; s < BRAID_MAX_SOURCES; s++)
         free(self->retry[s].heap);
@@ -243,6 +251,7 @@ braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *win
     if (pq->len && pq->heap[0] == idx) {
         braid_taskheap_pop(pq);
         self->pending_retries--;
+        self->pending[s]--;
     } else {
         assert(self->next[s] == q);
         self->next[s] = q + 1;
@@ -293,6 +302,7 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
         t->retries++;
     s_set_state(self, t, BRAID_TASK_PENDING);
     self->pending_retries++;
+    self->pending[idx % self->nsources]++;
     return BRAID_JOB_AGAIN;
 }
 
@@ -315,6 +325,7 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
             pq->cap = 0;
             s_end(self, idx, BRAID_STATUS_FAILED, self->tasks[idx].recv, "out of memory");
             self->pending_retries--;
+            self->pending[idx % self->nsources]--;
             return;
         }
     }
@@ -434,6 +445,9 @@ s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const ch
     free(t->error);
     t->error = (text && *text) ? strdup(text) : NULL;
     self->summary[idx % self->nsources][status]++;
+    self->ended++;
+    if (!self->qended || ++self->qended[idx / self->nsources] == self->nsources)
+        self->queries_done++;
     s_ready(self, idx);
 }
 
@@ -532,6 +546,7 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
         return;
     self->cancelled = true;
     self->pending_retries = 0;
+    memset(self->pending, 0, sizeof self->pending);
     /*  Queries that never arrived never became tasks.                      */
     self->count = self->received;
     for (uint64_t i = 0; i < self->ntasks; i++) {
@@ -599,6 +614,8 @@ s_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
         msg.duplicates = braid_merge_duplicates(self->merge, idx);
     if (t->error)
         snprintf(msg.text, sizeof msg.text, "%s", t->error);
+    if (io->describe)
+        io->describe(arg, self, idx, &msg);
     zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
     t->buf = NULL;
     if (last && zmsg_size(last) == 0)
@@ -876,6 +893,32 @@ braid_job_queued(braid_job_t *self)
     for (uint32_t s = 0; s < self->nsources; s++)
         n += self->received - self->next[s];
     return n;
+}
+
+uint64_t
+braid_job_queued_source(braid_job_t *self, uint32_t source)
+{
+    if (self->cancelled || source >= self->nsources)
+        return 0;
+    return self->received - self->next[source] + self->pending[source];
+}
+
+uint32_t
+braid_job_order(braid_job_t *self)
+{
+    return self->order;
+}
+
+uint64_t
+braid_job_tasks_done(braid_job_t *self)
+{
+    return self->ended;
+}
+
+uint32_t
+braid_job_queries_done(braid_job_t *self)
+{
+    return self->queries_done;
 }
 
 bool

@@ -42,10 +42,16 @@ typedef int(braid_job_emit_fn)(void *arg, braid_job_t *job, const braid_msg_t *m
 typedef void(braid_job_credit_fn)(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt,
                                   uint64_t window);
 
+/*  Fill in what the job does not know of task idx's END before it goes
+    out: the job log fields (W, B, Q, U, X: who ran it last, when, how
+    long). msg holds the rest; the callee sets only those.                  */
+typedef void(braid_job_describe_fn)(void *arg, braid_job_t *job, uint32_t idx, braid_msg_t *msg);
+
 /*  What a job calls while it pumps.                                        */
 typedef struct {
     braid_job_emit_fn *emit;        /* required                            */
     braid_job_credit_fn *credit;    /* may be NULL: windows never move     */
+    braid_job_describe_fn *describe;    /* may be NULL: those fields zero  */
 } braid_job_io_t;
 
 /*  What to do with a task that must run again (worker lost, transient
@@ -257,6 +263,18 @@ braid_job_retries(braid_job_t *self);
 /*  Tasks waiting for dispatch (new and retries), and tasks running.        */
 uint64_t
 braid_job_queued(braid_job_t *self);
+/*  Tasks of source (index in the job) waiting for dispatch.               */
+uint64_t
+braid_job_queued_source(braid_job_t *self, uint32_t source);
+/*  The ordering mode (braid_order_t).                                      */
+uint32_t
+braid_job_order(braid_job_t *self);
+/*  Tasks whose end is recorded (emitted or not), and queries whose every
+    task's is.                                                              */
+uint64_t
+braid_job_tasks_done(braid_job_t *self);
+uint32_t
+braid_job_queries_done(braid_job_t *self);
 /*  True if submit has the same parameters as the job's SUBMIT.             */
 bool
 braid_job_same(braid_job_t *self, const braid_msg_t *submit);

@@ -6,6 +6,7 @@
 #include "braid_num.h"
 #include "broker.h"
 #include "config.h"
+#include "metrics.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -30,12 +31,45 @@ s_usage(FILE *out)
             "  -k, --sink EP         worker results endpoint to bind (default "
             "tcp://127.0.0.1:5557)\n"
             "  -D, --drain MSEC      on SIGTERM, let jobs drain this long (default 30000)\n"
+            "      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+            "                        (e.g. 127.0.0.1:9464; port 0 picks one; default none)\n"
+            "      --check-config FILE  check a config file as at start, bind nothing:\n"
+            "                        exit 0 if valid, 2 with FILE:LINE: why if not\n"
             "  -v, --verbose         debug logging\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n");
 }
 
+enum { S_OPT_METRICS = 256, S_OPT_CHECK_CONFIG };
+
 static volatile int s_reload = 0;
+
+/*  --check-config FILE: 0 if it loads as at start, else 2 with FILE:LINE.   */
+static int
+s_check_config(const char *path)
+{
+    static braid_broker_config_t cfg;
+    braid_broker_config_defaults(&cfg);
+    braid_conf_t *conf = NULL;
+    char err[512];
+    int rc = braid_broker_config_load(path, &cfg, &conf, err, sizeof err);
+    braid_conf_destroy(&conf);
+    if (rc != 0) {
+        fprintf(stderr, "braidd: %s\n", err);
+        return 2;
+    }
+    printf("braidd: %s: ok\n", path);
+    return 0;
+}
+
+/*  A bad flag value: the reason, the usage, 2.                             */
+static int
+s_bad_flag(const char *what)
+{
+    fprintf(stderr, "braidd: %s\n", what);
+    s_usage(stderr);
+    return 2;
+}
 
 static void
 s_on_sighup(int sig)
@@ -51,6 +85,7 @@ main(int argc, char **argv)
     static braid_broker_config_t cfg;
     braid_broker_config_defaults(&cfg);
     const char *config_file = NULL, *frontend = NULL, *backend = NULL, *sink = NULL;
+    const char *metrics = NULL, *check = NULL;
     uint32_t drain = 0;
     bool have_drain = false;
     bool verbose = false;
@@ -60,6 +95,8 @@ main(int argc, char **argv)
         {"backend", required_argument, NULL, 'w'}, {"sink", required_argument, NULL, 'k'},
         {"drain", required_argument, NULL, 'D'},   {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"metrics", required_argument, NULL, S_OPT_METRICS},
+        {"check-config", required_argument, NULL, S_OPT_CHECK_CONFIG},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -79,6 +116,8 @@ main(int argc, char **argv)
             have_drain = true;
             break;
         case 'v': verbose = true; break;
+        case S_OPT_METRICS: metrics = optarg; break;
+        case S_OPT_CHECK_CONFIG: check = optarg; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("braidd %s\n", BRAID_VERSION); return 0;
         default: s_usage(stderr); return 2;
@@ -88,6 +127,19 @@ main(int argc, char **argv)
         fprintf(stderr, "braidd: unexpected argument '%s'\n", argv[optind]);
         s_usage(stderr);
         return 2;
+    }
+    if (check)
+        return s_check_config(check);
+    char why[256];
+    const char *endpoints[] = {frontend, backend, sink};
+    for (int i = 0; i < 3; i++)
+        if (endpoints[i] && braid_broker_endpoint_check(endpoints[i], why, sizeof why) != 0)
+            return s_bad_flag(why);
+    if (metrics) {
+        struct sockaddr_storage addr;
+        socklen_t addrlen;
+        if (braid_metrics_parse(metrics, &addr, &addrlen, why, sizeof why) != 0)
+            return s_bad_flag(why);
     }
     braid_log_verbose(verbose);
     braid_conf_t *conf = NULL;
@@ -107,6 +159,8 @@ main(int argc, char **argv)
         cfg.sink = sink;
     if (have_drain)
         cfg.drain_msec = drain;
+    if (metrics)
+        cfg.metrics = metrics;
 
     zsys_init();
     struct sigaction sa = {0};
@@ -120,9 +174,11 @@ main(int argc, char **argv)
     }
     /*  Under systemd (Type=notify): ready once the sockets are bound.      */
     sd_notify(0, "READY=1");
-    braid_notice("ready frontend=%s backend=%s sink=%s",
+    const char *metrics_at = braid_broker_endpoint(broker, "metrics");
+    braid_notice("ready frontend=%s backend=%s sink=%s%s%s",
                  braid_broker_endpoint(broker, "frontend"),
-                 braid_broker_endpoint(broker, "backend"), braid_broker_endpoint(broker, "sink"));
+                 braid_broker_endpoint(broker, "backend"), braid_broker_endpoint(broker, "sink"),
+                 metrics_at ? " metrics=" : "", metrics_at ? metrics_at : "");
     int rc = braid_broker_run(broker, &s_reload, braid_broker_config_reload, (void *) config_file);
     sd_notify(0, "STOPPING=1");
     braid_notice("stopping");

@@ -13,9 +13,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*  Bounds of a source's rate (config key rate): one start every 1,000 s
+    at the slowest (a smaller rate would make the wait for a token overflow
+    the clock), a billion a second at the fastest.                         */
+#define BRAID_POLICY_MIN_RATE 0.001
+#define BRAID_POLICY_MAX_RATE 1e9
+
 typedef struct {
     uint32_t max_concurrent;    /* running tasks, cluster-wide; 0 = any     */
-    double rate;                /* task starts per second; 0 = no limit     */
+    double rate;                /* task starts per second; 0 = no limit,
+                                   else BRAID_POLICY_MIN_RATE..MAX_RATE     */
     uint32_t burst;             /* token bucket depth, >= 1                 */
     uint32_t retries;           /* retry limit for counted failures         */
     uint32_t backoff_msec;      /* first retry delay                        */

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*  A source: its name and its limiter (which holds its policy).            */
+/*  A source: its name, its limiter (which holds its policy), and what the
+    broker measures of it.                                                  */
 typedef struct {
     char *name;
     braid_limiter_t limiter;
+    braid_source_figures_t *figures;
 } s_source_t;
 
 /*  A worker as dispatch sees it; its tasks are in the slots.               */
@@ -74,8 +76,10 @@ braid_sched_destroy(braid_sched_t **self_p)
     braid_sched_t *self = *self_p;
     if (!self)
         return;
-    for (uint32_t g = 0; g < self->nsources; g++)
+    for (uint32_t g = 0; g < self->nsources; g++) {
         free(self->sources[g].name);
+        braid_source_figures_destroy(&self->sources[g].figures);
+    }
     free(self->workers);
     braid_slots_destroy(&self->slots);
     zhashx_destroy(&self->source_ids);
@@ -110,11 +114,12 @@ braid_sched_source_add(braid_sched_t *self, const char *name, const braid_policy
         return id;
     s_source_t *src = &self->sources[self->nsources];
     src->name = strdup(name);
-    if (!src->name)
-        return -1;
-    if (zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (self->nsources + 1)) != 0) {
+    src->figures = braid_source_figures_new();
+    if (!src->name || !src->figures ||
+        zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (self->nsources + 1)) != 0) {
         free(src->name);
         src->name = NULL;
+        braid_source_figures_destroy(&src->figures);
         return -1;
     }
     braid_limiter_init(&src->limiter, policy, now_msec);
@@ -143,6 +148,12 @@ const char *
 braid_sched_source_name(braid_sched_t *self, uint16_t gid)
 {
     return gid < self->nsources ? self->sources[gid].name : NULL;
+}
+
+braid_source_figures_t *
+braid_sched_source_figures(braid_sched_t *self, uint16_t gid)
+{
+    return gid < self->nsources ? self->sources[gid].figures : NULL;
 }
 
 const braid_policy_t *
@@ -197,6 +208,17 @@ braid_sched_source_keys(braid_sched_t *self, uint16_t gid)
 
 /*  ---------------------------------------------------------------------
     Workers                                                                 */
+
+const uint16_t *
+braid_sched_worker_sources(braid_sched_t *self, int32_t worker, uint32_t *n)
+{
+    if (worker < 0 || (uint32_t) worker >= self->nworkers || !self->workers[worker].user) {
+        *n = 0;
+        return NULL;
+    }
+    *n = self->workers[worker].nsrc;
+    return self->workers[worker].src;
+}
 
 int32_t
 braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids, uint32_t ngids,
@@ -474,6 +496,7 @@ braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint
     uint32_t delay = 0;
     if (rc == BRAID_JOB_AGAIN) {
         self->retries += counted;
+        self->sources[sj->gid[idx % braid_job_nsources(sj->job)]].figures->retried += counted;
         if (counted) {
             uint32_t n = braid_job_task_retries(sj->job, idx);
             delay = braid_policy_backoff(policy, n, (double) rand_r(&self->seed) / RAND_MAX);
@@ -668,16 +691,20 @@ braid_sched_stats(braid_sched_t *self, braid_stats_t *stats)
     stats->tasks_done = self->tasks_done;
     stats->retries = self->retries;
     stats->nsources = 0;
+    if (!stats->sources)
+        return;     /* the totals only */
     for (uint32_t g = 0; g < self->nsources; g++) {
         braid_stats_source_t *src = &stats->sources[stats->nsources++];
         src->name = self->sources[g].name;
         src->running = self->sources[g].limiter.running;
+        src->figures = self->sources[g].figures;
         src->queued = 0;
-        for (braid_sched_job_t *sj = self->jobs_head; sj; sj = sj->next) {
-            uint32_t ns = braid_job_nsources(sj->job);
-            for (uint32_t s = 0; s < ns; s++)
-                if (sj->gid[s] == g)
-                    src->queued += braid_job_queued(sj->job) / ns;
-        }
+    }
+    /*  Each job adds its own tasks to its sources' lines.                  */
+    for (braid_sched_job_t *sj = self->jobs_head; sj; sj = sj->next) {
+        uint32_t ns = braid_job_nsources(sj->job);
+        for (uint32_t s = 0; s < ns; s++)
+            if (sj->gid[s] < stats->nsources)
+                stats->sources[sj->gid[s]].queued += braid_job_queued_source(sj->job, s);
     }
 }

@@ -126,6 +126,11 @@ braid_sched_source_name(braid_sched_t *self, uint16_t gid);
 const braid_policy_t *
 braid_sched_policy(braid_sched_t *self, uint16_t gid);
 
+/*  What the broker measures of source gid (borrowed; the handlers record
+    into it), or NULL when there is no such source.                         */
+braid_source_figures_t *
+braid_sched_source_figures(braid_sched_t *self, uint16_t gid);
+
 /*  True if some worker serves source gid.                                  */
 bool
 braid_sched_source_served(braid_sched_t *self, uint16_t gid);
@@ -157,6 +162,11 @@ braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids
     nothing.                                                                */
 void
 braid_sched_worker_set_flags(braid_sched_t *self, int32_t worker, const uint8_t *flags);
+
+/*  The source ids worker serves (borrowed; *n of them), or NULL (*n 0)
+    when there is no such worker.                                           */
+const uint16_t *
+braid_sched_worker_sources(braid_sched_t *self, int32_t worker, uint32_t *n);
 
 /*  Forget worker, whose tasks must all be taken back or released first.    */
 void
@@ -251,7 +261,7 @@ braid_sched_next_msec(braid_sched_t *self, int64_t now_msec);
 
 /*  Fill the scheduler's part of stats: workers, slots, running, jobs,
     queued, task counters, and stats->sources (which the caller gives room
-    for braid_sched_nsources() entries).                                    */
+    for braid_sched_nsources() entries; NULL: the totals only).             */
 void
 braid_sched_stats(braid_sched_t *self, braid_stats_t *stats);
 

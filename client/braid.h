@@ -121,6 +121,15 @@ typedef struct {
                                    key): their seqs never came              */
     uint32_t attempts;          /* END: attempts made; RESTART: the attempt
                                    that starts again                        */
+    const char *worker;         /* END: the worker that ran its last
+                                   attempt, "" if none did; else ""         */
+    uint64_t started_msec;      /* END: when that attempt was dispatched,
+                                   msec since the Unix epoch; 0 = never ran */
+    uint64_t queue_msec;        /* END: from the job's acceptance to that
+                                   dispatch                                 */
+    uint64_t run_msec;          /* END: how long that attempt ran           */
+    uint32_t exit_value;        /* END: a command's exit status (128+N when
+                                   signal N ended it), an HTTP status, or 0 */
     braid_client_err_t code;    /* ERROR: why                               */
     const char *text;           /* END, ERROR: error text; else ""          */
     uint32_t nsources;          /* JOB_END: the job's sources               */
@@ -146,14 +155,18 @@ typedef enum {
 typedef enum {
     BRAID_REPLY_OK = 0,         /* an endpoint answered                      */
     BRAID_REPLY_UNAVAILABLE,    /* none did: every endpoint timed out
-                                   [ETIMEDOUT], refused [ECONNREFUSED] or
-                                   could not be connected [EINVAL]; errno is
-                                   the last one's, braid_client_error()
-                                   lists each                                */
+                                   [ETIMEDOUT] or could not be connected
+                                   [EINVAL]; errno is the last one's,
+                                   braid_client_error() lists each           */
     BRAID_REPLY_INVALID,        /* nothing to ask: no request, source, query
                                    or endpoint [EINVAL]                      */
     BRAID_REPLY_INTERRUPTED,    /* [EINTR]                                   */
-    BRAID_REPLY_FAILED          /* a local failure (memory, randomness)      */
+    BRAID_REPLY_FAILED,         /* a local failure (memory, randomness)      */
+    BRAID_REPLY_REFUSED         /* submit: no endpoint accepted and at least
+                                   one answered ERROR [ECONNREFUSED]:
+                                   braid_client_error() is its answer,
+                                   "ENDPOINT: CODE TEXT" (each refusal, in
+                                   the order tried, joined by "; ")          */
 } braid_reply_t;
 
 /*  What braid_client_next() came to.                                       */
@@ -173,6 +186,11 @@ typedef enum {
 /*  New empty request: order submit, no in-flight limit, no task timeout.   */
 BRAID_EXPORT braid_request_t *
 braid_request_new(void);
+/*  New empty request with the options of other (order, in-flight limit,
+    timeout, deadline, retries, fail-fast): no source, no query. NULL on
+    allocation failure.                                                     */
+BRAID_EXPORT braid_request_t *
+braid_request_new_like(const braid_request_t *other);
 /*  Destroy a request; NULL-safe, sets *self_p to NULL.                     */
 BRAID_EXPORT void
 braid_request_destroy(braid_request_t **self_p);
@@ -214,6 +232,10 @@ braid_request_source_count(const braid_request_t *self);
 /*  The source name at index (borrowed; NULL if out of range).              */
 BRAID_EXPORT const char *
 braid_request_source(const braid_request_t *self, size_t index);
+/*  The query at index (borrowed; "" for an empty one; NULL if out of
+    range), its length in *size_p if size_p is not NULL.                    */
+BRAID_EXPORT const void *
+braid_request_query(const braid_request_t *self, size_t index, size_t *size_p);
 
 /*  ---------------------------------------------------------------------
     braid_client_t: one connection to a broker, kept across its jobs, one

@@ -87,6 +87,7 @@ struct _braid_client_t {
 
     uint64_t dropped;           /* so far, but the current stream's         */
     char error[2048];
+    char refusal[2048];         /* submit: the endpoints' ERROR answers     */
 };
 
 /*  How waiting for ACCEPT ended.                                           */
@@ -391,6 +392,9 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             else if (self->msg.type == BRAID_MSG_ERROR) {
                 s_add_error(self, "%s: refused: %u %s", endpoint, self->msg.code,
                             self->msg.text);
+                size_t len = strlen(self->refusal);     /* the answers, too */
+                snprintf(self->refusal + len, sizeof self->refusal - len, "%s%s: %u %s",
+                         len ? "; " : "", endpoint, self->msg.code, self->msg.text);
                 return S_REFUSED;
             } else
                 self->dropped++;
@@ -450,6 +454,7 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
     s_reset_stream(self);
     braid_request_destroy(&self->request);
     self->error[0] = 0;
+    self->refusal[0] = 0;
     if (!s_submittable(self, request)) {
         braid_request_destroy(&request);
         return BRAID_REPLY_INVALID;
@@ -496,8 +501,14 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
             errno = EINTR;
             return BRAID_REPLY_INTERRUPTED;
         }
-        last_errno = accept == S_REFUSED ? ECONNREFUSED : ETIMEDOUT;
+        last_errno = ETIMEDOUT;
         s_close_conn(self);
+    }
+    if (self->refusal[0]) {
+        /*  A broker's answer says more than the silence of the others.    */
+        s_set_error(self, "%s", self->refusal);
+        errno = ECONNREFUSED;
+        return BRAID_REPLY_REFUSED;
     }
     errno = last_errno;
     return BRAID_REPLY_UNAVAILABLE;

@@ -1,12 +1,13 @@
 /*  render.c - braid_render_t: the CLI's output (see render.h).            */
 
 #include "render.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define S_PROGRESS_MSEC 200     /* progress line refresh                    */
 
@@ -16,9 +17,20 @@ struct _braid_render_t {
     braid_render_mode_t mode;
     bool progress;              /* a progress line on err                   */
     bool progress_shown;
+    bool same_screen;           /* out is err's screen                      */
     int64_t progress_at;        /* msec, when it was drawn                  */
-    uint64_t tasks;             /* queries x sources                        */
+    int64_t started_at;         /* msec, when the run started               */
+    uint64_t tasks;             /* the run's tasks                          */
     bool cancelling;
+    const uint32_t *numbers;    /* the queries' numbers, or NULL            */
+    const char *endpoint;       /* the accepting broker, or NULL            */
+
+    bool tag;                   /* tag the lines of text output             */
+    bool tag_source;            /* ... with the source too                  */
+    bool line_open;             /* text output ends in the middle of a line */
+    bool task_open;             /* the last partial's task is ...           */
+    uint32_t task_query;        /* ... this query's                         */
+    uint32_t task_source;       /* ... and this source's                    */
     braid_render_tally_t tally;
 };
 
@@ -44,10 +56,43 @@ braid_render_destroy(braid_render_t **self_p)
 }
 
 void
-braid_render_set_progress(braid_render_t *self, uint64_t tasks)
+braid_render_set_progress(braid_render_t *self, uint64_t tasks, int64_t now_msec,
+                          bool same_screen)
 {
     self->progress = true;
     self->tasks = tasks;
+    self->started_at = now_msec;
+    self->same_screen = same_screen;
+}
+
+void
+braid_render_set_tag(braid_render_t *self, bool with_source)
+{
+    self->tag = true;
+    self->tag_source = with_source;
+}
+
+void
+braid_render_set_numbers(braid_render_t *self, const uint32_t *numbers)
+{
+    self->numbers = numbers;
+}
+
+void
+braid_render_set_endpoint(braid_render_t *self, const char *endpoint)
+{
+    self->endpoint = endpoint;
+}
+
+void
+braid_render_next_job(braid_render_t *self)
+{
+    self->tally.job_ended = false;
+    self->tally.job_status = BRAID_END_OK;
+    self->tally.error_code = 0;
+    self->task_open = false;    /* the next job's indexes are its own       */
+    self->numbers = NULL;
+    self->endpoint = NULL;
 }
 
 void
@@ -157,24 +202,33 @@ braid_render_text(FILE *out, const void *data, size_t size, bool keep_newlines)
 /*  ---------------------------------------------------------------------
     Progress and flushing                                                   */
 
-/*  A monotonic clock in msec (for the progress line's rate).               */
-static int64_t
-s_now_msec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 braid_render_flush(braid_render_t *self)
 {
     if (self->tally.write_failed)
         return;
+    errno = 0;
     if (fflush(self->out) != 0 || ferror(self->out)) {
         self->tally.write_failed = true;
-        if (errno != EPIPE)
-            fprintf(self->err, "braid: stdout: %s\n", strerror(errno));
+        self->tally.write_errno = errno ? errno : EIO;
+        if (self->tally.write_errno != EPIPE) {
+            braid_render_progress_clear(self);
+            fprintf(self->err, "braid: stdout: %s\n", strerror(self->tally.write_errno));
+        }
+    }
+}
+
+void
+braid_render_check_out(braid_render_t *self)
+{
+    int fd = fileno(self->out);
+    if (self->tally.write_failed || fd < 0)
+        return;
+    /*  POLLERR and POLLHUP are reported whatever events asks for.          */
+    struct pollfd pfd = {.fd = fd, .events = 0};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP))) {
+        self->tally.write_failed = true;
+        self->tally.write_errno = EPIPE;
     }
 }
 
@@ -188,22 +242,32 @@ braid_render_progress_clear(braid_render_t *self)
 }
 
 void
-braid_render_progress(braid_render_t *self, bool force)
+braid_render_progress(braid_render_t *self, int64_t now_msec, bool force)
 {
     if (!self->progress)
         return;
-    int64_t now = s_now_msec();
-    if (!force && now - self->progress_at < S_PROGRESS_MSEC)
+    if (!force && self->progress_shown && now_msec - self->progress_at < S_PROGRESS_MSEC)
         return;
-    self->progress_at = now;
-    fprintf(self->err, "\r\033[Kbraid: %llu/%llu tasks ended, %llu not ok",
-            (unsigned long long) self->tally.ended, (unsigned long long) self->tasks,
-            (unsigned long long) self->tally.not_ok);
+    if (self->same_screen)
+        braid_render_flush(self);   /* what came goes above the line       */
+    self->progress_at = now_msec;
+    char line[BRAID_PROGRESS_MAX];
+    uint64_t elapsed = now_msec > self->started_at ? (uint64_t) (now_msec - self->started_at) : 0;
+    braid_progress_line(line, sizeof line, self->tally.ended, self->tasks, self->tally.not_ok,
+                        elapsed);
+    fprintf(self->err, "\r\033[K%s", line);
     self->progress_shown = true;
 }
 
 /*  ---------------------------------------------------------------------
     Events                                                                  */
+
+/*  The number shown for the query of ev.                                   */
+static uint32_t
+s_number(braid_render_t *self, const braid_event_t *ev)
+{
+    return self->numbers ? self->numbers[ev->query] : ev->query;
+}
 
 /*  Start a line on err about the task of ev: "braid: query N (QUERY)
     source NAME: ", after what went to out so far.                          */
@@ -212,10 +276,60 @@ s_task_line(braid_render_t *self, const braid_event_t *ev)
 {
     braid_render_flush(self);   /* keep out and err in stream order        */
     braid_render_progress_clear(self);
-    fprintf(self->err, "braid: query %u (", ev->query);
+    fprintf(self->err, "braid: query %u (", s_number(self, ev));
     braid_render_text(self->err, ev->query_data ? ev->query_data : "",
                       ev->query_data ? ev->query_size : 0, false);
     fprintf(self->err, ") source %s: ", ev->source_name);
+}
+
+/*  Start a JSON line about the task of ev: type, query, text, source.    */
+static void
+s_json_task(braid_render_t *self, const char *type, const braid_event_t *ev)
+{
+    fprintf(self->out, "{\"type\":\"%s\",\"query\":%u,\"text\":", type, s_number(self, ev));
+    braid_render_json_string(self->out, ev->query_data ? ev->query_data : "",
+                             ev->query_data ? ev->query_size : 0);
+    fputs(",\"source\":", self->out);
+    s_json_str(self->out, ev->source_name);
+}
+
+/*  The tag of ev's task: its query, a tab, and its source and a tab.       */
+static void
+s_tag(braid_render_t *self, const braid_event_t *ev)
+{
+    braid_render_text(self->out, ev->query_data ? ev->query_data : "",
+                      ev->query_data ? ev->query_size : 0, false);
+    putc('\t', self->out);
+    if (self->tag_source) {
+        fputs(ev->source_name, self->out);
+        putc('\t', self->out);
+    }
+}
+
+/*  A partial's bytes with a tag in front of each line; another task's
+    output starts on a line of its own.                                     */
+static void
+s_tagged(braid_render_t *self, const braid_event_t *ev)
+{
+    bool same = self->task_open && self->task_query == ev->query &&
+                self->task_source == ev->source;
+    if (!same && self->line_open) {
+        putc('\n', self->out);
+        self->line_open = false;
+    }
+    self->task_open = true;
+    self->task_query = ev->query;
+    self->task_source = ev->source;
+    const char *p = ev->data, *end = p + ev->size;
+    while (p < end) {
+        if (!self->line_open)
+            s_tag(self, ev);
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        const char *stop = nl ? nl + 1 : end;
+        fwrite(p, 1, (size_t) (stop - p), self->out);
+        self->line_open = !nl;
+        p = stop;
+    }
 }
 
 /*  A partial: its bytes (text), or a "partial" line (JSON).               */
@@ -223,11 +337,13 @@ static void
 s_partial(braid_render_t *self, const braid_event_t *ev)
 {
     if (self->mode == BRAID_RENDER_TEXT) {
-        fwrite(ev->data, 1, ev->size, self->out);
+        if (self->tag)
+            s_tagged(self, ev);
+        else
+            fwrite(ev->data, 1, ev->size, self->out);
         return;
     }
-    fprintf(self->out, "{\"type\":\"partial\",\"query\":%u,\"source\":", ev->query);
-    s_json_str(self->out, ev->source_name);
+    s_json_task(self, "partial", ev);
     fprintf(self->out, ",\"seq\":%llu,\"data\":", (unsigned long long) ev->seq);
     braid_render_json_string(self->out, ev->data, ev->size);
     fputs("}\n", self->out);
@@ -242,8 +358,7 @@ s_end(braid_render_t *self, const braid_event_t *ev)
     if (ev->status != BRAID_END_OK)
         self->tally.not_ok++;
     if (self->mode == BRAID_RENDER_JSON) {
-        fprintf(self->out, "{\"type\":\"end\",\"query\":%u,\"source\":", ev->query);
-        s_json_str(self->out, ev->source_name);
+        s_json_task(self, "end", ev);
         fprintf(self->out,
                 ",\"status\":\"%s\",\"parts\":%llu,\"duplicates\":%llu,\"attempts\":%u,"
                 "\"error\":",
@@ -296,8 +411,7 @@ static void
 s_restart(braid_render_t *self, const braid_event_t *ev)
 {
     if (self->mode == BRAID_RENDER_JSON) {
-        fprintf(self->out, "{\"type\":\"restart\",\"query\":%u,\"source\":", ev->query);
-        s_json_str(self->out, ev->source_name);
+        s_json_task(self, "restart", ev);
         fprintf(self->out, ",\"attempt\":%u}\n", ev->attempts);
         return;
     }
@@ -305,16 +419,19 @@ s_restart(braid_render_t *self, const braid_event_t *ev)
     fprintf(self->err, "restarted (attempt %u)\n", ev->attempts);
 }
 
-/*  The job failed: noted, and said on err.                                 */
+/*  The job failed: noted, and said on err (the broker's refusal of the
+    job, or the library's reason).                                          */
 static void
 s_error(braid_render_t *self, const braid_event_t *ev)
 {
     self->tally.error_code = ev->code;
+    braid_render_flush(self);
     braid_render_progress_clear(self);
     if (ev->code >= 1000)
         fprintf(self->err, "braid: %s\n", ev->text);
     else
-        fprintf(self->err, "braid: broker error %d: %s\n", (int) ev->code, ev->text);
+        fprintf(self->err, "braid: job refused by %s: %d %s\n",
+                self->endpoint ? self->endpoint : "the broker", (int) ev->code, ev->text);
 }
 
 void
@@ -322,6 +439,8 @@ braid_render_event(braid_render_t *self, const braid_event_t *ev)
 {
     if (self->tally.write_failed)
         return;
+    if (self->same_screen)
+        braid_render_progress_clear(self);
     switch (ev->type) {
     case BRAID_EVENT_PARTIAL:
         s_partial(self, ev);

@@ -210,6 +210,31 @@ braid_request_source(const braid_request_t *self, size_t index)
     return index < self->nsources ? self->sources[index] : NULL;
 }
 
+const void *
+braid_request_query(const braid_request_t *self, size_t index, size_t *size_p)
+{
+    if (index >= self->nqueries)
+        return NULL;
+    if (size_p)
+        *size_p = self->offsets[index + 1] - self->offsets[index];
+    return self->bytes ? self->bytes + self->offsets[index] : "";
+}
+
+braid_request_t *
+braid_request_new_like(const braid_request_t *other)
+{
+    braid_request_t *self = braid_request_new();
+    if (!self)
+        return NULL;
+    self->order = other->order;
+    self->max_inflight = other->max_inflight;
+    self->timeout_msec = other->timeout_msec;
+    self->deadline_msec = other->deadline_msec;
+    self->retries = other->retries;
+    self->flags = other->flags;
+    return self;
+}
+
 /*  ---------------------------------------------------------------------
     Inside libbraid (request.h)                                             */
 
@@ -248,16 +273,6 @@ braid_request_batch(const braid_request_t *self, uint32_t first, uint32_t *next_
     }
     *next_p = first + n;
     return payload;
-}
-
-const void *
-braid_request_query(const braid_request_t *self, size_t index, size_t *size_p)
-{
-    if (index >= self->nqueries)
-        return NULL;
-    if (size_p)
-        *size_p = self->offsets[index + 1] - self->offsets[index];
-    return self->bytes ? self->bytes + self->offsets[index] : "";
 }
 
 const char *const *

@@ -26,11 +26,6 @@ braid_request_put_header(const braid_request_t *self, braid_msg_t *msg);
 zmsg_t *
 braid_request_batch(const braid_request_t *self, uint32_t first, uint32_t *next_p);
 
-/*  Query index's bytes (borrowed; "" for an empty one), its length in
-    *size_p. NULL if index is out of range.                                 */
-const void *
-braid_request_query(const braid_request_t *self, size_t index, size_t *size_p);
-
 /*  The source names, braid_request_source_count() of them (borrowed).     */
 const char *const *
 braid_request_source_names(const braid_request_t *self);

@@ -210,6 +210,7 @@ s_task_event(braid_stream_t *self, braid_event_type_t type, braid_event_t *ev)
     ev->source_name = braid_request_source(self->request, msg->source);
     ev->query_data = braid_request_query(self->request, msg->query, &ev->query_size);
     ev->text = "";
+    ev->worker = "";
 }
 
 bool
@@ -238,6 +239,11 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         ev->duplicates = msg->duplicates;
         ev->attempts = msg->attempts;
         ev->text = msg->text;
+        ev->worker = msg->worker;
+        ev->started_msec = msg->started_msec;
+        ev->queue_msec = msg->queue_msec;
+        ev->run_msec = msg->run_msec;
+        ev->exit_value = msg->exit_value;
         return true;
     case S_RESTART:
         s_task_event(self, BRAID_EVENT_RESTART, ev);
@@ -249,6 +255,7 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         ev->status = (braid_end_status_t) msg->status;
         ev->text = "";
         ev->source_name = "";
+        ev->worker = "";
         /*  The broker's rows beyond its count decode as zeros.             */
         ev->nsources = (uint32_t) braid_request_source_count(self->request);
         ev->source_names = braid_request_source_names(self->request);
@@ -262,6 +269,7 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         ev->code = pending == S_ERROR ? (braid_client_err_t) msg->code : self->fail_code;
         ev->text = pending == S_ERROR ? msg->text : self->fail_text;
         ev->source_name = "";
+        ev->worker = "";
         self->finished = true;
         return true;
     }

@@ -641,6 +641,13 @@ braid_status_parse(const char *name)
     return -1;
 }
 
+const char *
+braid_order_name(int order)
+{
+    static const char *names[] = {"submit", "arrival", "key"};
+    return order >= 0 && order <= BRAID_ORDER_KEY ? names[order] : "unknown";
+}
+
 void
 braid_socket_harden(void *sock, int hwm)
 {

@@ -297,6 +297,9 @@ braid_status_name(int status);
 /*  Parse a status name; -1 if unknown.                                     */
 int
 braid_status_parse(const char *name);
+/*  An order's name: "submit", "arrival", "key" (braid_order_t).            */
+const char *
+braid_order_name(int order);
 
 /*  Set ZMQ_MAXMSGSIZE and HWMs on a socket a peer can reach.               */
 void

@@ -327,3 +327,11 @@ braid_child_exit_status(braid_child_t *self)
 {
     return self->why == CLD_EXITED ? self->code : -1;
 }
+
+uint32_t
+braid_child_exit_value(braid_child_t *self)
+{
+    if (!braid_child_exited(self) || self->code < 0)
+        return 0;
+    return self->why == CLD_EXITED ? (uint32_t) self->code & 255 : 128 + (uint32_t) self->code;
+}

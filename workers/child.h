@@ -107,4 +107,9 @@ braid_child_result(braid_child_t *self, char *text, size_t textsize);
 int
 braid_child_exit_status(braid_child_t *self);
 
+/*  Once the leader exited: its exit status, or 128 + N when signal N ended
+    it (as a shell's $? says); 0 before.                                    */
+uint32_t
+braid_child_exit_value(braid_child_t *self);
+
 #endif

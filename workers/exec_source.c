@@ -359,6 +359,14 @@ s_wake(void *run, int64_t now, size_t room)
     return wake;
 }
 
+/*  X: the command's exit status, 128+N for signal N.                        */
+static void
+s_outcome(void *run, braid_run_outcome_t *outcome)
+{
+    s_run_t *self = run;
+    outcome->exit_value = braid_child_exit_value(self->child);
+}
+
 const braid_source_kind_t braid_exec_kind = {
     .name = "exec",
     .hold_msec = BRAID_EXEC_HOLD_MSEC,
@@ -379,4 +387,5 @@ const braid_source_kind_t braid_exec_kind = {
     .advance = s_advance,
     .stop = s_stop,
     .wake = s_wake,
+    .outcome = s_outcome,
 };

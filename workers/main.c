@@ -40,7 +40,7 @@
 #define S_MIN_MSEC 10
 #define S_MAX_HEARTBEAT_MSEC 60000
 #define S_MAX_LIVENESS_MSEC 3600000
-enum { S_OPT_HEARTBEAT = 256, S_OPT_LIVENESS };
+enum { S_OPT_HEARTBEAT = 256, S_OPT_LIVENESS, S_OPT_CHECK_CONFIG };
 
 static void
 s_usage(FILE *out)
@@ -65,6 +65,8 @@ s_usage(FILE *out)
             "      --liveness MSEC   broker silent this long: reconnect and HELLO again,\n"
             "                        more than the heartbeat, up to %d (default %d)\n"
             "  -v, --verbose         debug logging\n"
+            "      --check-config FILE  check a config file as at start, connect nothing:\n"
+            "                        exit 0 if valid, 2 with FILE:LINE: why if not\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n",
             BRAID_MAX_SLOTS, S_DEFAULT_SLOTS, BRAID_EXEC_DEFAULT_TRANSIENT_EXIT, S_MIN_MSEC,
@@ -83,6 +85,12 @@ typedef struct {
     uint64_t heartbeat_msec;
     uint64_t liveness_msec;
 } s_settings_t;
+
+/*  The settings before the config file and the flags.                      */
+#define S_SETTINGS_DEFAULTS                                                                        \
+    {.slots = S_DEFAULT_SLOTS,                                                                     \
+     .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,                                                \
+     .liveness_msec = BRAID_WORKER_LIVENESS_MSEC}
 
 static void
 s_settings_free(s_settings_t *s)
@@ -200,6 +208,31 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
     return 0;
 }
 
+/*  --check-config FILE: load it as at start and check what main checks of
+    it (a source at least; the liveness over the heartbeat). 0, or 2 with
+    the reason (FILE:LINE when it has a line) on stderr.                    */
+static int
+s_check_config(const char *path)
+{
+    s_settings_t settings = S_SETTINGS_DEFAULTS;
+    braid_conf_t *conf = NULL;
+    char err[1024];
+    int rc = S_EXIT_USAGE;
+    if (s_load_config(&settings, path, &conf, err, sizeof err))
+        fprintf(stderr, S_PROG ": %s\n", err);
+    else if (settings.nsources == 0)
+        fprintf(stderr, S_PROG ": %s: no source: a worker needs a source section\n", path);
+    else if (settings.liveness_msec <= settings.heartbeat_msec)
+        fprintf(stderr, S_PROG ": %s: liveness_msec must be more than heartbeat_msec\n", path);
+    else {
+        printf(S_PROG ": %s: ok\n", path);
+        rc = 0;
+    }
+    s_settings_free(&settings);
+    braid_conf_destroy(&conf);
+    return rc;
+}
+
 /*  Report a usage error (printf style), then the usage. Returns the exit
     code for it.                                                            */
 static int
@@ -230,10 +263,11 @@ main(int argc, char *argv[])
         {"version", no_argument, NULL, 'V'},
         {"heartbeat", required_argument, NULL, S_OPT_HEARTBEAT},
         {"liveness", required_argument, NULL, S_OPT_LIVENESS},
+        {"check-config", required_argument, NULL, S_OPT_CHECK_CONFIG},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *backend = NULL, *sink = NULL, *slots = NULL, *name = NULL;
-    const char *heartbeat = NULL, *liveness = NULL;
+    const char *heartbeat = NULL, *liveness = NULL, *check = NULL;
     const char **specs = calloc((size_t) argc + 1, sizeof *specs);
     size_t nspecs = 0;
     bool verbose = false;
@@ -254,6 +288,7 @@ main(int argc, char *argv[])
         case 'v': verbose = true; break;
         case S_OPT_HEARTBEAT: heartbeat = optarg; break;
         case S_OPT_LIVENESS: liveness = optarg; break;
+        case S_OPT_CHECK_CONFIG: check = optarg; break;
         case 'h':
             free(specs);
             s_usage(stdout);
@@ -279,11 +314,13 @@ main(int argc, char *argv[])
         free(specs);
         return s_usage_error("unexpected argument '%s'", argv[optind]);
     }
+    if (check) {
+        free(specs);
+        return s_check_config(check);
+    }
     braid_log_verbose(verbose);
 
-    s_settings_t settings = {.slots = S_DEFAULT_SLOTS,
-                             .heartbeat_msec = BRAID_WORKER_HEARTBEAT_MSEC,
-                             .liveness_msec = BRAID_WORKER_LIVENESS_MSEC};
+    s_settings_t settings = S_SETTINGS_DEFAULTS;
     braid_conf_t *conf = NULL;
     char err[1024];
     int rc = S_EXIT_USAGE;

@@ -47,6 +47,14 @@ typedef enum {
     BRAID_RUN_STOPPED       /* over after stop(): gone, nothing to report   */
 } braid_run_result_t;
 
+/*  What DONE reports of a run beside its status (PROTOCOL.md: X and A).    */
+typedef struct {
+    uint32_t exit_value;        /* X: an exit status (128+N: signal N), an
+                                   HTTP status, or 0                        */
+    uint32_t retry_after_msec;  /* A: a transient failure's earliest retry,
+                                   0 = no hint                              */
+} braid_run_outcome_t;
+
 /*  Ask the worker to poll fd for events (ZMQ_POLLIN, ZMQ_POLLOUT); when
     they come, the kind's ready hook gets what back. Returns 0, or -1 if
     the worker has no room for it this pass (it then wakes again soon).    */
@@ -138,6 +146,10 @@ typedef struct {
         ready; INT64_MAX if only a descriptor can move the run. room as in
         advance().                                                          */
     int64_t (*wake)(void *run, int64_t now, size_t room);
+    /*  Once the run is over (advance() said how, or stop() said STOPPED),
+        before destroy: what DONE reports beside the status, into *outcome,
+        which the caller zeroed. NULL hook: zeros.                          */
+    void (*outcome)(void *run, braid_run_outcome_t *outcome);
 } braid_source_kind_t;
 
 /*  The kind with this type name (len bytes), or NULL.                      */

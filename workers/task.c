@@ -19,6 +19,7 @@ struct _braid_task_t {
     braid_task_phase_t phase;
     braid_status_t status;  /* once known                                  */
     bool transient;         /* DONE g: the failure may pass on retry       */
+    braid_run_outcome_t outcome;    /* DONE X and A, from the run          */
     char text[BRAID_MAX_TEXT + 1];
     uint64_t produced;      /* partials made: the next seq                 */
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
@@ -54,12 +55,17 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
     return self;
 }
 
-/*  Destroy the run (killing and reaping what it started).                 */
+/*  Destroy the run (killing and reaping what it started), keeping what it
+    says of how it ended.                                                   */
 static void
 s_drop_run(braid_task_t *self)
 {
-    if (self->run)
-        self->source->kind->destroy(&self->run);
+    if (!self->run)
+        return;
+    const braid_source_kind_t *kind = self->source->kind;
+    if (kind->outcome)
+        kind->outcome(self->run, &self->outcome);
+    kind->destroy(&self->run);
 }
 
 void
@@ -390,6 +396,12 @@ s_send_done(braid_task_t *self, braid_task_sink_t *sink)
     msg.status = self->status;
     msg.parts = self->sent_next + n;
     msg.transient = self->transient;
+    /*  Within the protocol's bounds, whatever a kind says.                 */
+    const braid_run_outcome_t *o = &self->outcome;
+    msg.exit_value = o->exit_value < BRAID_MAX_EXIT_VALUE ? o->exit_value : BRAID_MAX_EXIT_VALUE;
+    if (self->transient)
+        msg.retry_after_msec = o->retry_after_msec < BRAID_MAX_MSEC ? o->retry_after_msec
+                                                                     : BRAID_MAX_MSEC;
     snprintf(msg.text, sizeof msg.text, "%s", self->text);
     if (n && s_add_keys(self, &msg, self->outq) != 0)
         return -1;          /* out of memory: try again next pass          */

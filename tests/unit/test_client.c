@@ -351,13 +351,28 @@ test_refused(void **state)
     braid_client_t *client = s_client(f->broker.endpoint);
     braid_request_t *request = s_request(1);
     errno = 0;
-    assert_int_equal(braid_client_submit(client, &request), BRAID_REPLY_UNAVAILABLE);
+    assert_int_equal(braid_client_submit(client, &request), BRAID_REPLY_REFUSED);
     assert_int_equal(errno, ECONNREFUSED);
-    assert_non_null(strstr(braid_client_error(client), "refused: 429 too many jobs"));
+    /*  The answer itself, naming who gave it.                              */
+    char want[256];
+    snprintf(want, sizeof want, "%s: 429 too many jobs", f->broker.endpoint);
+    assert_string_equal(braid_client_error(client), want);
     assert_null(braid_client_endpoint(client));
     braid_event_t ev;
     assert_int_equal(braid_client_next(client, &ev, 0), BRAID_NEXT_FAILED);
     braid_client_destroy(&client);
+
+    /*  One refuses, the next is silent: the refusal is what is reported.  */
+    t_fix_t *silent = s_fix_new(T_NEVER);
+    client = s_client(f->broker.endpoint);
+    assert_int_equal(braid_client_add_endpoint(client, silent->broker.endpoint), 0);
+    braid_client_set_connect_timeout(client, 100);
+    request = s_request(1);
+    assert_int_equal(braid_client_submit(client, &request), BRAID_REPLY_REFUSED);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_string_equal(braid_client_error(client), want);
+    braid_client_destroy(&client);
+    s_fix_destroy(&silent);
     s_fix_destroy(&f);
 }
 

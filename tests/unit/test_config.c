@@ -52,6 +52,7 @@ test_defaults(void **state)
     assert_int_equal(cfg.drain_msec, 30000);
     assert_int_equal(cfg.window, 256);
     assert_int_equal(cfg.npolicies, 0);
+    assert_null(cfg.metrics);                   /* no endpoint unless asked */
     assert_int_equal(cfg.default_policy.retries, 2);
     assert_ptr_equal(braid_broker_config_policy(&cfg, "web"), &cfg.default_policy);
 }
@@ -69,6 +70,7 @@ test_every_kind_of_key(void **state)
                        "    max_tasks_per_job = 12345\n"
                        "    drain_msec = 86400000\n"
                        "    window = 16\n"
+                       "    metrics = \"127.0.0.1:9464\"\n"
                        "source\n"
                        "    web\n"
                        "        max_concurrent = 8\n"
@@ -84,6 +86,7 @@ test_every_kind_of_key(void **state)
     assert_int_equal(cfg.max_tasks_per_job, 12345);
     assert_int_equal(cfg.drain_msec, BRAID_BROKER_MAX_DRAIN_MSEC);
     assert_int_equal(cfg.window, 16);
+    assert_string_equal(cfg.metrics, "127.0.0.1:9464");
     assert_int_equal(cfg.max_jobs_per_client, 64);                  /* default */
     assert_int_equal(cfg.npolicies, 2);
     const braid_policy_t *web = braid_broker_config_policy(&cfg, "web");
@@ -115,12 +118,26 @@ static const struct {
     {"broker\n    frontend = \"\"\n", ":2: frontend needs an endpoint"},
     {"broker\n    backend\n", ":2: backend needs an endpoint"},
     {"broker\n    bogus = 1\n", ":2: unknown key 'bogus' in section broker"},
+    {"broker\n    sink = 127.0.0.1:5557\n", ":2: sink: '127.0.0.1:5557' is not an endpoint"},
+    {"broker\n    frontend = \"tcp://\"\n", ":2: frontend: 'tcp://' is not an endpoint"},
+    {"broker\n    metrics = 9464\n", ":2: metrics address '9464': want HOST:PORT"},
+    {"broker\n    metrics = localhost:9464\n", ":2: metrics address: 'localhost' is not a numeric"},
+    {"broker\n    metrics = 127.0.0.1:65536\n", ":2: metrics address: bad port '65536'"},
+    {"broker\n    metrics = \"[::1:9464\"\n", ":2: metrics address '[::1:9464': want [IPV6]:PORT"},
+    {"broker\n    metrics\n", ":2: metrics needs HOST:PORT"},
     {"worker\n    slots = 1\n", ":1: unknown section 'worker' (expected broker or source)"},
     {"source\n    w@b\n        retries = 1\n", ":2: bad source name 'w@b'"},
     {"source\n    web\n        timeout_msec = 604800001\n",
      ":3: timeout_msec must be an integer in 0..604800000"},
-    {"source\n    web\n        rate = fast\n", ":3: rate must be a number of tasks per second"},
-    {"source\n    web\n        rate = -1\n", ":3: rate must be a number of tasks per second"},
+    {"source\n    web\n        rate = fast\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = -1\n", ":3: rate must be 0 (no limit) or a number"},
+    /*  Finite and bounded (a NaN passed every comparison and hung the
+        source; 1e-300 overflowed the token wait and spun the broker).    */
+    {"source\n    web\n        rate = nan\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = inf\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 1e-300\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 0x10\n", ":3: rate must be 0 (no limit) or a number"},
+    {"source\n    web\n        rate = 2e9\n", ":3: rate must be 0 (no limit) or a number"},
     {"source\n    web\n        on_retry = never\n", ":3: on_retry must be resume, restart or fail"},
     {"source\n    web\n        burst = 0\n", ":3: burst must be an integer in 1..1000000"},
     {"source\n    web\n        zz = 1\n", ":3: unknown key 'zz' in a source policy"},

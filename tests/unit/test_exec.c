@@ -63,8 +63,12 @@ typedef struct {
     void *context;
 } s_fixture_t;
 
+/*  What the last s_run's run said of its end (DONE X).                     */
+static braid_run_outcome_t s_outcome;
+
 /*  Run script to its end as a task would, taking at most room partials a
-    pass, into out; returns the result, the text in text.                  */
+    pass, into out; returns the result, the text in text, the outcome in
+    s_outcome.                                                              */
 static braid_run_result_t
 s_run(s_fixture_t *f, const char *script, size_t room, zmsg_t *out, char *text, size_t textsize)
 {
@@ -89,6 +93,8 @@ s_run(s_fixture_t *f, const char *script, size_t room, zmsg_t *out, char *text, 
         kind->produce(run, now, out, room);
         result = kind->advance(run, now, room, text, textsize);
     }
+    memset(&s_outcome, 0, sizeof s_outcome);
+    kind->outcome(run, &s_outcome);
     kind->destroy(&run);
     assert_null(run);
     return result;
@@ -151,11 +157,18 @@ test_exit_status(void **state)
         with the status.                                                    */
     assert_int_equal(s_run(*state, "exit 75", 8, out, text, sizeof text), BRAID_RUN_TRANSIENT);
     assert_string_equal(text, "exit status 75");
+    assert_int_equal(s_outcome.exit_value, 75);
     assert_int_equal(s_run(*state, "echo oops >&2; exit 3", 8, out, text, sizeof text),
                      BRAID_RUN_FAILED);
     assert_string_equal(text, "exit status 3: oops\n");
+    assert_int_equal(s_outcome.exit_value, 3);
+    /*  DONE X of a signal is 128 + N, as a shell's $? says.                */
     assert_int_equal(s_run(*state, "kill -9 $$", 8, out, text, sizeof text), BRAID_RUN_FAILED);
     assert_string_equal(text, "killed by signal 9");
+    assert_int_equal(s_outcome.exit_value, 137);
+    assert_int_equal(s_outcome.retry_after_msec, 0);
+    assert_int_equal(s_run(*state, "true", 8, out, text, sizeof text), BRAID_RUN_OK);
+    assert_int_equal(s_outcome.exit_value, 0);
     assert_int_equal(zmsg_size(out), 0);
     zmsg_destroy(&out);
 }

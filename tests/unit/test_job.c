@@ -60,7 +60,7 @@ s_record(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     return 0;
 }
 
-static const braid_job_io_t s_io = {s_record, NULL};
+static const braid_job_io_t s_io = {s_record, NULL, NULL};
 
 static uint32_t
 s_start(braid_job_t *job, uint32_t idx)
@@ -578,7 +578,7 @@ test_windows_move_as_partials_leave(void **state)
     uint64_t resume, window;
     uint32_t a = braid_job_start(job, 0, &resume, &window);
     assert_int_equal(window, 4);
-    const braid_job_io_t io = {s_record, s_on_grant};
+    const braid_job_io_t io = {s_record, s_on_grant, NULL};
     s_sink_t sink = {0};
     s_grants = 0;
     s_feed(job, 0, a, 0, 1);

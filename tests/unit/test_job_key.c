@@ -83,7 +83,7 @@ s_grant(void *arg, braid_job_t *job, uint64_t task_id, uint32_t attempt, uint64_
     sink->granted[braid_task_index(task_id)] = window;
 }
 
-static const braid_job_io_t s_io = {s_record, s_grant};
+static const braid_job_io_t s_io = {.emit = s_record, .credit = s_grant};
 
 static braid_job_t *
 s_key_job(uint32_t count, uint32_t ns, uint32_t window)

@@ -79,6 +79,72 @@ test_len(void **state)
     assert_int_equal(v, 12);
 }
 
+/*  Durations: a unit or none (msec), a fraction only with a unit, whole
+    msec only, within the bounds.                                           */
+static void
+test_msec(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        uint32_t msec;
+    } ok[] = {{"0", 0},          {"250", 250},     {"250ms", 250},  {"5s", 5000},
+              {"1.5s", 1500},    {"1.50s", 1500},  {"0.001s", 1},   {"2m", 120000},
+              {"0.5m", 30000},   {"0s", 0},        {"007s", 7000},  {"10080m", 604800000u}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint32_t v = 1;
+        if (braid_parse_msec(ok[i].text, 0, 604800000u, &v) != 0)
+            fail_msg("'%s' refused", ok[i].text);
+        if (v != ok[i].msec)
+            fail_msg("'%s' = %u, want %u", ok[i].text, v, ok[i].msec);
+    }
+    const char *bad[] = {"",    "s",    "ms",   " 5s",  "5 s",   "5S",     "5sec",  "-1s",
+                         "1h",  ".5s",  "5.s",  "1.5",  "1.5ms", "0.0001s", "1e3",  "5s ",
+                         "1..5s", "10081m", "604800001", "99999999999999999999s",
+                         "0.00000000000000000000001m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t v = 42;
+        if (braid_parse_msec(bad[i], 0, 604800000u, &v) != -1)
+            fail_msg("'%s' accepted as %u", bad[i], v);
+        assert_int_equal(v, 42);
+    }
+    uint32_t v = 42;
+    assert_int_equal(braid_parse_msec(NULL, 0, 10, &v), -1);
+    assert_int_equal(braid_parse_msec("0s", 1, 10, &v), -1);     /* below min */
+    assert_int_equal(braid_parse_msec("1s", 1, 1000, &v), 0);
+    assert_int_equal(v, 1000);
+}
+
+/*  Decimals: finite and bounded, or refused; never nan, inf, hex or a
+    value that would overflow a later division.                            */
+static void
+test_decimal(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        double value;
+    } ok[] = {{"0", 0}, {"10", 10}, {"2.5", 2.5}, {".5", 0.5}, {"2.", 2}, {"1e3", 1000},
+              {"1E-2", 0.01}, {"0.001", 0.001}, {"1e+2", 100}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v = -1;
+        assert_int_equal(braid_parse_decimal(ok[i].text, 0, 1e9, &v), 0);
+        assert_true(v == ok[i].value);
+    }
+    const char *bad[] = {"", ".", "e3", "1e", "1e+", "-1", "+1", " 1", "1 ", "nan", "NaN",
+                         "inf", "infinity", "0x10", "1,5", "1.2.3", "1e999", "1e-300"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 42;
+        /*  1e-300 is finite but under the minimum a rate may have.         */
+        assert_int_equal(braid_parse_decimal(bad[i], 0.001, 1e9, &v), -1);
+        assert_true(v == 42);
+    }
+    double v = 42;
+    assert_int_equal(braid_parse_decimal("1e10", 0, 1e9, &v), -1);
+    assert_int_equal(braid_parse_decimal(NULL, 0, 1e9, &v), -1);
+    assert_true(v == 42);
+}
+
 int
 main(void)
 {
@@ -87,6 +153,8 @@ main(void)
         cmocka_unit_test(test_accepted_texts),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_len),
+        cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_msec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

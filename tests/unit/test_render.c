@@ -1,9 +1,11 @@
 /*  test_render.c - the CLI's output (client/render.c): the JSON string
     writer, the terminal text writer, each event in text and JSON mode,
-    the progress line, a failed output, and the stats summary.             */
+    tags, the queries' numbers, the progress line (also on the output's
+    own screen), a failed output, and the stats summary.                   */
 
 #include "render.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,7 +207,18 @@ test_errors(void **state)
     ev.text = "lost messages";
     braid_render_event(run.render, &ev);
     assert_int_equal(braid_render_tally(run.render)->error_code, BRAID_CLIENT_ERR_GAP);
-    s_run_expect(&run, "", "braid: broker error 429: too many jobs\nbraid: lost messages\n");
+    /*  The next job of the run starts with a clean tally, and names its
+        broker.                                                             */
+    braid_render_next_job(run.render);
+    assert_int_equal(braid_render_tally(run.render)->error_code, 0);
+    braid_render_set_endpoint(run.render, "tcp://b:1");
+    ev.code = BRAID_CLIENT_ERR_BAD_REQUEST;
+    ev.text = "no worker serves source 'x'";
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run, "",
+                 "braid: job refused by the broker: 429 too many jobs\n"
+                 "braid: lost messages\n"
+                 "braid: job refused by tcp://b:1: 400 no worker serves source 'x'\n");
 }
 
 static void
@@ -229,11 +242,12 @@ test_json_mode(void **state)
     braid_render_event(run.render, &job);
     s_run_expect(
         &run,
-        "{\"type\":\"partial\",\"query\":0,\"source\":\"web\",\"seq\":7,"
+        "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":7,"
         "\"data\":\"a \\\"b\\\"\\n\\u00ff\"}\n"
-        "{\"type\":\"end\",\"query\":0,\"source\":\"web\",\"status\":\"failed\",\"parts\":2,"
-        "\"duplicates\":1,\"attempts\":1,\"error\":\"exit 3\\n\"}\n"
-        "{\"type\":\"restart\",\"query\":1,\"source\":\"docs\",\"attempt\":2}\n"
+        "{\"type\":\"end\",\"query\":0,\"text\":\"cat\\u001b\",\"source\":\"web\","
+        "\"status\":\"failed\",\"parts\":2,\"duplicates\":1,\"attempts\":1,"
+        "\"error\":\"exit 3\\n\"}\n"
+        "{\"type\":\"restart\",\"query\":1,\"text\":\"\",\"source\":\"docs\",\"attempt\":2}\n"
         "{\"type\":\"job\",\"status\":\"cancelled\",\"sources\":{"
         "\"web\":{\"ok\":1,\"failed\":2,\"timeout\":3,\"cancelled\":4},"
         "\"docs\":{\"ok\":5,\"failed\":0,\"timeout\":0,\"cancelled\":6}}}\n",
@@ -261,27 +275,113 @@ test_json_empty_job(void **state)
     s_run_expect(&run, "", "");
 }
 
-/*  The progress line is cleared before any other line on err. (Its rate
-    limit is a matter of time, not tested here.)                           */
+/*  The progress line is cleared before any other line on err, and drawn
+    at most every 200 msec unless forced; the rate and ETA count from the
+    start given.                                                            */
 static void
 test_progress(void **state)
 {
     (void) state;
     t_run_t run;
     s_run_open(&run, BRAID_RENDER_TEXT);
-    braid_render_progress(run.render, true);   /* not asked for: nothing   */
-    braid_render_set_progress(run.render, 4);
-    braid_render_progress(run.render, true);
+    braid_render_progress(run.render, 0, true);    /* not asked for: nothing */
+    braid_render_set_progress(run.render, 4, 1000, false);
+    braid_render_progress(run.render, 1000, false);
+    braid_render_progress(run.render, 1199, false);    /* too soon: nothing  */
     braid_event_t ev = s_end(0, "web", BRAID_END_FAILED, "");
     braid_render_event(run.render, &ev);
-    braid_render_progress(run.render, true);
+    braid_render_progress(run.render, 3000, false);
+    braid_render_progress(run.render, 3001, true);
     braid_render_progress_clear(run.render);
     braid_render_progress_clear(run.render);   /* shown no more: nothing   */
     s_run_expect(&run, "",
-                 "\r\033[Kbraid: 0/4 tasks ended, 0 not ok"
+                 "\r\033[Kbraid: 0/4 tasks done, 0 not ok, -/s, ETA -"
                  "\r\033[Kbraid: query 0 (cat\\x1b) source web: failed\n"
-                 "\r\033[Kbraid: 1/4 tasks ended, 1 not ok"
+                 "\r\033[Kbraid: 1/4 tasks done, 1 not ok, 0.5/s, ETA 6.0s"
+                 "\r\033[Kbraid: 1/4 tasks done, 1 not ok, 0.5/s, ETA 6.0s"
                  "\r\033[K");
+}
+
+/*  When out is the same screen, the line makes way for output, and out is
+    flushed before the line comes back.                                     */
+static void
+test_progress_same_screen(void **state)
+{
+    (void) state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *screen = open_memstream(&text, &len);
+    assert_non_null(screen);
+    braid_render_t *render = braid_render_new(screen, screen, BRAID_RENDER_TEXT);
+    assert_non_null(render);
+    braid_render_set_progress(render, 2, 0, true);
+    braid_render_progress(render, 0, true);
+    braid_event_t ev = s_partial(0, "web", 0, "one\n");
+    braid_render_event(render, &ev);
+    braid_render_progress(render, 500, false);
+    braid_render_destroy(&render);
+    fclose(screen);
+    assert_string_equal(text, "\r\033[Kbraid: 0/2 tasks done, 0 not ok, -/s, ETA -"
+                              "\r\033[K"
+                              "one\n"
+                              "\r\033[Kbraid: 0/2 tasks done, 0 not ok, -/s, ETA -");
+    free(text);
+}
+
+/*  Tags: the query and a tab in front of every line, the source too when
+    asked; a task that ends in mid-line is ended before another's output;
+    control bytes of the query escaped.                                     */
+static void
+test_tag(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_render_set_tag(run.render, false);
+    braid_event_t ev = s_partial(0, "web", 0, "one\ntwo\nthr");
+    braid_render_event(run.render, &ev);
+    ev = s_partial(0, "web", 1, "ee\n");
+    braid_render_event(run.render, &ev);
+    ev = s_partial(1, "web", 0, "");
+    braid_render_event(run.render, &ev);
+    ev = s_partial(1, "web", 1, "x");
+    ev.query_data = "a\tb";
+    ev.query_size = 3;
+    braid_render_event(run.render, &ev);
+    ev = s_partial(2, "web", 0, "y\n");
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run, "q\tone\nq\ttwo\nq\tthree\na\\x09b\tx\nq\ty\n", "");
+
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_render_set_tag(run.render, true);
+    ev = s_partial(0, "web", 0, "1\n");
+    braid_render_event(run.render, &ev);
+    ev = s_partial(0, "docs", 0, "2\n3\n");
+    ev.source = 1;
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run, "q\tweb\t1\nq\tdocs\t2\nq\tdocs\t3\n", "");
+}
+
+/*  The numbers shown are the caller's (the CLI's input lines).             */
+static void
+test_numbers(void **state)
+{
+    (void) state;
+    static const uint32_t numbers[] = {4, 9};
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_JSON);
+    braid_render_set_numbers(run.render, numbers);
+    braid_event_t ev = s_end(1, "web", BRAID_END_OK, "");
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run,
+                 "{\"type\":\"end\",\"query\":9,\"text\":\"cat\\u001b\",\"source\":\"web\","
+                 "\"status\":\"ok\",\"parts\":2,\"duplicates\":0,\"attempts\":1,\"error\":\"\"}\n",
+                 "");
+    s_run_open(&run, BRAID_RENDER_TEXT);
+    braid_render_set_numbers(run.render, numbers);
+    ev = s_end(0, "web", BRAID_END_FAILED, "");
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run, "", "braid: query 4 (cat\\x1b) source web: failed\n");
 }
 
 /*  A failed output stops the output for good and says so (not for EPIPE). */
@@ -299,6 +399,7 @@ test_write_failed(void **state)
     braid_render_event(render, &ev);
     braid_render_flush(render);
     assert_true(braid_render_tally(render)->write_failed);
+    assert_int_equal(braid_render_tally(render)->write_errno, ENOSPC);
     ev = s_end(0, "web", BRAID_END_FAILED, "");
     braid_render_event(render, &ev);       /* not counted, not written     */
     braid_render_flush(render);            /* said once                    */
@@ -361,6 +462,9 @@ main(void)
         cmocka_unit_test(test_json_mode),
         cmocka_unit_test(test_json_empty_job),
         cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_progress_same_screen),
+        cmocka_unit_test(test_tag),
+        cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_write_failed),
         cmocka_unit_test(test_stats),
     };

@@ -172,6 +172,23 @@ test_options(void **state)
     uint8_t buf[BRAID_MAX_HEADER];
     assert_true(braid_msg_encode_buf(&msg, buf, sizeof buf) > 0);
 
+    /*  A request like it: the same options, no source, no query.           */
+    braid_request_t *like = braid_request_new_like(request);
+    assert_non_null(like);
+    assert_int_equal(braid_request_source_count(like), 0);
+    assert_int_equal(braid_request_query_count(like), 0);
+    braid_msg_t like_msg;
+    braid_msg_init(&like_msg, BRAID_MSG_SUBMIT);
+    braid_request_put_header(like, &like_msg);
+    assert_int_equal(like_msg.order, BRAID_ORDER_ARRIVAL);
+    assert_int_equal(like_msg.max_inflight, BRAID_MAX_INFLIGHT);
+    assert_int_equal(like_msg.timeout_msec, BRAID_MAX_MSEC);
+    assert_int_equal(like_msg.deadline_msec, 1500);
+    assert_int_equal(like_msg.retries, 7);
+    assert_int_equal(like_msg.flags, BRAID_FLAG_RETRIES | BRAID_FLAG_FAIL_FAST);
+    assert_int_equal(like_msg.count, 0);
+    braid_request_destroy(&like);
+
     assert_int_equal(braid_request_set_retries(request, -1), 0);
     braid_request_set_fail_fast(request, false);
     braid_request_put_header(request, &msg);

@@ -181,6 +181,11 @@ test_end_with_partials(void **state)
     msg.attempts = 2;
     msg.status = BRAID_STATUS_FAILED;
     strcpy(msg.text, "exit 3");
+    strcpy(msg.worker, "w7");           /* what a job log needs             */
+    msg.started_msec = 1700000000123ull;
+    msg.queue_msec = 40;
+    msg.run_msec = 1500;
+    msg.exit_value = 3;
     const char *texts[] = {"x", "y"};
     assert_int_equal(s_put(f, &msg, 2, texts), BRAID_STREAM_EVENTS);
     s_take_partial(f, 1, "web", 1, "x");
@@ -197,6 +202,11 @@ test_end_with_partials(void **state)
     assert_int_equal(ev.duplicates, 1);
     assert_int_equal(ev.attempts, 2);
     assert_string_equal(ev.text, "exit 3");
+    assert_string_equal(ev.worker, "w7");
+    assert_true(ev.started_msec == 1700000000123ull);
+    assert_int_equal(ev.queue_msec, 40);
+    assert_int_equal(ev.run_msec, 1500);
+    assert_int_equal(ev.exit_value, 3);
     assert_null(ev.data);
     assert_false(braid_stream_take(f->stream, &ev));
     assert_false(braid_stream_finished(f->stream));
@@ -207,6 +217,9 @@ test_end_with_partials(void **state)
     assert_int_equal(ev.type, BRAID_EVENT_END);
     assert_int_equal(ev.status, BRAID_END_OK);
     assert_string_equal(ev.source_name, "docs");
+    assert_string_equal(ev.worker, "");     /* never ran: none of it        */
+    assert_int_equal(ev.started_msec, 0);
+    assert_int_equal(ev.exit_value, 0);
 }
 
 static void
