@@ -1,8 +1,7 @@
-/*  job.c - one client job: queries, tasks, and the ordered merge.          */
+/*  job.c - one client job: queries, tasks, and the ordered merge (order
+    key's merge in job_key.c).                                              */
 
-#include "job.h"
-#include "merge.h"
-#include "taskheap.h"
+#include "job_impl.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -11,69 +10,10 @@
 /*  A job holds at most this many bytes of query text.                      */
 #define S_MAX_QUERY_BYTES (1u << 30)
 
-typedef struct {
-    zmsg_t *buf;        /* received, not yet emitted: seq fwd .. recv-1    */
-    char *error;        /* end error text, NULL when none                  */
-    uint64_t recv;      /* partials received (next seq expected)           */
-    uint64_t fwd;       /* partials emitted to the client                  */
-    uint64_t parts;     /* part count of the end record                    */
-    uint64_t granted;   /* window last granted to the worker               */
-    uint32_t attempt;   /* current attempt, 0 before the first dispatch    */
-    uint16_t retries;   /* counted retries so far                          */
-    uint8_t state;      /* braid_task_state_t                              */
-    uint8_t status;     /* braid_status_t once DONE                        */
-    uint8_t queued;     /* in the arrival-order ready queue                */
-    uint8_t restart;    /* a RESTART record must precede its partials      */
-    uint8_t ready;      /* taken back and ready for dispatch               */
-} s_task_t;
-
-struct braid_job_t {
-    uint8_t id[16];
-    uint32_t serial;
-    uint32_t order;
-    uint32_t max_inflight;
-    uint32_t timeout_msec;
-    uint32_t flags;
-    uint32_t deadline_msec;
-    uint32_t retries;
-    uint32_t count;             /* queries announced                       */
-    uint32_t received;          /* queries received                        */
-    uint32_t nsources;
-    char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];
-    uint32_t next[BRAID_MAX_SOURCES];   /* next query to dispatch, per src */
-    uint64_t summary[BRAID_MAX_SOURCES][BRAID_STATUS_COUNT];
-
-    char *qbuf;                 /* query bytes, back to back               */
-    size_t qlen, qcap;
-    uint32_t *qoff;             /* count + 1 offsets into qbuf             */
-
-    s_task_t *tasks;            /* count * nsources                        */
-    uint64_t ntasks;            /* tasks whose query has arrived           */
-    uint64_t emitted;           /* tasks whose END is out                  */
-    uint64_t head;              /* submit order: next task to emit         */
-    uint32_t running;           /* tasks in state RUNNING                  */
-
-    uint32_t *ready;            /* arrival order: ring of task indices     */
-    uint64_t ready_cap, ready_head, ready_len;
-    braid_taskheap_t retry[BRAID_MAX_SOURCES];  /* to dispatch again, per src */
-    uint64_t pending_retries;   /* taken back, not yet running again       */
-    uint64_t pending[BRAID_MAX_SOURCES];    /* the same, per source        */
-    uint64_t ended;             /* tasks whose end is recorded             */
-    uint32_t queries_done;      /* queries whose every task ended          */
-    uint8_t *qended;            /* per query: its tasks ended (nsources > 1) */
-    uint32_t window;            /* per-task credit window, 0 = none        */
-    braid_merge_t *merge;       /* order key: the keys and the merge       */
-
-    uint64_t out_seq;           /* next out_seq to use                     */
-    uint64_t credit;            /* may emit out_seq < credit               */
-    bool cancelled;
-    bool job_end_sent;
-};
-
-static s_task_t *
+static braid_job_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
 static void
-s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state);
+s_set_state(braid_job_t *self, braid_job_task_t *t, braid_task_state_t state);
 static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text);
 static void
@@ -244,7 +184,7 @@ uint32_t
 braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *window)
 {
     assert(idx < self->ntasks);
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     assert(t->state == BRAID_TASK_PENDING);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
     braid_taskheap_t *pq = &self->retry[s];
@@ -269,7 +209,7 @@ braid_job_retry_t
 braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
                 const braid_job_policy_t *policy)
 {
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t)
         return BRAID_JOB_NOT_RUNNING;
     if (t->attempt >= BRAID_MAX_ATTEMPTS) {
@@ -340,7 +280,7 @@ braid_job_head_waiting(braid_job_t *self)
     int64_t head = braid_job_head(self);
     if (head < 0 || self->cancelled)
         return -1;
-    s_task_t *t = &self->tasks[head];
+    braid_job_task_t *t = &self->tasks[head];
     if (t->state != BRAID_TASK_PENDING)
         return -1;
     uint32_t q = (uint32_t) (head / self->nsources);
@@ -350,32 +290,12 @@ braid_job_head_waiting(braid_job_t *self)
     return -1;
 }
 
-/*  Order key: the head query's task the merge may be waiting for (it has
-    nothing buffered and has not ended) that cannot move by itself: one
-    waiting for dispatch first, else one that runs (it may sit queued at
-    its worker). -1 when none.                                             */
-static int64_t
-s_key_head(braid_job_t *self)
-{
-    int64_t running = -1;
-    for (uint64_t idx = self->head; idx < self->head + self->nsources; idx++) {
-        s_task_t *t = &self->tasks[idx];
-        if (t->buf && zmsg_size(t->buf))
-            continue;
-        if (t->state == BRAID_TASK_PENDING)
-            return (int64_t) idx;
-        if (t->state == BRAID_TASK_RUNNING && running < 0)
-            running = (int64_t) idx;
-    }
-    return running;
-}
-
 int64_t
 braid_job_head(braid_job_t *self)
 {
     if (self->order == BRAID_ORDER_ARRIVAL || self->head >= self->ntasks)
         return -1;
-    return self->merge ? s_key_head(self) : (int64_t) self->head;
+    return self->merge ? braid_job_key_head(self) : (int64_t) self->head;
 }
 
 uint64_t
@@ -389,7 +309,7 @@ braid_job_window_blocked(braid_job_t *self, uint32_t idx)
 {
     if (idx >= self->ntasks || !self->window)
         return false;
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     return t->state == BRAID_TASK_RUNNING && t->recv >= t->granted;
 }
 
@@ -424,7 +344,7 @@ braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 static void
 s_ready(braid_job_t *self, uint32_t idx)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     if (self->order != BRAID_ORDER_ARRIVAL || t->queued)
         return;
     /*  The ring holds every task at most once: it never overflows.         */
@@ -438,7 +358,7 @@ s_ready(braid_job_t *self, uint32_t idx)
 static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     s_set_state(self, t, BRAID_TASK_DONE);
     t->status = (uint8_t) status;
     t->parts = parts;
@@ -451,12 +371,12 @@ s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const ch
     s_ready(self, idx);
 }
 
-static s_task_t *
+static braid_job_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 {
     if (idx >= self->ntasks)
         return NULL;
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     if (t->state != BRAID_TASK_RUNNING || t->attempt != attempt)
         return NULL;
     return t;
@@ -464,7 +384,7 @@ s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 
 /*  Move task t to state, counting the running ones.                        */
 static void
-s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state)
+s_set_state(braid_job_t *self, braid_job_task_t *t, braid_task_state_t state)
 {
     if (t->state == BRAID_TASK_RUNNING) {
         assert(self->running > 0);
@@ -487,7 +407,7 @@ braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t
 {
     zmsg_t *msg = *frames;
     *frames = NULL;
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t) {
         zmsg_destroy(&msg);
         return BRAID_JOB_STALE;
@@ -520,7 +440,7 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 {
     /*  A task ended by cancel still runs on its worker until this DONE:
         nothing is recorded, but the caller frees its slot.                 */
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t)
         return BRAID_JOB_STALE;
     /*  Partials were lost: the task stays running; the caller runs it
@@ -550,7 +470,7 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
     /*  Queries that never arrived never became tasks.                      */
     self->count = self->received;
     for (uint64_t i = 0; i < self->ntasks; i++) {
-        s_task_t *t = &self->tasks[i];
+        braid_job_task_t *t = &self->tasks[i];
         if (t->state == BRAID_TASK_RUNNING && cancel_fn)
             cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
@@ -564,8 +484,9 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
 }
 
 /*  Emit one message if credit allows. 0 sent, -1 blocked.                  */
-static int
-s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io, void *arg)
+int
+braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io,
+               void *arg)
 {
     if (self->out_seq >= self->credit)
         return -1;
@@ -579,10 +500,10 @@ s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io
 
 /*  Return credit as task idx's partials leave: re-grant once half the
     window is used, so the worker never waits on a round trip per part.   */
-static void
-s_grant(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+void
+braid_job_grant(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     if (self->window && io->credit && t->state == BRAID_TASK_RUNNING &&
         t->fwd + self->window >= t->granted + self->window / 2 + 1) {
         t->granted = t->fwd + self->window;
@@ -591,8 +512,8 @@ s_grant(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 }
 
 /*  A PARTIAL or END of task idx, its query and source filled in.           */
-static void
-s_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx)
+void
+braid_job_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx)
 {
     braid_msg_init(msg, type);
     msg->query = idx / self->nsources;
@@ -601,12 +522,12 @@ s_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t 
 
 /*  The END of task idx (DONE), carrying what it still buffers (at most a
     batch: its last partials). 0 sent, -1 blocked.                          */
-static int
-s_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+int
+braid_job_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     braid_msg_t msg;
-    s_task_msg(self, &msg, BRAID_MSG_END, idx);
+    braid_job_task_msg(self, &msg, BRAID_MSG_END, idx);
     msg.status = t->status;
     msg.parts = t->parts;
     msg.attempts = t->attempt;
@@ -622,7 +543,7 @@ s_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
         zmsg_destroy(&last);
     size_t n = last ? zmsg_size(last) : 0;
     assert(t->parts == t->fwd + n);
-    if (s_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
+    if (braid_job_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
         t->buf = last;
         return -1;
     }
@@ -641,12 +562,12 @@ s_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 static int
 s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     braid_msg_t msg;
     if (t->restart) {
-        s_task_msg(self, &msg, BRAID_MSG_RESTART, idx);
+        braid_job_task_msg(self, &msg, BRAID_MSG_RESTART, idx);
         msg.attempts = t->attempt + (t->state == BRAID_TASK_PENDING ? 1 : 0);
-        if (s_emit(self, &msg, NULL, io, arg) != 0)
+        if (braid_job_emit(self, &msg, NULL, io, arg) != 0)
             return -1;
         t->restart = 0;
     }
@@ -658,100 +579,20 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         if (!batch)
             return -1;  /* out of memory: as if blocked, tried again later */
         size_t n = zmsg_size(batch);
-        s_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
+        braid_job_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
         msg.seq = t->fwd;
-        if (s_emit(self, &msg, &batch, io, arg) != 0) {
+        if (braid_job_emit(self, &msg, &batch, io, arg) != 0) {
             braid_msg_put_back(&t->buf, &batch);
             return -1;
         }
         t->fwd += n;
-        s_grant(self, idx, io, arg);
+        braid_job_grant(self, idx, io, arg);
     }
     if (t->state != BRAID_TASK_DONE) {
         zmsg_destroy(&t->buf);
         return 0;
     }
-    return s_emit_end(self, idx, io, arg);
-}
-
-/*  Order key: one PARTIAL of task idx (source s of the query whose source
-    0 is task first): its first undecided partial, and those after it for
-    as long as the merge picks them next. 0 sent, -1 blocked.              */
-static int
-s_key_send(braid_job_t *self, uint32_t first, uint32_t s, uint32_t open,
-           const braid_job_io_t *io, void *arg)
-{
-    uint32_t idx = first + s, again;
-    s_task_t *t = &self->tasks[idx];
-    assert(t->buf && braid_merge_held(self->merge, idx) == zmsg_size(t->buf));
-    zmsg_t *batch = zmsg_new();
-    if (!batch)
-        return -1;  /* out of memory: as if blocked, tried again later     */
-    do {
-        if (braid_merge_take(self->merge, idx) != 0)
-            break;
-        zframe_t *frame = zmsg_pop(t->buf);
-        zmsg_append(batch, &frame);
-    } while (zmsg_size(batch) < BRAID_MAX_BATCH &&
-             braid_merge_next(self->merge, first, self->nsources, open, &again) ==
-                 BRAID_MERGE_SEND &&
-             again == s);
-    size_t n = zmsg_size(batch);
-    braid_msg_t msg;
-    s_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
-    msg.seq = t->fwd;
-    if (n == 0 || s_emit(self, &msg, &batch, io, arg) != 0) {
-        braid_msg_put_back(&t->buf, &batch);
-        braid_merge_rollback(self->merge);
-        return -1;
-    }
-    braid_merge_commit(self->merge);
-    t->fwd += n;
-    s_grant(self, idx, io, arg);
-    return 0;
-}
-
-/*  Order key: the head query's partials merged by score (merge.h), each
-    task's END once all its partials are decided, then the next query.
-    Returns 0 when every query that arrived is out, -1 when blocked or
-    waiting for partials.                                                  */
-static int
-s_pump_key(braid_job_t *self, const braid_job_io_t *io, void *arg)
-{
-    while (self->head < self->ntasks) {
-        uint32_t first = (uint32_t) self->head, open = 0;
-        bool over = true;
-        for (uint32_t s = 0; s < self->nsources; s++) {
-            s_task_t *t = &self->tasks[first + s];
-            if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING)
-                open |= 1u << s;
-            else if (t->state == BRAID_TASK_DONE && !(t->buf && zmsg_size(t->buf)) &&
-                     s_emit_end(self, first + s, io, arg) != 0)
-                return -1;
-            over &= t->state == BRAID_TASK_EMITTED;
-        }
-        if (over) {
-            self->head += self->nsources;
-            continue;
-        }
-        uint32_t s;
-        braid_merge_next_t what = braid_merge_next(self->merge, first, self->nsources, open, &s);
-        if (what == BRAID_MERGE_WAIT)
-            return -1;
-        if (what == BRAID_MERGE_SEND) {
-            if (s_key_send(self, first, s, open, io, arg) != 0)
-                return -1;
-            continue;
-        }
-        /*  A duplicate: decided, never sent; counted on its task's END.   */
-        s_task_t *t = &self->tasks[first + s];
-        zframe_t *frame = zmsg_pop(t->buf);
-        zframe_destroy(&frame);
-        braid_merge_drop(self->merge, first + s);
-        t->fwd++;
-        s_grant(self, first + s, io, arg);
-    }
-    return 0;
+    return braid_job_emit_end(self, idx, io, arg);
 }
 
 bool
@@ -769,7 +610,7 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
             self->ready_len--;
         }
     } else if (self->merge) {
-        if (s_pump_key(self, io, arg) != 0)
+        if (braid_job_key_pump(self, io, arg) != 0)
             return false;
     } else {
         while (self->head < self->ntasks) {
@@ -797,7 +638,7 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
     msg.status = some_failed      ? BRAID_STATUS_FAILED
                  : some_cancelled ? BRAID_STATUS_CANCELLED
                                   : BRAID_STATUS_OK;
-    if (s_emit(self, &msg, NULL, io, arg) != 0)
+    if (braid_job_emit(self, &msg, NULL, io, arg) != 0)
         return false;
     self->job_end_sent = true;
     return true;
