@@ -483,9 +483,12 @@ braid_sched_release(braid_sched_t *self, uint64_t task_id, uint32_t attempt)
     return true;
 }
 
-braid_job_retry_t
-braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint32_t attempt,
-                  bool counted, const char *why, int64_t now_msec, uint32_t *delay_msec_p)
+/*  braid_sched_retry(), waiting at least min_delay_msec when the retry is
+    counted (the source said when to ask again: DONE A, an HTTP
+    Retry-After): the backoff never brings it sooner.                      */
+static braid_job_retry_t
+s_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint32_t attempt, bool counted,
+        const char *why, int64_t now_msec, uint32_t min_delay_msec, uint32_t *delay_msec_p)
 {
     const braid_policy_t *policy = s_task_policy(self, sj, idx);
     braid_job_policy_t jp = {policy->retries, policy->on_retry};
@@ -500,6 +503,8 @@ braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint
         if (counted) {
             uint32_t n = braid_job_task_retries(sj->job, idx);
             delay = braid_policy_backoff(policy, n, (double) rand_r(&self->seed) / RAND_MAX);
+            if (delay < min_delay_msec)
+                delay = min_delay_msec;
         }
         /*  No timer (out of memory): ready now rather than never.          */
         if (delay == 0 ||
@@ -511,6 +516,13 @@ braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint
     if (delay_msec_p)
         *delay_msec_p = delay;
     return rc;
+}
+
+braid_job_retry_t
+braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint32_t attempt,
+                  bool counted, const char *why, int64_t now_msec, uint32_t *delay_msec_p)
+{
+    return s_retry(self, sj, idx, attempt, counted, why, now_msec, 0, delay_msec_p);
 }
 
 braid_sched_done_t
@@ -532,8 +544,9 @@ braid_sched_done(braid_sched_t *self, braid_sched_job_t *sj, const braid_msg_t *
             /*  A transient failure retries; a hand-back (cancelled,
                 transient) goes elsewhere without counting.                 */
             bool counted = done->status != BRAID_STATUS_CANCELLED;
-            braid_sched_retry(self, sj, idx, attempt, counted,
-                              done->text[0] ? done->text : "transient failure", now_msec, NULL);
+            s_retry(self, sj, idx, attempt, counted,
+                    done->text[0] ? done->text : "transient failure", now_msec,
+                    done->retry_after_msec, NULL);
             return BRAID_SCHED_TAKEN_BACK;
         }
     }

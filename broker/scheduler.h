@@ -224,8 +224,9 @@ braid_sched_retry(braid_sched_t *self, braid_sched_job_t *sj, uint32_t idx, uint
                   bool counted, const char *why, int64_t now_msec, uint32_t *delay_msec_p);
 
 /*  A DONE for task (uint32_t) done->task_id of sj: record the end, or take
-    the task back (a preempted task's cancel; a transient failure; a part
-    count that says partials were lost), and free the slot.                 */
+    the task back (a preempted task's cancel; a transient failure, retried
+    no sooner than its retry_after_msec, DONE A; a part count that says
+    partials were lost), and free the slot.                                 */
 braid_sched_done_t
 braid_sched_done(braid_sched_t *self, braid_sched_job_t *sj, const braid_msg_t *done,
                  int64_t now_msec);

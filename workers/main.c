@@ -58,6 +58,7 @@ s_usage(FILE *out)
             "                          NAME=exec:TEMPLATE\n"
             "                          NAME=synthetic:parts=N,size=B,delay_msec=D,fail=PREFIX,\n"
             "                                         fail_first=N\n"
+            "                          NAME=http:URL  ({query} in URL is replaced, URL-escaped)\n"
             "                        (exec exit statuses in the config key transient_exit,\n"
             "                        default %d, and the first fail_first attempts of a\n"
             "                        synthetic task end failed but transient: retried)\n"

@@ -93,7 +93,7 @@ s_check(braid_source_t *self, char *err, size_t errsize)
     if (braid_keyer_keyed(self->keyer) &&
         !(self->kind->lines && self->kind->lines(self->settings))) {
         snprintf(err, errsize,
-                 "source '%s': score needs partials that are lines (exec: output = lines)",
+                 "source '%s': score needs partials that are lines (output = lines, or sse)",
                  self->name);
         return -1;
     }
@@ -147,6 +147,49 @@ braid_source_from_flag(const char *spec, char *err, size_t errsize)
     return self;
 }
 
+/*  One setting from the config node c, under key: the kind's set(); an
+    error names c's file and line.                                          */
+static int
+s_set_node(braid_source_t *self, braid_conf_t *c, const char *key, char *err, size_t errsize)
+{
+    const char *val = braid_conf_value(c);
+    char why[256];
+    if (!val) {
+        braid_conf_error(c, err, errsize, "'%s' needs a value", key);
+        return -1;
+    }
+    if (s_set(self, key, strlen(key), val, strlen(val), why, sizeof why)) {
+        braid_conf_error(c, err, errsize, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/*  A setting with sub-settings (an http source's header section): each
+    child CHILD = VALUE goes to the kind as the key SECTION/CHILD, the
+    path braid_conf_locate() takes. A setting with a value takes none.     */
+static int
+s_set_section(braid_source_t *self, braid_conf_t *section, char *err, size_t errsize)
+{
+    const char *name = braid_conf_name(section);
+    if (braid_conf_value(section)) {
+        braid_conf_error(braid_conf_child(section), err, errsize, "'%s' takes no sub-settings",
+                         name);
+        return -1;
+    }
+    for (braid_conf_t *c = braid_conf_child(section); c; c = braid_conf_next(c)) {
+        char key[2 * BRAID_CONF_MAX_NAME + 2];
+        snprintf(key, sizeof key, "%s/%s", name, braid_conf_name(c));
+        if (braid_conf_child(c)) {
+            braid_conf_error(braid_conf_child(c), err, errsize, "'%s' takes no sub-settings", key);
+            return -1;
+        }
+        if (s_set_node(self, c, key, err, errsize))
+            return -1;
+    }
+    return 0;
+}
+
 braid_source_t *
 braid_source_from_conf(braid_conf_t *node, char *err, size_t errsize)
 {
@@ -176,21 +219,15 @@ braid_source_from_conf(braid_conf_t *node, char *err, size_t errsize)
     }
     for (braid_conf_t *c = braid_conf_child(node); c; c = braid_conf_next(c)) {
         const char *key = braid_conf_name(c);
-        const char *val = braid_conf_value(c);
-        if (braid_conf_child(c)) {
-            braid_conf_error(braid_conf_child(c), err, errsize, "'%s' takes no sub-settings", key);
-            goto fail;
-        }
         if (streq(key, "type"))
             continue;
-        if (!val) {
-            braid_conf_error(c, err, errsize, "'%s' needs a value", key);
-            goto fail;
+        if (braid_conf_child(c)) {
+            if (s_set_section(self, c, err, errsize))
+                goto fail;
+            continue;
         }
-        if (s_set(self, key, strlen(key), val, strlen(val), why, sizeof why)) {
-            braid_conf_error(c, err, errsize, "%s", why);
+        if (s_set_node(self, c, key, err, errsize))
             goto fail;
-        }
     }
     if (s_check(self, why, sizeof why)) {
         braid_conf_error(node, err, errsize, "%s", why);

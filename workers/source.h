@@ -6,11 +6,14 @@
         NAME=exec:TEMPLATE
         NAME=exec[score=rank,dedup=url]:TEMPLATE
         NAME=synthetic[:parts=N,size=B,delay_msec=D,fail=PREFIX,fail_first=N]
-    Config form:    source/NAME/type = TYPE, and the kind's keys beside it.
-    Each kind's header lists its settings (exec_source.h, synth_source.h);
-    any kind whose partials are lines also takes the generic settings of
-    order key, score, dedup and score_order (keys.h). The bracketed list of
-    the flag form takes both (values without ',' or ']').
+        NAME=http:URL
+    Config form:    source/NAME/type = TYPE, and the kind's keys beside it;
+    a key with sub-keys and no value (http's header section) gives each
+    sub-key to the kind as KEY/SUBKEY. Each kind's header lists its
+    settings (exec_source.h, synth_source.h, http_source.h); any kind whose
+    partials are lines also takes the generic settings of order key,
+    score, dedup and score_order (keys.h). The bracketed list of the flag
+    form takes both (values without ',' or ']').
 */
 
 #ifndef BRAID_SOURCE_H_INCLUDED

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "exec_source.h"
+#include "http_source.h"
 #include "synth_source.h"
 
 /*  Every kind a source may name, in the order messages list them.         */
 static const braid_source_kind_t *const s_kinds[] = {
     &braid_exec_kind,
     &braid_synth_kind,
+    &braid_http_kind,
 };
 #define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
 

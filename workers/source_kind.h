@@ -14,7 +14,7 @@
                 opaque pointer that only its kind reads.
       context   optional, one per worker for each kind its sources use:
                 state all runs of the kind share, with descriptors and a
-                timer of its own (an http kind's curl multi handle: its
+                timer of its own (the http kind's curl multi handle: its
                 sockets, its timeout, its connection cache). Kinds without
                 one leave these hooks NULL.
 
@@ -102,7 +102,9 @@ typedef struct {
     void (*context_fds)(void *context, braid_fd_add_fn *add, void *arg);
     /*  One of them is ready (revents as zmq_poll reports them).            */
     void (*context_ready)(void *context, int what, short revents, int64_t now);
-    /*  Once a pass, after the descriptors: fire the context's timers.      */
+    /*  Once a pass, after the descriptors and after queued tasks started
+        (a new run may have set a timer due at once): fire the context's
+        timers.                                                             */
     void (*context_pump)(void *context, int64_t now);
     /*  When the context's next timer is due; INT64_MAX if none.            */
     int64_t (*context_wake)(void *context, int64_t now);

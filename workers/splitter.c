@@ -10,7 +10,9 @@
 struct _braid_splitter_t {
     bool chunks;
     bool eof;
-    char *in;               /* BRAID_SPLITTER_READ_BUF bytes, on first read */
+    char *in;               /* in_cap bytes (BRAID_SPLITTER_READ_BUF or more
+                               after a feed), allocated on first use       */
+    size_t in_cap;
     size_t in_pos;          /* in[in_pos..in_len) read, not yet taken      */
     size_t in_len;
     char *carry;            /* an unfinished line                          */
@@ -82,8 +84,11 @@ braid_splitter_read(braid_splitter_t *self, int fd)
         self->eof = true;
         return BRAID_SPLITTER_EOF;
     }
-    if (!self->in && !(self->in = malloc(BRAID_SPLITTER_READ_BUF)))
-        return BRAID_SPLITTER_AGAIN;    /* try later; the writer waits     */
+    if (!self->in) {
+        if (!(self->in = malloc(BRAID_SPLITTER_READ_BUF)))
+            return BRAID_SPLITTER_AGAIN;    /* try later; the writer waits */
+        self->in_cap = BRAID_SPLITTER_READ_BUF;
+    }
     ssize_t n = read(fd, self->in, BRAID_SPLITTER_READ_BUF);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return BRAID_SPLITTER_AGAIN;
@@ -94,6 +99,39 @@ braid_splitter_read(braid_splitter_t *self, int fd)
     self->in_pos = 0;
     self->in_len = (size_t) n;
     return BRAID_SPLITTER_BYTES;
+}
+
+int
+braid_splitter_feed(braid_splitter_t *self, const void *data, size_t len)
+{
+    if (braid_splitter_full(self))
+        return -1;
+    size_t unread = self->in_len - self->in_pos;
+    if (unread + len > self->in_cap) {
+        size_t cap = unread + len > BRAID_SPLITTER_READ_BUF ? unread + len
+                                                             : BRAID_SPLITTER_READ_BUF;
+        char *in = malloc(cap);
+        if (!in)
+            return -1;
+        if (unread)
+            memcpy(in, self->in + self->in_pos, unread);
+        free(self->in);
+        self->in = in;
+        self->in_cap = cap;
+    } else if (self->in_pos && unread)
+        memmove(self->in, self->in + self->in_pos, unread);
+    self->in_pos = 0;
+    self->in_len = unread;
+    if (len)
+        memcpy(self->in + self->in_len, data, len);
+    self->in_len += len;
+    return 0;
+}
+
+bool
+braid_splitter_full(const braid_splitter_t *self)
+{
+    return self->in_len - self->in_pos >= BRAID_SPLITTER_READ_BUF;
 }
 
 void

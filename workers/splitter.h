@@ -6,6 +6,11 @@
     what a task asked for: a task holds at most one read
     (BRAID_SPLITTER_READ_BUF) of unsplit bytes, and the writer of a pipe
     nobody reads blocks on it. Pure but for the one read(2).
+
+    Bytes that are handed over rather than read (a curl write callback)
+    come in through braid_splitter_feed(), which takes them only while
+    fewer than BRAID_SPLITTER_READ_BUF bytes wait unsplit: the giver
+    pauses when it is refused, so the bound holds there too.
 */
 
 #ifndef BRAID_SPLITTER_H_INCLUDED
@@ -44,6 +49,18 @@ typedef enum {
     taken.                                                                  */
 braid_splitter_read_t
 braid_splitter_read(braid_splitter_t *self, int fd);
+
+/*  Take len bytes that arrived (not read from a descriptor): 0 when they
+    were copied in, -1 when fewer than BRAID_SPLITTER_READ_BUF bytes must
+    wait unsplit first (or no memory): the giver keeps them and pauses.
+    What waits is then at most BRAID_SPLITTER_READ_BUF + len bytes.        */
+int
+braid_splitter_feed(braid_splitter_t *self, const void *data, size_t len);
+
+/*  True while feed() would refuse: BRAID_SPLITTER_READ_BUF bytes or more
+    wait unsplit.                                                           */
+bool
+braid_splitter_full(const braid_splitter_t *self);
 
 /*  No more bytes will come (the pipe was closed): an unfinished last line
     is taken as the last partial.                                          */

@@ -204,7 +204,8 @@ braid_task_end(braid_task_t *self, braid_status_t status, bool transient, const 
     zframe_destroy(&self->query);
 }
 
-/*  End the task as its run's result says.                                 */
+/*  End the task as its run's result says (what the run reports beside it,
+    DONE's X and A, is taken when the run is dropped: s_drop_run).          */
 static void
 s_end_as(braid_task_t *self, braid_run_result_t result, const char *text)
 {

@@ -2,8 +2,8 @@
 
     One thread, one zmq_poll() with an explicit deadline. Each pass: poll;
     handle the signal fd, the DEALER, and whatever the tasks' runs and the
-    source kinds' contexts wait on; fire the kinds' timers; start queued
-    tasks in free slots; then pump every task (task.h): produce, send what
+    source kinds' contexts wait on; start queued tasks in free slots; fire
+    the kinds' timers; then pump every task (task.h): produce, send what
     the window and the PUSH socket allow, send DONE when the task is over.
     The loop never names a kind of source: tasks reach theirs through
     source_kind.h.
@@ -555,10 +555,13 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             rc = -1;
             break;
         }
+        /*  Runs started now may set a context timer due at once (curl's
+            first step of a new transfer): fire the timers after them, so
+            a request leaves in the pass its TASK came in.                 */
+        s_start_queued(self, now);
         for (size_t i = 0; i < self->nkinds; i++)
             if (self->kinds[i].context && self->kinds[i].kind->context_pump)
                 self->kinds[i].kind->context_pump(self->kinds[i].context, now);
-        s_start_queued(self, now);
         /*  Pump every task; drop those whose DONE left.                   */
         self->tasks_done +=
             braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);

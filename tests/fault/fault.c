@@ -10,9 +10,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,4 +306,74 @@ fault_count_lines(const char *text, const char *needle)
         p = nl ? nl + 1 : NULL;
     }
     return count;
+}
+
+int
+fault_piped_spawn(fault_piped_t *p, const char *const argv[], const char *err_path)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        if (err < 0 || in < 0 || dup2(fds[1], 1) < 0 || dup2(err, 2) < 0 || dup2(in, 0) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(fds[1]);
+    p->pid = pid;
+    p->fd = fds[0];
+    return 0;
+}
+
+int
+fault_piped_wait_full(fault_piped_t *p, int timeout_msec, int *queued_p)
+{
+    int cap = fcntl(p->fd, F_GETPIPE_SZ);
+    int64_t deadline = braid_now_msec() + timeout_msec;
+    *queued_p = 0;
+    while (cap > 0 && braid_now_msec() < deadline) {
+        if (ioctl(p->fd, FIONREAD, queued_p) != 0)
+            return -1;
+        if (*queued_p >= cap)
+            return 0;
+        fault_poll_pause();
+    }
+    return -1;
+}
+
+int
+fault_piped_wait_exit(fault_piped_t *p, int timeout_msec, int *status_p)
+{
+    int64_t deadline = braid_now_msec() + timeout_msec;
+    pid_t w;
+    while ((w = waitpid(p->pid, status_p, WNOHANG)) == 0 && braid_now_msec() < deadline)
+        fault_poll_pause();
+    if (w != p->pid)
+        return -1;
+    p->pid = 0;
+    return 0;
+}
+
+void
+fault_piped_destroy(fault_piped_t *p)
+{
+    if (p->pid > 0) {
+        kill(-p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
 }

@@ -113,6 +113,33 @@ fault_poll_pause(void);
 void
 fault_synthetic_payload(const char *query, unsigned long long seq, size_t size, char *buf);
 
+/*  A client whose stdout goes into a pipe the test holds and reads (or
+    does not read) itself: the backpressure tests' slow reader.           */
+typedef struct {
+    pid_t pid;              /* its own process group; 0: none              */
+    int fd;                 /* the pipe's read end; -1: none               */
+} fault_piped_t;
+
+/*  Spawn argv (argv[0] a path) in a process group of its own, stdin from
+    /dev/null, stdout into a new pipe (p->fd), stderr into err_path. 0 /
+    -1 (p untouched).                                                       */
+int
+fault_piped_spawn(fault_piped_t *p, const char *const argv[], const char *err_path);
+
+/*  Wait until the pipe is full (the client blocks writing). 0 / -1 when
+    the deadline passed; the bytes queued in *queued_p.                    */
+int
+fault_piped_wait_full(fault_piped_t *p, int timeout_msec, int *queued_p);
+
+/*  Wait for the client to exit (after it was read to its end); its
+    waitpid() status in *status_p, p->pid 0. 0 / -1 (deadline).            */
+int
+fault_piped_wait_exit(fault_piped_t *p, int timeout_msec, int *status_p);
+
+/*  The backstop: kill the client's group and reap it, close the pipe.     */
+void
+fault_piped_destroy(fault_piped_t *p);
+
 /*  Count the lines of text that contain needle.                            */
 int
 fault_count_lines(const char *text, const char *needle);

@@ -35,12 +35,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,8 +72,7 @@ static const braid_fixture_def_t s_def = {
 
 typedef struct {
     braid_fixture_t *fx;
-    pid_t client;
-    int fd;
+    fault_piped_t client;
 } s_fixture_t;
 
 static int
@@ -85,12 +81,7 @@ s_teardown(void **state)
     s_fixture_t *f = *state;
     if (!f)
         return 0;
-    if (f->client > 0) {
-        kill(-f->client, SIGKILL);
-        waitpid(f->client, NULL, 0);
-    }
-    if (f->fd >= 0)
-        close(f->fd);
+    fault_piped_destroy(&f->client);
     braid_fixture_destroy(&f->fx);
     free(f);
     return 0;
@@ -103,7 +94,7 @@ s_setup(void **state)
     *state = f;
     if (!f)
         return -1;
-    f->fd = -1;
+    f->client.fd = -1;
     f->fx = fault_fixture_new(&s_def);
     if (!f->fx)
         return s_teardown(state), -1;
@@ -114,8 +105,6 @@ s_setup(void **state)
 static void
 s_spawn_client(s_fixture_t *f, char queries[S_TASKS][8])
 {
-    int fds[2];
-    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     char *err_path = braid_path(f->fx->dir, "client.err");
     const char *argv[S_TASKS + 8];
     int argc = 0;
@@ -128,22 +117,8 @@ s_spawn_client(s_fixture_t *f, char queries[S_TASKS][8])
     for (int q = 0; q < S_TASKS; q++)
         argv[argc++] = queries[q];
     argv[argc] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = open("/dev/null", O_RDONLY);
-        if (err < 0 || in < 0 || dup2(fds[1], 1) < 0 || dup2(err, 2) < 0 || dup2(in, 0) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(fds[1]);
+    assert_int_equal(fault_piped_spawn(&f->client, argv, err_path), 0);
     free(err_path);
-    f->client = pid;
-    f->fd = fds[0];
 }
 
 typedef struct {
@@ -188,20 +163,10 @@ test_slow_client(void **state)
     s_spawn_client(f, queries);
 
     /*  Wait until the pipe is full: the client is blocked in write().     */
-    int cap = fcntl(f->fd, F_GETPIPE_SZ);
-    assert_true(cap > 0);
-    int64_t deadline = braid_now_msec() + 30000;
     int queued = 0;
-    while (braid_now_msec() < deadline) {
-        assert_int_equal(ioctl(f->fd, FIONREAD, &queued), 0);
-        if (queued >= cap)
-            break;
-        fault_poll_pause();
-    }
-    if (queued < cap) {
+    if (fault_piped_wait_full(&f->client, 30000, &queued) != 0) {
         braid_cluster_dump(c);
-        fail_msg("the client did not fill its stdout pipe within 30 s (%d of %d bytes)", queued,
-                 cap);
+        fail_msg("the client did not fill its stdout pipe within 30 s (%d bytes)", queued);
     }
     /*  A 2 s look at a paused pipeline: memory must stay bounded.         */
     int64_t look_end = braid_now_msec() + 2000;
@@ -209,7 +174,7 @@ test_slow_client(void **state)
         s_rss_check(&r, "client paused");
         fault_poll_pause();
     }
-    assert_int_equal(waitpid(f->client, NULL, WNOHANG), 0);    /* still blocked */
+    assert_int_equal(waitpid(f->client.pid, NULL, WNOHANG), 0); /* still blocked */
     print_message("paused: max RSS broker %lld MiB (base %lld), w1 %lld (%lld), w2 %lld (%lld)\n",
                   r.max[0] >> 20, r.base[0] >> 20, r.max[1] >> 20, r.base[1] >> 20,
                   r.max[2] >> 20, r.base[2] >> 20);
@@ -223,10 +188,10 @@ test_slow_client(void **state)
     unsigned long long total = 0;
     unsigned long long want_total = (unsigned long long) S_TASKS * S_PARTS * S_SIZE;
     fault_synthetic_payload(queries[0], 0, S_SIZE, part);
-    deadline = braid_now_msec() + 90000;
+    int64_t deadline = braid_now_msec() + 90000;
     int64_t next_sample = 0;
     while (true) {
-        ssize_t n = read(f->fd, buf, sizeof buf);
+        ssize_t n = read(f->client.fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         assert_true(n >= 0);
@@ -264,12 +229,7 @@ test_slow_client(void **state)
     }
     assert_int_equal(total, want_total);
     int status = 0;
-    deadline = braid_now_msec() + 15000;
-    pid_t w;
-    while ((w = waitpid(f->client, &status, WNOHANG)) == 0 && braid_now_msec() < deadline)
-        fault_poll_pause();
-    assert_int_equal(w, f->client);
-    f->client = 0;
+    assert_int_equal(fault_piped_wait_exit(&f->client, 15000, &status), 0);
     print_message("%llu MiB in %lld ms; max RSS broker %lld MiB, w1 %lld, w2 %lld\n",
                   total >> 20, (long long) (braid_now_msec() - start), r.max[0] >> 20,
                   r.max[1] >> 20, r.max[2] >> 20);

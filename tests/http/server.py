@@ -16,25 +16,38 @@ readable at GET /_stats as JSON (and cleared by GET /_reset):
   /sse?q=Q&n=N&interval_ms=I&done=TEXT
                               Server-Sent Events, N data events then
                               "data: TEXT" (if given)
+      (both with &gate=1: item i > 0 is sent only once GET /_release?q=Q&n=i
+      came, so a test proves each item reached its client before the next
+      was even sent; a gate not opened in 60 s ends the stream)
   /ranked?q=Q&source=S&n=N&interval_ms=I
                               NDJSON of N results {"score","url","source"} in
                               descending score, deterministic per (Q, S)
   /status?q=Q&code=C&times=T&retry_after=R
                               the first T requests for Q answer C (with
-                              Retry-After: R if given), then 200
-  /big?bytes=B                B bytes of a repeating pattern, chunked
+                              Retry-After: R if given; R = date:S sends the
+                              HTTP date S seconds after the next whole
+                              second), then 200
+  /big?bytes=B                B bytes of a repeating pattern (byte i is
+                              i % 256), chunked; big_sent counts the bytes
+                              written so far
   POST /echo                  the request body back, as received
+  /headers                    the request's headers as a JSON object (names
+                              in lower case)
 
 _stats: requests, connections (TCP connections accepted), peak (most
 requests in progress at once), in_progress, times (per "path?q": the
-monotonic ns at which each request arrived), sent (per query, or
-"query#source": the send time of each streamed item), bodies (POST
-bodies, latin-1), status_count.
+monotonic ns at which each request arrived), wall (the same, as Unix
+time in seconds), sent (per query, or "query#source": the send time of
+each streamed item), bodies (POST bodies, latin-1), status_count,
+big_sent, retry_dates (per query: the Unix times its date Retry-Afters
+named).
 """
 
 import argparse
 import asyncio
+import email.utils
 import json
+import math
 import signal
 import sys
 import time
@@ -47,10 +60,33 @@ REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Reque
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
+GATE_SEC = 60.0
+RELEASED = {}           # gate key -> items the test let go
+GATE = None             # asyncio.Condition, made in the loop
+
+
 def reset():
     STATS.clear()
-    STATS.update(requests=0, connections=0, peak=0, in_progress=0, times={}, sent={},
-                 bodies=[], status_count={})
+    STATS.update(requests=0, connections=0, peak=0, in_progress=0, times={}, wall={}, sent={},
+                 bodies=[], status_count={}, big_sent=0, retry_dates={})
+    RELEASED.clear()
+
+
+async def gate_wait(key, i):
+    """Wait until the test released item i of the stream key; False after
+    GATE_SEC without it."""
+    async with GATE:
+        try:
+            await asyncio.wait_for(GATE.wait_for(lambda: RELEASED.get(key, 0) >= i), GATE_SEC)
+        except asyncio.TimeoutError:
+            return False
+    return True
+
+
+async def release(key, n):
+    async with GATE:
+        RELEASED[key] = max(RELEASED.get(key, 0), n)
+        GATE.notify_all()
 
 
 reset()
@@ -92,10 +128,13 @@ async def stream(writer, req, q):
     source = p.get("source", "")
     key = q + ("#" + source if source else "")
     ctype = "text/event-stream" if sse else "application/x-ndjson"
+    gate = p.get("gate") == "1"
     writer.write(head(200, [("Content-Type", ctype), ("Transfer-Encoding", "chunked")]))
     for i in range(n):
         if i and interval:
             await asyncio.sleep(interval)
+        if i and gate and not await gate_wait(key, i):
+            break
         if req.path == "/ranked":
             # Descending scores; URL i is the same page for every source
             # when i is even, so sources overlap.
@@ -129,7 +168,12 @@ async def route(writer, req):
         seen = STATS["status_count"].get(q, 0)
         STATS["status_count"][q] = seen + 1
         if seen < int(p.get("times", "1")):
-            extra = [("Retry-After", p["retry_after"])] if "retry_after" in p else []
+            after = p.get("retry_after")
+            if after and after.startswith("date:"):
+                when = math.floor(time.time()) + 1 + int(after[5:])
+                STATS["retry_dates"].setdefault(q, []).append(when)
+                after = email.utils.formatdate(when, usegmt=True)
+            extra = [("Retry-After", after)] if after else []
             msg = b"status %d for %s\n" % (code, q.encode("utf-8", "surrogateescape"))
             return await send(writer, code, msg, "text/plain", extra)
         return await send(writer, 200, b'{"ok":true}\n')
@@ -143,8 +187,11 @@ async def route(writer, req):
             part = pattern[: min(len(pattern), total - sent)]
             await chunk(writer, part)
             sent += len(part)
+            STATS["big_sent"] += len(part)
         writer.write(b"0\r\n\r\n")
         return await writer.drain()
+    if req.path == "/headers":
+        return await send(writer, 200, json.dumps(req.headers).encode() + b"\n")
     if req.path == "/echo" and req.method == "POST":
         STATS["bodies"].append(req.body.decode("latin-1"))
         ctype = req.headers.get("content-type", "application/octet-stream")
@@ -188,11 +235,17 @@ async def handle(reader, writer):
                 reset()
                 await send(writer, 200, b"{}")
                 continue
+            if req.path == "/_release":
+                key = req.params.get("q", "")
+                await release(key, int(req.params.get("n", "0")))
+                await send(writer, 200, b"{}")
+                continue
             q = req.params.get("q", "")
             STATS["requests"] += 1
             STATS["in_progress"] += 1
             STATS["peak"] = max(STATS["peak"], STATS["in_progress"])
             STATS["times"].setdefault(req.path + "?" + q, []).append(time.monotonic_ns())
+            STATS["wall"].setdefault(req.path + "?" + q, []).append(time.time())
             try:
                 await route(writer, req)
             finally:
@@ -206,6 +259,8 @@ async def handle(reader, writer):
 
 
 async def main_async(port):
+    global GATE
+    GATE = asyncio.Condition()
     server = await asyncio.start_server(handle, "127.0.0.1", port, limit=MAX_HEAD, backlog=1024,
                                         reuse_address=True)
     stop = asyncio.Event()

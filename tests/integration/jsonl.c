@@ -51,6 +51,21 @@ braid_json_next(const char **cursor_p)
     return json;
 }
 
+json_t *
+braid_json_find(const char *text, const char *type, const char *source)
+{
+    const char *cursor = text;
+    json_t *json;
+    while ((json = braid_json_next(&cursor))) {
+        const char *t = json_string_value(json_object_get(json, "type"));
+        const char *s = json_string_value(json_object_get(json, "source"));
+        if (t && strcmp(t, type) == 0 && (!source || (s && strcmp(s, source) == 0)))
+            return json;
+        json_decref(json);
+    }
+    return NULL;
+}
+
 char *
 braid_json_bytes(const json_t *string, size_t *len_p)
 {

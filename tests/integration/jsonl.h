@@ -47,6 +47,12 @@ braid_json_parse(const char *text, size_t len);
 json_t *
 braid_json_next(const char **cursor_p);
 
+/*  The first line of a client's --json output (NUL-terminated text) whose
+    "type" is type and, if source is not NULL, whose "source" is source:
+    one JSON object (braid_json_next), owned; NULL when there is none.     */
+json_t *
+braid_json_find(const char *text, const char *type, const char *source);
+
 /*  The bytes of a payload string (see above), NUL-terminated, the length
     in *len_p if len_p is not NULL (they may hold NUL). Owned; NULL when
     string is NULL or not a string.                                         */

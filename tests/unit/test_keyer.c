@@ -86,6 +86,16 @@ test_sources(void **state)
     assert_non_null(s);
     assert_int_equal(braid_keyer_flags(s->keyer), BRAID_SOURCE_KEYED | BRAID_SOURCE_SCORE_ASC);
     braid_source_destroy(&s);
+    /*  http: lines and SSE events are whole records, chunks are not.      */
+    s = braid_source_from_flag("api=http[score=rank,output=sse]:http://127.0.0.1:1/s?q={query}",
+                               err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(braid_keyer_flags(s->keyer), BRAID_SOURCE_KEYED);
+    braid_source_destroy(&s);
+    s = braid_source_from_flag("api=http[score=rank,output=chunks]:http://127.0.0.1:1/{query}",
+                               err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, "score needs partials that are lines"));
     /*  The brackets take the kind's settings too.                         */
     s = braid_source_from_flag("raw=exec[output=chunks]:echo", err, sizeof err);
     assert_non_null(s);

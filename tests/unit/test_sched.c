@@ -416,6 +416,46 @@ test_retry_backoff(void **state)
     s_job_free(f, &sj);
 }
 
+/*  A transient failure whose DONE says when to ask again (A, an HTTP
+    Retry-After) waits at least that long, whatever the backoff; without
+    one it waits only the backoff; a hand-back ignores it.                 */
+static void
+test_retry_after(void **state)
+{
+    s_fix_t *f = *state;
+    braid_policy_t policy = s_policy(5, 10);
+    braid_sched_job_t *sj = s_single(f, &policy, 3, 3, BRAID_ORDER_ARRIVAL, 0);
+    braid_sched_dispatch(f->sched, 0, &s_io, f);
+    assert_int_equal(f->nstarts, 3);
+    braid_msg_t m = s_done(sj, 0, 1, BRAID_STATUS_FAILED, 0);
+    m.transient = 1;
+    m.retry_after_msec = 2000;
+    assert_int_equal(braid_sched_done(f->sched, sj, &m, 100), BRAID_SCHED_TAKEN_BACK);
+    assert_int_equal(braid_sched_next_msec(f->sched, 100), 2100);
+    braid_sched_fire(f->sched, 2099);
+    braid_sched_dispatch(f->sched, 2099, &s_io, f);
+    assert_int_equal(f->nstarts, 3);            /* not before it asked    */
+    braid_sched_fire(f->sched, 2100);
+    braid_sched_dispatch(f->sched, 2100, &s_io, f);
+    assert_int_equal(f->nstarts, 4);
+    assert_int_equal(f->starts[3].idx, 0);
+    assert_int_equal(f->starts[3].attempt, 2);
+    /*  No hint: the backoff (10 msec here) alone.                          */
+    m = s_done(sj, 1, 1, BRAID_STATUS_FAILED, 0);
+    m.transient = 1;
+    assert_int_equal(braid_sched_done(f->sched, sj, &m, 3000), BRAID_SCHED_TAKEN_BACK);
+    assert_true(braid_sched_next_msec(f->sched, 3000) <= 3010);
+    /*  A hand-back goes at once, hint or not.                              */
+    m = s_done(sj, 2, 1, BRAID_STATUS_CANCELLED, 0);
+    m.transient = 1;
+    m.retry_after_msec = 5000;
+    assert_int_equal(braid_sched_done(f->sched, sj, &m, 3000), BRAID_SCHED_TAKEN_BACK);
+    braid_sched_dispatch(f->sched, 3000, &s_io, f);
+    assert_int_equal(f->nstarts, 5);
+    assert_int_equal(f->starts[4].idx, 2);
+    s_job_free(f, &sj);
+}
+
 /*  What each kind of DONE does to the task and its slot.                   */
 static void
 test_done_outcomes(void **state)
@@ -691,6 +731,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_source_limits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unsent_task_goes_again, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_backoff, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_done_outcomes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_preempt_for_waiting_head, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_preempt_for_queued_head, s_setup, s_teardown),

@@ -25,8 +25,8 @@ static const s_bad_t s_bad_flags[] = {
     {"x=exec:", "exec needs a command: NAME=exec:TEMPLATE"},
     {"x=exec:'unterminated", "bad command: unterminated single quote"},
     {"x=exec:{query} a", "bad command: the program name may not contain {query}"},
-    {"x=http:http://x", "unknown source type 'http' (exec or synthetic)"},
-    {"x=", "unknown source type '' (exec or synthetic)"},
+    {"x=gopher:gopher://x", "unknown source type 'gopher' (exec, synthetic or http)"},
+    {"x=", "unknown source type '' (exec, synthetic or http)"},
     {"x=synthetic:parts", "expected KEY=VALUE, got 'parts'"},
     {"x=synthetic:parts=3,size", "expected KEY=VALUE, got 'size'"},
     {"x=synthetic:parts=-1", "parts must be an integer in 0..1000000000"},
@@ -39,6 +39,14 @@ static const s_bad_t s_bad_flags[] = {
     {"x=synthetic:fail_first=99999999999999999999999", "fail_first must be an integer in 0..1000"},
     {"x=synthetic:color=red", "unknown synthetic setting 'color'"},
     {"x=synthetic:,", "expected KEY=VALUE, got ''"},
+    {"x=http", "http needs a URL: NAME=http:URL"},
+    {"x=http:", "http needs a URL: NAME=http:URL"},
+    {"x=http:ftp://h/{query}", "url must start with http:// or https://"},
+    {"x=http:http://", "url must start with http:// or https://"},
+    {"x=http:http://h/a b", "url may not hold spaces or control characters"},
+    {"x=http:http://{query}/", "url may hold {query} only after its host"},
+    {"x=http:https://api.{query}.example.com", "url may hold {query} only after its host"},
+    {"x=http:http://h:{query}/x", "url may hold {query} only after its host"},
 };
 
 static void
@@ -75,9 +83,10 @@ static const s_bad_t s_bad_confs[] = {
     {"source\n    a@b\n        type = exec\n",
      "w.cfg:2: source name must be 1..64 bytes of [A-Za-z0-9_.-]"},
     {"source\n    x\n        command = true\n", "w.cfg:2: source 'x' has no type"},
-    {"source\n    x\n        type = http\n",
-     "w.cfg:3: unknown source type 'http' (exec or synthetic)"},
-    {"source\n    x\n        type\n", "w.cfg:3: unknown source type '' (exec or synthetic)"},
+    {"source\n    x\n        type = gopher\n",
+     "w.cfg:3: unknown source type 'gopher' (exec, synthetic or http)"},
+    {"source\n    x\n        type\n",
+     "w.cfg:3: unknown source type '' (exec, synthetic or http)"},
     {"source\n    x\n        type = exec\n", "w.cfg:2: exec source 'x' has no command"},
     {"source\n    x\n        type = exec\n        command\n", "w.cfg:4: 'command' needs a value"},
     {"source\n    x\n        type = exec\n        command = \"a 'b\"\n",
@@ -102,6 +111,50 @@ static const s_bad_t s_bad_confs[] = {
      "w.cfg:4: unknown synthetic setting 'command'"},
     {"source\n    x\n        type = synthetic\n        size = 1\n",
      "w.cfg:4: size must be an integer in 2..16777216"},
+    {"source\n    x\n        type = exec\n        command = true\n        env\n"
+     "            A = 1\n",
+     "w.cfg:6: unknown setting 'env/A' for an exec source"},
+    /*  http: each refusal names the line of its key (or the section).     */
+    {"source\n    x\n        type = http\n", "w.cfg:2: http source 'x' has no url"},
+    {"source\n    x\n        type = http\n        url = https://h\n        color = red\n",
+     "w.cfg:5: unknown setting 'color' for an http source"},
+    {"source\n    x\n        type = http\n        url = https://h\n        output = words\n",
+     "w.cfg:5: output must be lines, chunks or sse"},
+    {"source\n    x\n        type = http\n        url = https://h\n        method = PUT\n",
+     "w.cfg:5: method must be GET or POST"},
+    {"source\n    x\n        type = http\n        url = https://h\n        method = GET\n"
+     "        body = x\n",
+     "w.cfg:2: http source 'x': a GET request has no body"},
+    {"source\n    x\n        type = http\n        url = https://h\n        sse_done = x\n",
+     "w.cfg:2: http source 'x': sse_done needs output = sse"},
+    {"source\n    x\n        type = http\n        url = https://h\n"
+     "        insecure_skip_tls_verify = 1\n",
+     "w.cfg:5: insecure_skip_tls_verify must be yes or no"},
+    {"source\n    x\n        type = http\n        url = https://h\n"
+     "        connect_timeout_msec = 0\n",
+     "w.cfg:5: connect_timeout_msec must be an integer in 1..604800000"},
+    {"source\n    x\n        type = http\n        url = https://h\n"
+     "        max_response_bytes = -1\n",
+     "w.cfg:5: max_response_bytes must be an integer, 0 for no limit"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header = nocolon\n",
+     "w.cfg:5: header must be \"Name: value\""},
+    {"source\n    x\n        type = http\n        url = https://h\n        header = \"a b: c\"\n",
+     "w.cfg:5: header name 'a b' is not an HTTP token"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header\n"
+     "            X-Key = \"${BRAID_TEST_SOURCE_UNSET}\"\n",
+     "w.cfg:6: header X-Key: environment variable BRAID_TEST_SOURCE_UNSET is not set"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header\n"
+     "            X-Key = \"${1X}\"\n",
+     "w.cfg:6: header X-Key: bad ${NAME} at '${1X}'"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header\n"
+     "            X-Key = \"${BRAID_TEST_SOURCE_CRLF}\"\n",
+     "w.cfg:6: header X-Key: the value holds a line break"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header = \"a: b\"\n"
+     "            X-Key = 1\n",
+     "w.cfg:6: 'header' takes no sub-settings"},
+    {"source\n    x\n        type = http\n        url = https://h\n        header\n"
+     "            X-Key\n",
+     "w.cfg:6: 'header/X-Key' needs a value"},
 };
 
 static void
@@ -121,6 +174,8 @@ test_conf_refusals(void **state)
 int
 main(void)
 {
+    unsetenv("BRAID_TEST_SOURCE_UNSET");
+    setenv("BRAID_TEST_SOURCE_CRLF", "a\r\nInjected: 1", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flag_refusals),
         cmocka_unit_test(test_conf_refusals),

@@ -1,6 +1,6 @@
 /*  test_splitter.c - output bytes cut into partials: lines, chunks, a line
-    across reads, overlong lines, the unfinished last line, and reading
-    only once everything read before was taken.                            */
+    across reads, overlong lines, the unfinished last line, reading only
+    once everything read before was taken, and bytes fed in (bounded).    */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +161,44 @@ test_eof_marked(void **state)
     braid_splitter_destroy(&s);
 }
 
+/*  Bytes handed over (a curl write callback): taken while less than a
+    read's worth waits unsplit, refused beyond (the giver pauses), taken
+    again once the task took some; a read after a feed still works.      */
+static void
+test_feed(void **state)
+{
+    s_pipe_t *p = *state;
+    braid_splitter_t *s = braid_splitter_new(false);
+    assert_int_equal(braid_splitter_feed(s, "a\nb", 3), 0);
+    assert_int_equal(braid_splitter_feed(s, "b\n", 2), 0);
+    s_expect(s, 10, (const char *[]){"a\n", "bb\n", NULL});
+    char *block = malloc(BRAID_SPLITTER_READ_BUF);
+    assert_non_null(block);
+    memset(block, 'y', BRAID_SPLITTER_READ_BUF - 1);
+    block[BRAID_SPLITTER_READ_BUF - 1] = '\n';
+    assert_false(braid_splitter_full(s));
+    assert_int_equal(braid_splitter_feed(s, "z\n", 2), 0);
+    assert_int_equal(braid_splitter_feed(s, block, BRAID_SPLITTER_READ_BUF), 0);
+    assert_true(braid_splitter_full(s));
+    assert_int_equal(braid_splitter_feed(s, "q", 1), -1);   /* refused     */
+    s_expect(s, 1, (const char *[]){"z\n", NULL});
+    assert_true(braid_splitter_full(s));                    /* a read's worth */
+    zmsg_t *out = zmsg_new();
+    assert_int_equal(braid_splitter_take(s, out, 10), 1);
+    zframe_t *f = zmsg_pop(out);
+    assert_int_equal(zframe_size(f), BRAID_SPLITTER_READ_BUF);
+    zframe_destroy(&f);
+    zmsg_destroy(&out);
+    assert_false(braid_splitter_full(s));
+    assert_int_equal(braid_splitter_feed(s, "q\n", 2), 0);
+    s_expect(s, 10, (const char *[]){"q\n", NULL});
+    s_write(p, "r\n", 2);
+    assert_int_equal(braid_splitter_read(s, p->rd), BRAID_SPLITTER_BYTES);
+    s_expect(s, 10, (const char *[]){"r\n", NULL});
+    free(block);
+    braid_splitter_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -169,6 +207,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_chunks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_overlong_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_eof_marked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_feed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
