@@ -1,6 +1,7 @@
 /*  render.c - braid_render_t: the CLI's output (see render.h).            */
 
 #include "render.h"
+#include "braid_text.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -110,37 +111,6 @@ braid_render_tally(braid_render_t *self)
 /*  ---------------------------------------------------------------------
     Writers                                                                 */
 
-/*  Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid.        */
-static size_t
-s_utf8_len(const uint8_t *p, size_t avail)
-{
-    uint8_t b = p[0];
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xbf;   /* bounds of the second byte            */
-    if (b >= 0xc2 && b <= 0xdf)
-        n = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-        n = 3;
-        if (b == 0xe0)
-            lo = 0xa0;              /* no overlong forms                    */
-        else if (b == 0xed)
-            hi = 0x9f;              /* no surrogates                        */
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        n = 4;
-        if (b == 0xf0)
-            lo = 0x90;
-        else if (b == 0xf4)
-            hi = 0x8f;              /* nothing above U+10FFFF               */
-    } else
-        return 0;
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 void
 braid_render_json_string(FILE *out, const void *data, size_t size)
 {
@@ -153,12 +123,10 @@ braid_render_json_string(FILE *out, const void *data, size_t size)
             i++;
             continue;
         }
-        if (c >= 0x80) {
-            size_t n = s_utf8_len(p + i, size - i);
-            if (n) {
-                i += n;
-                continue;
-            }
+        size_t n = c >= 0x80 ? braid_utf8_len(p + i, size - i) : 0;
+        if (n) {
+            i += n;
+            continue;
         }
         if (i > run)
             fwrite(p + run, 1, i - run, out);
@@ -170,13 +138,53 @@ braid_render_json_string(FILE *out, const void *data, size_t size)
         case '\n': fputs("\\n", out); break;
         case '\r': fputs("\\r", out); break;
         case '\t': fputs("\\t", out); break;
-        default: fprintf(out, "\\u%04x", c);     /* a control or invalid byte */
+        default:
+            if (c < 0x80)
+                fprintf(out, "\\u%04x", c);         /* a control byte          */
+            else
+                fputs("\\ufffd", out);              /* not UTF-8: replaced     */
         }
         run = ++i;
     }
     if (i > run)
         fwrite(p + run, 1, i - run, out);
     putc('"', out);
+}
+
+/*  The size bytes at data as base64 (RFC 4648, padded), quotes included.   */
+static void
+s_json_base64(FILE *out, const void *data, size_t size)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *p = data;
+    putc('"', out);
+    for (size_t i = 0; i < size; i += 3) {
+        uint32_t v = (uint32_t) p[i] << 16;
+        if (i + 1 < size)
+            v |= (uint32_t) p[i + 1] << 8;
+        if (i + 2 < size)
+            v |= p[i + 2];
+        char quad[4] = {abc[v >> 18], abc[(v >> 12) & 63], abc[(v >> 6) & 63], abc[v & 63]};
+        if (i + 1 >= size)
+            quad[2] = '=';
+        if (i + 2 >= size)
+            quad[3] = '=';
+        fwrite(quad, 1, 4, out);
+    }
+    putc('"', out);
+}
+
+/*  A member holding bytes: "name":"..." when they are valid UTF-8 (every
+    JSON reader gets them back exactly), else "name_b64":"..." (base64).    */
+static void
+s_json_bytes(FILE *out, const char *name, const void *data, size_t size)
+{
+    bool text = braid_utf8_valid(data, size);
+    fprintf(out, "\"%s%s\":", name, text ? "" : "_b64");
+    if (text)
+        braid_render_json_string(out, data, size);
+    else
+        s_json_base64(out, data, size);
 }
 
 /*  A NUL-terminated string as a JSON string.                               */
@@ -286,9 +294,9 @@ s_task_line(braid_render_t *self, const braid_event_t *ev)
 static void
 s_json_task(braid_render_t *self, const char *type, const braid_event_t *ev)
 {
-    fprintf(self->out, "{\"type\":\"%s\",\"query\":%u,\"text\":", type, s_number(self, ev));
-    braid_render_json_string(self->out, ev->query_data ? ev->query_data : "",
-                             ev->query_data ? ev->query_size : 0);
+    fprintf(self->out, "{\"type\":\"%s\",\"query\":%u,", type, s_number(self, ev));
+    s_json_bytes(self->out, "text", ev->query_data ? ev->query_data : "",
+                 ev->query_data ? ev->query_size : 0);
     fputs(",\"source\":", self->out);
     s_json_str(self->out, ev->source_name);
 }
@@ -344,8 +352,8 @@ s_partial(braid_render_t *self, const braid_event_t *ev)
         return;
     }
     s_json_task(self, "partial", ev);
-    fprintf(self->out, ",\"seq\":%llu,\"data\":", (unsigned long long) ev->seq);
-    braid_render_json_string(self->out, ev->data, ev->size);
+    fprintf(self->out, ",\"seq\":%llu,", (unsigned long long) ev->seq);
+    s_json_bytes(self->out, "data", ev->data, ev->size);
     fputs("}\n", self->out);
 }
 
@@ -377,7 +385,7 @@ s_end(braid_render_t *self, const braid_event_t *ev)
     fputs(braid_end_status_name(ev->status), self->err);
     if (elen) {
         fputs(": ", self->err);
-        braid_render_text(self->err, ev->text, elen, true);
+        braid_render_text(self->err, ev->text, elen, false);   /* one line */
     }
     fputc('\n', self->err);
 }
@@ -427,11 +435,15 @@ s_error(braid_render_t *self, const braid_event_t *ev)
     self->tally.error_code = ev->code;
     braid_render_flush(self);
     braid_render_progress_clear(self);
+    /*  The broker's text is escaped like a worker's: one line, no
+        terminal controls.                                                  */
     if (ev->code >= 1000)
-        fprintf(self->err, "braid: %s\n", ev->text);
+        fputs("braid: ", self->err);
     else
-        fprintf(self->err, "braid: job refused by %s: %d %s\n",
-                self->endpoint ? self->endpoint : "the broker", (int) ev->code, ev->text);
+        fprintf(self->err, "braid: job refused by %s: %d ",
+                self->endpoint ? self->endpoint : "the broker", (int) ev->code);
+    braid_render_text(self->err, ev->text, strlen(ev->text), false);
+    fputc('\n', self->err);
 }
 
 void

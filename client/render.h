@@ -3,8 +3,9 @@
 
     Text mode writes each partial's bytes as they are and reports a task
     that did not end ok (or restarted) as one line on the error stream,
-    its query's control bytes escaped (\xNN) so a query cannot drive the
-    terminal. With tags, each line of output starts with the query's text
+    the control bytes of its query and of its error text (newlines too)
+    escaped (\xNN), so neither can drive the terminal or forge a line of
+    its own; a broker's ERROR text is escaped the same way. With tags, each line of output starts with the query's text
     and a tab (and the source's name and a tab when the run asks several
     sources); a task's output then starts on a line of its own (a newline
     is added when the one before did not end with one). JSON mode writes
@@ -12,6 +13,8 @@
 
         {"type":"partial","query":0,"text":"cats","source":"web","seq":0,
          "data":"..."}
+        {"type":"partial","query":0,"text":"cats","source":"web","seq":1,
+         "data_b64":"/wAb"}
         {"type":"end","query":0,"text":"cats","source":"web","status":"ok",
          "parts":1,"attempts":1,"error":""}
         {"type":"restart","query":0,"text":"cats","source":"web","attempt":2}
@@ -21,9 +24,17 @@
     "query" is the query's number as the caller numbers them (the CLI: its
     input line, from 0), "text" the query itself.
 
+    Lossless for any bytes: a partial whose bytes are valid UTF-8 has
+    "data", a JSON string that every JSON reader decodes to exactly those
+    bytes (NUL and controls as \u0000, \u001b, ...); one whose bytes are
+    not has "data_b64" instead, the bytes in base64 (RFC 4648, padded).
+    The query's "text" follows the same rule ("text_b64"). Other strings
+    (source names, error texts) are text: a byte in them that is not valid
+    UTF-8 is written \ufffd.
+
     That is the hot path, so strings are written by a streaming writer (a
     partial is mostly one fwrite): quotes, backslash and control characters
-    escaped, bytes that are not valid UTF-8 written as \u00XX. A progress
+    escaped. A progress
     line on the error stream, when asked for, is cleared before any other
     line goes there (and before output, when the output is the same
     screen). A failed write to the output (a closed pipe) stops the output
@@ -133,7 +144,8 @@ braid_render_progress_clear(braid_render_t *self);
 const braid_render_tally_t *
 braid_render_tally(braid_render_t *self);
 
-/*  Write size bytes as a JSON string, quotes included.                     */
+/*  Write size bytes as a JSON string, quotes included; a byte that is not
+    part of valid UTF-8 as \ufffd.                                         */
 void
 braid_render_json_string(FILE *out, const void *data, size_t size);
 

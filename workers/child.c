@@ -1,9 +1,12 @@
 /*  child.c - one command the worker runs. See the header.                 */
 
 #include "child.h"
+#include "braid_text.h"
+#include "reaper.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -13,8 +16,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 struct _braid_child_t {
     pid_t pid;
@@ -28,6 +29,7 @@ struct _braid_child_t {
     braid_splitter_t *out;  /* stdout, cut into partials                   */
     char tail[BRAID_CHILD_STDERR_TAIL];
     size_t tail_len;
+    uint64_t task;          /* the reaper's number for it; 0: none          */
 };
 
 static void
@@ -46,8 +48,52 @@ s_nonblock(int fd)
     return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/*  The child's environment: NAME=VALUE for each of names the worker has,
+    and marker. NULL-terminated, owned (s_env_free); NULL if out of memory. */
+static char **
+s_env_new(const char *const names[], const char *marker)
+{
+    size_t n = 0;
+    while (names && names[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *value = getenv(names[i]);
+        if (!value)
+            continue;
+        size_t len = strlen(names[i]) + strlen(value) + 2;
+        if (!(env[k] = malloc(len)))
+            goto fail;
+        snprintf(env[k++], len, "%s=%s", names[i], value);
+    }
+    if (!(env[k] = strdup(marker)))
+        goto fail;
+    return env;
+fail:
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    free(env);
+    return NULL;
+}
+
+/*  Free an environment from s_env_new(); NULL-safe, sets *env_p NULL.      */
+static void
+s_env_free(char ***env_p)
+{
+    if (!*env_p)
+        return;
+    for (char **e = *env_p; *e; e++)
+        free(*e);
+    free(*env_p);
+    *env_p = NULL;
+}
+
 braid_child_t *
-braid_child_new(char *const argv[], bool chunks, char *err, size_t errsize)
+braid_child_new(char *const argv[], const char *const env_names[], bool chunks, char *err,
+                size_t errsize)
 {
     braid_child_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -62,9 +108,13 @@ braid_child_new(char *const argv[], bool chunks, char *err, size_t errsize)
     bool fa_init = false, attr_init = false;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    char **env = NULL;
+    char marker[64];
     int rc;
 
-    if (!(self->out = braid_splitter_new(chunks))) {
+    if (!(self->out = braid_splitter_new(chunks)) ||
+        braid_reaper_begin(&self->task, marker, sizeof marker) ||
+        !(env = s_env_new(env_names, marker))) {
         snprintf(err, errsize, "out of memory");
         goto fail;
     }
@@ -106,12 +156,15 @@ braid_child_new(char *const argv[], bool chunks, char *err, size_t errsize)
         goto fail;
     }
     pid_t pid;
-    if ((rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ))) {
+    /*  argv[0] is looked up in the worker's PATH; the child gets env.      */
+    if ((rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, env))) {
         snprintf(err, errsize, "cannot run %s: %s", argv[0], strerror(rc));
         goto fail;
     }
     self->pid = pid;
     self->reaped = false;
+    braid_reaper_leader(self->task, pid);
+    s_env_free(&env);
     /*  Without pidfd_open (kernel before 5.3, valgrind, some sandboxes)
         the caller polls braid_child_check_exit() on a short timer.         */
     self->pidfd = pidfd_open(pid, 0);
@@ -125,6 +178,7 @@ braid_child_new(char *const argv[], bool chunks, char *err, size_t errsize)
     return self;
 
 fail:
+    s_env_free(&env);
     s_close(&out[0]);
     s_close(&out[1]);
     s_close(&errp[0]);
@@ -145,6 +199,8 @@ braid_child_destroy(braid_child_t **self_p)
     braid_child_t *self = *self_p;
     braid_child_finish(self);
     s_close(&self->pidfd);
+    if (self->task)
+        braid_reaper_end(self->task, -1);   /* never spawned               */
     braid_splitter_destroy(&self->out);
     free(self);
     *self_p = NULL;
@@ -294,6 +350,10 @@ braid_child_finish(braid_child_t *self)
     self->exited = true;
     self->reaped = true;
     s_close(&self->pidfd);
+    /*  What left the group (setsid, a double fork) and was reparented to
+        the worker dies now too.                                            */
+    braid_reaper_end(self->task, self->pid);
+    self->task = 0;
 }
 
 bool
@@ -309,16 +369,13 @@ braid_child_result(braid_child_t *self, char *text, size_t textsize)
         n = snprintf(text, textsize, "exit status %d", self->code);
     else
         n = snprintf(text, textsize, "killed by signal %d", self->code);
-    if (n < 0 || (size_t) n >= textsize || self->tail_len == 0)
+    size_t tail = self->tail_len;
+    while (tail && (self->tail[tail - 1] == '\n' || self->tail[tail - 1] == '\r'))
+        tail--;
+    if (n < 0 || (size_t) n + 2 >= textsize || tail == 0)
         return false;
-    size_t len = (size_t) n;
-    if (len + 2 < textsize) {
-        memcpy(text + len, ": ", 2);
-        len += 2;
-    }
-    for (size_t i = 0; i < self->tail_len && len + 1 < textsize; i++)
-        text[len++] = self->tail[i] ? self->tail[i] : '?';     /* no NUL in text */
-    text[len] = 0;
+    memcpy(text + n, ": ", 3);
+    braid_text_sanitize(text + n + 2, textsize - (size_t) n - 2, self->tail, tail);
     return false;
 }
 

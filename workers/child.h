@@ -1,7 +1,8 @@
 /*  child.h - one command the worker runs (for an exec source's task).
 
     The child runs without a shell (posix_spawnp), in its own process
-    group, stdin /dev/null, stdout and stderr on pipes whose read ends are
+    group, with an allowlisted environment (the names given, plus the
+    reaper's marker: reaper.h), stdin /dev/null, stdout and stderr on pipes whose read ends are
     nonblocking, and a pidfd tells the event loop when it exits. The
     caller polls the three descriptors and calls the methods below; none
     of them blocks except braid_child_finish() (and destroy) on a child that
@@ -26,11 +27,14 @@ typedef struct _braid_child_t braid_child_t;
 /*  Bytes of stderr kept for the error text.                                */
 #define BRAID_CHILD_STDERR_TAIL 1000
 
-/*  Start argv (argv[0] looked up in PATH); its stdout is cut into lines,
-    or (chunks) into what each read() returns. NULL with the reason in err
-    (the program cannot be run, out of fds).                                */
+/*  Start argv (argv[0] looked up in the worker's PATH) with the worker's
+    variables named in env_names (NULL-terminated; those it has) and the
+    reaper's marker as its whole environment; its stdout is cut into
+    lines, or (chunks) into what each read() returns. NULL with the reason
+    in err (the program cannot be run, out of fds).                         */
 braid_child_t *
-braid_child_new(char *const argv[], bool chunks, char *err, size_t errsize);
+braid_child_new(char *const argv[], const char *const env_names[], bool chunks, char *err,
+                size_t errsize);
 
 /*  Kill the group if it still runs, close everything, reap. Never leaves
     a process behind. NULL-safe; sets *self_p to NULL.                      */
@@ -92,13 +96,15 @@ void
 braid_child_close_pipes(braid_child_t *self);
 
 /*  SIGKILL the group (stragglers that outlived the leader), close the
-    pipes and reap the leader, waiting for it if it has not exited yet.    */
+    pipes and reap the leader, waiting for it if it has not exited yet;
+    then what of it left the group dies too (braid_reaper_end).           */
 void
 braid_child_finish(braid_child_t *self);
 
 /*  After finish: true if the command exited with status 0; otherwise
     write "exit status N" or "killed by signal N", then ": " and the
-    stderr tail when there was any, into text.                              */
+    stderr tail when there was any (its last newlines dropped, sanitized
+    to one line: braid_text.h), into text.                                  */
 bool
 braid_child_result(braid_child_t *self, char *text, size_t textsize);
 

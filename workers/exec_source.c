@@ -9,9 +9,12 @@
 
 #include "braid_num.h"
 #include "child.h"
+#include "reaper.h"
 #include "template.h"
 
 #define S_READ_BUF 65536        /* one read() of a child's stderr          */
+#define S_ENV_MAX 64            /* names in an env setting                  */
+#define S_ENV_NAME_MAX 128      /* bytes in one of them                     */
 
 /*  What the OUT, ERR and PID descriptors are to ready().                  */
 enum { S_OUT, S_ERR, S_PID };
@@ -20,10 +23,13 @@ typedef struct {
     braid_template_t *command;
     bool chunks;                /* output = chunks: one partial per read() */
     bool transient_exit[256];   /* exit status -> failure is transient (g) */
+    bool allow_options;         /* a query may start with '-' anywhere      */
+    char *env_names[S_ENV_MAX + 1];     /* the child's variables, NULL-ended */
 } s_settings_t;
 
 typedef struct {
     char buf[S_READ_BUF];
+    int64_t sweep_at;           /* the reaper's next sweep                  */
 } s_context_t;
 
 typedef struct {
@@ -39,13 +45,35 @@ typedef struct {
 /*  ---------------------------------------------------------------------
     Settings                                                               */
 
+static int s_set_env(s_settings_t *self, const char *val, size_t vallen, char *err,
+                     size_t errsize);
+static void s_settings_destroy(void **self_p);
+
 static void *
 s_settings_new(void)
 {
     s_settings_t *self = calloc(1, sizeof *self);
-    if (self)
-        self->transient_exit[BRAID_EXEC_DEFAULT_TRANSIENT_EXIT] = true;
+    if (!self)
+        return NULL;
+    self->transient_exit[BRAID_EXEC_DEFAULT_TRANSIENT_EXIT] = true;
+    char err[128];
+    const char *env = BRAID_EXEC_DEFAULT_ENV;
+    if (s_set_env(self, env, strlen(env), err, sizeof err)) {
+        void *settings = self;
+        s_settings_destroy(&settings);
+        return NULL;
+    }
     return self;
+}
+
+/*  Free the env names; the list is empty after.                            */
+static void
+s_env_clear(char **names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        free(names[i]);
+        names[i] = NULL;
+    }
 }
 
 static void
@@ -55,6 +83,7 @@ s_settings_destroy(void **self_p)
         return;
     s_settings_t *self = *self_p;
     braid_template_destroy(&self->command);
+    s_env_clear(self->env_names);
     free(self);
     *self_p = NULL;
 }
@@ -106,6 +135,61 @@ s_set_transient(s_settings_t *self, const char *val, size_t vallen, char *err, s
     return 0;
 }
 
+/*  True if name (len bytes) can be an environment variable's name:
+    [A-Za-z_][A-Za-z0-9_]*.                                                 */
+static bool
+s_env_name_ok(const char *name, size_t len)
+{
+    if (len == 0 || len > S_ENV_NAME_MAX || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/*  env: the names of the worker's variables the child gets, separated by
+    spaces (or empty: none). All or nothing.                                */
+static int
+s_set_env(s_settings_t *self, const char *val, size_t vallen, char *err, size_t errsize)
+{
+    char *names[S_ENV_MAX + 1] = {NULL};
+    size_t n = 0;
+    const char *p = val, *end = val + vallen;
+    while (p < end) {
+        if (*p == ' ' || *p == '\t') {
+            p++;
+            continue;
+        }
+        const char *word = p;
+        while (p < end && *p != ' ' && *p != '\t')
+            p++;
+        size_t len = (size_t) (p - word);
+        const size_t mlen = strlen(BRAID_REAPER_MARKER);
+        if (!s_env_name_ok(word, len))
+            snprintf(err, errsize, "env: bad variable name '%.*s' (letters, digits, _)",
+                     (int) (len > 40 ? 40 : len), word);
+        else if (len == mlen && memcmp(word, BRAID_REAPER_MARKER, mlen) == 0)
+            snprintf(err, errsize, "env: " BRAID_REAPER_MARKER " is the worker's own");
+        else if (n == S_ENV_MAX)
+            snprintf(err, errsize, "env: more than %d names", S_ENV_MAX);
+        else if (!(names[n] = strndup(word, len)))
+            snprintf(err, errsize, "out of memory");
+        else {
+            n++;
+            continue;
+        }
+        s_env_clear(names);
+        return -1;
+    }
+    s_env_clear(self->env_names);
+    memcpy(self->env_names, names, sizeof names);
+    return 0;
+}
+
 static int
 s_set(void *settings, const char *key, size_t keylen, const char *val, size_t vallen, char *err,
       size_t errsize)
@@ -134,6 +218,19 @@ s_set(void *settings, const char *key, size_t keylen, const char *val, size_t va
     }
     if (keylen == 14 && memcmp(key, "transient_exit", 14) == 0)
         return s_set_transient(self, val, vallen, err, errsize);
+    if (keylen == 3 && memcmp(key, "env", 3) == 0)
+        return s_set_env(self, val, vallen, err, errsize);
+    if (keylen == 13 && memcmp(key, "allow_options", 13) == 0) {
+        if (vallen == 3 && memcmp(val, "yes", 3) == 0)
+            self->allow_options = true;
+        else if (vallen == 2 && memcmp(val, "no", 2) == 0)
+            self->allow_options = false;
+        else {
+            snprintf(err, errsize, "allow_options must be yes or no");
+            return -1;
+        }
+        return 0;
+    }
     snprintf(err, errsize, "unknown setting '%.*s' for an exec source", (int) keylen, key);
     return -1;
 }
@@ -169,13 +266,22 @@ s_check(void *settings, const char *name, char *err, size_t errsize)
 /*  ---------------------------------------------------------------------
     Context                                                                */
 
+/*  The worker's exec runs share a stderr buffer, and the reaper (the
+    worker becomes the subreaper here).                                     */
 static void *
 s_open(uint32_t slots, char *err, size_t errsize)
 {
     (void) slots;
     s_context_t *self = malloc(sizeof *self);
-    if (!self)
+    if (!self) {
         snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    if (braid_reaper_open(err, errsize)) {
+        free(self);
+        return NULL;
+    }
+    self->sweep_at = 0;
     return self;
 }
 
@@ -184,8 +290,28 @@ s_close(void **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    braid_reaper_close();   /* every run is gone: so are their orphans     */
     free(*self_p);
     *self_p = NULL;
+}
+
+/*  The periodic sweep for orphans (reaper.h).                              */
+static void
+s_context_pump(void *context, int64_t now)
+{
+    s_context_t *self = context;
+    if (now < self->sweep_at)
+        return;
+    braid_reaper_sweep();
+    self->sweep_at = now + BRAID_REAPER_SWEEP_MSEC;
+}
+
+static int64_t
+s_context_wake(void *context, int64_t now)
+{
+    (void) now;
+    s_context_t *self = context;
+    return self->sweep_at;
 }
 
 /*  ---------------------------------------------------------------------
@@ -221,6 +347,15 @@ s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attemp
         snprintf(text, textsize, "query contains a NUL byte");
         goto fail;
     }
+    /*  "wc -l {query}" with "--files0-from=/proc/self/environ": an option
+        the query must not choose.                                          */
+    if (qlen && q[0] == '-' && !set->allow_options &&
+        braid_template_takes_options(set->command)) {
+        snprintf(text, textsize,
+                 "query starts with '-': refused, the command would take it as an option "
+                 "(put -- before {query} in the command, or set allow_options = yes)");
+        goto fail;
+    }
     if (!(self = calloc(1, sizeof *self)) ||
         !(argv = braid_template_argv(set->command, q, qlen))) {
         snprintf(text, textsize, "out of memory");
@@ -228,7 +363,8 @@ s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attemp
     }
     self->settings = set;
     self->context = context;
-    if (!(self->child = braid_child_new(argv, set->chunks, text, textsize)))
+    if (!(self->child = braid_child_new(argv, (const char *const *) set->env_names, set->chunks,
+                                       text, textsize)))
         goto fail;
     braid_template_argv_free(&argv);
     zframe_destroy(&query);     /* the child has it in its argv            */
@@ -378,6 +514,8 @@ const braid_source_kind_t braid_exec_kind = {
     .lines = s_lines,
     .open = s_open,
     .close = s_close,
+    .context_pump = s_context_pump,
+    .context_wake = s_context_wake,
     .start = s_start,
     .destroy = s_destroy,
     .fds = s_fds,

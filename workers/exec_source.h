@@ -6,6 +6,23 @@
         transient_exit = 75                 (comma list of exit statuses
                                              1..255 that end the task failed
                                              but transient, or "none")
+        env = PATH LANG                     (the names of the worker's
+                                             environment variables the
+                                             child gets; config only)
+        allow_options = no                  (yes: a query may start with
+                                             '-' where it starts an argv
+                                             element; config only)
+
+    The child's environment is the allowlist above and the reaper's
+    marker, never the worker's whole environment. A query starting with
+    '-' is refused (the task fails, not transient) when it would start an
+    argv element with no "--" word before it (braid_template_takes_options)
+    unless allow_options = yes: it could be an option such as
+    --files0-from=/proc/self/environ. The stderr tail in the error text is
+    sanitized to one line (braid_text.h) and bounded
+    (BRAID_CHILD_STDERR_TAIL). Every descendant of a run dies with it: its
+    group is killed, and what left the group is found by the reaper
+    (reaper.h), which also sweeps every BRAID_REAPER_SWEEP_MSEC.
 
     A run spawns the command with the query as one argv element (child.h),
     streams its stdout as partials (splitter.h), and ends with its exit
@@ -18,7 +35,7 @@
     kills what is left of the group.
 
     The context all exec runs of a worker share is one buffer to read
-    stderr into.
+    stderr into, and the reaper's sweep timer.
 */
 
 #ifndef BRAID_EXEC_SOURCE_H_INCLUDED
@@ -34,6 +51,9 @@
 /*  The exit status that is transient unless transient_exit says otherwise:
     EX_TEMPFAIL from sysexits.h.                                            */
 #define BRAID_EXEC_DEFAULT_TRANSIENT_EXIT 75
+
+/*  The child's environment when the source does not say.                  */
+#define BRAID_EXEC_DEFAULT_ENV "PATH LANG"
 
 extern const braid_source_kind_t braid_exec_kind;
 

@@ -10,6 +10,7 @@ struct _braid_template_t {
     size_t nwords;
     char **words;           /* unquoted words                              */
     bool has_query;
+    bool takes_options;     /* braid_template_takes_options()              */
 };
 
 /*  A growable byte string for the word being collected.                   */
@@ -153,9 +154,19 @@ braid_template_new(const char *text, char *err, size_t errsize)
         why = "empty program name";
         goto fail;
     }
-    for (size_t i = 1; i < self->nwords; i++)
-        if (strstr(self->words[i], BRAID_TEMPLATE_QUERY))
+    const size_t plen = strlen(BRAID_TEMPLATE_QUERY);
+    bool after_dashes = false;      /* a "--" word came before             */
+    for (size_t i = 1; i < self->nwords; i++) {
+        const char *w = self->words[i];
+        if (strstr(w, BRAID_TEMPLATE_QUERY))
             self->has_query = true;
+        if (!after_dashes && strncmp(w, BRAID_TEMPLATE_QUERY, plen) == 0)
+            self->takes_options = true;
+        if (strcmp(w, "--") == 0)
+            after_dashes = true;
+    }
+    if (!self->has_query && !after_dashes)
+        self->takes_options = true;     /* the query is appended           */
     return self;
 
 fail:
@@ -182,6 +193,12 @@ bool
 braid_template_has_query(braid_template_t *self)
 {
     return self && self->has_query;
+}
+
+bool
+braid_template_takes_options(braid_template_t *self)
+{
+    return self && self->takes_options;
 }
 
 /*  Word with every {query} replaced by the query.                          */

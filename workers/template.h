@@ -42,6 +42,12 @@ braid_template_word(braid_template_t *self, size_t i);
 bool
 braid_template_has_query(braid_template_t *self);
 
+/*  True if a query could start an argv element that is not after a "--"
+    word: some word begins with {query} (or, without {query}, the query is
+    appended) and no word before it is "--".                                */
+bool
+braid_template_takes_options(braid_template_t *self);
+
 /*  A NULL-terminated argv for query (qlen bytes). Returns NULL if the
     query contains a NUL byte (it cannot be an argv element) or on
     allocation failure. Free with braid_template_argv_free().              */

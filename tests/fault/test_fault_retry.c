@@ -121,7 +121,7 @@ s_run(braid_fixture_t *f, const char *extra, const char *extra_arg, const char *
         if (strcmp(type, "partial") == 0) {
             assert_false(t->ended);
             t->partials++;
-            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            char *data = braid_json_data(j, NULL);
             snprintf(t->data, sizeof t->data, "%s", data);
             free(data);
         } else if (strcmp(type, "end") == 0) {

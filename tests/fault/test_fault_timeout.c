@@ -71,7 +71,7 @@ test_timeout_kills_group(void **state)
         json_unpack(j, "{s:I}", "query", &q);
         assert_non_null(type);
         if (strcmp(type, "partial") == 0 && q == 0) {
-            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            char *data = braid_json_data(j, NULL);
             assert_non_null(data);
             assert_int_equal(sscanf(data, "pgid %lld", &pgid), 1);
             free(data);

@@ -66,7 +66,7 @@ s_answer(const char *out, const char *source)
     if (!j)
         fail_msg("no partial from %s", source);
     size_t len = 0;
-    char *data = braid_json_bytes(json_object_get(j, "data"), &len);
+    char *data = braid_json_data(j, &len);
     json_decref(j);
     assert_non_null(data);
     json_t *answer = braid_json_parse(data, len);

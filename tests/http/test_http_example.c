@@ -100,7 +100,7 @@ test_http_example(void **state)
             assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
             assert_in_range(q, 0, S_QUERIES - 1);
             size_t len = 0;
-            char *data = braid_json_bytes(json_object_get(j, "data"), &len);
+            char *data = braid_json_data(j, &len);
             assert_non_null(data);
             assert_null(strstr(data, "[DONE]"));
             json_t *item = braid_json_parse(data, len);

@@ -76,7 +76,7 @@ s_check_output(const char *out)
         const char *source = json_string_value(json_object_get(j, "source"));
         assert_non_null(type);
         if (strcmp(type, "partial") == 0) {
-            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            char *data = braid_json_data(j, NULL);
             json_t *item = data ? braid_json_parse(data, strlen(data)) : NULL;
             long long score = -1, i = -1;
             if (!item || json_unpack(item, "{s:I,s:I}", "score", &score, "i", &i) != 0)

@@ -102,7 +102,7 @@ s_stream(braid_http_fixture_t *f, const char *source, const char *q)
         if (strcmp(type, "partial") == 0) {
             char want[64];
             snprintf(want, sizeof want, "{\"q\": \"%s\", \"i\": %d}\n", q, partials);
-            char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+            char *data = braid_json_data(j, NULL);
             assert_non_null(data);
             assert_string_equal(data, want);
             free(data);

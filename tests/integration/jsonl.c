@@ -66,6 +66,75 @@ braid_json_find(const char *text, const char *type, const char *source)
     return NULL;
 }
 
+/*  The value of base64 digit c, or -1.                                    */
+static int
+s_b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/*  Decode padded base64 (len a multiple of 4) into out; the byte count, or
+    -1 when it is not base64.                                               */
+static long
+s_b64_decode(const char *in, size_t len, char *out)
+{
+    if (len % 4)
+        return -1;
+    long n = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int pad = in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0;
+        if (pad && i + 4 != len)
+            return -1;
+        unsigned long v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = k >= 4 - pad ? 0 : s_b64_digit((unsigned char) in[i + k]);
+            if (d < 0)
+                return -1;
+            v = v << 6 | (unsigned long) d;
+        }
+        out[n++] = (char) (v >> 16);
+        if (pad < 2)
+            out[n++] = (char) (v >> 8 & 0xff);
+        if (pad < 1)
+            out[n++] = (char) (v & 0xff);
+    }
+    return n;
+}
+
+char *
+braid_json_data(const json_t *object, size_t *len_p)
+{
+    const json_t *text = json_object_get(object, "data");
+    const json_t *b64 = json_object_get(object, "data_b64");
+    if (!json_is_object(object) || !!text == !!b64)
+        return NULL;
+    const json_t *value = text ? text : b64;
+    if (!json_is_string(value))
+        return NULL;
+    const char *in = json_string_value(value);
+    size_t in_len = json_string_length(value);
+    char *out = malloc(in_len + 1);     /* never longer than its encoding  */
+    if (!out)
+        return NULL;
+    long n = (long) in_len;
+    if (text)
+        memcpy(out, in, in_len);
+    else if ((n = s_b64_decode(in, in_len, out)) < 0) {
+        free(out);
+        return NULL;
+    }
+    out[n] = '\0';
+    if (len_p)
+        *len_p = (size_t) n;
+    return out;
+}
+
 char *
 braid_json_bytes(const json_t *string, size_t *len_p)
 {
@@ -80,7 +149,7 @@ braid_json_bytes(const json_t *string, size_t *len_p)
     size_t n = 0;
     for (size_t i = 0; i < in_len; i++) {
         /*  jansson's strings are valid UTF-8: a lead byte C2 or C3 and one
-            continuation byte are U+0080..U+00FF, the client's byte.       */
+            continuation byte are U+0080..U+00FF, one byte.                 */
         if ((in[i] == 0xc2 || in[i] == 0xc3) && i + 1 < in_len) {
             out[n++] = (char) (((in[i] & 0x03) << 6) | (in[i + 1] & 0x3f));
             i++;

@@ -7,15 +7,11 @@
     a string), json_unpack(j, "{s:I}", "query", &q) (0 only when the member
     is there and an integer), json_decref(j).
 
-    Payload bytes, the one place that knows the client's encoding: the
-    client writes a payload's valid UTF-8 as it is, and every other byte (a
-    control byte, or one that is not part of valid UTF-8) as \u00XX meaning
-    the byte XX. jansson decodes \u00XX as the character U+00XX, in UTF-8;
-    braid_json_bytes() maps the characters below U+0100 back to one byte
-    each. That undoes the client's escapes exactly as long as the payload
-    holds no valid UTF-8 character U+0080..U+00FF of its own (it would come
-    back as one byte too): none of the tests' payloads does. A later issue
-    gives the client a data_b64 field, which ends the ambiguity.
+    Payload bytes, the one place that knows the client's encoding: a
+    partial's bytes are in "data" (a JSON string, when they are valid
+    UTF-8: jansson's string is exactly those bytes, NUL included) or in
+    "data_b64" (base64, when they are not); braid_json_data() reads
+    whichever the line has.
 */
 
 #ifndef BRAID_JSONL_H_INCLUDED
@@ -53,9 +49,17 @@ braid_json_next(const char **cursor_p);
 json_t *
 braid_json_find(const char *text, const char *type, const char *source);
 
-/*  The bytes of a payload string (see above), NUL-terminated, the length
-    in *len_p if len_p is not NULL (they may hold NUL). Owned; NULL when
-    string is NULL or not a string.                                         */
+/*  The bytes of a partial line's payload (see above), NUL-terminated, the
+    length in *len_p if len_p is not NULL (they may hold NUL). Owned; NULL
+    when object is not an object with exactly one of "data" and "data_b64",
+    a string (and, for data_b64, base64).                                   */
+char *
+braid_json_data(const json_t *object, size_t *len_p);
+
+/*  A string whose characters U+0000..U+00FF each stand for one byte (the
+    test HTTP server's latin-1 texts; not the client's output, which
+    braid_json_data reads) as those bytes, NUL-terminated, the length in
+    *len_p if len_p is not NULL. Owned; NULL when string is not a string.  */
 char *
 braid_json_bytes(const json_t *string, size_t *len_p);
 

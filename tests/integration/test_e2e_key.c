@@ -116,7 +116,7 @@ s_check_partial(json_t *j, long long query, size_t *next, double *last_score)
     assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
     assert_int_equal(q, query);
     const char *src = json_string_value(json_object_get(j, "source"));
-    char *data = braid_json_bytes(json_object_get(j, "data"), NULL);
+    char *data = braid_json_data(j, NULL);
     assert_non_null(src);
     assert_non_null(data);
     json_t *item = braid_json_parse(data, strlen(data));

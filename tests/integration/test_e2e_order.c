@@ -314,7 +314,7 @@ s_check_arrival_json(s_fixture_t *f)
                              t->next_seq);
                 t->next_seq++;
                 size_t dlen;
-                char *data = braid_json_bytes(json_object_get(j, "data"), &dlen);
+                char *data = braid_json_data(j, &dlen);
                 assert_non_null(data);
                 if (t->len + dlen > t->cap) {
                     t->cap = (t->len + dlen) * 2;

@@ -288,11 +288,11 @@ static void
 test_json_lines(void **state)
 {
     (void) state;
-    /*  The client's escapes: \u00XX is the byte XX (\u0000 too); higher
-        code points stay UTF-8.                                            */
+    /*  A payload in "data" is the string's bytes (\u0000 too); one in
+        "data_b64" is base64.                                               */
     const char *partial =
         "{\"type\":\"partial\",\"query\":12,\"source\":\"echo\",\"seq\":0,"
-        "\"data\":\"a \\\"b\\\"\\\\c\\n\\u00ff\\u00e9\\u20ac\\u0000z\"}";
+        "\"data\":\"a \\\"b\\\"\\\\c\\n\\u00e9\\u20ac\\u0000z\"}";
     json_t *j = braid_json_parse(partial, strlen(partial));
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "type")), "partial");
@@ -300,13 +300,25 @@ test_json_lines(void **state)
     assert_int_equal(json_unpack(j, "{s:I}", "query", &q), 0);
     assert_int_equal(q, 12);
     size_t len;
-    char *data = braid_json_bytes(json_object_get(j, "data"), &len);
+    char *data = braid_json_data(j, &len);
     assert_non_null(data);
     assert_int_equal(len, 15);
-    assert_memory_equal(data, "a \"b\"\\c\n\xff\xe9\xe2\x82\xac\0z", 15);
+    assert_memory_equal(data, "a \"b\"\\c\n\xc3\xa9\xe2\x82\xac\0z", 15);
     free(data);
     assert_null(json_string_value(json_object_get(j, "query")));
-    assert_null(braid_json_bytes(json_object_get(j, "query"), NULL));
+    json_t *b64 = json_pack("{s:s}", "data_b64", "/wAbeg==");
+    assert_non_null(b64);
+    data = braid_json_data(b64, &len);
+    assert_non_null(data);
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, "\xff\0\x1bz", 4);
+    free(data);
+    json_object_set_new(b64, "data_b64", json_string("/wA"));   /* not base64 */
+    assert_null(braid_json_data(b64, NULL));
+    json_object_set_new(b64, "data", json_string("x"));         /* both       */
+    assert_null(braid_json_data(b64, NULL));
+    json_decref(b64);
+    assert_null(braid_json_data(json_object_get(j, "query"), NULL));
     assert_int_equal(json_unpack(j, "{s:I}", "data", &q), -1);
     assert_null(json_object_get(j, "missing"));
     json_decref(j);

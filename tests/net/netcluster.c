@@ -368,7 +368,7 @@ braid_net_check_json(const char *out, int queries, const char *source, const cha
         }
         if (strcmp(type, "partial") == 0) {
             size_t len = 0;
-            char *data = braid_json_bytes(json_object_get(j, "data"), &len);
+            char *data = braid_json_data(j, &len);
             assert_non_null(data);
             if (got_len + len > want_len)
                 fail_msg("line %d: more output than the reference (%zu bytes)", line, want_len);

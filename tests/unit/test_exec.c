@@ -1,7 +1,9 @@
 /*  test_exec.c - the exec kind of source through the source-kind
     interface, with real children: lines and chunks, exit statuses and
-    transient_exit, the stderr tail, stopping, refusals to start, and
-    stdout left unpolled when the task wants no output.                    */
+    transient_exit, the stderr tail (sanitized to one line), stopping,
+    refusals to start (a '-' query where it would be an option), the
+    child's allowlisted environment, and stdout left unpolled when the
+    task wants no output.                                                  */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +13,11 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec_source.h"
+#include "reaper.h"
 #include "source.h"
 
 #define S_MAX_FDS 8
@@ -94,7 +98,8 @@ s_run(s_fixture_t *f, const char *script, size_t room, zmsg_t *out, char *text, 
         result = kind->advance(run, now, room, text, textsize);
     }
     memset(&s_outcome, 0, sizeof s_outcome);
-    kind->outcome(run, &s_outcome);
+    if (run)        /* NULL: start() refused it                            */
+        kind->outcome(run, &s_outcome);
     kind->destroy(&run);
     assert_null(run);
     return result;
@@ -160,7 +165,7 @@ test_exit_status(void **state)
     assert_int_equal(s_outcome.exit_value, 75);
     assert_int_equal(s_run(*state, "echo oops >&2; exit 3", 8, out, text, sizeof text),
                      BRAID_RUN_FAILED);
-    assert_string_equal(text, "exit status 3: oops\n");
+    assert_string_equal(text, "exit status 3: oops");
     assert_int_equal(s_outcome.exit_value, 3);
     /*  DONE X of a signal is 128 + N, as a shell's $? says.                */
     assert_int_equal(s_run(*state, "kill -9 $$", 8, out, text, sizeof text), BRAID_RUN_FAILED);
@@ -171,6 +176,134 @@ test_exit_status(void **state)
     assert_int_equal(s_outcome.exit_value, 0);
     assert_int_equal(zmsg_size(out), 0);
     zmsg_destroy(&out);
+}
+
+/*  The stderr tail is one line: newlines, escapes and invalid UTF-8 are
+    escaped, valid UTF-8 stays, the last newline goes.                     */
+static void
+test_stderr_sanitized(void **state)
+{
+    zmsg_t *out = zmsg_new();
+    char text[256];
+    assert_int_equal(s_run(*state,
+                           "printf 'one\\nbraid: query 7 ok\\n\\033[2J\\377 caf\\303\\251\\n' >&2;"
+                           " exit 1",
+                           8, out, text, sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_string_equal(text, "exit status 1: one\\nbraid: query 7 ok\\n\\x1b[2J\\xff caf\xc3\xa9");
+    assert_null(strchr(text, '\n'));
+    zmsg_destroy(&out);
+}
+
+/*  Run query with source (a config section's text) to its end; its
+    result, the output (all partials, concatenated) into got.               */
+static braid_run_result_t
+s_run_source(s_fixture_t *f, const char *source, const char *query, char *got, size_t gotsize,
+             char *text, size_t textsize)
+{
+    s_fixture_t g = {.context = f->context, .source = s_source(source)};
+    zmsg_t *out = zmsg_new();
+    braid_run_result_t result = s_run(&g, query, 64, out, text, textsize);
+    size_t len = 0;
+    got[0] = 0;
+    zframe_t *frame;
+    while ((frame = zmsg_pop(out))) {
+        size_t n = zframe_size(frame);
+        if (len + n < gotsize) {
+            memcpy(got + len, zframe_data(frame), n);
+            len += n;
+            got[len] = 0;
+        }
+        zframe_destroy(&frame);
+    }
+    zmsg_destroy(&out);
+    braid_source_destroy(&g.source);
+    return result;
+}
+
+/*  The child's environment is the allowlist and the marker: PATH and LANG
+    by default, what env names otherwise; never the worker's secrets.      */
+static void
+test_environment(void **state)
+{
+    assert_int_equal(setenv("BRAID_TEST_SECRET", "s3cret-value", 1), 0);
+    assert_int_equal(setenv("BRAID_TEST_SHOWN", "shown-value", 1), 0);
+    assert_int_equal(setenv("LANG", "C", 1), 0);
+    char got[4096], text[256];
+    assert_int_equal(s_run_source(*state, s_sh, "env", got, sizeof got, text, sizeof text),
+                     BRAID_RUN_OK);
+    assert_null(strstr(got, "s3cret-value"));
+    assert_null(strstr(got, "shown-value"));
+    assert_non_null(strstr(got, "PATH="));
+    assert_non_null(strstr(got, "LANG=C\n"));
+    assert_non_null(strstr(got, "BRAID_TASK="));
+
+    assert_int_equal(s_run_source(*state,
+                                  "source\n    e\n        type = exec\n"
+                                  "        command = \"sh -c {query}\"\n"
+                                  "        env = \"PATH BRAID_TEST_SHOWN BRAID_TEST_UNSET\"\n",
+                                  "env", got, sizeof got, text, sizeof text),
+                     BRAID_RUN_OK);
+    assert_non_null(strstr(got, "BRAID_TEST_SHOWN=shown-value\n"));
+    assert_null(strstr(got, "BRAID_TEST_UNSET"));
+    assert_null(strstr(got, "LANG="));
+    assert_null(strstr(got, "s3cret-value"));
+
+    /*  Bad names are refused when the source is read.                      */
+    static const char *bad[] = {"\"A B-C\"", "1X", BRAID_REAPER_MARKER};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char conf[256], err[256] = "";
+        snprintf(conf, sizeof conf,
+                 "source\n    e\n        type = exec\n        command = env\n"
+                 "        env = %s\n", bad[i]);
+        braid_conf_t *c = braid_conf_parse(conf, strlen(conf), "w.cfg", err, sizeof err);
+        assert_non_null(c);
+        braid_source_t *source = braid_source_from_conf(
+            braid_conf_child(braid_conf_locate(c, "source")), err, sizeof err);
+        braid_conf_destroy(&c);
+        assert_null(source);
+        assert_non_null(strstr(err, "env"));
+    }
+}
+
+/*  A query starting with '-' is refused where it would be an option, with
+    a clear reason; after "--", inside a word, or with allow_options it
+    runs.                                                                   */
+static void
+test_option_queries(void **state)
+{
+    static const char wc[] = "source\n    wc\n        type = exec\n"
+                             "        command = \"wc -c {query}\"\n";
+    static const char dashes[] = "source\n    wc\n        type = exec\n"
+                                 "        command = \"wc -c -- {query}\"\n";
+    static const char allowed[] = "source\n    wc\n        type = exec\n"
+                                  "        command = \"wc -c {query}\"\n"
+                                  "        allow_options = yes\n";
+    static const char inside[] = "source\n    p\n        type = exec\n"
+                                 "        command = \"printf %s\\\\n --x={query}\"\n";
+    char got[4096], text[256];
+    assert_int_equal(s_run_source(*state, wc, "--files0-from=/proc/self/environ", got, sizeof got,
+                                  text, sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_non_null(strstr(text, "query starts with '-'"));
+    assert_non_null(strstr(text, "allow_options"));
+    assert_string_equal(got, "");
+    /*  After --: wc takes it as a file name.                               */
+    assert_int_equal(s_run_source(*state, dashes, "--version", got, sizeof got, text, sizeof text),
+                     BRAID_RUN_FAILED);
+    assert_non_null(strstr(text, "exit status 1"));
+    assert_null(strstr(text, "query starts with"));
+    assert_int_equal(s_run_source(*state, allowed, "--version", got, sizeof got, text,
+                                  sizeof text),
+                     BRAID_RUN_OK);
+    assert_non_null(strstr(got, "wc"));
+    assert_int_equal(s_run_source(*state, inside, "-q", got, sizeof got, text, sizeof text),
+                     BRAID_RUN_OK);
+    assert_string_equal(got, "--x=-q\n");
+    /*  A query not starting with '-' runs as ever.                         */
+    assert_int_equal(s_run_source(*state, wc, "/dev/null", got, sizeof got, text, sizeof text),
+                     BRAID_RUN_OK);
+    assert_string_equal(got, "0 /dev/null\n");
 }
 
 static void
@@ -270,6 +403,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_exit_status),
+        cmocka_unit_test(test_stderr_sanitized),
+        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_option_queries),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stop_and_backpressure),

@@ -66,20 +66,21 @@ test_json_string(void **state)
                   "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
 }
 
-/*  Bytes that are not UTF-8 are written \u00XX, one by one.                */
+/*  In a text string, bytes that are not UTF-8 are written \ufffd, one by
+    one (a payload never gets here: it goes to data_b64).                   */
 static void
 test_json_string_not_utf8(void **state)
 {
     (void) state;
-    s_expect_json("\xff", 1, "\"\\u00ff\"");
-    s_expect_json("\xc3", 1, "\"\\u00c3\"");                 /* truncated  */
-    s_expect_json("\xc3(", 2, "\"\\u00c3(\"");               /* bad second */
-    s_expect_json("\xc0\xaf", 2, "\"\\u00c0\\u00af\"");      /* overlong   */
-    s_expect_json("\xe0\x80\xaf", 3, "\"\\u00e0\\u0080\\u00af\"");
-    s_expect_json("\xed\xa0\x80", 3, "\"\\u00ed\\u00a0\\u0080\"");  /* surrogate */
-    s_expect_json("\xf4\x90\x80\x80", 4, "\"\\u00f4\\u0090\\u0080\\u0080\"");
-    s_expect_json("\xe2\x82", 2, "\"\\u00e2\\u0082\"");
-    s_expect_json("a\x80z", 3, "\"a\\u0080z\"");
+    s_expect_json("\xff", 1, "\"\\ufffd\"");
+    s_expect_json("\xc3", 1, "\"\\ufffd\"");                 /* truncated  */
+    s_expect_json("\xc3(", 2, "\"\\ufffd(\"");               /* bad second */
+    s_expect_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");      /* overlong   */
+    s_expect_json("\xe0\x80\xaf", 3, "\"\\ufffd\\ufffd\\ufffd\"");
+    s_expect_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");  /* surrogate */
+    s_expect_json("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    s_expect_json("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");
+    s_expect_json("a\x80z", 3, "\"a\\ufffdz\"");
 }
 
 static void
@@ -169,7 +170,7 @@ test_text_mode(void **state)
     assert_int_equal(tally->error_code, 0);
     assert_false(tally->write_failed);
     s_run_expect(&run, "one\ntwo",
-                 "braid: query 1 (cat\\x1b) source web: failed: exit 3\nboom\n"
+                 "braid: query 1 (cat\\x1b) source web: failed: exit 3\\x0aboom\n"
                  "braid: query 2 (cat\\x1b) source docs: timeout\n"
                  "braid: query 3 () source web: restarted (attempt 2)\n");
 }
@@ -215,10 +216,15 @@ test_errors(void **state)
     ev.code = BRAID_CLIENT_ERR_BAD_REQUEST;
     ev.text = "no worker serves source 'x'";
     braid_render_event(run.render, &ev);
+    /*  A broker's text is escaped: it cannot start a line of its own.      */
+    ev.text = "bad\nbraid: query 7 (x) ok\x1b[2J";
+    braid_render_event(run.render, &ev);
     s_run_expect(&run, "",
                  "braid: job refused by the broker: 429 too many jobs\n"
                  "braid: lost messages\n"
-                 "braid: job refused by tcp://b:1: 400 no worker serves source 'x'\n");
+                 "braid: job refused by tcp://b:1: 400 no worker serves source 'x'\n"
+                 "braid: job refused by tcp://b:1: 400 bad\\x0abraid: query 7 (x) ok"
+                 "\\x1b[2J\n");
 }
 
 static void
@@ -243,7 +249,7 @@ test_json_mode(void **state)
     s_run_expect(
         &run,
         "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":7,"
-        "\"data\":\"a \\\"b\\\"\\n\\u00ff\"}\n"
+        "\"data_b64\":\"YSAiYiIK/w==\"}\n"
         "{\"type\":\"end\",\"query\":0,\"text\":\"cat\\u001b\",\"source\":\"web\","
         "\"status\":\"failed\",\"parts\":2,\"duplicates\":1,\"attempts\":1,"
         "\"error\":\"exit 3\\n\"}\n"
@@ -252,6 +258,49 @@ test_json_mode(void **state)
         "\"web\":{\"ok\":1,\"failed\":2,\"timeout\":3,\"cancelled\":4},"
         "\"docs\":{\"ok\":5,\"failed\":0,\"timeout\":0,\"cancelled\":6}}}\n",
         "");
+}
+
+/*  --json is lossless: valid UTF-8 (NUL and ESC included) stays "data",
+    anything else is "data_b64", padded for each length; a query that is
+    not UTF-8 is "text_b64".                                                */
+static void
+test_json_bytes(void **state)
+{
+    (void) state;
+    t_run_t run;
+    s_run_open(&run, BRAID_RENDER_JSON);
+    static const struct {
+        const char *data;
+        size_t size;
+    } parts[] = {
+        {"a\0\x1b\xc3\xa9", 5}, {"\xff", 1}, {"\xff\0", 2}, {"\xff\0\x1b", 3},
+        {"\xff\0\x1bz", 4}, {"", 0},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        braid_event_t ev = s_partial(0, "web", i, "");
+        ev.data = parts[i].data;
+        ev.size = parts[i].size;
+        braid_render_event(run.render, &ev);
+    }
+    braid_event_t ev = s_partial(1, "web", 0, "x");
+    ev.query_data = "\xfe";
+    braid_render_event(run.render, &ev);
+    s_run_expect(&run,
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":0,"
+                 "\"data\":\"a\\u0000\\u001b\xc3\xa9\"}\n"
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":1,"
+                 "\"data_b64\":\"/w==\"}\n"
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":2,"
+                 "\"data_b64\":\"/wA=\"}\n"
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":3,"
+                 "\"data_b64\":\"/wAb\"}\n"
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":4,"
+                 "\"data_b64\":\"/wAbeg==\"}\n"
+                 "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":5,"
+                 "\"data\":\"\"}\n"
+                 "{\"type\":\"partial\",\"query\":1,\"text_b64\":\"/g==\",\"source\":\"web\","
+                 "\"seq\":0,\"data\":\"x\"}\n",
+                 "");
 }
 
 /*  A job with no query: its job line has rows of zeros.                    */
@@ -455,6 +504,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_string),
         cmocka_unit_test(test_json_string_not_utf8),
+        cmocka_unit_test(test_json_bytes),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_text_mode),
         cmocka_unit_test(test_text_cancelling),

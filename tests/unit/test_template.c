@@ -124,6 +124,40 @@ test_errors(void **state)
     assert_null(braid_template_new(NULL, NULL, 0));
 }
 
+/*  Where a query starting with '-' could be an option: a word that begins
+    with {query}, or the appended query, with no "--" word before it.      */
+static void
+test_takes_options(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text;
+        bool takes;
+    } cases[] = {
+        {"wc -l {query}", true},
+        {"wc -l '{query}'", true},
+        {"wc -l {query}.txt", true},
+        {"sort", true},                     /* appended                     */
+        {"wc -l -- {query}", false},
+        {"sort --", false},                 /* appended after --            */
+        {"grep --regexp={query} /dev/null", false},
+        {"cmd -x{query}", false},
+        {"cmd x{query}", false},
+        {"cmd '--' {query}", false},        /* -- after unquoting           */
+        {"cmd --x {query}", true},
+        {"cmd {query} -- {query}", true},   /* the first one is before --   */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[128];
+        braid_template_t *t = braid_template_new(cases[i].text, err, sizeof err);
+        assert_non_null(t);
+        if (braid_template_takes_options(t) != cases[i].takes)
+            fail_msg("'%s': takes options %d, want %d", cases[i].text,
+                     braid_template_takes_options(t), cases[i].takes);
+        braid_template_destroy(&t);
+    }
+}
+
 int
 main(void)
 {
@@ -131,6 +165,7 @@ main(void)
         cmocka_unit_test(test_split_and_fill),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_takes_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
