@@ -4,6 +4,7 @@
 
 #include "broker_impl.h"
 
+#include "braid_keys.h"
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
@@ -230,6 +231,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
     }
     w->last_seen_msec = self->now;
     uint16_t gids[BRAID_MAX_SOURCES];
+    uint8_t flags[BRAID_MAX_SOURCES];
     uint32_t ngids = 0;
     char list[BRAID_MAX_SOURCES * (BRAID_MAX_NAME + 1) + 1] = "";
     for (uint32_t i = 0; i < msg->nsources; i++) {
@@ -242,6 +244,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         }
         if (ngids)
             strcat(list, ",");
+        flags[ngids] = (uint8_t) msg->source_flags[i];
         gids[ngids++] = (uint16_t) id;
         strcat(list, source);
     }
@@ -252,6 +255,7 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         s_worker_free(&w);
         return;
     }
+    braid_sched_worker_set_flags(self->sched, w->number, flags);
     zhashx_insert(self->workers_by_rid, w->key, w);
     braid_info("worker joined name=%s slots=%u sources=%s host=%s pid=%u version=%s", s_name(w),
                w->slots, list, w->host, w->pid, w->version);
@@ -576,9 +580,20 @@ braid_backend_on_result(braid_broker_t *self)
     }
     braid_job_t *job = sj->job;
     uint32_t idx = braid_task_index(msg.task_id);
+    /*  A keyed result's last frame is its keys frame (checked on receive):
+        the job keeps the keys, the client never sees the frame.           */
+    static braid_key_t keys[BRAID_MAX_BATCH];
+    zframe_t *keys_frame = msg.keyed ? zmsg_last(payload) : NULL;
+    if (keys_frame) {
+        zmsg_remove(payload, keys_frame);
+        if (braid_keys_decode(zframe_data(keys_frame), zframe_size(keys_frame),
+                              zmsg_size(payload), keys) != BRAID_OK)
+            zframe_destroy(&keys_frame);    /* cannot be: checked on receive */
+    }
     uint64_t before = braid_job_received_parts(job, idx);
     if (msg.type == BRAID_MSG_DATA) {
-        braid_job_result_t result = braid_job_data(job, idx, msg.attempts, msg.seq, &payload);
+        braid_job_result_t result = braid_job_data_keyed(job, idx, msg.attempts, msg.seq, &payload,
+                                                         keys_frame ? keys : NULL);
         if (result == BRAID_JOB_ACCEPTED)
             s_first_partial(self, sj, &msg, before);
         else if (result == BRAID_JOB_STALE)
@@ -596,7 +611,8 @@ braid_backend_on_result(braid_broker_t *self)
         if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
             braid_job_result_t result =
                 msg.parts < n ? BRAID_JOB_GAP
-                              : braid_job_data(job, idx, msg.attempts, msg.parts - n, &payload);
+                              : braid_job_data_keyed(job, idx, msg.attempts, msg.parts - n,
+                                                     &payload, keys_frame ? keys : NULL);
             if (result == BRAID_JOB_ACCEPTED)
                 s_first_partial(self, sj, &msg, before);
             else if (result == BRAID_JOB_GAP) {
@@ -607,6 +623,7 @@ braid_backend_on_result(braid_broker_t *self)
         }
         s_on_done(self, sj, &msg);
     }
+    zframe_destroy(&keys_frame);
     zmsg_destroy(&payload);
     braid_frontend_job_pump(self, sj);
 }

@@ -203,6 +203,44 @@ s_send_accept(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
         braid_debug("cannot send accept errno=%d", errno);
 }
 
+/*  Order key: every source of msg (gid[s] its id) must be scored by every
+    worker serving it, all in one order (*ascending). 0, or the error code
+    with text filled in.                                                    */
+static uint32_t
+s_key_refusal(braid_broker_t *self, const braid_msg_t *msg, const uint16_t *gid, bool *ascending,
+              char *text, size_t size)
+{
+    braid_sched_keys_t first = BRAID_SCHED_UNKEYED;
+    for (uint32_t s = 0; s < msg->nsources; s++) {
+        braid_sched_keys_t keys = braid_sched_source_keys(self->sched, gid[s]);
+        if (keys == BRAID_SCHED_UNKEYED) {
+            snprintf(text, size,
+                     "order key needs a score from every source: source '%s' has none "
+                     "(a worker serves it without score)",
+                     msg->sources[s]);
+            return BRAID_ERR_CODE_BAD_REQUEST;
+        }
+        if (keys == BRAID_SCHED_KEYED_MIXED) {
+            snprintf(text, size,
+                     "order key: the workers serving source '%s' rank its scores in different "
+                     "orders (score_order)",
+                     msg->sources[s]);
+            return BRAID_ERR_CODE_BAD_REQUEST;
+        }
+        if (s == 0)
+            first = keys;
+        else if (keys != first) {
+            snprintf(text, size,
+                     "order key: sources '%s' and '%s' rank scores in opposite orders "
+                     "(score_order)",
+                     msg->sources[0], msg->sources[s]);
+            return BRAID_ERR_CODE_BAD_REQUEST;
+        }
+    }
+    *ascending = first == BRAID_SCHED_KEYED_ASC;
+    return 0;
+}
+
 /*  "no worker serves source 'NAME' (served: a, b)" into text: the sources
     that are served, so that a typo does not read as an outage. Cut with
     ", ..." to fit size.                                                    */
@@ -230,18 +268,15 @@ s_unserved_text(braid_broker_t *self, const char *name, char *text, size_t size)
 }
 
 /*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
-    error code with text filled in.                                         */
+    error code with text filled in. gid[s] gets each source's id, and
+    *ascending the score order of an order key job.                         */
 static uint32_t
 s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *msg, uint16_t *gid,
-                 char *text, size_t size)
+                 bool *ascending, char *text, size_t size)
 {
     if (self->draining) {
         snprintf(text, size, "broker is stopping: not accepting jobs");
         return BRAID_ERR_CODE_UNAVAILABLE;
-    }
-    if (msg->order == BRAID_ORDER_KEY) {
-        snprintf(text, size, "order 'key' is not supported by this broker");
-        return BRAID_ERR_CODE_BAD_REQUEST;
     }
     if (client->jobs >= self->cfg.max_jobs_per_client) {
         snprintf(text, size, "too many open jobs for this client (limit %u)",
@@ -272,6 +307,8 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
         }
         gid[s] = (uint16_t) id;
     }
+    if (msg->order == BRAID_ORDER_KEY)
+        return s_key_refusal(self, msg, gid, ascending, text, size);
     return 0;
 }
 
@@ -294,7 +331,8 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     }
     uint16_t gid[BRAID_MAX_SOURCES];
     char text[BRAID_MAX_TEXT + 1];
-    uint32_t code = s_submit_refusal(self, owner, msg, gid, text, sizeof text);
+    bool ascending = false;
+    uint32_t code = s_submit_refusal(self, owner, msg, gid, &ascending, text, sizeof text);
     if (code) {
         s_send_error(self, client, msg->job_id, code, text);
         free(key);
@@ -306,8 +344,10 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         serial = ++self->next_serial;
     if (ent) {
         ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
-        if (ent->sj.job)
+        if (ent->sj.job) {
             braid_job_set_window_bytes(ent->sj.job, self->cfg.window_bytes);
+            braid_job_set_ascending(ent->sj.job, ascending);
+        }
         memcpy(ent->sj.gid, gid, sizeof gid);
         ent->client = zframe_dup(client);
         ent->accepted_msec = self->now;

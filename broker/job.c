@@ -1,6 +1,7 @@
-/*  job.c - one client job: queries, tasks, and the ordered merge.          */
+/*  job.c - one client job: queries, tasks, and the ordered merge (order
+    key's merge in job_key.c).                                              */
 
-#include "job.h"
+#include "job_impl.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -9,114 +10,10 @@
 /*  A job holds at most this many bytes of query text.                      */
 #define S_MAX_QUERY_BYTES (1u << 30)
 
-typedef struct {
-    zmsg_t *buf;        /* received, not yet emitted: seq fwd .. recv-1    */
-    char *error;        /* end error text, NULL when none                  */
-    uint64_t recv;      /* partials received (next seq expected)           */
-    uint64_t fwd;       /* partials emitted to the client                  */
-    uint64_t parts;     /* part count of the end record                    */
-    uint64_t granted;   /* window last granted to the worker               */
-    uint64_t brecv;     /* payload bytes the attempt sent                  */
-    uint64_t bfwd;      /* payload bytes emitted since the attempt started */
-    uint64_t bgranted;  /* byte window of the attempt, absolute; 0 = none  */
-    uint32_t attempt;   /* current attempt, 0 before the first dispatch    */
-    uint16_t retries;   /* counted retries so far                          */
-    uint8_t state;      /* braid_task_state_t                              */
-    uint8_t status;     /* braid_status_t once DONE                        */
-    uint8_t queued;     /* in the arrival-order ready queue                */
-    uint8_t restart;    /* a RESTART record must precede its partials      */
-    uint8_t ready;      /* taken back and ready for dispatch               */
-} s_task_t;
-
-/*  A min-heap of task indices, lowest first: a task taken back runs again
-    in the order of a sequential run, so a head of line is never queued
-    behind its own job's later tasks. Each task is in one at most once.    */
-typedef struct {
-    uint32_t *heap;
-    uint64_t cap, len;
-} s_pq_t;
-
-static void
-s_pq_push(s_pq_t *pq, uint32_t idx)
-{
-    uint64_t i = pq->len++;
-    while (i > 0) {
-        uint64_t parent = (i - 1) / 2;
-        if (pq->heap[parent] <= idx)
-            break;
-        pq->heap[i] = pq->heap[parent];
-        i = parent;
-    }
-    pq->heap[i] = idx;
-}
-
-static void
-s_pq_pop(s_pq_t *pq)
-{
-    uint32_t last = pq->heap[--pq->len];
-    uint64_t i = 0;
-    for (;;) {
-        uint64_t child = 2 * i + 1;
-        if (child >= pq->len)
-            break;
-        if (child + 1 < pq->len && pq->heap[child + 1] < pq->heap[child])
-            child++;
-        if (last <= pq->heap[child])
-            break;
-        pq->heap[i] = pq->heap[child];
-        i = child;
-    }
-    if (pq->len)
-        pq->heap[i] = last;
-}
-
-struct braid_job_t {
-    uint8_t id[16];
-    uint32_t serial;
-    uint32_t order;
-    uint32_t max_inflight;
-    uint32_t timeout_msec;
-    uint32_t flags;
-    uint32_t deadline_msec;
-    uint32_t retries;
-    uint32_t count;             /* queries announced                       */
-    uint32_t received;          /* queries received                        */
-    uint32_t nsources;
-    char sources[BRAID_MAX_SOURCES][BRAID_MAX_NAME + 1];
-    uint32_t next[BRAID_MAX_SOURCES];   /* next query to dispatch, per src */
-    uint64_t summary[BRAID_MAX_SOURCES][BRAID_STATUS_COUNT];
-
-    char *qbuf;                 /* query bytes, back to back               */
-    size_t qlen, qcap;
-    uint32_t *qoff;             /* count + 1 offsets into qbuf             */
-
-    s_task_t *tasks;            /* count * nsources                        */
-    uint64_t ntasks;            /* tasks whose query has arrived           */
-    uint64_t emitted;           /* tasks whose END is out                  */
-    uint64_t head;              /* submit order: next task to emit         */
-    uint32_t running;           /* tasks in state RUNNING                  */
-
-    uint32_t *ready;            /* arrival order: ring of task indices     */
-    uint64_t ready_cap, ready_head, ready_len;
-    s_pq_t retry[BRAID_MAX_SOURCES];    /* tasks to dispatch again, per src */
-    uint64_t pending_retries;   /* taken back, not yet running again       */
-    uint64_t pending[BRAID_MAX_SOURCES];    /* the same, per source        */
-    uint64_t ended;             /* tasks whose end is recorded             */
-    uint32_t queries_done;      /* queries whose every task ended          */
-    uint8_t *qended;            /* per query: its tasks ended (nsources > 1) */
-    uint32_t window;            /* per-task credit window, 0 = none        */
-    uint64_t window_bytes;      /* ... in payload bytes, 0 = none          */
-
-    uint64_t out_seq;           /* next out_seq to use                     */
-    uint64_t credit;            /* may emit out_seq < credit               */
-    bool cancelled;
-    bool job_end_sent;
-};
-
-static s_task_t *
+static braid_job_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
 static void
-s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state);
+s_set_state(braid_job_t *self, braid_job_task_t *t, braid_task_state_t state);
 static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text);
 static void
@@ -153,8 +50,11 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
         self->ready_cap = ntasks;
         self->ready = malloc((size_t) ntasks * sizeof *self->ready);
     }
+    if (self->order == BRAID_ORDER_KEY)
+        self->merge = braid_merge_new(false);
     if (!self->qoff || !self->tasks || (self->nsources > 1 && !self->qended) ||
-        (self->order == BRAID_ORDER_ARRIVAL && !self->ready)) {
+        (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
+        (self->order == BRAID_ORDER_KEY && !self->merge)) {
         braid_job_destroy(&self);
         return NULL;
     }
@@ -179,10 +79,18 @@ braid_job_destroy(braid_job_t **self_p)
     free(self->qbuf);
     free(self->ready);
     free(self->qended);
+    braid_merge_destroy(&self->merge);
     for (uint32_t s = 0; s < BRAID_MAX_SOURCES; s++)
         free(self->retry[s].heap);
     free(self);
     *self_p = NULL;
+}
+
+void
+braid_job_set_ascending(braid_job_t *self, bool ascending)
+{
+    if (self->merge)
+        braid_merge_set_ascending(self->merge, ascending);
 }
 
 int
@@ -249,7 +157,12 @@ int64_t
 braid_job_next_task(braid_job_t *self, uint32_t avail)
 {
     uint32_t wants = braid_job_wants(self) & avail;
-    int64_t best = -1;
+    /*  The head of line first: in order key a task preempted for it may
+        come before it, and would only block again.                        */
+    int64_t best = braid_job_head_waiting(self);
+    if (best >= 0 && (wants & (1u << (best % self->nsources))))
+        return best;
+    best = -1;
     for (uint32_t s = 0; s < self->nsources; s++) {
         if (!(wants & (1u << s)))
             continue;
@@ -271,12 +184,12 @@ uint32_t
 braid_job_start(braid_job_t *self, uint32_t idx, uint64_t *resume, uint64_t *window)
 {
     assert(idx < self->ntasks);
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     assert(t->state == BRAID_TASK_PENDING);
     uint32_t q = idx / self->nsources, s = idx % self->nsources;
-    s_pq_t *pq = &self->retry[s];
+    braid_taskheap_t *pq = &self->retry[s];
     if (pq->len && pq->heap[0] == idx) {
-        s_pq_pop(pq);
+        braid_taskheap_pop(pq);
         self->pending_retries--;
         self->pending[s]--;
     } else {
@@ -299,7 +212,7 @@ braid_job_retry_t
 braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted, const char *why,
                 const braid_job_policy_t *policy)
 {
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t)
         return BRAID_JOB_NOT_RUNNING;
     if (t->attempt >= BRAID_MAX_ATTEMPTS) {
@@ -308,7 +221,11 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     }
     uint32_t limit = braid_job_retries(self) >= 0 ? self->retries : policy->retries;
     bool shown = t->fwd > 0;    /* partials of it reached the client       */
-    if ((counted && t->retries >= limit) || (shown && policy->on_retry == BRAID_ON_RETRY_FAIL)) {
+    /*  A merged stream cannot take back what it sent: in order key a
+        restart after that fails the task, as on_retry fail does.          */
+    bool no_restart = policy->on_retry == BRAID_ON_RETRY_FAIL ||
+                      (policy->on_retry == BRAID_ON_RETRY_RESTART && self->merge);
+    if ((counted && t->retries >= limit) || (shown && no_restart)) {
         s_end(self, idx, BRAID_STATUS_FAILED, t->recv, why);
         return BRAID_JOB_ENDED;
     }
@@ -316,6 +233,8 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
         /*  Start again from seq 0: what is buffered goes; what the client
             already has is announced by a RESTART record.                   */
         zmsg_destroy(&t->buf);
+        if (self->merge)
+            braid_merge_clear(self->merge, idx, true);
         if (t->fwd > 0)
             t->restart = 1;
         t->recv = t->fwd = 0;
@@ -341,7 +260,7 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
 {
     if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
         return;
-    s_pq_t *pq = &self->retry[idx % self->nsources];
+    braid_taskheap_t *pq = &self->retry[idx % self->nsources];
     if (!pq->heap) {
         pq->cap = self->count;
         pq->heap = malloc(pq->cap * sizeof *pq->heap);
@@ -354,31 +273,32 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
         }
     }
     assert(pq->len < pq->cap);
-    s_pq_push(pq, idx);
+    braid_taskheap_push(pq, idx);
     self->tasks[idx].ready = 1;
 }
 
 int64_t
 braid_job_head_waiting(braid_job_t *self)
 {
-    if (self->order != BRAID_ORDER_SUBMIT || self->cancelled || self->head >= self->ntasks)
+    int64_t head = braid_job_head(self);
+    if (head < 0 || self->cancelled)
         return -1;
-    s_task_t *t = &self->tasks[self->head];
+    braid_job_task_t *t = &self->tasks[head];
     if (t->state != BRAID_TASK_PENDING)
         return -1;
-    uint32_t q = (uint32_t) (self->head / self->nsources);
-    uint32_t s = (uint32_t) (self->head % self->nsources);
+    uint32_t q = (uint32_t) (head / self->nsources);
+    uint32_t s = (uint32_t) (head % self->nsources);
     if (t->ready || (t->attempt == 0 && self->next[s] == q))
-        return (int64_t) self->head;
+        return head;
     return -1;
 }
 
 int64_t
 braid_job_head(braid_job_t *self)
 {
-    if (self->order != BRAID_ORDER_SUBMIT || self->head >= self->ntasks)
+    if (self->order == BRAID_ORDER_ARRIVAL || self->head >= self->ntasks)
         return -1;
-    return (int64_t) self->head;
+    return self->merge ? braid_job_key_head(self) : (int64_t) self->head;
 }
 
 uint64_t
@@ -404,7 +324,7 @@ braid_job_window_blocked(braid_job_t *self, uint32_t idx)
 {
     if (idx >= self->ntasks || (!self->window && !self->window_bytes))
         return false;
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     return t->state == BRAID_TASK_RUNNING && ((self->window && t->recv >= t->granted) ||
                                               (t->bgranted && t->brecv >= t->bgranted));
 }
@@ -440,7 +360,7 @@ braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 static void
 s_ready(braid_job_t *self, uint32_t idx)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     if (self->order != BRAID_ORDER_ARRIVAL || t->queued)
         return;
     /*  The ring holds every task at most once: it never overflows.         */
@@ -454,7 +374,7 @@ s_ready(braid_job_t *self, uint32_t idx)
 static void
 s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const char *text)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     s_set_state(self, t, BRAID_TASK_DONE);
     t->status = (uint8_t) status;
     t->parts = parts;
@@ -467,12 +387,12 @@ s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const ch
     s_ready(self, idx);
 }
 
-static s_task_t *
+static braid_job_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 {
     if (idx >= self->ntasks)
         return NULL;
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     if (t->state != BRAID_TASK_RUNNING || t->attempt != attempt)
         return NULL;
     return t;
@@ -480,7 +400,7 @@ s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 
 /*  Move task t to state, counting the running ones.                        */
 static void
-s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state)
+s_set_state(braid_job_t *self, braid_job_task_t *t, braid_task_state_t state)
 {
     if (t->state == BRAID_TASK_RUNNING) {
         assert(self->running > 0);
@@ -494,16 +414,25 @@ s_set_state(braid_job_t *self, s_task_t *t, braid_task_state_t state)
 braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames)
 {
+    return braid_job_data_keyed(self, idx, attempt, seq, frames, NULL);
+}
+
+braid_job_result_t
+braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq,
+                     zmsg_t **frames, const braid_key_t *keys)
+{
     zmsg_t *msg = *frames;
     *frames = NULL;
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t) {
         zmsg_destroy(&msg);
         return BRAID_JOB_STALE;
     }
     /*  A hole in the seqs, or partials beyond the window granted: this
-        attempt's stream cannot be trusted; the caller runs it again.       */
-    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted)) {
+        attempt's stream cannot be trusted; the caller runs it again. So
+        is one whose keys cannot be kept (out of memory).                   */
+    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted) ||
+        (self->merge && braid_merge_push(self->merge, idx, keys, zmsg_size(msg)) != 0)) {
         zmsg_destroy(&msg);
         return BRAID_JOB_GAP;
     }
@@ -528,7 +457,7 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 {
     /*  A task ended by cancel still runs on its worker until this DONE:
         nothing is recorded, but the caller frees its slot.                 */
-    s_task_t *t = s_running(self, idx, attempt);
+    braid_job_task_t *t = s_running(self, idx, attempt);
     if (!t)
         return BRAID_JOB_STALE;
     /*  Partials were lost: the task stays running; the caller runs it
@@ -558,11 +487,13 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
     /*  Queries that never arrived never became tasks.                      */
     self->count = self->received;
     for (uint64_t i = 0; i < self->ntasks; i++) {
-        s_task_t *t = &self->tasks[i];
+        braid_job_task_t *t = &self->tasks[i];
         if (t->state == BRAID_TASK_RUNNING && cancel_fn)
             cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
             zmsg_destroy(&t->buf);
+            if (self->merge)
+                braid_merge_clear(self->merge, (uint32_t) i, false);
             t->recv = t->fwd;
             s_end(self, (uint32_t) i, status, t->fwd, text);
         }
@@ -570,8 +501,9 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
 }
 
 /*  Emit one message if credit allows. 0 sent, -1 blocked.                  */
-static int
-s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io, void *arg)
+int
+braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io,
+               void *arg)
 {
     if (self->out_seq >= self->credit)
         return -1;
@@ -583,19 +515,85 @@ s_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io
     return 0;
 }
 
+/*  Return credit as task idx's partials leave (bytes of payload with
+    them): re-grant both windows once half of either is used, so the worker
+    never waits on a round trip per window.                                */
+void
+braid_job_grant(braid_job_t *self, uint32_t idx, uint64_t bytes, const braid_job_io_t *io,
+                void *arg)
+{
+    braid_job_task_t *t = &self->tasks[idx];
+    t->bfwd += bytes;
+    bool count_due = self->window && t->fwd + self->window >= t->granted + self->window / 2 + 1;
+    bool bytes_due = self->window_bytes &&
+                     t->bfwd + self->window_bytes >= t->bgranted + self->window_bytes / 2 + 1;
+    if (io->credit && t->state == BRAID_TASK_RUNNING && (count_due || bytes_due)) {
+        if (self->window)
+            t->granted = t->fwd + self->window;
+        if (self->window_bytes)
+            t->bgranted = t->bfwd + self->window_bytes;
+        io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted,
+                   t->bgranted);
+    }
+}
+
+/*  A PARTIAL or END of task idx, its query and source filled in.           */
+void
+braid_job_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx)
+{
+    braid_msg_init(msg, type);
+    msg->query = idx / self->nsources;
+    msg->source = idx % self->nsources;
+}
+
+/*  The END of task idx (DONE), carrying what it still buffers (at most a
+    batch: its last partials). 0 sent, -1 blocked.                          */
+int
+braid_job_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
+{
+    braid_job_task_t *t = &self->tasks[idx];
+    braid_msg_t msg;
+    braid_job_task_msg(self, &msg, BRAID_MSG_END, idx);
+    msg.status = t->status;
+    msg.parts = t->parts;
+    msg.attempts = t->attempt;
+    if (self->merge)
+        msg.duplicates = braid_merge_duplicates(self->merge, idx);
+    if (t->error)
+        snprintf(msg.text, sizeof msg.text, "%s", t->error);
+    if (io->describe)
+        io->describe(arg, self, idx, &msg);
+    zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
+    t->buf = NULL;
+    if (last && zmsg_size(last) == 0)
+        zmsg_destroy(&last);
+    size_t n = last ? zmsg_size(last) : 0;
+    assert(t->parts == t->fwd + n);
+    if (braid_job_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
+        t->buf = last;
+        return -1;
+    }
+    t->fwd += n;
+    s_set_state(self, t, BRAID_TASK_EMITTED);
+    free(t->error);
+    t->error = NULL;
+    self->emitted++;
+    if (self->merge)
+        braid_merge_forget(self->merge, idx);
+    return 0;
+}
+
 /*  Emit task idx's buffered partials, then its END if it is done.
     Returns 0 when everything it had is out, -1 when blocked.               */
 static int
 s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *arg)
 {
-    s_task_t *t = &self->tasks[idx];
+    braid_job_task_t *t = &self->tasks[idx];
     braid_msg_t msg;
     if (t->restart) {
-        braid_msg_init(&msg, BRAID_MSG_RESTART);
-        msg.query = idx / self->nsources;
-        msg.source = idx % self->nsources;
+        braid_job_task_msg(self, &msg, BRAID_MSG_RESTART, idx);
         msg.attempts = t->attempt + (t->state == BRAID_TASK_PENDING ? 1 : 0);
-        if (s_emit(self, &msg, NULL, io, arg) != 0)
+        if (braid_job_emit(self, &msg, NULL, io, arg) != 0)
             return -1;
         t->restart = 0;
     }
@@ -608,60 +606,20 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
             return -1;  /* out of memory: as if blocked, tried again later */
         size_t n = zmsg_size(batch);
         size_t bytes = zmsg_content_size(batch);
-        braid_msg_init(&msg, BRAID_MSG_PARTIAL);
-        msg.query = idx / self->nsources;
-        msg.source = idx % self->nsources;
+        braid_job_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
         msg.seq = t->fwd;
-        if (s_emit(self, &msg, &batch, io, arg) != 0) {
+        if (braid_job_emit(self, &msg, &batch, io, arg) != 0) {
             braid_msg_put_back(&t->buf, &batch);
             return -1;
         }
         t->fwd += n;
-        t->bfwd += bytes;
-        /*  Return credit as partials leave: re-grant once half of either
-            window is used, so the worker never waits on a round trip.      */
-        bool count_due = self->window && t->fwd + self->window >= t->granted + self->window / 2 + 1;
-        bool bytes_due = self->window_bytes &&
-                         t->bfwd + self->window_bytes >= t->bgranted + self->window_bytes / 2 + 1;
-        if (io->credit && t->state == BRAID_TASK_RUNNING && (count_due || bytes_due)) {
-            if (self->window)
-                t->granted = t->fwd + self->window;
-            if (self->window_bytes)
-                t->bgranted = t->bfwd + self->window_bytes;
-            io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted,
-                       t->bgranted);
-        }
+        braid_job_grant(self, idx, bytes, io, arg);
     }
     if (t->state != BRAID_TASK_DONE) {
         zmsg_destroy(&t->buf);
         return 0;
     }
-    braid_msg_init(&msg, BRAID_MSG_END);
-    msg.query = idx / self->nsources;
-    msg.source = idx % self->nsources;
-    msg.status = t->status;
-    msg.parts = t->parts;
-    msg.attempts = t->attempt;
-    if (t->error)
-        snprintf(msg.text, sizeof msg.text, "%s", t->error);
-    if (io->describe)
-        io->describe(arg, self, idx, &msg);
-    zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
-    t->buf = NULL;
-    if (last && zmsg_size(last) == 0)
-        zmsg_destroy(&last);
-    size_t n = last ? zmsg_size(last) : 0;
-    assert(t->parts == t->fwd + n);
-    if (s_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
-        t->buf = last;
-        return -1;
-    }
-    t->fwd += n;
-    s_set_state(self, t, BRAID_TASK_EMITTED);
-    free(t->error);
-    t->error = NULL;
-    self->emitted++;
-    return 0;
+    return braid_job_emit_end(self, idx, io, arg);
 }
 
 bool
@@ -678,6 +636,9 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
             self->ready_head = (self->ready_head + 1) % self->ready_cap;
             self->ready_len--;
         }
+    } else if (self->merge) {
+        if (braid_job_key_pump(self, io, arg) != 0)
+            return false;
     } else {
         while (self->head < self->ntasks) {
             if (s_flush_task(self, (uint32_t) self->head, io, arg) != 0)
@@ -704,7 +665,7 @@ braid_job_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
     msg.status = some_failed      ? BRAID_STATUS_FAILED
                  : some_cancelled ? BRAID_STATUS_CANCELLED
                                   : BRAID_STATUS_OK;
-    if (s_emit(self, &msg, NULL, io, arg) != 0)
+    if (braid_job_emit(self, &msg, NULL, io, arg) != 0)
         return false;
     self->job_end_sent = true;
     return true;
@@ -845,7 +806,7 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit)
 size_t
 braid_job_buffered_bytes(braid_job_t *self)
 {
-    size_t bytes = self->qcap;
+    size_t bytes = self->qcap + (self->merge ? braid_merge_bytes(self->merge) : 0);
     for (uint64_t i = 0; i < self->ntasks; i++)
         if (self->tasks[i].buf)
             bytes += zmsg_content_size(self->tasks[i].buf);

@@ -10,11 +10,20 @@
 
     A job knows each task's state and attempt, not where it runs: which
     worker holds a task's slot is recorded in slots.h only.
+
+    Order key (merge.h): queries in submit order, each query's sources
+    merged by score. A task's fwd then counts its partials decided (sent,
+    or dropped as duplicates), so windows, resumes and the END's part count
+    work as in the other orders; the END carries the duplicates. The head
+    of line is then whichever task of the head query the merge may wait
+    for (braid_job_head), and a restart after partials were merged fails
+    the task (a merged stream cannot take them back).
 */
 
 #ifndef BRAID_JOB_H_INCLUDED
 #define BRAID_JOB_H_INCLUDED
 
+#include "braid_keys.h"
 #include "braid_msg.h"
 
 #include <stdbool.h>
@@ -97,6 +106,11 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
 void
 braid_job_destroy(braid_job_t **self_p);
 
+/*  Order key: lower scores first (the sources' score_order). Before any
+    result arrives; no effect in other orders.                              */
+void
+braid_job_set_ascending(braid_job_t *self, bool ascending);
+
 /*  Accept QUERIES: frames are queries first, first+1, ... (consumed).
     Returns 0 (also for a duplicate that is ignored), -1 on a violation:
     first beyond the queries received, more than count, or more than the
@@ -138,13 +152,16 @@ braid_job_task_retries(braid_job_t *self, uint32_t idx);
 void
 braid_job_ready(braid_job_t *self, uint32_t idx);
 
-/*  Submit order: the head-of-line task, when it is waiting for a slot (new,
-    or taken back and ready); -1 otherwise.                                 */
+/*  The head-of-line task (braid_job_head), when it is waiting for a slot
+    (new, or taken back and ready); -1 otherwise.                           */
 int64_t
 braid_job_head_waiting(braid_job_t *self);
 
-/*  Submit order: the head-of-line task index; -1 in arrival order or when
-    every task is out.                                                      */
+/*  The head-of-line task index: in submit order the next task to emit; in
+    order key the head query's task the merge may be waiting for that
+    cannot move by itself (waiting for a slot first, else running with
+    nothing buffered). -1 in arrival order, when every task is out, or when
+    no task of the head query is such.                                     */
 int64_t
 braid_job_head(braid_job_t *self);
 
@@ -187,6 +204,12 @@ braid_job_running(braid_job_t *self, uint32_t idx, uint32_t attempt);
     window.                                                                 */
 braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames);
+
+/*  The same with the partials' keys (keys[i] for the i-th frame; NULL:
+    none came), which order key merges by; other orders ignore them.       */
+braid_job_result_t
+braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq,
+                     zmsg_t **frames, const braid_key_t *keys);
 
 /*  End of task idx, attempt. ACCEPTED: the task ended; STALE (also for the
     DONE of a task that ended meanwhile, cancelled); GAP if the part count

@@ -23,6 +23,7 @@ typedef struct {
     uint32_t slots;             /* slots it announced                      */
     uint32_t nsrc;
     uint16_t src[BRAID_MAX_SOURCES];    /* source ids it serves            */
+    uint8_t flags[BRAID_MAX_SOURCES];   /* and HELLO's K for each          */
 } s_worker_t;
 
 struct braid_sched_t {
@@ -181,6 +182,30 @@ braid_sched_source_served(braid_sched_t *self, uint16_t gid)
     return false;
 }
 
+braid_sched_keys_t
+braid_sched_source_keys(braid_sched_t *self, uint16_t gid)
+{
+    bool any = false, asc = false, desc = false;
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *w = &self->workers[i];
+        for (uint32_t k = 0; w->user && k < w->nsrc; k++) {
+            if (w->src[k] != gid)
+                continue;
+            if (!(w->flags[k] & BRAID_SOURCE_KEYED))
+                return BRAID_SCHED_UNKEYED;
+            any = true;
+            if (w->flags[k] & BRAID_SOURCE_SCORE_ASC)
+                asc = true;
+            else
+                desc = true;
+        }
+    }
+    if (!any)
+        return BRAID_SCHED_UNKEYED;
+    return asc && desc ? BRAID_SCHED_KEYED_MIXED : asc ? BRAID_SCHED_KEYED_ASC
+                                                       : BRAID_SCHED_KEYED_DESC;
+}
+
 /*  ---------------------------------------------------------------------
     Workers                                                                 */
 
@@ -219,6 +244,15 @@ braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids
     memcpy(w->src, gids, ngids * sizeof *gids);
     self->due = true;
     return (int32_t) number;
+}
+
+void
+braid_sched_worker_set_flags(braid_sched_t *self, int32_t worker, const uint8_t *flags)
+{
+    if (!braid_sched_worker(self, worker))
+        return;
+    s_worker_t *w = &self->workers[worker];
+    memcpy(w->flags, flags, w->nsrc * sizeof *flags);
 }
 
 void
@@ -576,20 +610,24 @@ s_preemptible(braid_sched_t *self, uint64_t task_id)
 }
 
 /*  The latest preemptible task on worker only (or on any worker serving
-    gid when only is -1); *blocked counts them.                             */
+    gid when only is -1; of job serial only, on any worker, when serial is
+    not 0); *blocked counts them.                                           */
 static braid_slot_t *
-s_pick_victim(braid_sched_t *self, int32_t only, uint16_t gid, uint32_t *blocked)
+s_pick_victim(braid_sched_t *self, int32_t only, uint16_t gid, uint32_t serial,
+              uint32_t *blocked)
 {
     braid_slot_t *victim = NULL;
     *blocked = 0;
     for (uint32_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = &self->workers[i];
-        if (!w->user || (only >= 0 && (int32_t) i != only) || (only < 0 && !s_serves(w, gid)))
+        if (!w->user || (only >= 0 && (int32_t) i != only) ||
+            (only < 0 && !serial && !s_serves(w, gid)))
             continue;
         uint32_t running = braid_slots_running(self->slots, (int32_t) i);
         for (uint32_t k = 0; k < running; k++) {
             braid_slot_t *slot = braid_slots_at(self->slots, (int32_t) i, k);
-            if (!s_preemptible(self, slot->task_id))
+            if ((serial && braid_task_serial(slot->task_id) != serial) ||
+                !s_preemptible(self, slot->task_id))
                 continue;
             (*blocked)++;
             if (!victim || slot->task_id > victim->task_id)
@@ -608,9 +646,12 @@ s_victim_for(braid_sched_t *self, braid_sched_job_t *sj, uint32_t head, bool que
     uint16_t gid = sj->gid[head % braid_job_nsources(job)];
     uint32_t blocked = 0;
     if (braid_job_head_waiting(job) >= 0) {
+        /*  Its own job's in-flight limit holds it: room in the job.        */
+        if (!braid_job_wants(job))
+            return s_pick_victim(self, -1, gid, s_serial(sj), &blocked);
         if (s_pick_worker(self, gid, now_msec) >= 0)
             return NULL;    /* a worker has room: dispatch gets there */
-        return s_pick_victim(self, -1, gid, &blocked);
+        return s_pick_victim(self, -1, gid, 0, &blocked);
     }
     if (!queued_heads || !braid_job_running(job, head, braid_job_attempt(job, head)))
         return NULL;
@@ -619,7 +660,7 @@ s_victim_for(braid_sched_t *self, braid_sched_job_t *sj, uint32_t head, bool que
     if (!hs || braid_job_received_parts(job, head) != hs->resume)
         return NULL;
     int32_t worker = hs->worker;
-    braid_slot_t *victim = s_pick_victim(self, worker, gid, &blocked);
+    braid_slot_t *victim = s_pick_victim(self, worker, gid, 0, &blocked);
     if (blocked < self->workers[worker].slots)
         return NULL;        /* a slot there runs something that can end */
     return victim;

@@ -136,6 +136,17 @@ braid_sched_source_figures(braid_sched_t *self, uint16_t gid);
 bool
 braid_sched_source_served(braid_sched_t *self, uint16_t gid);
 
+/*  How the workers serving a source rank its partials (their HELLO's K).  */
+typedef enum {
+    BRAID_SCHED_UNKEYED = 0,    /* none serves it, or one without a score   */
+    BRAID_SCHED_KEYED_DESC,     /* every one scores it, higher first        */
+    BRAID_SCHED_KEYED_ASC,      /* every one scores it, lower first         */
+    BRAID_SCHED_KEYED_MIXED     /* every one scores it, in different orders */
+} braid_sched_keys_t;
+
+braid_sched_keys_t
+braid_sched_source_keys(braid_sched_t *self, uint16_t gid);
+
 /*  ---------------------------------------------------------------------
     Workers                                                                 */
 
@@ -146,6 +157,12 @@ braid_sched_source_served(braid_sched_t *self, uint16_t gid);
 int32_t
 braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids, uint32_t ngids,
                        void *user);
+
+/*  The HELLO flags (BRAID_SOURCE_*) of the sources worker serves, flags[i]
+    for the gids[i] it was added with; a worker added without them scores
+    nothing.                                                                */
+void
+braid_sched_worker_set_flags(braid_sched_t *self, int32_t worker, const uint8_t *flags);
 
 /*  The source ids worker serves (borrowed; *n of them), or NULL (*n 0)
     when there is no such worker.                                           */
@@ -220,8 +237,10 @@ braid_sched_done(braid_sched_t *self, braid_sched_job_t *sj, const braid_msg_t *
 bool
 braid_sched_release(braid_sched_t *self, uint64_t task_id, uint32_t attempt);
 
-/*  Preempt for heads of line (submit order), one at a time: when a head
-    waits for a slot and no worker serving its source has room, or when
+/*  Preempt for heads of line (braid_job_head: submit order and order key),
+    one at a time: when a head waits for a slot and its job is at its
+    in-flight limit, the job's own latest window-blocked task is cancelled;
+    when it waits and no worker serving its source has room, or when
     queued_heads and a head sits queued (nothing received yet) at a worker
     whose every slot runs a window-blocked task, the latest window-blocked
     task in its way that is not its job's own head is cancelled through

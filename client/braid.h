@@ -60,7 +60,13 @@ typedef enum {
     BRAID_ORDERING_SUBMIT = 0,  /* exactly what a sequential run prints:
                                    query 0's sources in the order asked,
                                    each in seq order, then query 1, ...     */
-    BRAID_ORDERING_ARRIVAL = 1  /* as they arrive, seq order per task       */
+    BRAID_ORDERING_ARRIVAL = 1, /* as they arrive, seq order per task       */
+    BRAID_ORDERING_KEY = 2      /* queries in order, each query's sources
+                                   merged by score (every source must have
+                                   one: its workers' score setting); a
+                                   partial whose dedup value was sent for
+                                   the query is dropped and counted in its
+                                   END's duplicates                         */
 } braid_ordering_t;
 
 /*  How a task ended (END), or a job (JOB_END: OK, FAILED when some task
@@ -111,6 +117,8 @@ typedef struct {
     size_t size;                /* PARTIAL: payload length                  */
     braid_end_status_t status;  /* END: the task's; JOB_END: the job's      */
     uint64_t parts;             /* END: partials the task produced          */
+    uint64_t duplicates;        /* END: of them, dropped as duplicates (order
+                                   key): their seqs never came              */
     uint32_t attempts;          /* END: attempts made; RESTART: the attempt
                                    that starts again                        */
     const char *worker;         /* END: the worker that ran its last
@@ -194,7 +202,7 @@ braid_request_add_source(braid_request_t *self, const char *name);
     or _NO_MEMORY.                                                          */
 BRAID_EXPORT braid_add_t
 braid_request_add_query(braid_request_t *self, const void *data, size_t size);
-/*  BRAID_ORDERING_SUBMIT or BRAID_ORDERING_ARRIVAL; -1 EINVAL otherwise.   */
+/*  BRAID_ORDERING_SUBMIT, _ARRIVAL or _KEY; -1 EINVAL otherwise.          */
 BRAID_EXPORT int
 braid_request_set_order(braid_request_t *self, braid_ordering_t order);
 /*  At most max_inflight tasks of the job run at once (0 = no limit);

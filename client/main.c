@@ -74,7 +74,8 @@ braid_cli_submit_usage(FILE *out)
     braid_cli_broker_usage(out);
     fprintf(out,
             "  -s, --source NAME       source to ask (repeatable, at least one; order kept)\n"
-            "  -o, --order MODE        submit (default) | arrival\n"
+            "  -o, --order MODE        submit (default) | arrival | key (each query's\n"
+            "                          sources merged by score, repeated results dropped)\n"
             "  -j, --jobs N            max tasks of this job in flight (0, default: no limit)\n"
             "  -t, --timeout TIME      per-task timeout (0 = the source's policy, default)\n"
             "  -d, --deadline TIME     job deadline, from acceptance (0 = none, default)\n"
@@ -223,8 +224,10 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
                 braid_request_set_order(request, BRAID_ORDERING_SUBMIT);
             else if (strcmp(optarg, "arrival") == 0)
                 braid_request_set_order(request, BRAID_ORDERING_ARRIVAL);
+            else if (strcmp(optarg, "key") == 0)
+                braid_request_set_order(request, BRAID_ORDERING_KEY);
             else
-                return s_usage_error("bad order '%s' (submit or arrival)", optarg);
+                return s_usage_error("bad order '%s' (submit, arrival or key)", optarg);
             break;
         case 'j':
             if (braid_parse_u32(optarg, 0, BRAID_MAX_INFLIGHT, &value) != 0)

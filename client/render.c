@@ -367,8 +367,11 @@ s_end(braid_render_t *self, const braid_event_t *ev)
         self->tally.not_ok++;
     if (self->mode == BRAID_RENDER_JSON) {
         s_json_task(self, "end", ev);
-        fprintf(self->out, ",\"status\":\"%s\",\"parts\":%llu,\"attempts\":%u,\"error\":",
-                braid_end_status_name(ev->status), (unsigned long long) ev->parts, ev->attempts);
+        fprintf(self->out,
+                ",\"status\":\"%s\",\"parts\":%llu,\"duplicates\":%llu,\"attempts\":%u,"
+                "\"error\":",
+                braid_end_status_name(ev->status), (unsigned long long) ev->parts,
+                (unsigned long long) ev->duplicates, ev->attempts);
         s_json_str(self->out, ev->text);
         fputs("}\n", self->out);
         return;

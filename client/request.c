@@ -15,6 +15,7 @@
     the public header restates them for callers without czmq.               */
 _Static_assert(BRAID_ORDERING_SUBMIT == (int) BRAID_ORDER_SUBMIT, "order values");
 _Static_assert(BRAID_ORDERING_ARRIVAL == (int) BRAID_ORDER_ARRIVAL, "order values");
+_Static_assert(BRAID_ORDERING_KEY == (int) BRAID_ORDER_KEY, "order values");
 
 struct _braid_request_t {
     uint32_t order;
@@ -121,7 +122,8 @@ braid_request_add_query(braid_request_t *self, const void *data, size_t size)
 int
 braid_request_set_order(braid_request_t *self, braid_ordering_t order)
 {
-    if (order != BRAID_ORDERING_SUBMIT && order != BRAID_ORDERING_ARRIVAL) {
+    if (order != BRAID_ORDERING_SUBMIT && order != BRAID_ORDERING_ARRIVAL &&
+        order != BRAID_ORDERING_KEY) {
         errno = EINVAL;
         return -1;
     }

@@ -236,6 +236,7 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         s_task_event(self, BRAID_EVENT_END, ev);
         ev->status = (braid_end_status_t) msg->status;
         ev->parts = msg->parts;
+        ev->duplicates = msg->duplicates;
         ev->attempts = msg->attempts;
         ev->text = msg->text;
         ev->worker = msg->worker;

@@ -101,6 +101,7 @@ static const s_field_t s_fields[] = {
     F_('V', K_TEXT, version, 0, BRAID_MAX_VERSION),
     F_('K', K_FLAGS, source_flags, 0, BRAID_MAX_SOURCES),
     F_('z', K_U64, token, 0, UINT64_MAX),
+    F_('D', K_U64, duplicates, 0, UINT64_MAX),
 };
 
 static const s_field_t *
@@ -129,8 +130,8 @@ braid_name_valid(const char *name, size_t len)
 /*  ---------------------------------------------------------------------
     Pre-scan: bounds and depth before msgpack-c sees a byte                */
 
-static uint64_t
-s_be(const uint8_t *p, size_t n)
+uint64_t
+braid_be_get(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -190,7 +191,7 @@ s_prescan(const uint8_t *p, size_t size, size_t *pos, int depth)
         if (lenbytes) {
             if (avail < lenbytes)
                 return BRAID_ERR_MSGPACK;
-            uint64_t len = s_be(p + *pos, lenbytes);
+            uint64_t len = braid_be_get(p + *pos, lenbytes);
             *pos += lenbytes;
             avail -= lenbytes;
             if (kind)
@@ -455,7 +456,9 @@ braid_msg_decode(const void *data, size_t size, size_t nframes, braid_channel_t 
         err = BRAID_ERR_RANGE;
         goto done;
     }
-    if (nframes < def->min_frames || nframes > def->max_frames)
+    /*  A keyed DATA or DONE carries its keys frame after the partials.    */
+    size_t keys = msg->keyed ? 1 : 0;
+    if (nframes < def->min_frames + keys || nframes > def->max_frames + keys)
         err = BRAID_ERR_FRAMES;
 done:
     msgpack_zone_clear(zone);

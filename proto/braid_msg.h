@@ -43,6 +43,10 @@ extern "C" {
 #define BRAID_MAX_HOST 255            /* H: a worker's host name, bytes     */
 #define BRAID_MAX_VERSION 64          /* V: a program's version, bytes      */
 #define BRAID_MAX_PEER 64             /* an authenticated User-Id, bytes    */
+#define BRAID_MAX_DEDUP 1024          /* a partial's dedup value, bytes     */
+/*  Payload frames one message may carry: a batch of partials, and a keyed
+    DATA or DONE its keys frame after them (PROTOCOL.md, "Keys").           */
+#define BRAID_MAX_FRAMES (BRAID_MAX_BATCH + 1)
 
 /*  HELLO K: per source the worker serves, what its partials carry.         */
 #define BRAID_SOURCE_KEYED 0x1u       /* a score and a dedup key each (h)   */
@@ -91,7 +95,7 @@ typedef enum {
 typedef enum {
     BRAID_ORDER_SUBMIT = 0,     /* exactly a sequential run's output        */
     BRAID_ORDER_ARRIVAL = 1,    /* as partials arrive, seq order per task   */
-    BRAID_ORDER_KEY = 2         /* reserved: k-way merge by sort key        */
+    BRAID_ORDER_KEY = 2         /* one query's sources merged by score      */
 } braid_order_t;
 
 /*  SUBMIT flags.                                                           */
@@ -165,7 +169,8 @@ typedef struct {
     uint64_t run_msec;              /* U: from dispatch to the end          */
     char worker[BRAID_MAX_NAME + 1];    /* W: who ran it last; "" = nobody  */
     uint32_t keyed;                 /* h: 1 = the last payload frame is the
-                                           partials' keys frame (PROTOCOL.md) */
+                                           partials' keys frame (braid_keys.h) */
+    uint64_t duplicates;            /* D: partials dropped as duplicates    */
     uint32_t pid;                   /* P: a worker's process id             */
     char host[BRAID_MAX_HOST + 1];  /* H: a worker's host name              */
     char version[BRAID_MAX_VERSION + 1];    /* V: a worker's version        */
@@ -204,7 +209,8 @@ void
 braid_msg_init(braid_msg_t *msg, braid_msg_type_t type);
 
 /*  Receive one message from sock without ever holding more than
-    2 + BRAID_MAX_BATCH frames: a longer message is drained and refused.
+    2 + BRAID_MAX_FRAMES frames: a longer message is drained and refused.
+    A keyed DATA or DONE's keys frame is checked too (braid_keys_decode).
     If routed, the first frame is the routing id and is returned in
     *routing_id (caller owns it; it is also returned on a decode error, so
     the caller may reply). Payload frames are returned in *payload (caller
@@ -250,8 +256,8 @@ int
 braid_msg_recv_frames(void *handle, zmq_msg_t *frames, size_t max, size_t *nframes_p, int flags);
 
 /*  Decode a message received with braid_msg_recv_frames (frames[0] is the
-    header, the rest payload): the header, then every payload frame's size.
-    Pure; BRAID_OK or the reason.                                           */
+    header, the rest payload): the header, then every payload frame's size,
+    and a keyed DATA or DONE's keys frame. Pure; BRAID_OK or the reason.    */
 braid_err_t
 braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t channel,
                         braid_msg_t *msg);
@@ -283,6 +289,11 @@ braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry);
 /*  Read the entry at p (BRAID_HEARTBEAT_ENTRY bytes).                      */
 void
 braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry);
+
+/*  The big-endian unsigned integer of the n (at most 8) bytes at p: the
+    lengths msgpack claims, the keys frame's, the heartbeat entries.        */
+uint64_t
+braid_be_get(const uint8_t *p, size_t n);
 
 /*  Names, for logs and the CLI.                                            */
 const char *

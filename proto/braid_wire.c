@@ -8,6 +8,7 @@
 */
 
 #include "braid_msg.h"
+#include "braid_keys.h"
 
 #include <stdio.h>
 #include <errno.h>
@@ -104,6 +105,10 @@ braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t chann
     for (size_t i = 1; e == BRAID_OK && i < nframes; i++)
         if (!braid_msg_payload_fits(msg->type, zmq_msg_size(&frames[i])))
             e = BRAID_ERR_FRAME_SIZE;
+    /*  The keys frame is the last; the partials are the frames before it. */
+    if (e == BRAID_OK && msg->keyed)
+        e = braid_keys_decode(zmq_msg_data(&frames[nframes - 1]),
+                              zmq_msg_size(&frames[nframes - 1]), nframes - 2, NULL);
     return e;
 }
 
@@ -153,15 +158,6 @@ s_put_be(uint8_t *p, uint64_t v, int bytes)
     }
 }
 
-static uint64_t
-s_get_be(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void
 braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry)
 {
@@ -173,9 +169,9 @@ braid_hb_entry_put(uint8_t *p, const braid_hb_entry_t *entry)
 void
 braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
 {
-    entry->task_id = s_get_be(p, 8);
-    entry->attempt = (uint32_t) s_get_be(p + 8, 4);
-    entry->next_seq = s_get_be(p + 12, 8);
+    entry->task_id = braid_be_get(p, 8);
+    entry->attempt = (uint32_t) braid_be_get(p + 8, 4);
+    entry->next_seq = braid_be_get(p + 12, 8);
 }
 
 /*  The authenticated User-Id of the connection header came on (the ZAP
@@ -193,7 +189,7 @@ int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
 {
-    const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_BATCH;
+    const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_FRAMES;
     *err = BRAID_OK;
     if (routing_id)
         *routing_id = NULL;
@@ -250,6 +246,10 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             e = BRAID_ERR_FRAME_SIZE;
             break;
         }
+    if (e == BRAID_OK && msg->keyed) {
+        zframe_t *keys = zmsg_last(body);
+        e = braid_keys_decode(zframe_data(keys), zframe_size(keys), zmsg_size(body) - 1, NULL);
+    }
     if (e == BRAID_OK)
         s_peer(&header, msg);
     zmq_msg_close(&header);

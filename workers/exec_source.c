@@ -246,6 +246,12 @@ s_flag(void *settings, const char *text, char *err, size_t errsize)
     return s_set_command(settings, text, err, errsize);
 }
 
+static bool
+s_lines(const void *settings)
+{
+    return !((const s_settings_t *) settings)->chunks;
+}
+
 static int
 s_check(void *settings, const char *name, char *err, size_t errsize)
 {
@@ -507,6 +513,7 @@ const braid_source_kind_t braid_exec_kind = {
     .set = s_set,
     .flag = s_flag,
     .check = s_check,
+    .lines = s_lines,
     .open = s_open,
     .close = s_close,
     .context_pump = s_context_pump,

@@ -602,6 +602,14 @@ s_wake(void *run, int64_t now, size_t room)
     return INT64_MAX;
 }
 
+/*  A line (NDJSON) or an SSE event's data is one whole record: order key
+    can read its score and dedup value (keys.h). A chunk is not.           */
+static bool
+s_lines(const void *settings)
+{
+    return ((const braid_http_settings_t *) settings)->output != BRAID_HTTP_OUT_CHUNKS;
+}
+
 const braid_source_kind_t braid_http_kind = {
     .name = "http",
     .settings_new = braid_http_settings_new,
@@ -609,6 +617,7 @@ const braid_source_kind_t braid_http_kind = {
     .set = braid_http_settings_set,
     .flag = braid_http_settings_flag,
     .check = braid_http_settings_check,
+    .lines = s_lines,
     .open = s_open,
     .close = s_close,
     .context_fds = s_context_fds,

@@ -17,7 +17,7 @@ s_new(const char *name, size_t len, const braid_source_kind_t *kind)
     memcpy(self->name, name, len);
     self->name[len] = 0;
     self->kind = kind;
-    if (!(self->settings = kind->settings_new()))
+    if (!(self->settings = kind->settings_new()) || !(self->keyer = braid_keyer_new(self->name)))
         braid_source_destroy(&self);
     return self;
 }
@@ -30,6 +30,7 @@ braid_source_destroy(braid_source_t **self_p)
     braid_source_t *self = *self_p;
     if (self->kind)
         self->kind->settings_destroy(&self->settings);
+    braid_keyer_destroy(&self->keyer);
     free(self);
     *self_p = NULL;
 }
@@ -47,23 +48,54 @@ s_kind(const char *type, size_t len, char *err, size_t errsize)
     return kind;
 }
 
-/*  SETTINGS as KEY=VALUE,KEY=VALUE; an empty list keeps the defaults.     */
+/*  One setting: the generic ones of order key (keys.h), else the kind's.
+    0, or -1 with the reason in err.                                        */
 static int
-s_set_list(braid_source_t *self, const char *text, char *err, size_t errsize)
+s_set(braid_source_t *self, const char *key, size_t keylen, const char *val, size_t vallen,
+      char *err, size_t errsize)
 {
-    const char *p = text;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t) (comma - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
+    braid_keyer_set_t rc = braid_keyer_set(self->keyer, key, keylen, val, vallen, err, errsize);
+    if (rc != BRAID_KEYER_NOT_MINE)
+        return rc == BRAID_KEYER_SET ? 0 : -1;
+    return self->kind->set(self->settings, key, keylen, val, vallen, err, errsize);
+}
+
+/*  len bytes of text as KEY=VALUE,KEY=VALUE; an empty list keeps the
+    defaults.                                                               */
+static int
+s_set_list(braid_source_t *self, const char *text, size_t len, char *err, size_t errsize)
+{
+    const char *p = text, *end = text + len;
+    while (p && p < end) {
+        const char *comma = memchr(p, ',', (size_t) (end - p));
+        size_t n = comma ? (size_t) (comma - p) : (size_t) (end - p);
+        const char *eq = memchr(p, '=', n);
         if (!eq) {
-            snprintf(err, errsize, "expected KEY=VALUE, got '%.*s'", (int) len, p);
+            snprintf(err, errsize, "expected KEY=VALUE, got '%.*s'", (int) n, p);
             return -1;
         }
-        if (self->kind->set(self->settings, p, (size_t) (eq - p), eq + 1,
-                            (size_t) (p + len - eq - 1), err, errsize))
+        if (s_set(self, p, (size_t) (eq - p), eq + 1, (size_t) (p + n - eq - 1), err, errsize))
             return -1;
         p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/*  After the last setting: the kind's check, then the keys' (a score needs
+    partials that are lines). 0, or -1 with the reason in err.              */
+static int
+s_check(braid_source_t *self, char *err, size_t errsize)
+{
+    if (self->kind->check && self->kind->check(self->settings, self->name, err, errsize))
+        return -1;
+    if (braid_keyer_check(self->keyer, err, errsize))
+        return -1;
+    if (braid_keyer_keyed(self->keyer) &&
+        !(self->kind->lines && self->kind->lines(self->settings))) {
+        snprintf(err, errsize,
+                 "source '%s': score needs partials that are lines (output = lines, or sse)",
+                 self->name);
+        return -1;
     }
     return 0;
 }
@@ -86,6 +118,16 @@ braid_source_from_flag(const char *spec, char *err, size_t errsize)
     const char *colon = strchr(type, ':');
     size_t typelen = colon ? (size_t) (colon - type) : strlen(type);
     const char *rest = colon ? colon + 1 : NULL;
+    /*  TYPE[KEY=VALUE,...]: settings before the kind's own.               */
+    const char *list = memchr(type, '[', typelen), *close = NULL;
+    if (list) {
+        close = memchr(list, ']', typelen - (size_t) (list - type));
+        if (!close || close + 1 != type + typelen) {
+            snprintf(err, errsize, "expected NAME=TYPE[KEY=VALUE,...]:SETTINGS");
+            return NULL;
+        }
+        typelen = (size_t) (list - type);
+    }
     const braid_source_kind_t *kind = s_kind(type, typelen, err, errsize);
     if (!kind)
         return NULL;
@@ -94,10 +136,12 @@ braid_source_from_flag(const char *spec, char *err, size_t errsize)
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
-    int rc = kind->flag ? kind->flag(self->settings, rest, err, errsize)
-                        : s_set_list(self, rest, err, errsize);
-    if (rc == 0 && kind->check)
-        rc = kind->check(self->settings, self->name, err, errsize);
+    int rc = list ? s_set_list(self, list + 1, (size_t) (close - list - 1), err, errsize) : 0;
+    if (rc == 0)
+        rc = kind->flag ? kind->flag(self->settings, rest, err, errsize)
+                        : s_set_list(self, rest, rest ? strlen(rest) : 0, err, errsize);
+    if (rc == 0)
+        rc = s_check(self, err, errsize);
     if (rc)
         braid_source_destroy(&self);
     return self;
@@ -114,7 +158,7 @@ s_set_node(braid_source_t *self, braid_conf_t *c, const char *key, char *err, si
         braid_conf_error(c, err, errsize, "'%s' needs a value", key);
         return -1;
     }
-    if (self->kind->set(self->settings, key, strlen(key), val, strlen(val), why, sizeof why)) {
+    if (s_set(self, key, strlen(key), val, strlen(val), why, sizeof why)) {
         braid_conf_error(c, err, errsize, "%s", why);
         return -1;
     }
@@ -185,7 +229,7 @@ braid_source_from_conf(braid_conf_t *node, char *err, size_t errsize)
         if (s_set_node(self, c, key, err, errsize))
             goto fail;
     }
-    if (kind->check && kind->check(self->settings, name, why, sizeof why)) {
+    if (s_check(self, why, sizeof why)) {
         braid_conf_error(node, err, errsize, "%s", why);
         goto fail;
     }

@@ -86,6 +86,10 @@ typedef struct {
     /*  After the last setting: is the source complete? NULL hook: always.
         0, or -1 with the reason in err; name is the source's.              */
     int (*check)(void *settings, const char *name, char *err, size_t errsize);
+    /*  True when every partial of the settings' runs is one line of text,
+        so a score and a dedup value can be read from it (keys.h: score =
+        FIELD). NULL hook: never.                                           */
+    bool (*lines)(const void *settings);
 
     /*  Context (optional) ------------------------------------------------ */
 

@@ -28,6 +28,7 @@ struct _braid_task_t {
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
     zmsg_t *outq;           /* made, not sent; the first is seq sent_next;
                                NULL when empty                             */
+    braid_keyq_t *keys;     /* a keyed source: the keys of outq's partials */
     zframe_t *query;        /* QUEUED: the TASK's payload, for the run     */
     void *run;              /* RUN, KILL: the source kind's run            */
     int64_t hold_until;     /* RUN: fresh partials wait until then         */
@@ -54,6 +55,8 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
     self->phase = BRAID_TASK_QUEUED;
     self->query = *query_p;
     *query_p = NULL;
+    if (source && braid_keyer_keyed(source->keyer) && !(self->keys = braid_keyq_new(source->keyer)))
+        braid_task_destroy(&self);
     return self;
 }
 
@@ -79,6 +82,7 @@ braid_task_destroy(braid_task_t **self_p)
     s_drop_run(self);
     zframe_destroy(&self->query);
     zmsg_destroy(&self->outq);
+    braid_keyq_destroy(&self->keys);
     free(self);
     *self_p = NULL;
 }
@@ -124,6 +128,42 @@ static size_t
 s_held(const braid_task_t *self)
 {
     return self->outq ? zmsg_size(self->outq) : 0;
+}
+
+/*  Drop the partials held (nothing more of them is sent), and their keys. */
+static void
+s_drop_held(braid_task_t *self)
+{
+    zmsg_destroy(&self->outq);
+    if (self->keys)
+        braid_keyq_drop(self->keys, braid_keyq_held(self->keys));
+}
+
+/*  Append the keys frame of batch's partials (the first held ones) to it,
+    for a keyed source: msg says so (h). 0, or -1 out of memory.          */
+static int
+s_add_keys(braid_task_t *self, braid_msg_t *msg, zmsg_t *batch)
+{
+    if (!self->keys || zmsg_size(batch) == 0)
+        return 0;
+    zframe_t *frame = braid_keyq_frame(self->keys, zmsg_size(batch));
+    if (!frame)
+        return -1;
+    zmsg_append(batch, &frame);
+    msg->keyed = 1;
+    return 0;
+}
+
+/*  Take the keys frame s_add_keys appended off again (the batch did not
+    leave).                                                                 */
+static void
+s_remove_keys(const braid_msg_t *msg, zmsg_t *batch)
+{
+    if (!msg->keyed)
+        return;
+    zframe_t *frame = zmsg_last(batch);
+    zmsg_remove(batch, frame);
+    zframe_destroy(&frame);
 }
 
 /*  How many partials the task may make now: none while it holds some, else
@@ -182,7 +222,7 @@ braid_task_end(braid_task_t *self, braid_status_t status, bool transient, const 
     if (text != self->text)
         snprintf(self->text, sizeof self->text, "%s", text ? text : "");
     if (status == BRAID_STATUS_CANCELLED || status == BRAID_STATUS_TIMEOUT)
-        zmsg_destroy(&self->outq);  /* nothing more of it is sent          */
+        s_drop_held(self);          /* nothing more of it is sent          */
     s_drop_run(self);
     zframe_destroy(&self->query);
 }
@@ -233,7 +273,7 @@ braid_task_abort(braid_task_t *self, braid_status_t status, bool transient, cons
         braid_task_end(self, status, transient, text);
         return;
     }
-    zmsg_destroy(&self->outq);
+    s_drop_held(self);
     self->phase = BRAID_TASK_KILL;
     self->status = status;
     self->transient = transient;
@@ -314,6 +354,16 @@ s_produce(braid_task_t *self, int64_t now)
     /*  The output these partials came from is not news for the hold.      */
     if (n > 0 && kind->fresh)
         (void) kind->fresh(self->run);
+    /*  The keys of every partial made, those below resume too: a resumed
+        task reads what the first attempt read (keys.h).                    */
+    uint64_t seq = self->produced;
+    for (zframe_t *f = self->keys ? zmsg_first(self->outq) : NULL; f;
+         f = zmsg_next(self->outq), seq++)
+        if (braid_keyq_add(self->keys, zframe_data(f), zframe_size(f), seq >= self->resume)) {
+            s_drop_held(self);
+            braid_task_end(self, BRAID_STATUS_FAILED, true, "out of memory");
+            return;
+        }
     for (size_t i = 0; i < n; i++) {
         if (self->produced++ < self->resume) {
             zframe_t *frame = zmsg_pop(self->outq);
@@ -347,13 +397,20 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
         msg.attempts = self->attempt;
         msg.token = self->token;
         msg.seq = self->sent_next;
+        if (s_add_keys(self, &msg, batch) != 0) {
+            braid_msg_put_back(&self->outq, &batch);
+            return -1;      /* out of memory: try again next pass          */
+        }
         if (sink->send(sink->arg, &msg, &batch)) {
+            s_remove_keys(&msg, batch);
             braid_msg_put_back(&self->outq, &batch);
             sink->blocked = true;
             return -1;
         }
         self->sent_next += n;
         self->bytes_sent += bytes;
+        if (self->keys)
+            braid_keyq_drop(self->keys, n);
     }
     return 0;
 }
@@ -382,11 +439,15 @@ s_send_done(braid_task_t *self, braid_task_sink_t *sink)
         msg.retry_after_msec = o->retry_after_msec < BRAID_MAX_MSEC ? o->retry_after_msec
                                                                      : BRAID_MAX_MSEC;
     snprintf(msg.text, sizeof msg.text, "%s", self->text);
+    if (n && s_add_keys(self, &msg, self->outq) != 0)
+        return -1;          /* out of memory: try again next pass          */
     if (sink->send(sink->arg, &msg, n ? &self->outq : NULL)) {
+        if (n)
+            s_remove_keys(&msg, self->outq);
         sink->blocked = true;
         return -1;
     }
-    zmsg_destroy(&self->outq);
+    s_drop_held(self);
     self->sent_next += n;
     braid_debug("task done id=%llu attempt=%u status=%s parts=%llu carried=%zu transient=%u",
                 (unsigned long long) self->id, self->attempt, braid_status_name((int) self->status),

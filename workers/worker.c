@@ -506,7 +506,7 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
     snprintf(hello.name, sizeof hello.name, "%s", self->name);
     hello.slots = self->config.slots;
     hello.nsources = (uint32_t) self->config.nsources;
-    hello.nflags = hello.nsources;      /* no source is keyed yet           */
+    hello.nflags = hello.nsources;
     hello.pid = (uint32_t) getpid();
     if (gethostname(hello.host, sizeof hello.host) != 0)
         hello.host[0] = 0;
@@ -516,6 +516,7 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
     size_t len = 0;
     for (size_t i = 0; i < self->config.nsources; i++) {
         snprintf(hello.sources[i], sizeof hello.sources[i], "%s", self->config.sources[i]->name);
+        hello.source_flags[i] = braid_keyer_flags(self->config.sources[i]->keyer);
         len += (size_t) snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "",
                                  self->config.sources[i]->name);
     }

@@ -41,6 +41,10 @@ MAX_MSEC = 604800000
 MAX_EXIT_VALUE = 999
 MAX_HOST = 255
 MAX_VERSION = 64
+MAX_DEDUP = 1024
+# Payload frames one message may carry: a batch, and a keyed DATA or DONE
+# its keys frame after it.
+MAX_FRAMES = MAX_BATCH + 1
 HEARTBEAT_ENTRY = 20
 U64 = (1 << 64) - 1
 
@@ -81,7 +85,7 @@ MESSAGES = {
     6: ("STATS", "", 0, 0, CH_CLIENT),
     10: ("ACCEPT", "j", 0, 0, CH_TO_CLIENT),
     11: ("PARTIAL", "jOqse", 1, MAX_BATCH, CH_TO_CLIENT),
-    12: ("END", "jOqsxpaEWBQUX", 0, MAX_BATCH, CH_TO_CLIENT),
+    12: ("END", "jOqsxpaEWBQUXD", 0, MAX_BATCH, CH_TO_CLIENT),
     13: ("JOB_END", "jOxR", 0, 0, CH_TO_CLIENT),
     14: ("ERROR", "jCE", 0, 0, CH_TO_CLIENT),
     15: ("PONG", "", 0, 0, CH_TO_CLIENT),
@@ -171,6 +175,7 @@ FIELDS = {
     "V": ("version", "text", 0, MAX_VERSION),
     "K": ("source_flags", "flags", 0, MAX_SOURCES),
     "z": ("token", "u", 0, U64),
+    "D": ("duplicates", "u", 0, U64),
 }
 
 # Refusal reasons, in braid_err_t order (braid_err_name()).
@@ -198,6 +203,7 @@ class Msg:
     count = credit = first = out_seq = query = source = seq = status = parts = attempts = 0
     code = task_id = slots = window = resume = window_bytes = 0
     exit_value = retry_after_msec = started_msec = queue_msec = run_msec = keyed = pid = token = 0
+    duplicates = 0
     text = ""
     name = ""
     worker = host = version = ""
@@ -428,7 +434,8 @@ def decode(header, nframes, channel):
         setattr(msg, FIELDS[c][0], _decode_field(c, v))
     if "K" in letters and "S" in letters and len(msg.source_flags) != len(msg.sources):
         raise DecodeError("range")              # K describes S, one entry each
-    if not minf <= nframes <= maxf:
+    keys = 1 if msg.keyed else 0                # a keyed DATA or DONE's keys frame
+    if not minf + keys <= nframes <= maxf + keys:
         raise DecodeError("frames")
     return msg
 
@@ -447,19 +454,75 @@ def payload_fits(mtype, size):
     return mtype != MSG_WHEARTBEAT or size % HEARTBEAT_ENTRY == 0
 
 
+def check_keys(frame, n):
+    """Raise DecodeError("frames") unless frame is a keys frame of exactly n
+    entries [score, dedup] (braid_keys_decode: score an integer within
+    int64 or a float64 that is not NaN, dedup a bin of 0..MAX_DEDUP bytes,
+    the whole frame consumed)."""
+    data = bytes(frame)
+    size = len(data)
+    pos = 0
+
+    def take(k):
+        nonlocal pos
+        if size - pos < k:
+            raise DecodeError("frames")
+        pos += k
+        return int.from_bytes(data[pos - k:pos], "big")
+
+    def array():
+        b = take(1)
+        if b & 0xF0 == 0x90:
+            return b & 0x0F
+        if b in (0xDC, 0xDD):
+            return take(2 if b == 0xDC else 4)
+        raise DecodeError("frames")
+
+    if n > MAX_BATCH or array() != n:
+        raise DecodeError("frames")
+    for _i in range(n):
+        if array() != 2:
+            raise DecodeError("frames")
+        b = take(1)
+        if 0xCC <= b <= 0xCF:
+            if take(1 << (b - 0xCC)) > (1 << 63) - 1:
+                raise DecodeError("frames")
+        elif 0xD0 <= b <= 0xD3:
+            take(1 << (b - 0xD0))
+        elif b == 0xCB:
+            take(8)
+            value = struct.unpack(">d", data[pos - 8:pos])[0]
+            if value != value:
+                raise DecodeError("frames")     # NaN is not a score
+        elif not (b <= 0x7F or b >= 0xE0):
+            raise DecodeError("frames")
+        b = take(1)
+        if not 0xC4 <= b <= 0xC6:
+            raise DecodeError("frames")
+        length = take(1 << (b - 0xC4))
+        if length > MAX_DEDUP:
+            raise DecodeError("frames")
+        take(length)
+    if pos != size:
+        raise DecodeError("frames")
+
+
 def decode_frames(frames, channel):
     """Decode [header, payload...] (bytes-like frames) as
     braid_msg_decode_frames() does: the header, then every payload frame's
-    size. Returns (Msg, payload list)."""
+    size, and a keyed DATA or DONE's keys frame. Returns (Msg, payload
+    list)."""
     if not frames:
         raise DecodeError("empty")
-    if len(frames) > 1 + MAX_BATCH:
+    if len(frames) > 1 + MAX_FRAMES:
         raise DecodeError("frames")
     msg = decode(frames[0], len(frames) - 1, channel)
     payload = frames[1:]
     for f in payload:
         if not payload_fits(msg.type, len(f)):
             raise DecodeError("frame-size")
+    if msg.keyed:
+        check_keys(payload[-1], len(payload) - 1)
     return msg, payload
 
 

@@ -65,7 +65,7 @@ GAP = 1001                     # an out_seq gap: a message was lost
 LOST = 1002                    # the broker was silent past the idle timeout
 PROTOCOL = 1003                # the broker broke the job rules
 
-_ORDERS = {"submit": P.ORDER_SUBMIT, "arrival": P.ORDER_ARRIVAL}
+_ORDERS = {"submit": P.ORDER_SUBMIT, "arrival": P.ORDER_ARRIVAL, "key": P.ORDER_KEY}
 
 
 # ---------------------------------------------------------------------------
@@ -112,13 +112,16 @@ class Partial(NamedTuple):
 class End(NamedTuple):
     """A task ended (exactly one per query and source): .status is "ok",
     "failed", "timeout" or "cancelled"; .parts the partials it produced,
-    .attempts the attempts made, .error the error text ("" when ok)."""
+    .attempts the attempts made, .error the error text ("" when ok);
+    .duplicates how many of its partials order "key" dropped (their dedup
+    value was sent for the query before)."""
     query: int
     source: str
     status: str
     parts: int
     attempts: int
     error: str
+    duplicates: int = 0
 
 
 class JobEnd(NamedTuple):
@@ -190,7 +193,7 @@ class _Job:
             raise ValueError("queries: %d given, 1..%d allowed" % (len(self.queries),
                                                                   P.MAX_QUERIES))
         if order not in _ORDERS:
-            raise ValueError("order: %r (submit or arrival)" % (order,))
+            raise ValueError("order: %r (submit, arrival or key)" % (order,))
         max_inflight = max_inflight or 0
         if not 0 <= max_inflight <= P.MAX_INFLIGHT:
             raise ValueError("max_inflight: %r out of 0..%d" % (max_inflight, P.MAX_INFLIGHT))
@@ -643,7 +646,9 @@ class Client:
 
         queries: str (UTF-8) or bytes, at most 8192 bytes each. sources: a
         name or a list of names (order kept). order: "submit" (a
-        sequential run's order) or "arrival". max_inflight: tasks of this
+        sequential run's order), "arrival", or "key" (queries in order, each
+        query's sources merged by score, repeated dedup values dropped:
+        every source needs a score). max_inflight: tasks of this
         job running at once (None or 0: no limit). timeout: per-task
         seconds (None: each source's policy). deadline: seconds from
         acceptance after which every task not ended ends timeout.
@@ -681,7 +686,7 @@ class Client:
                     for i, data in enumerate(payload):
                         yield Partial(msg.query, src, first + i, data)
                     yield End(msg.query, src, P.status_name(msg.status), msg.parts,
-                              msg.attempts, msg.text)
+                              msg.attempts, msg.text, msg.duplicates)
                 elif t == P.MSG_RESTART:
                     yield Restart(msg.query, names[msg.source], msg.attempts)
                 else:

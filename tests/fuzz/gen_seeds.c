@@ -87,6 +87,7 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
         case 'B': m->started_msec = max ? UINT64_MAX : 1764504000000ull; break;
         case 'Q': m->queue_msec = max ? UINT64_MAX : 5; break;
         case 'U': m->run_msec = max ? UINT64_MAX : 40; break;
+        case 'D': m->duplicates = max ? UINT64_MAX : 2; break;
         case 'W': strcpy(m->worker, max ? "Zz09_.-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
                                         : "w1");
             break;
@@ -188,6 +189,12 @@ main(int argc, char **argv)
          "\x97\x01\x11\xc4\x10" "0123456789abcdef" "\x00\x00\x00\xcd\x03\xe9"),
         B("bad-task-ack-extra", "\x95\x01\x17\x00\x00\x00"),
         B("bad-reset-field", "\x93\x01\x22\x00"),
+        /*  Keys frames (the target decodes every input as one too).        */
+        B("keys-two", "\x92\x92\x05\xc4\x01\x61\x92\xcb\x3f\xe0\x00\x00\x00\x00\x00\x00"
+                      "\xc4\x00"),
+        B("keys-none", "\x90"),
+        B("keys-bad-nan", "\x91\x92\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\xc4\x00"),
+        B("keys-bad-bin32-4G", "\x91\x92\x05\xc6\xff\xff\xff\xff"),
     };
 #undef B
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -317,12 +317,39 @@ def test_refused_and_failover(cluster):
     assert stats["workers"] == 1
 
 
+def test_order_key_merges_by_score(cluster, tmp_path):
+    # Two C workers' keyed sources: merged by score, a repeated URL dropped
+    # and counted in its End.
+    script = tmp_path / "ranked.sh"
+    script.write_text("#!/bin/sh\n"
+                      "f='{\"s\":%s,\"u\":\"%s\"}\\n'\n"
+                      "case $1 in\n"
+                      "a) printf \"$f\" 9 u1 5 u2 ;;\n"
+                      "b) printf \"$f\" 7 u2 3 u3 ;;\n"
+                      "esac\n")
+    script.chmod(0o755)
+    specs = ["%s=exec[score=s,dedup=u]:'%s' %s {query}" % (n, script, n) for n in "ab"]
+    cluster.add_c_worker("w1", specs, slots=2)
+
+    async def go():
+        async with braid.Client(cluster.frontend) as c:
+            return await _collect(c, ["q"], ["a", "b"], order="key")
+    events = run(go())
+    partials = [(e.source, e.seq, json.loads(e.data)["u"]) for e in events
+                if isinstance(e, braid.Partial)]
+    assert partials == [("a", 0, "u1"), ("b", 0, "u2"), ("b", 1, "u3")]
+    ends = {e.source: e for e in events if isinstance(e, braid.End)}
+    assert (ends["a"].parts, ends["a"].duplicates) == (2, 1)
+    assert (ends["b"].parts, ends["b"].duplicates) == (2, 0)
+    assert events[-1].status == "ok"
+
+
 def test_argument_checks():
     c = braid.Client("tcp://127.0.0.1:1")
     for kw in [dict(queries=[], sources="a"), dict(queries=["x" * 8193], sources="a"),
                dict(queries=["a"], sources=[]), dict(queries=["a"], sources=["a b"]),
                dict(queries=["a"], sources=["a", "a"]),
-               dict(queries=["a"], sources="a", order="key"),
+               dict(queries=["a"], sources="a", order="ranked"),
                dict(queries=["a"], sources="a", retries=1001),
                dict(queries=["a"], sources="a", timeout=-1),
                dict(queries=["a"], sources="a", max_inflight=10 ** 7)]:

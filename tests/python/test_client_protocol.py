@@ -275,6 +275,31 @@ def test_end_carries_partials_restart_and_errors():
     fake_test(body)
 
 
+def test_order_key_and_duplicates():
+    # order "key" goes on the wire as 2; an END's duplicates reach End, and
+    # a merged stream's seqs may skip the dropped ones.
+    async def body(fb):
+        async with braid.Client(fb.endpoint) as c:
+            it = c.submit(["a"], ["s", "t"], order="key")
+            first = asyncio.ensure_future(_next(it))
+            rid, sub = await fb.submitted()
+            assert sub.order == P.ORDER_KEY
+            j = sub.job_id
+            fb.accept(rid, j)
+            fb.partial(rid, j, 0, source=1, seq=0, data=[b"t0"])
+            fb.partial(rid, j, 1, source=0, seq=1, data=[b"s1"])
+            fb.send(rid, J(P.MSG_END, job_id=j, out_seq=2, query=0, source=0, parts=2, attempts=1,
+                           duplicates=1))
+            fb.end(rid, j, 3, source=1, parts=1)
+            fb.job_end(rid, j, 4, summary=((1, 0, 0, 0), (1, 0, 0, 0)))
+            events = [await first] + [ev async for ev in it]
+            assert events[:4] == [braid.Partial(0, "t", 0, b"t0"), braid.Partial(0, "s", 1, b"s1"),
+                                  braid.End(0, "s", "ok", 2, 1, "", 1),
+                                  braid.End(0, "t", "ok", 1, 1, "")]
+            assert events[2].duplicates == 1 and events[3].duplicates == 0
+    fake_test(body)
+
+
 @pytest.mark.parametrize("bad", ["range", "carried", "error"])
 def test_broken_job_rules(bad):
     async def body(fb):

@@ -78,6 +78,7 @@ def test_constants_match_braid_msg_h():
              "MAX_FRAME": "BRAID_MAX_FRAME", "MAX_DEPTH": "BRAID_MAX_DEPTH",
              "MAX_RETRIES": "BRAID_MAX_RETRIES", "MAX_MSEC": "BRAID_MAX_MSEC",
              "HEARTBEAT_ENTRY": "BRAID_HEARTBEAT_ENTRY", "VERSION": "BRAID_PROTO_VERSION",
+             "MAX_DEDUP": "BRAID_MAX_DEDUP", "MAX_FRAMES": "BRAID_MAX_FRAMES",
              "FLAG_FAIL_FAST": "BRAID_FLAG_FAIL_FAST", "FLAG_RETRIES": "BRAID_FLAG_RETRIES",
              "CH_CLIENT": "BRAID_CH_CLIENT", "CH_TO_CLIENT": "BRAID_CH_TO_CLIENT",
              "CH_WORKER": "BRAID_CH_WORKER", "CH_TO_WORKER": "BRAID_CH_TO_WORKER",
@@ -227,7 +228,7 @@ GOLD = {"job_id": bytes(range(16)), "order": 1, "max_inflight": 1000, "timeout_m
         "exit_value": 143, "retry_after_msec": 1000, "started_msec": 1764504000000,
         "queue_msec": 12, "run_msec": 300, "worker": "w1", "keyed": 1, "pid": 4242,
         "host": "node-7", "version": "0.1.0", "source_flags": [0, 1],
-        "token": 0x1122334455667788}
+        "token": 0x1122334455667788, "duplicates": 5}
 
 
 def _gold_msg(mtype):
@@ -253,7 +254,7 @@ def test_golden(entry):
     assert (channel, minf, maxf) == (tch, tminf, tmaxf)
     msg = _gold_msg(mtype)
     assert P.encode(msg).hex(" ") == want.hex(" ")
-    got = P.decode(want, minf, channel)
+    got = P.decode(want, minf + msg.keyed, channel)     # a keyed one: its keys frame too
     assert got == msg
     assert got.fields() == msg.fields()
 
@@ -329,6 +330,43 @@ def test_malformed(entry):
 
 
 # ---------------------------------------------------------------------------
+# The keys frame (tests/unit/test_keys.c's table of frames)
+
+KEYS_BAD = _entries(_read("tests/unit/test_keys.c"), "static const t_keys_bad_t s_keys_bad[]")
+
+
+def test_keys_table_read():
+    assert len(KEYS_BAD) > 30
+
+
+@pytest.mark.parametrize("entry", KEYS_BAD, ids=lambda e: e[0][0][1:-1])
+def test_keys_frame(entry):
+    frame = _hex_of(entry[1], MACROS)
+    n = int(entry[2][0])
+    want = _reason(entry[3][0])
+    try:
+        P.check_keys(frame, n)
+        got = None
+    except P.DecodeError as e:
+        got = e.reason
+    assert got == want
+
+
+def test_keyed_frames_checked():
+    # decode_frames checks a keyed DATA's keys frame, with the cap one frame
+    # over a batch.
+    data = P.encode(P.Msg(P.MSG_DATA, task_id=1, attempts=1, seq=0, keyed=1))
+    keys = _pack([[i, b"u"] for i in range(P.MAX_BATCH)])
+    msg, payload = P.decode_frames([data] + [b"x"] * P.MAX_BATCH + [keys], P.CH_SINK)
+    assert msg.keyed == 1 and len(payload) == P.MAX_FRAMES
+    for bad in ([data, b"x", _pack([[1, b"u"], [2, b"v"]])], [data, b"x", _pack([[1, "u"]])],
+                [data] + [b"x"] * P.MAX_FRAMES + [keys]):
+        with pytest.raises(P.DecodeError) as e:
+            P.decode_frames(bad, P.CH_SINK)
+        assert e.value.reason == "frames"
+
+
+# ---------------------------------------------------------------------------
 # Round trips
 
 def _values(mtype, variant):
@@ -360,8 +398,14 @@ def test_round_trip(mtype, variant):
     msg = P.Msg(mtype, **_values(mtype, variant))
     data = P.encode(msg)
     assert len(data) <= P.MAX_HEADER
-    got = P.decode(data, P.MESSAGES[mtype][2], P.MESSAGES[mtype][4])
+    minf, maxf = P.MESSAGES[mtype][2] + msg.keyed, P.MESSAGES[mtype][3] + msg.keyed
+    assert P.decode(data, minf, P.MESSAGES[mtype][4]) == msg
+    got = P.decode(data, maxf, P.MESSAGES[mtype][4])
     assert got == msg
+    for outside in ([minf - 1] if minf else []) + [maxf + 1]:
+        with pytest.raises(P.DecodeError) as e:
+            P.decode(data, outside, P.MESSAGES[mtype][4])
+        assert e.value.reason == "frames"
     # On any other channel it is refused as such.
     for ch in P.CHANNELS.values():
         if ch != P.MESSAGES[mtype][4]:

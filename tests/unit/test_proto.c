@@ -204,6 +204,7 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
     case 'B': m->started_msec = v == V_GOLD ? 1764504000000ull : max ? UINT64_MAX : 0; break;
     case 'Q': m->queue_msec = v == V_GOLD ? 12 : max ? UINT64_MAX : 0; break;
     case 'U': m->run_msec = v == V_GOLD ? 300 : max ? UINT64_MAX : 0; break;
+    case 'D': m->duplicates = v == V_GOLD ? 5 : max ? UINT64_MAX : 0; break;
     case 'W':
         if (v == V_GOLD)
             strcpy(m->worker, "w1");
@@ -276,6 +277,7 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'Q': assert_int_equal(a->queue_msec, b->queue_msec); break;
         case 'U': assert_int_equal(a->run_msec, b->run_msec); break;
         case 'W': assert_string_equal(a->worker, b->worker); break;
+        case 'D': assert_int_equal(a->duplicates, b->duplicates); break;
         case 'h': assert_int_equal(a->keyed, b->keyed); break;
         case 'z': assert_int_equal(a->token, b->token); break;
         case 'P': assert_int_equal(a->pid, b->pid); break;
@@ -523,17 +525,19 @@ s_roundtrip_one(const t_def_t *def, int variant)
     assert_memory_equal(zframe_data(frame), buf, len);
     zframe_destroy(&frame);
 
-    /*  The right channel, at both ends of the frame count.                */
-    size_t counts[2] = {def->min_frames, def->max_frames};
+    /*  The right channel, at both ends of the frame count (one more at
+        both for a keyed DATA or DONE: its keys frame).                    */
+    size_t keys = in.keyed;
+    size_t counts[2] = {def->min_frames + keys, def->max_frames + keys};
     for (int i = 0; i < 2; i++) {
         assert_int_equal(braid_msg_decode(buf, len, counts[i], def->channel, &out), BRAID_OK);
         s_assert_msg_equal(&in, &out, def->fields);
     }
     /*  Frame counts just outside the bounds.                              */
-    if (def->min_frames > 0)
-        assert_int_equal(braid_msg_decode(buf, len, def->min_frames - 1, def->channel, &out),
+    if (counts[0] > 0)
+        assert_int_equal(braid_msg_decode(buf, len, counts[0] - 1, def->channel, &out),
                          BRAID_ERR_FRAMES);
-    assert_int_equal(braid_msg_decode(buf, len, def->max_frames + 1, def->channel, &out),
+    assert_int_equal(braid_msg_decode(buf, len, counts[1] + 1, def->channel, &out),
                      BRAID_ERR_FRAMES);
     assert_int_equal(braid_msg_decode(buf, len, SIZE_MAX, def->channel, &out), BRAID_ERR_FRAMES);
 
@@ -609,7 +613,9 @@ test_new_letters_bounds(void **state)
                 uint8_t buf[BRAID_MAX_HEADER];
                 size_t len = braid_msg_encode_buf(&in, buf, sizeof buf);
                 assert_true(len > 0);
-                assert_int_equal(braid_msg_decode(buf, len, 0, def->channel, &out), BRAID_OK);
+                /*  A keyed DONE (h = 1) carries its keys frame.       */
+                assert_int_equal(braid_msg_decode(buf, len, in.keyed, def->channel, &out),
+                                 BRAID_OK);
                 s_assert_msg_equal(&in, &out, def->fields);
             }
             for (size_t i = 0; i < cases[c].nbad; i++) {
@@ -704,11 +710,11 @@ static const t_golden_t s_golden[] = {
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
     {11, BRAID_CH_TO_CLIENT, 1, 1024, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
-    /*  END jOqsxpaEWBQUX: W "w1", B 1764504000000 (uint64), Q 12, U 300
-        (uint16), X 143 (uint8: 128 + SIGTERM).                             */
+    /*  END jOqsxpaEWBQUXD: 16 items (array16), W "w1", B 1764504000000
+        (uint64), Q 12, U 300 (uint16), X 143 (uint8: 128 + SIGTERM), D 5.  */
     {12, BRAID_CH_TO_CLIENT, 0, 1024,
-     "9f 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_
-     "a2 77 31 cf 00 00 01 9a d4 a2 56 00 0c cd 01 2c cc 8f"},
+     "dc 00 10 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_
+     "a2 77 31 cf 00 00 01 9a d4 a2 56 00 0c cd 01 2c cc 8f 05"},
     {13, BRAID_CH_TO_CLIENT, 0, 0, "96 01 0d " J O_ "02 92 94 01 00 00 00 94 00 01 02 03"},
     {14, BRAID_CH_TO_CLIENT, 0, 0, "95 01 0e " J "cd 01 f7 " E_},
     {15, BRAID_CH_TO_CLIENT, 0, 0, "92 01 0f"},
@@ -754,7 +760,10 @@ test_golden(void **state)
     assert_int_equal(len, want_len);
     assert_memory_equal(buf, want, len);
 
-    assert_int_equal(braid_msg_decode(want, want_len, g->min_frames, g->channel, &got), BRAID_OK);
+    /*  A keyed DATA or DONE (h = 1) carries its keys frame too.          */
+    assert_int_equal(braid_msg_decode(want, want_len, g->min_frames + expect.keyed, g->channel,
+                                      &got),
+                     BRAID_OK);
     s_assert_msg_equal(&expect, &got, def->fields);
 }
 
@@ -1052,6 +1061,12 @@ b_map32_padded(uint8_t *buf, size_t size)
 #define DONE_HEAD "9c 01 29 "
 #define DONE_KAXP "00 00 00 00 "
 #define DONE_XA " 00 00 00 00"
+/*  END: 16 items (array16) j O q s x p a E W B Q U X | D.                 */
+#define END_HEAD "dc 00 10 01 0c "
+#define END_D " 00"
+/*  DONE's X A h z with h = 1: a keyed DONE, its keys frame last.           */
+#define DONE_XA_KEYED " 00 00 01 00"
+#define DATA_KEYED "97 01 28 00 00 00 01 00"
 #define HELLO_HEAD "99 01 14 "
 /*  K [0], H "", P 0, V "": after a one-source S.                            */
 #define HELLO_KHPV " 91 00 a0 00 a0"
@@ -1254,19 +1269,28 @@ static const t_bad_t s_bad[] = {
     {"first 10000000", "94 01 02 " J "ce 00 98 96 80", NULL, 1, CL, BRAID_ERR_RANGE},
     {"query 10000000", "97 01 0b " J "00 ce 00 98 96 80 00 00", NULL, 1, TC, BRAID_ERR_RANGE},
     {"source 32", "97 01 0b " J "00 00 20 00", NULL, 1, TC, BRAID_ERR_RANGE},
-    {"status 4", "9f 01 0c " J "00 00 00 04 00 00 a0 a0 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
-    {"end worker of 65", "9f 01 0c " J "00 00 00 00 00 00 a0 d9 41 "
-     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
-     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
-     "61 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
-    {"end worker with a space", "9f 01 0c " J "00 00 00 00 00 00 a0 a3 77 20 31 00 00 00 00", NULL,
-     0, TC, BRAID_ERR_RANGE},
-    {"end worker empty is fine", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 00", NULL, 0, TC,
-     BRAID_OK},
-    {"end exit value 999 is fine", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e7", NULL,
-     0, TC, BRAID_OK},
-    {"end exit value 1000", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e8", NULL, 0, TC,
+    {"status 4", END_HEAD J "00 00 00 04 00 00 a0 a0 00 00 00 00" END_D, NULL, 0, TC,
      BRAID_ERR_RANGE},
+    {"end worker of 65", END_HEAD J "00 00 00 00 00 00 a0 d9 41 "
+     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
+     "61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 61 "
+     "61 00 00 00 00" END_D, NULL, 0, TC, BRAID_ERR_RANGE},
+    {"end worker with a space",
+     END_HEAD J "00 00 00 00 00 00 a0 a3 77 20 31 00 00 00 00" END_D, NULL, 0, TC,
+     BRAID_ERR_RANGE},
+    {"end worker empty is fine", END_HEAD J "00 00 00 00 00 00 a0 a0 00 00 00 00" END_D, NULL, 0,
+     TC, BRAID_OK},
+    {"end exit value 999 is fine",
+     END_HEAD J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e7" END_D, NULL, 0, TC, BRAID_OK},
+    {"end duplicates 2^64-1 is fine",
+     END_HEAD J "00 00 00 00 00 00 a0 a0 00 00 00 00 cf ff ff ff ff ff ff ff ff", NULL, 0, TC,
+     BRAID_OK},
+    {"end duplicates -1", END_HEAD J "00 00 00 00 00 00 a0 a0 00 00 00 00 ff", NULL, 0, TC,
+     BRAID_ERR_FIELD_TYPE},
+    {"end without duplicates", "9f 01 0c " J "00 00 00 00 00 00 a0 a0 00 00 00 00", NULL, 0, TC,
+     BRAID_ERR_FIELD_COUNT},
+    {"end exit value 1000", END_HEAD J "00 00 00 00 00 00 a0 a0 00 00 00 cd 03 e8" END_D, NULL,
+     0, TC, BRAID_ERR_RANGE},
     {"done retry-after 604800001", DONE_HEAD DONE_KAXP "00 a0 00 ce 24 0c 84 01 00 00", NULL, 0, SK,
      BRAID_ERR_RANGE},
     {"job status 4", "96 01 0d " J "00 04 91 94 00 00 00 00", NULL, 0, TC, BRAID_ERR_RANGE},
@@ -1349,6 +1373,19 @@ static const t_bad_t s_bad[] = {
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
     {"SUBMIT with 1 frame", SUBMIT_HEAD SUBMIT_BASE, NULL, 1, CL, BRAID_ERR_FRAMES},
     {"DONE with 1025 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 1025, SK,
+     BRAID_ERR_FRAMES},
+    /*  h = 1: the keys frame after the partials, one more at both bounds. */
+    {"DATA keyed with 1 frame", DATA_KEYED, NULL, 1, SK, BRAID_ERR_FRAMES},
+    {"DATA keyed with 2 frames is fine", DATA_KEYED, NULL, 2, SK, BRAID_OK},
+    {"DATA keyed with 1025 frames is fine", DATA_KEYED, NULL, 1025, SK, BRAID_OK},
+    {"DATA keyed with 1026 frames", DATA_KEYED, NULL, 1026, SK, BRAID_ERR_FRAMES},
+    {"DONE keyed with 0 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 0, SK,
+     BRAID_ERR_FRAMES},
+    {"DONE keyed with 1 frame is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1, SK,
+     BRAID_OK},
+    {"DONE keyed with 1025 frames is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1025,
+     SK, BRAID_OK},
+    {"DONE keyed with 1026 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1026, SK,
      BRAID_ERR_FRAMES},
     {"RESTART with 1 frame", "97 01 11 " J "00 00 00 00", NULL, 1, TC, BRAID_ERR_FRAMES},
     {"TASK_ACK with 1 frame", "94 01 17 00 00", NULL, 1, WK, BRAID_ERR_FRAMES},
@@ -1904,6 +1941,7 @@ test_new_messages_over_sockets(void **state)
 
     s_fill(&out, s_def(BRAID_MSG_DONE), V_GOLD);
     assert_int_equal(out.transient, 1);
+    out.keyed = 0;      /* a keyed one carries its keys frame: test_keys.c */
     assert_int_equal(braid_msg_send(p->b, NULL, &out, NULL, false), 0);
     assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_SINK, &in, NULL, &payload, &err), 0);
     s_assert_msg_equal(&out, &in, "kaxpgE");

@@ -236,6 +236,7 @@ test_json_mode(void **state)
     braid_event_t ev = s_partial(0, "web", 7, "a \"b\"\n\xff");
     braid_render_event(run.render, &ev);
     ev = s_end(0, "web", BRAID_END_FAILED, "exit 3\n");
+    ev.duplicates = 1;
     braid_render_event(run.render, &ev);
     braid_event_t restart = {.type = BRAID_EVENT_RESTART, .query = 1, .source_name = "docs",
                              .attempts = 2, .text = ""};
@@ -250,7 +251,8 @@ test_json_mode(void **state)
         "{\"type\":\"partial\",\"query\":0,\"text\":\"q\",\"source\":\"web\",\"seq\":7,"
         "\"data_b64\":\"YSAiYiIK/w==\"}\n"
         "{\"type\":\"end\",\"query\":0,\"text\":\"cat\\u001b\",\"source\":\"web\","
-        "\"status\":\"failed\",\"parts\":2,\"attempts\":1,\"error\":\"exit 3\\n\"}\n"
+        "\"status\":\"failed\",\"parts\":2,\"duplicates\":1,\"attempts\":1,"
+        "\"error\":\"exit 3\\n\"}\n"
         "{\"type\":\"restart\",\"query\":1,\"text\":\"\",\"source\":\"docs\",\"attempt\":2}\n"
         "{\"type\":\"job\",\"status\":\"cancelled\",\"sources\":{"
         "\"web\":{\"ok\":1,\"failed\":2,\"timeout\":3,\"cancelled\":4},"
@@ -422,7 +424,7 @@ test_numbers(void **state)
     braid_render_event(run.render, &ev);
     s_run_expect(&run,
                  "{\"type\":\"end\",\"query\":9,\"text\":\"cat\\u001b\",\"source\":\"web\","
-                 "\"status\":\"ok\",\"parts\":2,\"attempts\":1,\"error\":\"\"}\n",
+                 "\"status\":\"ok\",\"parts\":2,\"duplicates\":0,\"attempts\":1,\"error\":\"\"}\n",
                  "");
     s_run_open(&run, BRAID_RENDER_TEXT);
     braid_render_set_numbers(run.render, numbers);

@@ -140,8 +140,11 @@ test_options(void **state)
     assert_int_equal(msg.deadline_msec, 0);
     assert_int_equal(msg.flags, 0);
 
+    assert_int_equal(braid_request_set_order(request, BRAID_ORDERING_KEY), 0);
+    braid_request_put_header(request, &msg);
+    assert_int_equal(msg.order, BRAID_ORDER_KEY);
     assert_int_equal(braid_request_set_order(request, BRAID_ORDERING_ARRIVAL), 0);
-    assert_int_equal(braid_request_set_order(request, (braid_ordering_t) 2), -1);
+    assert_int_equal(braid_request_set_order(request, (braid_ordering_t) 3), -1);
     assert_int_equal(braid_request_set_max_inflight(request, BRAID_MAX_INFLIGHT), 0);
     assert_int_equal(braid_request_set_max_inflight(request, BRAID_MAX_INFLIGHT + 1), -1);
     assert_int_equal(braid_request_set_timeout(request, BRAID_MAX_MSEC), 0);

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t heads[16];
     size_t npreempts;
     bool refuse;                /* starts fail: the TASK is not queued     */
+    uint32_t max_inflight;      /* of the jobs s_job makes                 */
 } s_fix_t;
 
 static void
@@ -116,6 +117,7 @@ s_job(s_fix_t *f, uint32_t serial, uint32_t count, uint32_t order, uint32_t wind
     sub.order = order;
     sub.count = count;
     sub.credit = 1000000;
+    sub.max_inflight = f->max_inflight;
     sub.nsources = ns;
     for (uint32_t s = 0; s < ns; s++)
         snprintf(sub.sources[s], sizeof sub.sources[s], "%s",
@@ -608,6 +610,94 @@ test_preempt_for_queued_head(void **state)
     s_job_free(f, &sj);
 }
 
+/*  A head held back by its own job's in-flight limit (-j 2) while later
+    tasks of the job hold both of its places, window-blocked: the job's
+    latest blocked task is cancelled though a worker has room.              */
+static void
+test_preempt_for_limited_head(void **state)
+{
+    s_fix_t *f = *state;
+    f->max_inflight = 2;
+    braid_policy_t policy = s_policy(2, 500);
+    braid_sched_job_t *sj = s_single(f, &policy, 4, 3, BRAID_ORDER_SUBMIT, 2);
+    braid_sched_dispatch(f->sched, 0, &s_io, f);
+    assert_int_equal(f->nstarts, 2);
+    uint32_t delay;
+    assert_int_equal(braid_sched_retry(f->sched, sj, 0, 1, true, "flaky", 0, &delay),
+                     BRAID_JOB_AGAIN);
+    braid_sched_dispatch(f->sched, 0, &s_io, f);
+    assert_int_equal(f->nstarts, 3);
+    assert_int_equal(f->starts[2].idx, 2);
+    s_feed(sj, 1, 1, 0, 2);
+    s_feed(sj, 2, 1, 0, 2);
+    braid_sched_fire(f->sched, delay);
+    braid_sched_dispatch(f->sched, delay, &s_io, f);
+    assert_int_equal(f->nstarts, 3);            /* the limit holds it      */
+    braid_sched_preempt(f->sched, false, delay, &s_io, f);
+    assert_int_equal(f->npreempts, 1);
+    assert_int_equal(f->victims[0], braid_task_id(1, 2));
+    assert_int_equal(f->heads[0], 0);
+    braid_msg_t m = s_done(sj, 2, 1, BRAID_STATUS_CANCELLED, 0);
+    assert_int_equal(braid_sched_done(f->sched, sj, &m, delay), BRAID_SCHED_TAKEN_BACK);
+    braid_sched_dispatch(f->sched, delay, &s_io, f);
+    assert_int_equal(f->nstarts, 4);
+    assert_int_equal(f->starts[3].idx, 0);
+    s_job_free(f, &sj);
+}
+
+/*  Order key, two sources on one worker of 1 slot: source a's task fills
+    its window while source b's waits queued behind it, and the merge
+    waits for b. a's task is cancelled for it (the merge keeps what a
+    sent); b is then the head no longer once it has sent something.        */
+static void
+test_preempt_key_query(void **state)
+{
+    s_fix_t *f = *state;
+    uint16_t g[2] = {s_source(f, "a", NULL), s_source(f, "b", NULL)};
+    s_worker(f, 1, g, 2);
+    braid_sched_job_t *sj = s_job(f, 1, 2, BRAID_ORDER_KEY, 2, g, 2);
+    braid_sched_dispatch(f->sched, 0, &s_io, f);
+    assert_int_equal(f->nstarts, 2);            /* tasks 0 and 1, capacity 2 */
+    s_feed(sj, 0, 1, 0, 2);
+    assert_true(braid_job_window_blocked(sj->job, 0));
+    assert_int_equal(braid_job_head(sj->job), 1);
+    braid_sched_preempt(f->sched, true, 0, &s_io, f);
+    assert_int_equal(f->npreempts, 1);
+    assert_int_equal(f->victims[0], braid_task_id(1, 0));
+    assert_int_equal(f->heads[0], 1);
+    braid_msg_t m = s_done(sj, 0, 1, BRAID_STATUS_CANCELLED, 2);
+    assert_int_equal(braid_sched_done(f->sched, sj, &m, 0), BRAID_SCHED_TAKEN_BACK);
+    assert_int_equal(braid_job_received_parts(sj->job, 0), 2);
+    s_feed(sj, 1, 1, 0, 1);
+    assert_int_equal(braid_job_head(sj->job), -1);
+    s_job_free(f, &sj);
+}
+
+/*  A source is keyed when every worker serving it says so, in one order. */
+static void
+test_source_keys(void **state)
+{
+    s_fix_t *f = *state;
+    uint16_t a = s_source(f, "a", NULL);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_UNKEYED);
+    const uint8_t desc = BRAID_SOURCE_KEYED, asc = BRAID_SOURCE_KEYED | BRAID_SOURCE_SCORE_ASC;
+    const uint8_t none = 0;
+    int32_t w0 = s_worker(f, 1, &a, 1);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_UNKEYED);
+    braid_sched_worker_set_flags(f->sched, w0, &desc);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_KEYED_DESC);
+    int32_t w1 = s_worker(f, 1, &a, 1);
+    braid_sched_worker_set_flags(f->sched, w1, &asc);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_KEYED_MIXED);
+    braid_sched_worker_set_flags(f->sched, w0, &asc);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_KEYED_ASC);
+    int32_t w2 = s_worker(f, 1, &a, 1);
+    braid_sched_worker_set_flags(f->sched, w2, &none);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_UNKEYED);
+    braid_sched_worker_remove(f->sched, w2);
+    assert_int_equal(braid_sched_source_keys(f->sched, a), BRAID_SCHED_KEYED_ASC);
+}
+
 /*  Workers: numbers reused, sources no longer served once they go.         */
 static void
 test_workers_come_and_go(void **state)
@@ -645,6 +735,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_done_outcomes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_preempt_for_waiting_head, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_preempt_for_queued_head, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_preempt_for_limited_head, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_preempt_key_query, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_source_keys, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_workers_come_and_go, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

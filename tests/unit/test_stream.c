@@ -177,6 +177,7 @@ test_end_with_partials(void **state)
     t_fix_t *f = *state;
     braid_msg_t msg = s_msg(BRAID_MSG_END, 0, 1, 0);
     msg.parts = 3;
+    msg.duplicates = 1;
     msg.attempts = 2;
     msg.status = BRAID_STATUS_FAILED;
     strcpy(msg.text, "exit 3");
@@ -198,6 +199,7 @@ test_end_with_partials(void **state)
     assert_memory_equal(ev.query_data, "q1", 2);
     assert_int_equal(ev.status, BRAID_END_FAILED);
     assert_int_equal(ev.parts, 3);
+    assert_int_equal(ev.duplicates, 1);
     assert_int_equal(ev.attempts, 2);
     assert_string_equal(ev.text, "exit 3");
     assert_string_equal(ev.worker, "w7");
