@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #ifndef BRAID_EXAMPLES_DIR
@@ -126,6 +127,51 @@ test_http_example(void **state)
                 fail_msg("query %d source %s: %d results, want %d", q, sources[s], results[q][s],
                          S_ITEMS);
     free(out);
+
+    /*  The README's aggregation line: brave and docs merged by score, each
+        URL once (their even-numbered results are the same pages).         */
+    const char *key_args[] = {"-o", "key", "--json", "-s", "brave", "-s", "docs", "rust async",
+                              NULL};
+    if (braid_cluster_run(f->cluster, "key", key_args, 60000, 0, &client, &code) != 0)
+        fail_msg("the -o key job did not end within 60 s");
+    out = braid_proc_output(client, BRAID_STDOUT, NULL);
+    braid_proc_destroy(&client);
+    assert_int_equal(code, 0);
+    assert_non_null(out);
+    long long last = LLONG_MAX, duplicates = 0, merged = 0;
+    json_t *urls = json_object();
+    cursor = out;
+    while ((j = braid_json_next(&cursor))) {
+        const char *type = json_string_value(json_object_get(j, "type"));
+        if (type && strcmp(type, "partial") == 0) {
+            size_t len = 0;
+            char *data = braid_json_data(j, &len);
+            json_t *item = data ? braid_json_parse(data, len) : NULL;
+            assert_non_null(item);
+            long long score = json_integer_value(json_object_get(item, "score"));
+            const char *url = json_string_value(json_object_get(item, "url"));
+            assert_non_null(url);
+            if (score > last)
+                fail_msg("-o key: score %lld after %lld", score, last);
+            last = score;
+            if (json_object_get(urls, url))
+                fail_msg("-o key: %s twice", url);
+            json_object_set_new(urls, url, json_true());
+            merged++;
+            json_decref(item);
+            free(data);
+        } else if (type && strcmp(type, "end") == 0) {
+            long long d = 0;
+            assert_int_equal(json_unpack(j, "{s:I}", "duplicates", &d), 0);
+            duplicates += d;
+        }
+        json_decref(j);
+    }
+    json_decref(urls);
+    free(out);
+    print_message("-o key: %lld merged, %lld duplicates dropped\n", merged, duplicates);
+    assert_true(duplicates > 0);
+    assert_int_equal(merged + duplicates, 2 * S_ITEMS);
     assert_int_equal(braid_http_fixture_stop(f), 0);
 }
 
