@@ -127,33 +127,59 @@ s_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
     the zombies; SIGKILL the live ones marked for task ending or for a task
     that is over, those in group pgid, and with kill_unmarked the unmarked.
     Returns how many it reaped or killed.                                   */
+/*  One child of ours (pid): reap it if it is dead; SIGKILL it if it is
+    alive and marked for task ending or for a task that is over, in group
+    pgid, or unmarked with kill_unmarked. 1 if it reaped or killed.         */
+static size_t
+s_visit(pid_t pid, pid_t self, uint64_t ending, pid_t pgid, bool kill_unmarked)
+{
+    char state;
+    pid_t ppid, pgrp;
+    if (pid <= 0 || s_stat(pid, &state, &ppid, &pgrp) || ppid != self || s_is_leader(pid))
+        return 0;
+    if (state != 'Z') {
+        uint64_t task = s_marker(pid);
+        bool over = task && (task == ending || s_find(task) == s_nlive);
+        if (!over && !(pgid > 0 && pgrp == pgid) && !(kill_unmarked && !task))
+            return 0;       /* a running task's: it dies with that task    */
+        kill(pid, SIGKILL);
+    }
+    /*  Reaped now if it is dead; else a later pass (or sweep) does.        */
+    waitpid(pid, NULL, WNOHANG);
+    return 1;
+}
+
+/*  One pass over this process's children that are no task's leader (see
+    s_visit). The kernel lists a thread's children in
+    /proc/PID/task/TID/children: reading the main thread's costs a few
+    microseconds, where a walk over all of /proc costs a millisecond or two
+    a task end (it made every exec task ~1.7 ms slower); the walk is the
+    fallback where that file does not exist. Returns how many it reaped or
+    killed.                                                                 */
 static size_t
 s_scan(uint64_t ending, pid_t pgid, bool kill_unmarked)
 {
+    pid_t self = getpid();
+    size_t found = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long) self, (long) self);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        long v;
+        for (int n = 0; n < 1000000 && fscanf(f, "%ld", &v) == 1; n++)
+            found += s_visit((pid_t) v, self, ending, pgid, kill_unmarked);
+        fclose(f);
+        return found;
+    }
     DIR *dir = opendir("/proc");
     if (!dir)
         return 0;
-    pid_t self = getpid();
-    size_t found = 0;
     struct dirent *de;
     while ((de = readdir(dir))) {
         char *end;
         long v = strtol(de->d_name, &end, 10);
-        char state;
-        pid_t pid = (pid_t) v, ppid, pgrp;
-        if (*end || v <= 0 || s_stat(pid, &state, &ppid, &pgrp) || ppid != self ||
-            s_is_leader(pid))
-            continue;
-        if (state != 'Z') {
-            uint64_t task = s_marker(pid);
-            bool over = task && (task == ending || s_find(task) == s_nlive);
-            if (!over && !(pgid > 0 && pgrp == pgid) && !(kill_unmarked && !task))
-                continue;   /* a running task's: it dies with that task    */
-            kill(pid, SIGKILL);
-        }
-        /*  Reaped now if it is dead; else a later pass (or sweep) does.    */
-        waitpid(pid, NULL, WNOHANG);
-        found++;
+        if (!*end && v > 0)
+            found += s_visit((pid_t) v, self, ending, pgid, kill_unmarked);
     }
     closedir(dir);
     return found;
