@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #define S_DRAIN_MAX 512             /* messages handled per socket a turn  */
 #define S_RETRY_MSEC 2              /* retry a blocked client after        */
+#define S_TRIM_MSEC 1000            /* malloc_trim after a drop, at most   */
 #define S_FRONTEND_HWM 200000       /* > the sum of client credit windows  */
 #define S_BACKEND_HWM 20000
 #define S_SINK_HWM 100000
@@ -125,6 +127,15 @@ braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_
         zmsg_destroy(payload);
         if (rid)
             zframe_destroy(rid);
+        /*  libzmq held the whole of a message with too many frames before
+            we could refuse it (64 bytes a frame: 5,000,000 empty frames
+            are 320 MB); it freed them as they were drained, but the heap
+            keeps freed memory. Give it back, at most once a second (a
+            trim walks the heap).                                          */
+        if (err == BRAID_ERR_FRAMES && self->now - self->last_trim >= S_TRIM_MSEC) {
+            malloc_trim(0);
+            self->last_trim = self->now;
+        }
     }
     return rc == 0 ? 0 : -1;
 }

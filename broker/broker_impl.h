@@ -60,6 +60,7 @@ struct braid_broker_t {
     bool draining;              /* stopping: new jobs are refused          */
     bool watchdog;              /* systemd watchdog is on                  */
     int64_t drain_until;
+    int64_t last_trim;          /* when freed heap was last given back     */
 
     braid_counters_t counters;
 };
