@@ -7,6 +7,7 @@
 #include "braid_keys.h"
 #include "braid_log.h"
 #include "braid_msg.h"
+#include "braid_parts.h"
 #include "job.h"
 #include "joblog.h"
 
@@ -587,7 +588,7 @@ braid_backend_on_result(braid_broker_t *self)
     if (keys_frame) {
         zmsg_remove(payload, keys_frame);
         if (braid_keys_decode(zframe_data(keys_frame), zframe_size(keys_frame),
-                              zmsg_size(payload), keys) != BRAID_OK)
+                              braid_parts_frame_count(zmsg_first(payload)), keys) != BRAID_OK)
             zframe_destroy(&keys_frame);    /* cannot be: checked on receive */
     }
     uint64_t before = braid_job_received_parts(job, idx);
@@ -606,8 +607,8 @@ braid_backend_on_result(braid_broker_t *self)
             braid_backend_task_retry(self, sj, idx, msg.attempts, true, "result stream gap");
         }
     } else {
-        /*  The task's last partials may ride on its DONE.                  */
-        size_t n = zmsg_size(payload);
+        /*  The task's last partials may ride on its DONE (a parts frame). */
+        size_t n = braid_parts_frame_count(zmsg_first(payload));
         if (n > 0 && braid_job_running(job, idx, msg.attempts)) {
             braid_job_result_t result =
                 msg.parts < n ? BRAID_JOB_GAP

@@ -3,6 +3,8 @@
 
 #include "job_impl.h"
 
+#include "braid_parts.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +101,8 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
     zmsg_t *msg = *frames;
     *frames = NULL;
     int rc = 0;
-    size_t n = zmsg_size(msg);
+    zframe_t *parts = zmsg_first(msg);     /* the one parts frame (checked) */
+    size_t n = braid_parts_frame_count(parts);
     if (self->cancelled || first + (uint64_t) n <= self->received)
         goto done;      /* a duplicate of what arrived, or a late one      */
     if (first > self->received || first + (uint64_t) n > self->count) {
@@ -108,11 +111,13 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
     }
     /*  Skip the part already received, then append the rest.             */
     size_t skip = self->received - first;
-    size_t i = 0;
-    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg), i++) {
+    braid_parts_iter_t it;
+    braid_parts_iter(&it, zframe_data(parts), zframe_size(parts));
+    const void *query;
+    size_t len;
+    for (size_t i = 0; braid_parts_next(&it, &query, &len); i++) {
         if (i < skip)
             continue;
-        size_t len = zframe_size(f);
         if (self->qlen + len > S_MAX_QUERY_BYTES) {
             rc = -1;
             goto done;
@@ -130,7 +135,7 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
             self->qcap = cap;
         }
         if (len)
-            memcpy(self->qbuf + self->qlen, zframe_data(f), len);
+            memcpy(self->qbuf + self->qlen, query, len);
         self->qlen += len;
         self->received++;
         self->qoff[self->received] = (uint32_t) self->qlen;
@@ -411,6 +416,31 @@ s_set_state(braid_job_t *self, braid_job_task_t *t, braid_task_state_t state)
     t->state = (uint8_t) state;
 }
 
+/*  Append each partial of the parts frame to queue as a frame of its own
+    (a parts frame of one entry). 0, or -1 out of memory (queue as it was). */
+static int
+s_explode(zmsg_t *queue, zframe_t *parts)
+{
+    size_t before = zmsg_size(queue);
+    braid_parts_iter_t it;
+    braid_parts_iter(&it, zframe_data(parts), zframe_size(parts));
+    const void *data;
+    size_t len;
+    while (braid_parts_next(&it, &data, &len)) {
+        zframe_t *one = braid_parts_encode(&data, &len, 1);
+        if (!one || zmsg_append(queue, &one) != 0) {
+            zframe_destroy(&one);
+            while (zmsg_size(queue) > before) {
+                zframe_t *f = zmsg_last(queue);
+                zmsg_remove(queue, f);
+                zframe_destroy(&f);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
 braid_job_result_t
 braid_job_data(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t seq, zmsg_t **frames)
 {
@@ -428,25 +458,33 @@ braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t
         zmsg_destroy(&msg);
         return BRAID_JOB_STALE;
     }
+    /*  The partials come in one parts frame (checked on receive).         */
+    zframe_t *parts = zmsg_pop(msg);
+    zmsg_destroy(&msg);
+    size_t n = braid_parts_frame_count(parts);
     /*  A hole in the seqs, or partials beyond the window granted: this
         attempt's stream cannot be trusted; the caller runs it again. So
         is one whose keys cannot be kept (out of memory).                   */
-    if (seq != t->recv || (t->granted && seq + zmsg_size(msg) > t->granted) ||
-        (self->merge && braid_merge_push(self->merge, idx, keys, zmsg_size(msg)) != 0)) {
-        zmsg_destroy(&msg);
+    if (n == 0 || seq != t->recv || (t->granted && seq + n > t->granted) ||
+        (self->merge && braid_merge_push(self->merge, idx, keys, n) != 0)) {
+        zframe_destroy(&parts);
         return BRAID_JOB_GAP;
     }
-    t->brecv += zmsg_content_size(msg);
-    if (!t->buf) {
-        t->buf = msg;
-        msg = NULL;
-    } else {
-        zframe_t *f;
-        while ((f = zmsg_pop(msg)))
-            zmsg_append(t->buf, &f);
-        zmsg_destroy(&msg);
+    t->brecv += braid_parts_frame_bytes(parts);
+    if (!t->buf && !(t->buf = zmsg_new())) {
+        zframe_destroy(&parts);
+        return BRAID_JOB_GAP;   /* out of memory: as if lost, run again    */
     }
-    t->recv = t->fwd + zmsg_size(t->buf);
+    if (self->merge) {
+        /*  Order key decides partial by partial: one frame each.           */
+        if (s_explode(t->buf, parts) != 0) {
+            zframe_destroy(&parts);
+            return BRAID_JOB_GAP;
+        }
+        zframe_destroy(&parts);
+    } else
+        zmsg_append(t->buf, &parts);
+    t->recv += n;
     s_ready(self, idx);
     return BRAID_JOB_ACCEPTED;
 }
@@ -563,11 +601,13 @@ braid_job_emit_end(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, vo
         snprintf(msg.text, sizeof msg.text, "%s", t->error);
     if (io->describe)
         io->describe(arg, self, idx, &msg);
-    zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1, or NULL   */
+    zmsg_t *last = t->buf;      /* seqs parts - n .. parts - 1 in one parts
+                                   frame, or NULL                          */
     t->buf = NULL;
     if (last && zmsg_size(last) == 0)
         zmsg_destroy(&last);
-    size_t n = last ? zmsg_size(last) : 0;
+    assert(!last || zmsg_size(last) == 1);
+    size_t n = last ? braid_parts_frame_count(zmsg_first(last)) : 0;
     assert(t->parts == t->fwd + n);
     if (braid_job_emit(self, &msg, last ? &last : NULL, io, arg) != 0) {
         t->buf = last;
@@ -597,15 +637,16 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
             return -1;
         t->restart = 0;
     }
-    /*  A task that is over sends its last partials (at most one batch) on
-        its END: one message instead of two for a short task.               */
+    /*  Each parts frame that came goes on as it is, one PARTIAL (no copy);
+        a task that is over sends its last one on its END: one message
+        instead of two for a short task.                                   */
     while (t->buf && zmsg_size(t->buf) > 0 &&
-           !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) <= BRAID_MAX_BATCH)) {
-        zmsg_t *batch = braid_msg_take_frames(&t->buf, BRAID_MAX_BATCH);
+           !(t->state == BRAID_TASK_DONE && zmsg_size(t->buf) == 1)) {
+        zmsg_t *batch = braid_msg_take_frames(&t->buf, 1);
         if (!batch)
             return -1;  /* out of memory: as if blocked, tried again later */
-        size_t n = zmsg_size(batch);
-        size_t bytes = zmsg_content_size(batch);
+        size_t n = braid_parts_frame_count(zmsg_first(batch));
+        size_t bytes = braid_parts_frame_bytes(zmsg_first(batch));
         braid_job_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
         msg.seq = t->fwd;
         if (braid_job_emit(self, &msg, &batch, io, arg) != 0) {

@@ -5,6 +5,8 @@
 
 #include "job_impl.h"
 
+#include "braid_parts.h"
+
 #include <assert.h>
 
 /*  Order key: the head query's task the merge may be waiting for (it has
@@ -25,6 +27,25 @@ braid_job_key_head(braid_job_t *self)
             running = (int64_t) idx;
     }
     return running;
+}
+
+/*  The partials of batch (frames of one partial each, job.c keeps them so
+    in order key) as one parts frame; NULL out of memory.                   */
+static zframe_t *
+s_join(zmsg_t *batch)
+{
+    braid_parts_t *parts = braid_parts_new();
+    zframe_t *frame = NULL;
+    bool ok = parts != NULL;
+    for (zframe_t *f = zmsg_first(batch); ok && f; f = zmsg_next(batch)) {
+        size_t len;
+        const void *data = braid_parts_data(zframe_data(f), zframe_size(f), &len);
+        ok = braid_parts_add(parts, data, len) == 0;
+    }
+    if (ok)
+        frame = braid_parts_frame(parts, braid_parts_size(parts));
+    braid_parts_destroy(&parts);
+    return frame;
 }
 
 /*  Order key: one PARTIAL of task idx (source s of the query whose source
@@ -49,16 +70,24 @@ s_send(braid_job_t *self, uint32_t first, uint32_t s, uint32_t open, const braid
              braid_merge_next(self->merge, first, self->nsources, open, &again) ==
                  BRAID_MERGE_SEND &&
              again == s);
-    size_t n = zmsg_size(batch);
-    size_t bytes = zmsg_content_size(batch);
+    size_t n = zmsg_size(batch), bytes = 0;
+    for (zframe_t *f = zmsg_first(batch); f; f = zmsg_next(batch))
+        bytes += braid_parts_frame_bytes(f);
     braid_msg_t msg;
     braid_job_task_msg(self, &msg, BRAID_MSG_PARTIAL, idx);
     msg.seq = t->fwd;
-    if (n == 0 || braid_job_emit(self, &msg, &batch, io, arg) != 0) {
+    zframe_t *joined = n ? s_join(batch) : NULL;
+    zmsg_t *out = joined ? zmsg_new() : NULL;
+    if (out)
+        zmsg_append(out, &joined);
+    if (!out || braid_job_emit(self, &msg, &out, io, arg) != 0) {
+        zframe_destroy(&joined);
+        zmsg_destroy(&out);
         braid_msg_put_back(&t->buf, &batch);
         braid_merge_rollback(self->merge);
         return -1;
     }
+    zmsg_destroy(&batch);
     braid_merge_commit(self->merge);
     t->fwd += n;
     braid_job_grant(self, idx, bytes, io, arg);
@@ -100,7 +129,7 @@ braid_job_key_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
         /*  A duplicate: decided, never sent; counted on its task's END.   */
         braid_job_task_t *t = &self->tasks[first + s];
         zframe_t *frame = zmsg_pop(t->buf);
-        size_t bytes = zframe_size(frame);
+        size_t bytes = braid_parts_frame_bytes(frame);
         zframe_destroy(&frame);
         braid_merge_drop(self->merge, first + s);
         t->fwd++;

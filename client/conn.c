@@ -9,8 +9,8 @@
 
 #define S_SNDHWM 1000           /* messages queued toward the broker        */
 #define S_RCVHWM_SLACK 64       /* above the window: pongs, a late ERROR    */
-/*  Frames of one message the connection holds: header + BRAID_MAX_BATCH.  */
-#define S_MAX_IN (1 + BRAID_MAX_BATCH)
+/*  Frames of one message the connection holds: header + payload frames.  */
+#define S_MAX_IN (1 + BRAID_MAX_FRAMES)
 
 struct _braid_conn_t {
     zsock_t *sock;

@@ -6,6 +6,7 @@
 */
 
 #include "request.h"
+#include "braid_parts.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -263,13 +264,16 @@ braid_request_batch(const braid_request_t *self, uint32_t first, uint32_t *next_
     uint32_t n = (uint32_t) self->nqueries - first;
     if (n > BRAID_MAX_BATCH)
         n = BRAID_MAX_BATCH;
-    for (uint32_t i = first; i < first + n; i++) {
-        size_t size = 0;
-        const void *query = braid_request_query(self, i, &size);
-        if (zmsg_addmem(payload, query, size) != 0) {
-            zmsg_destroy(&payload);
-            return NULL;
-        }
+    /*  The queries travel in one parts frame (braid_parts.h).             */
+    const void *data[BRAID_MAX_BATCH];
+    size_t sizes[BRAID_MAX_BATCH];
+    for (uint32_t i = 0; i < n; i++)
+        data[i] = braid_request_query(self, first + i, &sizes[i]);
+    zframe_t *frame = braid_parts_encode(data, sizes, n);
+    if (!frame || zmsg_append(payload, &frame) != 0) {
+        zframe_destroy(&frame);
+        zmsg_destroy(&payload);
+        return NULL;
     }
     *next_p = first + n;
     return payload;

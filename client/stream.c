@@ -1,6 +1,7 @@
 /*  stream.c - braid_stream_t: one job's stream, no I/O (see stream.h).     */
 
 #include "stream.h"
+#include "braid_parts.h"
 #include "request.h"
 
 #include <stdarg.h>
@@ -44,10 +45,8 @@ struct _braid_stream_t {
     bool credit_due;
 
     const braid_msg_t *msg;     /* the message being handed out (borrowed)  */
-    zmq_msg_t *frames;          /* its payload frames (borrowed)            */
-    size_t nframes;
-    size_t next_frame;          /* next payload frame to hand out           */
-    uint64_t frame_seq;         /* seq of frames[next_frame]                */
+    braid_parts_iter_t parts;   /* its partials not handed out yet          */
+    uint64_t frame_seq;         /* seq of the next of them                  */
     s_pending_t pending;
 
     bool broken;
@@ -103,7 +102,7 @@ s_vfail(braid_stream_t *self, braid_client_err_t code, const char *fmt, va_list 
     self->broken = true;
     self->fail_code = code;
     vsnprintf(self->fail_text, sizeof self->fail_text, fmt, ap);
-    self->next_frame = self->nframes;
+    self->parts.left = 0;
     self->pending = S_FAIL;
 }
 
@@ -136,9 +135,7 @@ braid_stream_put_t
 braid_stream_put(braid_stream_t *self, const braid_msg_t *msg, zmq_msg_t *frames, size_t nframes)
 {
     self->msg = msg;
-    self->frames = frames;
-    self->nframes = nframes;
-    self->next_frame = nframes;     /* nothing to hand out unless said so  */
+    self->parts.left = 0;           /* nothing to hand out unless said so  */
     self->pending = S_NONE;
     if (self->finished || self->broken || msg->type == BRAID_MSG_PONG)
         return BRAID_STREAM_DROPPED;
@@ -173,9 +170,14 @@ braid_stream_put(braid_stream_t *self, const braid_msg_t *msg, zmq_msg_t *frames
          msg->source >= braid_request_source_count(self->request)))
         return s_fail(self, BRAID_CLIENT_ERR_PROTOCOL, "%s for query %u source %u: out of range",
                       braid_msg_type_name(msg->type), msg->query, msg->source);
+    /*  The partials come in one parts frame (checked on receive).         */
+    braid_parts_iter_t parts = {0};
+    if (nframes > 0 && msg->type != BRAID_MSG_JOB_END && msg->type != BRAID_MSG_RESTART)
+        braid_parts_iter(&parts, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]));
+    size_t n = parts.left;
     switch (msg->type) {
     case BRAID_MSG_PARTIAL:
-        self->next_frame = 0;
+        self->parts = parts;
         self->frame_seq = msg->seq;
         break;
     case BRAID_MSG_RESTART:
@@ -183,12 +185,12 @@ braid_stream_put(braid_stream_t *self, const braid_msg_t *msg, zmq_msg_t *frames
         break;
     case BRAID_MSG_END:
         /*  The task's last partials ride on its END: seqs p-n .. p-1.      */
-        if (nframes > msg->parts)
+        if (n > msg->parts)
             return s_fail(self, BRAID_CLIENT_ERR_PROTOCOL,
                           "END for query %u source %u: %zu partials carried, %llu produced",
-                          msg->query, msg->source, nframes, (unsigned long long) msg->parts);
-        self->next_frame = 0;
-        self->frame_seq = msg->parts - nframes;
+                          msg->query, msg->source, n, (unsigned long long) msg->parts);
+        self->parts = parts;
+        self->frame_seq = msg->parts - n;
         self->pending = S_END;
         break;
     default:    /* JOB_END */
@@ -219,12 +221,13 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
     if (self->finished)
         return false;
     const braid_msg_t *msg = self->msg;
-    if (self->next_frame < self->nframes) {
-        zmq_msg_t *frame = &self->frames[self->next_frame++];
+    const void *data;
+    size_t size;
+    if (braid_parts_next(&self->parts, &data, &size)) {
         s_task_event(self, BRAID_EVENT_PARTIAL, ev);
         ev->seq = self->frame_seq++;
-        ev->data = zmq_msg_data(frame);
-        ev->size = zmq_msg_size(frame);
+        ev->data = data;
+        ev->size = size;
         return true;
     }
     s_pending_t pending = self->pending;

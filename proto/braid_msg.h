@@ -26,7 +26,10 @@ extern "C" {
 #define BRAID_PROTO_VERSION 1
 
 /*  Bounds. Each one is a promise to the receiver, checked on decode.       */
-#define BRAID_MAX_BATCH 1024          /* payload frames in one message      */
+#define BRAID_MAX_BATCH 1024          /* queries in one QUERIES; partials in
+                                         a keyed DATA, DONE (its keys)     */
+#define BRAID_MAX_PARTS 65536         /* partials in one DATA, DONE,
+                                         PARTIAL or END (one parts frame)  */
 #define BRAID_MAX_SOURCES 32          /* sources in a job or on a worker    */
 #define BRAID_MAX_NAME 64             /* source or worker name, bytes       */
 #define BRAID_MAX_TEXT 1024           /* error or status text, bytes        */
@@ -44,9 +47,10 @@ extern "C" {
 #define BRAID_MAX_VERSION 64          /* V: a program's version, bytes      */
 #define BRAID_MAX_PEER 64             /* an authenticated User-Id, bytes    */
 #define BRAID_MAX_DEDUP 1024          /* a partial's dedup value, bytes     */
-/*  Payload frames one message may carry: a batch of partials, and a keyed
-    DATA or DONE its keys frame after them (PROTOCOL.md, "Keys").           */
-#define BRAID_MAX_FRAMES (BRAID_MAX_BATCH + 1)
+/*  Payload frames one message may carry: its parts frame (braid_parts.h),
+    and a keyed DATA or DONE its keys frame after it (PROTOCOL.md, "Keys").
+    A receiver never holds more: the rest of a longer message is drained. */
+#define BRAID_MAX_FRAMES 2
 
 /*  HELLO K: per source the worker serves, what its partials carry.         */
 #define BRAID_SOURCE_KEYED 0x1u       /* a score and a dedup key each (h)   */
@@ -245,6 +249,20 @@ braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *ms
     every payload frame with it.                                            */
 bool
 braid_msg_payload_fits(int type, size_t size);
+
+/*  True if messages of type carry their partials or queries in a parts
+    frame (braid_parts.h): QUERIES, PARTIAL, END, DATA, DONE.               */
+bool
+braid_msg_has_parts(int type);
+
+/*  Check the payload of a decoded message (its nframes frames, within the
+    table's count): every frame's size, the parts frame (its entries within
+    the type's bounds: BRAID_MAX_BATCH queries of BRAID_MAX_QUERY_LEN, or
+    BRAID_MAX_PARTS partials, BRAID_MAX_BATCH when keyed), and a keyed
+    message's keys frame (one entry per partial). BRAID_OK or the reason.  */
+braid_err_t
+braid_msg_check_payload(const braid_msg_t *msg, size_t nframes, const void *const *data,
+                        const size_t *sizes);
 
 /*  Receive one whole message into frames[0..max) without allocating and
     without ever holding more than max frames: a longer message is drained

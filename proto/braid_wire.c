@@ -9,6 +9,7 @@
 
 #include "braid_msg.h"
 #include "braid_keys.h"
+#include "braid_parts.h"
 
 #include <stdio.h>
 #include <errno.h>
@@ -22,7 +23,6 @@ static size_t
 s_max_frame_size(int type)
 {
     switch (type) {
-    case BRAID_MSG_QUERIES:
     case BRAID_MSG_TASK:
         return BRAID_MAX_QUERY_LEN;
     case BRAID_MSG_WHEARTBEAT:
@@ -38,6 +38,35 @@ braid_msg_payload_fits(int type, size_t size)
     if (size > s_max_frame_size(type))
         return false;
     return type != BRAID_MSG_WHEARTBEAT || size % BRAID_HEARTBEAT_ENTRY == 0;
+}
+
+bool
+braid_msg_has_parts(int type)
+{
+    return type == BRAID_MSG_QUERIES || type == BRAID_MSG_PARTIAL || type == BRAID_MSG_END ||
+           type == BRAID_MSG_DATA || type == BRAID_MSG_DONE;
+}
+
+braid_err_t
+braid_msg_check_payload(const braid_msg_t *msg, size_t nframes, const void *const *data,
+                        const size_t *sizes)
+{
+    for (size_t i = 0; i < nframes; i++)
+        if (!braid_msg_payload_fits(msg->type, sizes[i]))
+            return BRAID_ERR_FRAME_SIZE;
+    size_t keys = msg->keyed ? 1 : 0, count = 0;
+    if (braid_msg_has_parts(msg->type) && nframes > keys) {
+        bool query = msg->type == BRAID_MSG_QUERIES;
+        size_t max_count = query || msg->keyed ? BRAID_MAX_BATCH : BRAID_MAX_PARTS;
+        braid_err_t e = braid_parts_check(data[0], sizes[0], max_count,
+                                          query ? BRAID_MAX_QUERY_LEN : BRAID_MAX_FRAME, &count);
+        if (e != BRAID_OK)
+            return e;
+    }
+    /*  The keys frame is the last; it holds one entry per partial.       */
+    if (keys)
+        return braid_keys_decode(data[nframes - 1], sizes[nframes - 1], count, NULL);
+    return BRAID_OK;
 }
 
 /*  Drop the rest of a message whose first frames were received: the next
@@ -102,14 +131,15 @@ braid_msg_decode_frames(zmq_msg_t *frames, size_t nframes, braid_channel_t chann
         return BRAID_ERR_EMPTY;
     braid_err_t e = braid_msg_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
                                      nframes - 1, channel, msg);
-    for (size_t i = 1; e == BRAID_OK && i < nframes; i++)
-        if (!braid_msg_payload_fits(msg->type, zmq_msg_size(&frames[i])))
-            e = BRAID_ERR_FRAME_SIZE;
-    /*  The keys frame is the last; the partials are the frames before it. */
-    if (e == BRAID_OK && msg->keyed)
-        e = braid_keys_decode(zmq_msg_data(&frames[nframes - 1]),
-                              zmq_msg_size(&frames[nframes - 1]), nframes - 2, NULL);
-    return e;
+    if (e != BRAID_OK)
+        return e;
+    const void *data[BRAID_MAX_FRAMES];
+    size_t sizes[BRAID_MAX_FRAMES];
+    for (size_t i = 1; i < nframes && i <= BRAID_MAX_FRAMES; i++) {
+        data[i - 1] = zmq_msg_data(&frames[i]);
+        sizes[i - 1] = zmq_msg_size(&frames[i]);
+    }
+    return braid_msg_check_payload(msg, nframes - 1, data, sizes);
 }
 
 zmsg_t *
@@ -241,14 +271,14 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     else
         e = braid_msg_decode(zmq_msg_data(&header), zmq_msg_size(&header), zmsg_size(body),
                              channel, msg);
-    for (zframe_t *f = e == BRAID_OK ? zmsg_first(body) : NULL; f; f = zmsg_next(body))
-        if (!braid_msg_payload_fits(msg->type, zframe_size(f))) {
-            e = BRAID_ERR_FRAME_SIZE;
-            break;
+    if (e == BRAID_OK) {
+        const void *data[BRAID_MAX_FRAMES];
+        size_t sizes[BRAID_MAX_FRAMES], n = 0;
+        for (zframe_t *f = zmsg_first(body); f && n < BRAID_MAX_FRAMES; f = zmsg_next(body)) {
+            data[n] = zframe_data(f);
+            sizes[n++] = zframe_size(f);
         }
-    if (e == BRAID_OK && msg->keyed) {
-        zframe_t *keys = zmsg_last(body);
-        e = braid_keys_decode(zframe_data(keys), zframe_size(keys), zmsg_size(body) - 1, NULL);
+        e = braid_msg_check_payload(msg, n, data, sizes);
     }
     if (e == BRAID_OK)
         s_peer(&header, msg);

@@ -234,7 +234,7 @@ braid_child_read_stdout(braid_child_t *self)
 }
 
 size_t
-braid_child_take(braid_child_t *self, zmsg_t *out, size_t max)
+braid_child_take(braid_child_t *self, braid_parts_t *out, size_t max)
 {
     return braid_splitter_take(self->out, out, max);
 }

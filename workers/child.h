@@ -59,7 +59,7 @@ braid_child_read_stdout(braid_child_t *self);
     (braid_splitter_take). What is not taken stays, so output is never
     split ahead of the task's window. Returns how many were appended.      */
 size_t
-braid_child_take(braid_child_t *self, zmsg_t *out, size_t max);
+braid_child_take(braid_child_t *self, braid_parts_t *out, size_t max);
 
 /*  True if output was read but not yet taken (including an unfinished last
     line after end of file): braid_child_take() has something to give.      */

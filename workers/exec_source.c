@@ -412,7 +412,7 @@ s_ready(void *run, int what, short revents, int64_t now)
 }
 
 static size_t
-s_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     (void) now;
     s_run_t *self = run;

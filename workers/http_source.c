@@ -48,7 +48,7 @@ typedef struct {
     char *body;             /* the request body, kept while curl sends it  */
     braid_splitter_t *splitter;
     braid_sse_t *sse;       /* output = sse                                */
-    zmsg_t *lines;          /* sse: scratch for one line                   */
+    braid_parts_t *lines;   /* sse: scratch for one line                   */
     uint64_t body_bytes;    /* of a 2xx answer                             */
     bool too_big;
     char error_head[BRAID_HTTP_ERROR_HEAD + 1]; /* of a failed answer      */
@@ -338,7 +338,7 @@ s_destroy(void **self_p)
     }
     braid_splitter_destroy(&self->splitter);
     braid_sse_destroy(&self->sse);
-    zmsg_destroy(&self->lines);
+    braid_parts_destroy(&self->lines);
     free(self->body);
     free(self);
     *self_p = NULL;
@@ -407,7 +407,7 @@ s_start(void *context, const void *settings, zframe_t **query_p, uint32_t attemp
         (set->body && !(self->body = braid_http_template_fill(set->body, q, qlen, NULL))) ||
         !(self->splitter = braid_splitter_new(set->output == BRAID_HTTP_OUT_CHUNKS)) ||
         (set->output == BRAID_HTTP_OUT_SSE &&
-         (!(self->sse = braid_sse_new(set->sse_done)) || !(self->lines = zmsg_new()))) ||
+         (!(self->sse = braid_sse_new(set->sse_done)) || !(self->lines = braid_parts_new()))) ||
         !(self->easy = s_context_easy(context))) {
         snprintf(text, textsize, "out of memory");
         goto fail;
@@ -439,16 +439,14 @@ fail:
 
 /*  output = sse: events from the splitter's lines, at most max.            */
 static size_t
-s_produce_sse(s_run_t *self, zmsg_t *out, size_t max)
+s_produce_sse(s_run_t *self, braid_parts_t *out, size_t max)
 {
     size_t n = 0;
     while (n < max && !self->sse_over && braid_splitter_take(self->splitter, self->lines, 1)) {
-        zframe_t *line = zmsg_pop(self->lines);
-        if (!line)
-            break;
-        braid_sse_step_t step = braid_sse_line(self->sse, (const char *) zframe_data(line),
-                                               zframe_size(line), out);
-        zframe_destroy(&line);
+        size_t len;
+        const char *line = braid_parts_at(self->lines, 0, &len);
+        braid_sse_step_t step = braid_sse_line(self->sse, line, len, out);
+        braid_parts_drop(self->lines, 1);
         if (step == BRAID_SSE_EVENT)
             n++;
         else if (step == BRAID_SSE_DONE) {
@@ -460,7 +458,7 @@ s_produce_sse(s_run_t *self, zmsg_t *out, size_t max)
 }
 
 static size_t
-s_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     (void) now;
     s_run_t *self = run;

@@ -33,6 +33,8 @@
 #define BRAID_SOURCE_KIND_H_INCLUDED
 
 #include <czmq.h>
+
+#include "braid_parts.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -129,7 +131,7 @@ typedef struct {
     /*  One of them is ready.                                               */
     void (*ready)(void *run, int what, short revents, int64_t now);
     /*  Append at most max partials (max > 0) to out. Returns how many.     */
-    size_t (*produce)(void *run, int64_t now, zmsg_t *out, size_t max);
+    size_t (*produce)(void *run, int64_t now, braid_parts_t *out, size_t max);
     /*  True when output arrived since the last call, or is read and not yet
         taken, that produce() will give: held partials need not wait for
         more. Called after each produce() that gave partials, so that their

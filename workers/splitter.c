@@ -60,11 +60,13 @@ s_carry(braid_splitter_t *self, const char *data, size_t len)
     return 0;
 }
 
-static void
-s_emit_carry(braid_splitter_t *self, zmsg_t *out)
+/*  The unfinished line goes out as a partial. -1 (kept) out of memory.   */
+static int
+s_emit_carry(braid_splitter_t *self, braid_parts_t *out)
 {
     if (self->carry_len) {
-        zmsg_addmem(out, self->carry, self->carry_len);
+        if (braid_parts_add(out, self->carry, self->carry_len) != 0)
+            return -1;
         self->carry_len = 0;
     }
     /*  Do not keep a megabyte around for one long line.                    */
@@ -73,6 +75,7 @@ s_emit_carry(braid_splitter_t *self, zmsg_t *out)
         self->carry = NULL;
         self->carry_cap = 0;
     }
+    return 0;
 }
 
 braid_splitter_read_t
@@ -141,12 +144,13 @@ braid_splitter_eof(braid_splitter_t *self)
 }
 
 size_t
-braid_splitter_take(braid_splitter_t *self, zmsg_t *out, size_t max)
+braid_splitter_take(braid_splitter_t *self, braid_parts_t *out, size_t max)
 {
     size_t n = 0;
     while (n < max) {
         if (self->carry_len >= BRAID_SPLITTER_MAX_LINE) {
-            s_emit_carry(self, out);    /* a piece of an overlong line     */
+            if (s_emit_carry(self, out) != 0)    /* a piece of an overlong line */
+                break;
             n++;
             continue;
         }
@@ -154,7 +158,8 @@ braid_splitter_take(braid_splitter_t *self, zmsg_t *out, size_t max)
             const char *start = self->in + self->in_pos;
             size_t avail = self->in_len - self->in_pos;
             if (self->chunks) {
-                zmsg_addmem(out, start, avail);
+                if (braid_parts_add(out, start, avail) != 0)
+                    break;
                 self->in_pos = self->in_len;
                 n++;
                 continue;
@@ -162,26 +167,33 @@ braid_splitter_take(braid_splitter_t *self, zmsg_t *out, size_t max)
             const char *nl = memchr(start, '\n', avail);
             size_t len = nl ? (size_t) (nl - start) + 1 : avail;
             if (nl && self->carry_len == 0) {
-                zmsg_addmem(out, start, len);       /* the common case     */
+                if (braid_parts_add(out, start, len) != 0)  /* the common case */
+                    break;
                 n++;
             } else if (s_carry(self, start, len) == 0) {
                 if (nl) {
-                    s_emit_carry(self, out);        /* the line completed  */
+                    if (s_emit_carry(self, out) != 0) {     /* the line completed */
+                        self->carry_len -= len;             /* taken again later  */
+                        break;
+                    }
                     n++;
                 }
             } else if (self->carry_len) {
-                s_emit_carry(self, out);    /* no memory: split the line   */
+                if (s_emit_carry(self, out) != 0)   /* no memory: split the line */
+                    break;
                 n++;
                 continue;                   /* then try the bytes again    */
             } else {
-                zmsg_addmem(out, start, len);
+                if (braid_parts_add(out, start, len) != 0)
+                    break;
                 n++;
             }
             self->in_pos += len;
             continue;
         }
         if (self->eof && self->carry_len) {
-            s_emit_carry(self, out);        /* the last line had no newline */
+            if (s_emit_carry(self, out) != 0)   /* the last line had no newline */
+                break;
             n++;
             continue;
         }

@@ -17,6 +17,8 @@
 #define BRAID_SPLITTER_H_INCLUDED
 
 #include <czmq.h>
+
+#include "braid_parts.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -70,9 +72,10 @@ braid_splitter_eof(braid_splitter_t *self);
 /*  Split at most max partials off what was read and append them to out:
     complete lines (or chunks); a line longer than BRAID_SPLITTER_MAX_LINE
     goes in pieces; the unfinished last line is kept for later, and taken
-    after end of file. Returns how many were appended.                      */
+    after end of file. Returns how many were appended (fewer when out of
+    memory: the rest stays for the next call).                              */
 size_t
-braid_splitter_take(braid_splitter_t *self, zmsg_t *out, size_t max);
+braid_splitter_take(braid_splitter_t *self, braid_parts_t *out, size_t max);
 
 /*  True if braid_splitter_take() has something to give.                    */
 bool

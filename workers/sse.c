@@ -71,9 +71,9 @@ s_append(braid_sse_t *self, const char *bytes, size_t len)
 
 /*  The event's data so far leaves as a frame; the buffer is emptied.       */
 static braid_sse_step_t
-s_emit(braid_sse_t *self, zmsg_t *out)
+s_emit(braid_sse_t *self, braid_parts_t *out)
 {
-    int rc = zmsg_addmem(out, self->data, self->data_len);
+    int rc = braid_parts_add(out, self->data, self->data_len);
     self->data_len = 0;
     if (self->data_cap > 65536) {
         free(self->data);   /* do not keep a megabyte for one long event   */
@@ -85,7 +85,7 @@ s_emit(braid_sse_t *self, zmsg_t *out)
 
 /*  An empty line: the event is complete.                                   */
 static braid_sse_step_t
-s_dispatch(braid_sse_t *self, zmsg_t *out)
+s_dispatch(braid_sse_t *self, braid_parts_t *out)
 {
     bool split = self->split;
     self->split = false;
@@ -101,7 +101,7 @@ s_dispatch(braid_sse_t *self, zmsg_t *out)
 }
 
 braid_sse_step_t
-braid_sse_line(braid_sse_t *self, const char *line, size_t len, zmsg_t *out)
+braid_sse_line(braid_sse_t *self, const char *line, size_t len, braid_parts_t *out)
 {
     if (self->over)
         return BRAID_SSE_DONE;

@@ -22,6 +22,8 @@
 #define BRAID_SSE_H_INCLUDED
 
 #include <czmq.h>
+
+#include "braid_parts.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +54,6 @@ braid_sse_destroy(braid_sse_t **self_p);
     made. BRAID_SSE_EVENT with nothing appended is never returned; out of
     memory drops the line's data.                                          */
 braid_sse_step_t
-braid_sse_line(braid_sse_t *self, const char *line, size_t len, zmsg_t *out);
+braid_sse_line(braid_sse_t *self, const char *line, size_t len, braid_parts_t *out);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct {
 
 typedef struct {
     zframe_t *query;
+    char *scratch;          /* one payload, size bytes                     */
     uint32_t attempt;
     uint64_t parts;
     uint64_t size;
@@ -100,6 +101,7 @@ s_destroy(void **self_p)
         return;
     s_run_t *self = *self_p;
     zframe_destroy(&self->query);
+    free(self->scratch);
     free(self);
     *self_p = NULL;
 }
@@ -142,16 +144,16 @@ s_done(const s_run_t *self)
     return self->failed || self->next_seq >= self->parts;
 }
 
-/*  One payload of exactly size bytes.                                      */
-static zframe_t *
+/*  One payload of exactly size bytes, in the run's scratch buffer (NULL
+    out of memory).                                                         */
+static const char *
 s_payload(s_run_t *self, uint64_t seq)
 {
-    zframe_t *frame = zframe_new(NULL, (size_t) self->size);
-    if (!frame)
+    if (!self->scratch && !(self->scratch = malloc((size_t) self->size)))
         return NULL;
     const char *query = self->query ? (const char *) zframe_data(self->query) : "";
     size_t qlen = self->query ? zframe_size(self->query) : 0;
-    char *data = (char *) zframe_data(frame);
+    char *data = self->scratch;
     size_t body = (size_t) self->size - 1;
     char num[24];
     int numlen = snprintf(num, sizeof num, " %llu", (unsigned long long) seq);
@@ -164,24 +166,22 @@ s_payload(s_run_t *self, uint64_t seq)
     pos += take;
     memset(data + pos, '.', body - pos);
     data[body] = '\n';
-    return frame;
+    return data;
 }
 
 /*  The parts due at now: at most max, and no more than
     BRAID_SYNTH_MAX_BURST bytes.                                           */
 static size_t
-s_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     s_run_t *self = run;
     size_t n = 0;
     uint64_t bytes = 0;
     while (!s_done(self) && self->next_at <= now && n < max &&
            (n == 0 || bytes + self->size <= BRAID_SYNTH_MAX_BURST)) {
-        zframe_t *frame = s_payload(self, self->next_seq);
-        if (!frame || zmsg_append(out, &frame)) {
-            zframe_destroy(&frame);
+        const char *payload = s_payload(self, self->next_seq);
+        if (!payload || braid_parts_add(out, payload, (size_t) self->size) != 0)
             break;
-        }
         self->next_seq++;
         self->next_at += (int64_t) self->delay_msec;
         bytes += self->size;

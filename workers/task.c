@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "braid_log.h"
+#include "braid_parts.h"
 
 struct _braid_task_t {
     uint64_t id;
@@ -26,8 +27,8 @@ struct _braid_task_t {
     char text[BRAID_MAX_TEXT + 1];
     uint64_t produced;      /* partials made: the next seq                 */
     uint64_t sent_next;     /* seqs below were sent or skipped (resume)    */
-    zmsg_t *outq;           /* made, not sent; the first is seq sent_next;
-                               NULL when empty                             */
+    braid_parts_t *outq;    /* made, not sent; the first is seq sent_next;
+                               NULL until the first is made                */
     braid_keyq_t *keys;     /* a keyed source: the keys of outq's partials */
     zframe_t *query;        /* QUEUED: the TASK's payload, for the run     */
     void *run;              /* RUN, KILL: the source kind's run            */
@@ -81,7 +82,7 @@ braid_task_destroy(braid_task_t **self_p)
     braid_task_t *self = *self_p;
     s_drop_run(self);
     zframe_destroy(&self->query);
-    zmsg_destroy(&self->outq);
+    braid_parts_destroy(&self->outq);
     braid_keyq_destroy(&self->keys);
     free(self);
     *self_p = NULL;
@@ -127,65 +128,74 @@ braid_task_has_slot(const braid_task_t *self)
 static size_t
 s_held(const braid_task_t *self)
 {
-    return self->outq ? zmsg_size(self->outq) : 0;
+    return self->outq ? braid_parts_size(self->outq) : 0;
 }
 
 /*  Drop the partials held (nothing more of them is sent), and their keys. */
 static void
 s_drop_held(braid_task_t *self)
 {
-    zmsg_destroy(&self->outq);
+    if (self->outq)
+        braid_parts_drop(self->outq, SIZE_MAX);
     if (self->keys)
         braid_keyq_drop(self->keys, braid_keyq_held(self->keys));
 }
 
-/*  Append the keys frame of batch's partials (the first held ones) to it,
-    for a keyed source: msg says so (h). 0, or -1 out of memory.          */
-static int
-s_add_keys(braid_task_t *self, braid_msg_t *msg, zmsg_t *batch)
+/*  Partials one message carries at most: a keyed one carries their keys
+    too, and the protocol bounds those tighter.                            */
+static size_t
+s_batch_max(const braid_task_t *self)
 {
-    if (!self->keys || zmsg_size(batch) == 0)
-        return 0;
-    zframe_t *frame = braid_keyq_frame(self->keys, zmsg_size(batch));
-    if (!frame)
-        return -1;
-    zmsg_append(batch, &frame);
-    msg->keyed = 1;
-    return 0;
+    return self->keys ? BRAID_MAX_BATCH : BRAID_MAX_PARTS;
 }
 
-/*  Take the keys frame s_add_keys appended off again (the batch did not
-    leave).                                                                 */
-static void
-s_remove_keys(const braid_msg_t *msg, zmsg_t *batch)
+/*  A message of the first n held partials: their parts frame and, for a
+    keyed source, their keys frame (msg says so: h). NULL out of memory.  */
+static zmsg_t *
+s_batch(braid_task_t *self, braid_msg_t *msg, size_t n)
 {
-    if (!msg->keyed)
-        return;
-    zframe_t *frame = zmsg_last(batch);
-    zmsg_remove(batch, frame);
-    zframe_destroy(&frame);
+    zmsg_t *batch = zmsg_new();
+    zframe_t *frame = batch ? braid_parts_frame(self->outq, n) : NULL;
+    if (!frame) {
+        zmsg_destroy(&batch);
+        return NULL;
+    }
+    zmsg_append(batch, &frame);
+    if (self->keys) {
+        zframe_t *keys = braid_keyq_frame(self->keys, n);
+        if (!keys) {
+            zmsg_destroy(&batch);
+            return NULL;
+        }
+        zmsg_append(batch, &keys);
+        msg->keyed = 1;
+    }
+    return batch;
 }
 
 /*  How many partials the task may make now: none while it holds some, else
     what its window admits (the seqs below resume are dropped as they are
-    made, so they never wait), at most BRAID_MAX_BATCH.                   */
+    made, so they never wait), at most a message's worth.                   */
 static size_t
 s_room(const braid_task_t *self)
 {
     if (s_held(self) > 0)
         return 0;
+    size_t most = s_batch_max(self);
     if (self->window == 0)
-        return BRAID_MAX_BATCH;
+        return most;
     uint64_t limit = self->window > self->resume ? self->window : self->resume;
     uint64_t room = limit > self->produced ? limit - self->produced : 0;
-    return room > BRAID_MAX_BATCH ? BRAID_MAX_BATCH : (size_t) room;
+    return room > most ? most : (size_t) room;
 }
 
-/*  How many held partials the windows let leave now in one message, at
-    most BRAID_MAX_BATCH: none once the bytes sent reach the byte window;
-    else at most a quarter of the byte window (at least one partial), so
-    that several messages are in flight and the broker's grant, made at
-    half the window, arrives before the worker runs dry.                   */
+/*  How many held partials the windows let leave now in one message: none
+    once the bytes sent reach the byte window; else a parts frame of at
+    most a quarter of the byte window (at least one partial), so that
+    several messages are in flight and the broker's grant, made at half
+    the window, arrives before the worker runs dry; and never more than
+    BRAID_TASK_MAX_DATA bytes of partials, so a message stays far below
+    the frame bound.                                                        */
 static size_t
 s_sendable(const braid_task_t *self)
 {
@@ -195,22 +205,18 @@ s_sendable(const braid_task_t *self)
         if (n > allowed)
             n = allowed;
     }
-    if (n > BRAID_MAX_BATCH)
-        n = BRAID_MAX_BATCH;
-    if (self->window_bytes && n > 0) {
+    if (n > s_batch_max(self))
+        n = s_batch_max(self);
+    if (n == 0)
+        return 0;
+    uint64_t max_bytes = BRAID_TASK_MAX_DATA;
+    if (self->window_bytes) {
         if (self->bytes_sent >= self->window_bytes)
             return 0;
-        uint64_t quarter = self->window_bytes / 4, bytes = 0;
-        size_t k = 0;
-        for (zframe_t *f = zmsg_first(self->outq); f && k < n; f = zmsg_next(self->outq)) {
-            bytes += zframe_size(f);
-            if (k > 0 && bytes > quarter)
-                break;
-            k++;
-        }
-        n = k;
+        if (self->window_bytes / 4 < max_bytes)
+            max_bytes = self->window_bytes / 4;
     }
-    return (size_t) n;
+    return braid_parts_fit(self->outq, (size_t) n, (size_t) max_bytes);
 }
 
 void
@@ -347,7 +353,7 @@ s_produce(braid_task_t *self, int64_t now)
     size_t room = s_room(self);
     if (room == 0)
         return;
-    if (!self->outq && !(self->outq = zmsg_new()))
+    if (!self->outq && !(self->outq = braid_parts_new()))
         return;             /* out of memory: try again next pass          */
     const braid_source_kind_t *kind = self->source->kind;
     size_t n = kind->produce(self->run, now, self->outq, room);
@@ -355,21 +361,26 @@ s_produce(braid_task_t *self, int64_t now)
     if (n > 0 && kind->fresh)
         (void) kind->fresh(self->run);
     /*  The keys of every partial made, those below resume too: a resumed
-        task reads what the first attempt read (keys.h).                    */
+        task reads what the first attempt read (keys.h). The task held
+        none before (s_room), so the partials made are all it holds.       */
     uint64_t seq = self->produced;
-    for (zframe_t *f = self->keys ? zmsg_first(self->outq) : NULL; f;
-         f = zmsg_next(self->outq), seq++)
-        if (braid_keyq_add(self->keys, zframe_data(f), zframe_size(f), seq >= self->resume)) {
+    for (size_t i = 0; self->keys && i < n; i++, seq++) {
+        size_t len;
+        const void *data = braid_parts_at(self->outq, i, &len);
+        if (braid_keyq_add(self->keys, data, len, seq >= self->resume)) {
             s_drop_held(self);
             braid_task_end(self, BRAID_STATUS_FAILED, true, "out of memory");
             return;
         }
-    for (size_t i = 0; i < n; i++) {
-        if (self->produced++ < self->resume) {
-            zframe_t *frame = zmsg_pop(self->outq);
-            zframe_destroy(&frame);
-            self->sent_next = self->produced;
-        }
+    }
+    /*  Those below resume were sent by an attempt before: counted, gone.  */
+    size_t skip = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->produced++ < self->resume)
+            skip++;
+    if (skip) {
+        braid_parts_drop(self->outq, skip);
+        self->sent_next = self->produced - (n - skip);
     }
 }
 
@@ -387,26 +398,22 @@ s_flush(braid_task_t *self, braid_task_sink_t *sink)
             return 0;       /* the last ones: DONE carries them            */
         if (sink->blocked)
             return -1;
-        zmsg_t *batch = braid_msg_take_frames(&self->outq, n);
-        if (!batch)
-            return -1;      /* out of memory: try again next pass          */
-        size_t bytes = zmsg_content_size(batch);
         braid_msg_t msg;
         braid_msg_init(&msg, BRAID_MSG_DATA);
         msg.task_id = self->id;
         msg.attempts = self->attempt;
         msg.token = self->token;
         msg.seq = self->sent_next;
-        if (s_add_keys(self, &msg, batch) != 0) {
-            braid_msg_put_back(&self->outq, &batch);
+        zmsg_t *batch = s_batch(self, &msg, n);
+        if (!batch)
             return -1;      /* out of memory: try again next pass          */
-        }
+        size_t bytes = braid_parts_frame_bytes(zmsg_first(batch));
         if (sink->send(sink->arg, &msg, &batch)) {
-            s_remove_keys(&msg, batch);
-            braid_msg_put_back(&self->outq, &batch);
+            zmsg_destroy(&batch);   /* the partials stay held              */
             sink->blocked = true;
             return -1;
         }
+        braid_parts_drop(self->outq, n);
         self->sent_next += n;
         self->bytes_sent += bytes;
         if (self->keys)
@@ -439,11 +446,11 @@ s_send_done(braid_task_t *self, braid_task_sink_t *sink)
         msg.retry_after_msec = o->retry_after_msec < BRAID_MAX_MSEC ? o->retry_after_msec
                                                                      : BRAID_MAX_MSEC;
     snprintf(msg.text, sizeof msg.text, "%s", self->text);
-    if (n && s_add_keys(self, &msg, self->outq) != 0)
+    zmsg_t *batch = n ? s_batch(self, &msg, n) : NULL;
+    if (n && !batch)
         return -1;          /* out of memory: try again next pass          */
-    if (sink->send(sink->arg, &msg, n ? &self->outq : NULL)) {
-        if (n)
-            s_remove_keys(&msg, self->outq);
+    if (sink->send(sink->arg, &msg, batch ? &batch : NULL)) {
+        zmsg_destroy(&batch);   /* the partials stay held                  */
         sink->blocked = true;
         return -1;
     }

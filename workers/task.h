@@ -9,8 +9,12 @@
                 (an exec child between SIGTERM and its exit).
         END     the outcome is known, the run is gone: the partials still
                 held leave, then exactly one DONE, which carries the last
-                of them (up to BRAID_MAX_BATCH that the window admits); a
+                of them (one message's worth that the window admits); a
                 one-part task costs one message.
+
+    Partials travel in parts frames (braid_parts.h): the task holds what
+    it made in one list and sends a prefix of it per DATA, as many lines
+    as the windows and BRAID_TASK_MAX_DATA admit.
     A task that holds a slot keeps it until its DONE left (or it is
     silenced), so the worker never runs more than it announced.
 
@@ -37,6 +41,11 @@
 #include "source.h"
 
 typedef struct _braid_task_t braid_task_t;
+
+/*  Bytes of partials one DATA or DONE carries at most (a single longer
+    partial goes alone): far below the frame bound, so that a parts frame
+    always fits ZMQ_MAXMSGSIZE.                                             */
+#define BRAID_TASK_MAX_DATA (4u << 20)
 
 typedef enum {
     BRAID_TASK_QUEUED = 0,

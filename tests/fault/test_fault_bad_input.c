@@ -71,6 +71,8 @@ typedef struct {
     size_t header_len;
     size_t nframes;
     size_t frame_size;
+    bool long_query;        /* the frame is a parts frame of one query of
+                               BRAID_MAX_QUERY_LEN + 1 bytes               */
 } s_msg_t;
 
 /*  A valid header of the receiving channel (to truncate or extend).       */
@@ -111,6 +113,7 @@ s_make(braid_channel_t channel, int i, s_msg_t *m)
     m->nframes = 0;
     m->frame_size = 0;
     m->header_len = 0;
+    m->long_query = false;
     uint8_t *h = m->header;
     int kind = i % 16;
     switch (kind) {
@@ -204,7 +207,8 @@ s_make(braid_channel_t channel, int i, s_msg_t *m)
         if (channel == BRAID_CH_CLIENT) {
             braid_msg_init(&msg, BRAID_MSG_QUERIES);
             memset(msg.job_id, 0xcd, sizeof msg.job_id);
-            m->frame_size = BRAID_MAX_QUERY_LEN + 1;
+            m->frame_size = 3 + BRAID_MAX_QUERY_LEN + 1;
+            m->long_query = true;
         } else if (channel == BRAID_CH_WORKER) {
             braid_msg_init(&msg, BRAID_MSG_WHEARTBEAT);
             m->frame_size = BRAID_HEARTBEAT_ENTRY + 1;
@@ -272,6 +276,12 @@ s_send(void *sock, const s_msg_t *m)
 {
     static uint8_t frame[BRAID_MAX_QUERY_LEN + 64];
     int more = m->nframes ? ZMQ_SNDMORE : 0;
+    /*  A parts frame (braid_parts.h) of one query a byte too long: count 1,
+        length 8193 as a varint (0x81 0x40), then the bytes.               */
+    _Static_assert(BRAID_MAX_QUERY_LEN + 1 == 0x2001, "the varint below");
+    memset(frame, 0, sizeof frame);
+    if (m->long_query)
+        memcpy(frame, "\x01\x81\x40", 3);
     assert_true(zmq_send(sock, m->header, m->header_len, more) >= 0);
     for (size_t k = 0; k < m->nframes; k++)
         assert_true(zmq_send(sock, frame, m->frame_size, k + 1 < m->nframes ? ZMQ_SNDMORE : 0)

@@ -16,6 +16,7 @@
 #include "fault.h"
 
 #include "braid_msg.h"
+#include "braid_parts.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +163,7 @@ test_raw_limits(void **state)
     memset(big, 'x', BRAID_MAX_QUERY_LEN + 1);
     zmsg_addmem(frames, big, BRAID_MAX_QUERY_LEN + 1);
     free(big);
+    frames = braid_parts_pack(&frames);    /* one parts frame            */
     assert_int_equal(braid_msg_send(b, NULL, &q, &frames, false), 0);
     char *text = NULL;
     long long size_after = -1;

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,7 @@ s_forge(zsock_t *sink, int type, uint64_t task_id, uint32_t attempt, uint64_t to
         snprintf(msg.text, sizeof msg.text, "FORGED error");
         assert_int_equal(zmsg_addstr(payload, "FORGED last"), 0);
     }
+    payload = braid_parts_pack(&payload);  /* one parts frame             */
     assert_int_equal(braid_msg_send(sink, NULL, &msg, &payload, false), 0);
 }
 

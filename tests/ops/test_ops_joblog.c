@@ -13,6 +13,7 @@
 #include "ops.h"
 
 #include "braid_msg.h"
+#include "braid_parts.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,6 +74,7 @@ s_send_job(zsock_t *sock, const uint8_t *id)
     zmsg_t *frames = zmsg_new();
     for (int q = 0; q < S_QUERIES; q++)
         zmsg_addstr(frames, s_queries[q]);
+    frames = braid_parts_pack(&frames);    /* one parts frame            */
     assert_int_equal(braid_msg_send(sock, NULL, &m, &frames, false), 0);
 }
 

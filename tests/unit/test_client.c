@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #define T_TIMEOUT_MSEC 5000     /* any wait in a test, at most              */
 
 /*  What the scripted broker does.                                          */
@@ -81,6 +83,7 @@ s_stream(zsock_t *router, zframe_t *rid, const uint8_t *job_id, uint32_t count)
         msg.query = q;
         zmsg_t *payload = zmsg_new();
         zmsg_addstrf(payload, "r%u", q);
+        payload = braid_parts_pack(&payload);   /* one parts frame          */
         s_reply(router, rid, &msg, &payload);
         braid_msg_init(&msg, BRAID_MSG_END);
         memcpy(msg.job_id, job_id, 16);
@@ -156,7 +159,7 @@ s_broker(zsock_t *pipe, void *arg)
             break;
         }
         case BRAID_MSG_QUERIES:
-            b->queries += (uint32_t) zmsg_size(payload);
+            b->queries += (uint32_t) braid_parts_frame_count(zmsg_first(payload));
             if (b->script == T_STREAM && b->queries == b->count)
                 s_stream(router, rid, job_id, b->count);
             break;

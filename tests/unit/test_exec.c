@@ -74,7 +74,8 @@ static braid_run_outcome_t s_outcome;
     pass, into out; returns the result, the text in text, the outcome in
     s_outcome.                                                              */
 static braid_run_result_t
-s_run(s_fixture_t *f, const char *script, size_t room, zmsg_t *out, char *text, size_t textsize)
+s_run(s_fixture_t *f, const char *script, size_t room, braid_parts_t *out, char *text,
+      size_t textsize)
 {
     const braid_source_kind_t *kind = f->source->kind;
     zframe_t *query = zframe_new(script, strlen(script));
@@ -128,35 +129,35 @@ s_teardown(void **state)
 
 /*  The partials in out (taken), each followed by '|'.                     */
 static void
-s_expect(zmsg_t *out, const char *want)
+s_expect(braid_parts_t *out, const char *want)
 {
     char got[256] = "";
-    zframe_t *f;
-    while ((f = zmsg_pop(out))) {
+    for (size_t i = 0; i < braid_parts_size(out); i++) {
+        size_t flen;
+        const char *f = braid_parts_at(out, i, &flen);
         size_t len = strlen(got);
-        snprintf(got + len, sizeof got - len, "%.*s|", (int) zframe_size(f),
-                 (char *) zframe_data(f));
-        zframe_destroy(&f);
+        snprintf(got + len, sizeof got - len, "%.*s|", (int) flen, f);
     }
+    braid_parts_drop(out, SIZE_MAX);
     assert_string_equal(got, want);
 }
 
 static void
 test_lines(void **state)
 {
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     char text[256] = "?";
     assert_int_equal(s_run(*state, "printf 'a\\nbb\\nlast'", 1, out, text, sizeof text),
                      BRAID_RUN_OK);
     assert_string_equal(text, "");
     s_expect(out, "a\n|bb\n|last|");
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
 }
 
 static void
 test_exit_status(void **state)
 {
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     char text[256];
     /*  75 is transient by default; others are not. The stderr tail comes
         with the status.                                                    */
@@ -174,8 +175,8 @@ test_exit_status(void **state)
     assert_int_equal(s_outcome.retry_after_msec, 0);
     assert_int_equal(s_run(*state, "true", 8, out, text, sizeof text), BRAID_RUN_OK);
     assert_int_equal(s_outcome.exit_value, 0);
-    assert_int_equal(zmsg_size(out), 0);
-    zmsg_destroy(&out);
+    assert_int_equal(braid_parts_size(out), 0);
+    braid_parts_destroy(&out);
 }
 
 /*  The stderr tail is one line: newlines, escapes and invalid UTF-8 are
@@ -183,7 +184,7 @@ test_exit_status(void **state)
 static void
 test_stderr_sanitized(void **state)
 {
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     char text[256];
     assert_int_equal(s_run(*state,
                            "printf 'one\\nbraid: query 7 ok\\n\\033[2J\\377 caf\\303\\251\\n' >&2;"
@@ -192,7 +193,7 @@ test_stderr_sanitized(void **state)
                      BRAID_RUN_FAILED);
     assert_string_equal(text, "exit status 1: one\\nbraid: query 7 ok\\n\\x1b[2J\\xff caf\xc3\xa9");
     assert_null(strchr(text, '\n'));
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
 }
 
 /*  Run query with source (a config section's text) to its end; its
@@ -202,21 +203,20 @@ s_run_source(s_fixture_t *f, const char *source, const char *query, char *got, s
              char *text, size_t textsize)
 {
     s_fixture_t g = {.context = f->context, .source = s_source(source)};
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     braid_run_result_t result = s_run(&g, query, 64, out, text, textsize);
     size_t len = 0;
     got[0] = 0;
-    zframe_t *frame;
-    while ((frame = zmsg_pop(out))) {
-        size_t n = zframe_size(frame);
+    for (size_t i = 0; i < braid_parts_size(out); i++) {
+        size_t n;
+        const void *frame = braid_parts_at(out, i, &n);
         if (len + n < gotsize) {
-            memcpy(got + len, zframe_data(frame), n);
+            memcpy(got + len, frame, n);
             len += n;
             got[len] = 0;
         }
-        zframe_destroy(&frame);
     }
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_source_destroy(&g.source);
     return result;
 }
@@ -315,7 +315,7 @@ test_settings(void **state)
                         "        command = \"sh -c {query}\"\n"
                         "        output = chunks\n"
                         "        transient_exit = \"3, 4\"\n");
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     char text[256];
     assert_int_equal(s_run(&g, "printf 'a\\nb'; exit 4", 8, out, text, sizeof text),
                      BRAID_RUN_TRANSIENT);
@@ -328,7 +328,7 @@ test_settings(void **state)
                         "        transient_exit = none\n");
     assert_int_equal(s_run(&g, "exit 75", 8, out, text, sizeof text), BRAID_RUN_FAILED);
     braid_source_destroy(&g.source);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
 }
 
 static void

@@ -3,6 +3,7 @@
     taking a batch off a queue and putting it back, heartbeat entries.      */
 
 #include "braid_msg.h"
+#include "braid_parts.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,15 +46,18 @@ s_teardown_pair(void **state)
     return 0;
 }
 
-/*  Send a PARTIAL header and n payload frames "p0", "p1", ...              */
+/*  Send a PARTIAL header and n payload frames "p0", "p1", ... (packed:
+    as the n partials of one parts frame).                                  */
 static void
-s_send_partial(zsock_t *sock, size_t n)
+s_send_partial(zsock_t *sock, size_t n, bool packed)
 {
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_PARTIAL);
     zmsg_t *payload = zmsg_new();
     for (size_t i = 0; i < n; i++)
         zmsg_addstrf(payload, "p%zu", i);
+    if (packed)
+        payload = braid_parts_pack(&payload);
     assert_int_equal(braid_msg_send(sock, NULL, &msg, &payload, false), 0);
 }
 
@@ -74,17 +78,16 @@ test_recv_frames_cap(void **state)
     zmq_msg_t frames[4];
     size_t n = 99;
 
-    s_send_partial(p->b, 3);    /* 4 frames: at the cap                   */
-    s_send_partial(p->b, 4);    /* 5 frames: over it                      */
-    s_send_partial(p->b, 1);
+    s_send_partial(p->b, 3, false);     /* 4 frames: at the cap           */
+    s_send_partial(p->b, 4, false);     /* 5 frames: over it              */
+    s_send_partial(p->b, 3, true);      /* 2 frames: 3 partials in one    */
 
+    /*  Within the cap, but a PARTIAL carries one parts frame: refused.    */
     assert_int_equal(braid_msg_recv_frames(h, frames, 4, &n, 0), 0);
     assert_int_equal(n, 4);
     braid_msg_t msg;
-    assert_int_equal(braid_msg_decode_frames(frames, n, BRAID_CH_TO_CLIENT, &msg), BRAID_OK);
-    assert_int_equal(msg.type, BRAID_MSG_PARTIAL);
-    assert_int_equal(zmq_msg_size(&frames[3]), 2);
-    assert_memory_equal(zmq_msg_data(&frames[3]), "p2", 2);
+    assert_int_equal(braid_msg_decode_frames(frames, n, BRAID_CH_TO_CLIENT, &msg),
+                     BRAID_ERR_FRAMES);
     s_close(frames, n);
 
     n = 99;
@@ -93,7 +96,12 @@ test_recv_frames_cap(void **state)
 
     assert_int_equal(braid_msg_recv_frames(h, frames, 4, &n, 0), 0);
     assert_int_equal(n, 2);
-    assert_memory_equal(zmq_msg_data(&frames[1]), "p0", 2);
+    assert_int_equal(braid_msg_decode_frames(frames, n, BRAID_CH_TO_CLIENT, &msg), BRAID_OK);
+    assert_int_equal(msg.type, BRAID_MSG_PARTIAL);
+    size_t len;
+    const char *all = braid_parts_data(zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &len);
+    assert_int_equal(len, 6);
+    assert_memory_equal(all, "p0p1p2", 6);
     s_close(frames, n);
 
     /*  Nothing waiting: EAGAIN with ZMQ_DONTWAIT, nothing held.            */
@@ -138,8 +146,11 @@ static void
 test_payload_fits(void **state)
 {
     (void) state;
-    assert_true(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_QUERY_LEN));
-    assert_false(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_QUERY_LEN + 1));
+    assert_true(braid_msg_payload_fits(BRAID_MSG_TASK, BRAID_MAX_QUERY_LEN));
+    assert_false(braid_msg_payload_fits(BRAID_MSG_TASK, BRAID_MAX_QUERY_LEN + 1));
+    /*  A QUERIES frame holds up to BRAID_MAX_BATCH queries: its entries
+        are bounded by the parts check, the frame by BRAID_MAX_FRAME.       */
+    assert_true(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_FRAME));
     assert_true(braid_msg_payload_fits(BRAID_MSG_PARTIAL, BRAID_MAX_FRAME));
     assert_false(braid_msg_payload_fits(BRAID_MSG_PARTIAL, BRAID_MAX_FRAME + 1));
     assert_true(braid_msg_payload_fits(BRAID_MSG_WHEARTBEAT, 0));

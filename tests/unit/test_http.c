@@ -103,27 +103,25 @@ s_expect_sse(const char *done, const char *text, const char *want, braid_sse_ste
 {
     braid_sse_t *sse = braid_sse_new(done);
     assert_non_null(sse);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     braid_sse_step_t step = BRAID_SSE_MORE;
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t) (nl - p) + 1 : strlen(p);
-        size_t before = zmsg_size(out);
+        size_t before = braid_parts_size(out);
         step = braid_sse_line(sse, p, len, out);
-        assert_int_equal(step == BRAID_SSE_EVENT, zmsg_size(out) == before + 1);
+        assert_int_equal(step == BRAID_SSE_EVENT, braid_parts_size(out) == before + 1);
         p += len;
     }
     char got[512] = "";
-    zframe_t *f;
-    while ((f = zmsg_pop(out))) {
-        size_t n = strlen(got);
-        snprintf(got + n, sizeof got - n, "%s%.*s", n ? "|" : "", (int) zframe_size(f),
-                 (char *) zframe_data(f));
-        zframe_destroy(&f);
+    for (size_t i = 0; i < braid_parts_size(out); i++) {
+        size_t n = strlen(got), flen;
+        const char *f = braid_parts_at(out, i, &flen);
+        snprintf(got + n, sizeof got - n, "%s%.*s", n ? "|" : "", (int) flen, f);
     }
     assert_string_equal(got, want);
     assert_int_equal(step, last);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_sse_destroy(&sse);
     assert_null(sse);
 }
@@ -148,7 +146,7 @@ test_sse(void **state)
 
     /*  Data over the bound leaves in pieces.                               */
     braid_sse_t *sse = braid_sse_new(NULL);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     size_t big = BRAID_SSE_MAX_DATA;
     char *line = malloc(big + 8);
     assert_non_null(line);
@@ -157,9 +155,9 @@ test_sse(void **state)
     line[6 + big] = '\n';
     assert_int_equal(braid_sse_line(sse, line, big + 7, out), BRAID_SSE_EVENT);
     assert_int_equal(braid_sse_line(sse, "\n", 1, out), BRAID_SSE_MORE);
-    assert_int_equal(zmsg_size(out), 1);
+    assert_int_equal(braid_parts_size(out), 1);
     free(line);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_sse_destroy(&sse);
 }
 
@@ -243,7 +241,7 @@ s_add(void *arg, int fd, short events, int what)
     most max_wait msec), fire its timer, take at most room partials into
     out (none when room is 0), advance. Returns advance()'s answer.       */
 static braid_run_result_t
-s_pass(s_fix_t *f, void *run, size_t room, zmsg_t *out, int max_wait, char *text, size_t size)
+s_pass(s_fix_t *f, void *run, size_t room, braid_parts_t *out, int max_wait, char *text, size_t size)
 {
     const braid_source_kind_t *kind = &braid_http_kind;
     int64_t now = zclock_mono();
@@ -300,7 +298,7 @@ typedef struct {
 /*  Run source for query to its end, taking at most room partials a pass
     into out.                                                               */
 static s_end_t
-s_run(s_fix_t *f, braid_source_t *source, const char *query, size_t room, zmsg_t *out)
+s_run(s_fix_t *f, braid_source_t *source, const char *query, size_t room, braid_parts_t *out)
 {
     const braid_source_kind_t *kind = source->kind;
     s_end_t end = {.result = BRAID_RUN_BUSY};
@@ -320,21 +318,20 @@ s_run(s_fix_t *f, braid_source_t *source, const char *query, size_t room, zmsg_t
 
 /*  The frames of out (taken), joined by '|'. Owned.                       */
 static char *
-s_frames(zmsg_t *out)
+s_frames(braid_parts_t *out)
 {
-    size_t cap = 1, len = 0;
-    for (zframe_t *f = zmsg_first(out); f; f = zmsg_next(out))
-        cap += zframe_size(f) + 1;
+    size_t cap = 1 + braid_parts_bytes(out) + braid_parts_size(out), len = 0;
     char *text = malloc(cap);
     assert_non_null(text);
-    zframe_t *f;
-    while ((f = zmsg_pop(out))) {
+    for (size_t i = 0; i < braid_parts_size(out); i++) {
+        size_t flen;
+        const void *f = braid_parts_at(out, i, &flen);
         if (len)
             text[len++] = '|';
-        memcpy(text + len, zframe_data(f), zframe_size(f));
-        len += zframe_size(f);
-        zframe_destroy(&f);
+        memcpy(text + len, f, flen);
+        len += flen;
     }
+    braid_parts_drop(out, SIZE_MAX);
     text[len] = 0;
     return text;
 }
@@ -346,7 +343,7 @@ s_expect_run(s_fix_t *f, const char *keys, const char *query, braid_run_result_t
              uint32_t x, const char *want)
 {
     braid_source_t *source = s_source(f, keys);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     s_end_t end = s_run(f, source, query, 16, out);
     char *got = s_frames(out);
     if (end.result != result || end.exit_value != x || (want && strcmp(got, want)))
@@ -357,7 +354,7 @@ s_expect_run(s_fix_t *f, const char *keys, const char *query, braid_run_result_t
     if (want)
         assert_string_equal(got, want);
     free(got);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_source_destroy(&source);
     return end;
 }
@@ -386,14 +383,14 @@ test_outputs(void **state)
                  "", BRAID_RUN_OK, 200, "");
     braid_source_t *source = s_source(f, "        url = %s/headers\n        header\n"
                                          "            X-Key = \"v ${BRAID_TEST_HTTP_KEY}\"\n");
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     s_end_t end = s_run(f, source, "", 16, out);
     char *got = s_frames(out);
     assert_int_equal(end.result, BRAID_RUN_OK);
     assert_non_null(strstr(got, "\"x-key\": \"v k-123\""));
     assert_non_null(strstr(got, "\"user-agent\": \"braid-worker/"));
     free(got);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_source_destroy(&source);
 }
 
@@ -439,7 +436,7 @@ test_pause(void **state)
     assert_int_equal(braid_http_server_reset(f->server), 0);
     void *run = s_start(f, source, "");
     char text[256];
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     long long last = -1;
     int still = 0;
     int64_t give_up = zclock_mono() + S_RUN_MSEC;
@@ -456,25 +453,25 @@ test_pause(void **state)
     print_message("nothing taken: the server stopped at %lld of %lld bytes\n", last, total);
     assert_int_equal(still, 10);
     assert_true(last < total / 2);
-    assert_int_equal(zmsg_size(out), 0);
+    assert_int_equal(braid_parts_size(out), 0);
     /*  Taken again: every byte, in order.                                  */
     long long got = 0;
     braid_run_result_t result = BRAID_RUN_BUSY;
     while (result == BRAID_RUN_BUSY && zclock_mono() < give_up) {
         result = s_pass(f, run, 4, out, 100, text, sizeof text);
-        zframe_t *frame;
-        while ((frame = zmsg_pop(out))) {
-            const unsigned char *b = zframe_data(frame);
-            for (size_t i = 0; i < zframe_size(frame); i++)
+        for (size_t k = 0; k < braid_parts_size(out); k++) {
+            size_t flen;
+            const unsigned char *b = braid_parts_at(out, k, &flen);
+            for (size_t i = 0; i < flen; i++)
                 if (b[i] != (unsigned char) ((got + (long long) i) & 0xff))
                     fail_msg("byte %lld is wrong", got + (long long) i);
-            got += (long long) zframe_size(frame);
-            zframe_destroy(&frame);
+            got += (long long) flen;
         }
+        braid_parts_drop(out, SIZE_MAX);
     }
     assert_int_equal(result, BRAID_RUN_OK);
     assert_int_equal(got, total);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_http_kind.destroy(&run);
     braid_source_destroy(&source);
 }
@@ -488,11 +485,11 @@ test_stop(void **state)
         s_source(f, "        url = \"%s/ndjson?q={query}&n=1000&interval_ms=50\"\n");
     void *run = s_start(f, source, "s");
     char text[256];
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     int64_t give_up = zclock_mono() + S_RUN_MSEC;
-    while (zmsg_size(out) < 2 && zclock_mono() < give_up)
+    while (braid_parts_size(out) < 2 && zclock_mono() < give_up)
         assert_int_equal(s_pass(f, run, 16, out, 100, text, sizeof text), BRAID_RUN_BUSY);
-    assert_int_equal(zmsg_size(out), 2);
+    assert_int_equal(braid_parts_size(out), 2);
     assert_int_equal(braid_http_kind.stop(run, zclock_mono()), BRAID_RUN_STOPPED);
     assert_int_equal(braid_http_kind.advance(run, zclock_mono(), 16, text, sizeof text),
                      BRAID_RUN_STOPPED);
@@ -500,7 +497,7 @@ test_stop(void **state)
     s_fds_t set = {.n = 0};
     braid_http_kind.context_fds(f->context, s_add, &set);
     assert_int_equal(set.n, 0);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_source_destroy(&source);
 }
 

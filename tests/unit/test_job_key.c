@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #define S_MAX_PARTS 24
 #define S_MAX_TASKS 64
 
@@ -65,10 +67,15 @@ s_record(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
     r->parts = msg->parts;
     r->duplicates = msg->duplicates;
     if (payload && *payload) {
-        r->nframes = zmsg_size(*payload);
-        char *text = zframe_strdup(zmsg_first(*payload));
-        snprintf(r->first, sizeof r->first, "%s", text);
-        free(text);
+        /*  One parts frame: its partials, the first of them.              */
+        zframe_t *f = zmsg_first(*payload);
+        r->nframes = braid_parts_frame_count(f);
+        braid_parts_iter_t it;
+        braid_parts_iter(&it, zframe_data(f), zframe_size(f));
+        const void *data;
+        size_t len;
+        if (braid_parts_next(&it, &data, &len))
+            snprintf(r->first, sizeof r->first, "%.*s", (int) len, (const char *) data);
         zmsg_destroy(payload);
     }
     return 0;
@@ -103,6 +110,7 @@ s_key_job(uint32_t count, uint32_t ns, uint32_t window)
     zmsg_t *frames = zmsg_new();
     for (uint32_t i = 0; i < count; i++)
         zmsg_addstrf(frames, "query %u", i);
+    frames = braid_parts_pack(&frames);
     assert_int_equal(braid_job_add_queries(job, 0, &frames), 0);
     return job;
 }
@@ -246,6 +254,7 @@ s_random_run(unsigned seed)
             zmsg_t *frames = zmsg_new();
             for (uint32_t k = 0; k < n; k++)
                 zmsg_addstrf(frames, "t%u p%u", ti, t->sent + k);
+            frames = braid_parts_pack(&frames);
             assert_int_equal(braid_job_data_keyed(job, ti, t->attempt, t->sent, &frames,
                                                   &t->keys[t->sent]),
                              BRAID_JOB_ACCEPTED);
@@ -334,6 +343,7 @@ s_feed(braid_job_t *job, uint32_t idx, uint32_t attempt, uint64_t seq, const dou
         keys[i] = (braid_key_t){braid_score_real(scores[i]), NULL, 0};
         zmsg_addstrf(frames, "t%u p%llu", idx, (unsigned long long) (seq + i));
     }
+    frames = braid_parts_pack(&frames);
     assert_int_equal(braid_job_data_keyed(job, idx, attempt, seq, &frames, keys), want);
 }
 
@@ -465,6 +475,7 @@ test_key_keyless(void **state)
     zmsg_t *frames = zmsg_new();
     zmsg_addstr(frames, "t1 p0");
     zmsg_addstr(frames, "t1 p1");
+    frames = braid_parts_pack(&frames);
     assert_int_equal(braid_job_data(job, 1, a1, 0, &frames), BRAID_JOB_ACCEPTED);
     assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 1, ""), BRAID_JOB_ACCEPTED);
     assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 2, ""), BRAID_JOB_ACCEPTED);

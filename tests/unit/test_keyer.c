@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,12 +311,12 @@ s_fake_destroy(void **run_p)
 }
 
 static size_t
-s_fake_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_fake_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     (void) run, (void) now;
     size_t n = 0;
-    for (; n < max && s_next < s_nlines; n++)
-        zmsg_addstr(out, s_lines[s_next++]);
+    for (; n < max && s_next < s_nlines; n++, s_next++)
+        braid_parts_add(out, s_lines[s_next], strlen(s_lines[s_next]));
     return n;
 }
 
@@ -380,7 +382,10 @@ s_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
     size_t i = sink->n++;
     sink->msg[i] = *msg;
     size_t nframes = frames_p && *frames_p ? zmsg_size(*frames_p) : 0;
-    sink->npartials[i] = nframes - (msg->keyed ? 1 : 0);
+    /*  The partials come in one parts frame, the keys frame after it.     */
+    sink->npartials[i] = nframes > (msg->keyed ? 1u : 0u)
+                             ? braid_parts_frame_count(zmsg_first(*frames_p))
+                             : 0;
     if (msg->keyed) {
         zframe_t *kf = zmsg_last(*frames_p);
         assert_true(sink->npartials[i] <= 4);

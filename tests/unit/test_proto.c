@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "braid_msg.h"
+#include "braid_parts.h"
 
 /*  ---------------------------------------------------------------------
     The msgpack-c seam. The executable's definition interposes the one
@@ -703,16 +704,16 @@ static const t_golden_t s_golden[] = {
         y 300 (uint16).                                                    */
     {1, BRAID_CH_CLIENT, 0, 0,
      "9c 01 01 " J "01 cd 03 e8 cd 75 30 03 ce 05 26 5c 00 cd 01 2c cc c8 40 " S_},
-    {2, BRAID_CH_CLIENT, 1, 1024, "94 01 02 " J "cc 80"},
+    {2, BRAID_CH_CLIENT, 1, 1, "94 01 02 " J "cc 80"},
     {3, BRAID_CH_CLIENT, 0, 0, "94 01 03 " J "40"},
     {4, BRAID_CH_CLIENT, 0, 0, "93 01 04 " J},
     {5, BRAID_CH_CLIENT, 0, 0, "92 01 05"},
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
-    {11, BRAID_CH_TO_CLIENT, 1, 1024, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
+    {11, BRAID_CH_TO_CLIENT, 1, 1, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
     /*  END jOqsxpaEWBQUXD: 16 items (array16), W "w1", B 1764504000000
         (uint64), Q 12, U 300 (uint16), X 143 (uint8: 128 + SIGTERM), D 5.  */
-    {12, BRAID_CH_TO_CLIENT, 0, 1024,
+    {12, BRAID_CH_TO_CLIENT, 0, 1,
      "dc 00 10 01 0c " J O_ "07 1f 02 cd ff ff 03 " E_
      "a2 77 31 cf 00 00 01 9a d4 a2 56 00 0c cd 01 2c cc 8f 05"},
     {13, BRAID_CH_TO_CLIENT, 0, 0, "96 01 0d " J O_ "02 92 94 01 00 00 00 94 00 01 02 03"},
@@ -734,9 +735,9 @@ static const t_golden_t s_golden[] = {
     {32, BRAID_CH_TO_WORKER, 0, 0, "94 01 20 " K "03"},
     {33, BRAID_CH_TO_WORKER, 0, 0, "92 01 21"},
     {34, BRAID_CH_TO_WORKER, 0, 0, "92 01 22"},
-    {40, BRAID_CH_SINK, 1, 1024, "97 01 28 " K "03 cf 00 00 00 01 00 00 00 00 01 " Z_},
+    {40, BRAID_CH_SINK, 1, 1, "97 01 28 " K "03 cf 00 00 00 01 00 00 00 00 01 " Z_},
     /*  DONE kaxpgEXAhz: g 1 before the text, X 143, A 1000 (uint16), h 1.  */
-    {41, BRAID_CH_SINK, 0, 1024, "9c 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8 01 " Z_},
+    {41, BRAID_CH_SINK, 0, 1, "9c 01 29 " K "03 02 cd ff ff 01 " E_ "cc 8f cd 03 e8 01 " Z_},
 };
 #define NGOLDEN (sizeof s_golden / sizeof s_golden[0])
 
@@ -1361,31 +1362,30 @@ static const t_bad_t s_bad[] = {
 
     /* frames */
     {"QUERIES with 0 frames", "94 01 02 " J "00", NULL, 0, CL, BRAID_ERR_FRAMES},
-    {"QUERIES with 1025 frames", "94 01 02 " J "00", NULL, 1025, CL, BRAID_ERR_FRAMES},
-    {"QUERIES with 1024 frames is fine", "94 01 02 " J "00", NULL, 1024, CL, BRAID_OK},
+    {"QUERIES with 2 frames", "94 01 02 " J "00", NULL, 2, CL, BRAID_ERR_FRAMES},
+    {"QUERIES with 1 frame is fine", "94 01 02 " J "00", NULL, 1, CL, BRAID_OK},
+    {"PARTIAL with 2 frames", "97 01 0b " J "00 00 00 00", NULL, 2, TC, BRAID_ERR_FRAMES},
     {"PARTIAL with 0 frames", "97 01 0b " J "00 00 00 00", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"TASK with 0 frames", "9a 01 1e 00 00 a1 61 00 00 00 00 00", NULL, 0, TW, BRAID_ERR_FRAMES},
     {"TASK with 2 frames", "9a 01 1e 00 00 a1 61 00 00 00 00 00", NULL, 2, TW, BRAID_ERR_FRAMES},
     {"DATA with 0 frames", "97 01 28 00 00 00 00 00", NULL, 0, SK, BRAID_ERR_FRAMES},
-    {"DATA with 1025 frames", "97 01 28 00 00 00 00 00", NULL, 1025, SK, BRAID_ERR_FRAMES},
+    {"DATA with 2 frames", "97 01 28 00 00 00 00 00", NULL, 2, SK, BRAID_ERR_FRAMES},
     {"PING with 1 frame", "92 01 05", NULL, 1, CL, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 0 frames", "92 01 10", NULL, 0, TC, BRAID_ERR_FRAMES},
     {"STATS_REPLY with 2 frames", "92 01 10", NULL, 2, TC, BRAID_ERR_FRAMES},
     {"SUBMIT with 1 frame", SUBMIT_HEAD SUBMIT_BASE, NULL, 1, CL, BRAID_ERR_FRAMES},
-    {"DONE with 1025 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 1025, SK,
-     BRAID_ERR_FRAMES},
+    {"DONE with 2 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA, NULL, 2, SK, BRAID_ERR_FRAMES},
     /*  h = 1: the keys frame after the partials, one more at both bounds. */
     {"DATA keyed with 1 frame", DATA_KEYED, NULL, 1, SK, BRAID_ERR_FRAMES},
     {"DATA keyed with 2 frames is fine", DATA_KEYED, NULL, 2, SK, BRAID_OK},
-    {"DATA keyed with 1025 frames is fine", DATA_KEYED, NULL, 1025, SK, BRAID_OK},
-    {"DATA keyed with 1026 frames", DATA_KEYED, NULL, 1026, SK, BRAID_ERR_FRAMES},
+    {"DATA keyed with 3 frames", DATA_KEYED, NULL, 3, SK, BRAID_ERR_FRAMES},
     {"DONE keyed with 0 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 0, SK,
      BRAID_ERR_FRAMES},
     {"DONE keyed with 1 frame is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1, SK,
      BRAID_OK},
-    {"DONE keyed with 1025 frames is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1025,
-     SK, BRAID_OK},
-    {"DONE keyed with 1026 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 1026, SK,
+    {"DONE keyed with 2 frames is fine", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 2, SK,
+     BRAID_OK},
+    {"DONE keyed with 3 frames", DONE_HEAD DONE_KAXP "00 a0" DONE_XA_KEYED, NULL, 3, SK,
      BRAID_ERR_FRAMES},
     {"RESTART with 1 frame", "97 01 11 " J "00 00 00 00", NULL, 1, TC, BRAID_ERR_FRAMES},
     {"TASK_ACK with 1 frame", "94 01 17 00 00", NULL, 1, WK, BRAID_ERR_FRAMES},
@@ -1520,6 +1520,35 @@ s_payload(size_t n, size_t size)
     return msg;
 }
 
+/*  n partials or queries of size bytes (the i-th filled with i) in one
+    parts frame.                                                            */
+static zmsg_t *
+s_packed(size_t n, size_t size)
+{
+    zmsg_t *msg = s_payload(n, size);
+    return braid_parts_pack(&msg);
+}
+
+/*  Check payload is one parts frame of n entries of size bytes, the i-th
+    filled with i.                                                          */
+static void
+s_assert_packed(zmsg_t *payload, size_t n, size_t size)
+{
+    assert_int_equal(zmsg_size(payload), 1);
+    zframe_t *f = zmsg_first(payload);
+    assert_int_equal(braid_parts_frame_count(f), n);
+    braid_parts_iter_t it;
+    braid_parts_iter(&it, zframe_data(f), zframe_size(f));
+    const void *data;
+    size_t len, i = 0;
+    for (; braid_parts_next(&it, &data, &len); i++) {
+        assert_int_equal(len, size);
+        if (size)
+            assert_int_equal(((const uint8_t *) data)[0], (uint8_t) (i & 0xff));
+    }
+    assert_int_equal(i, n);
+}
+
 static void
 s_queries(braid_msg_t *m, uint32_t first)
 {
@@ -1545,7 +1574,7 @@ test_recv_valid_with_payload(void **state)
     t_pair_t *p = *state;
     braid_msg_t out, in;
     s_queries(&out, 17);
-    zmsg_t *payload = s_payload(3, 10);
+    zmsg_t *payload = s_packed(3, 10);
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
     assert_null(payload);
 
@@ -1557,30 +1586,31 @@ test_recv_valid_with_payload(void **state)
     assert_true(zframe_streq(rid, "client-1"));
     s_assert_msg_equal(&out, &in, "jF");
     assert_non_null(payload);
-    assert_int_equal(zmsg_size(payload), 3);
-    size_t i = 0;
-    for (zframe_t *f = zmsg_first(payload); f; f = zmsg_next(payload), i++) {
-        assert_int_equal(zframe_size(f), 10);
-        assert_int_equal(zframe_data(f)[0], i);
-    }
+    s_assert_packed(payload, 3, 10);
     zmsg_destroy(&payload);
     zframe_destroy(&rid);
 }
 
-/*  routing id + header + 1024 payload frames: exactly the cap.            */
+/*  BRAID_MAX_BATCH queries in one parts frame: fine; one more: refused
+    (the parts frame's count is over the bound), and the next decodes.     */
 static void
 test_recv_at_frame_cap(void **state)
 {
     t_pair_t *p = *state;
     braid_msg_t out, in;
     s_queries(&out, 0);
-    zmsg_t *payload = s_payload(BRAID_MAX_BATCH, 1);
+    zmsg_t *payload = s_packed(BRAID_MAX_BATCH, 1);
+    assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
+    payload = s_packed(BRAID_MAX_BATCH + 1, 1);
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
     zframe_t *rid = NULL;
     braid_err_t err;
     assert_int_equal(braid_msg_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err), 0);
-    assert_int_equal(zmsg_size(payload), BRAID_MAX_BATCH);
+    s_assert_packed(payload, BRAID_MAX_BATCH, 1);
     zmsg_destroy(&payload);
+    zframe_destroy(&rid);
+    assert_int_equal(braid_msg_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err), -2);
+    assert_int_equal(err, BRAID_ERR_FRAMES);
     zframe_destroy(&rid);
 }
 
@@ -1592,10 +1622,10 @@ test_recv_too_many_frames_stays_in_sync(void **state)
     t_pair_t *p = *state;
     braid_msg_t out, in;
     s_queries(&out, 0);
-    zmsg_t *payload = s_payload(BRAID_MAX_BATCH + 1, 1);
+    zmsg_t *payload = s_payload(BRAID_MAX_FRAMES + 1, 1);  /* over the cap  */
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
     s_queries(&out, 1025);
-    payload = s_payload(2, 5);
+    payload = s_packed(2, 5);
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
 
     zframe_t *rid = NULL;
@@ -1610,7 +1640,7 @@ test_recv_too_many_frames_stays_in_sync(void **state)
     assert_int_equal(braid_msg_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err), 0);
     assert_int_equal(err, BRAID_OK);
     assert_int_equal(in.first, 1025);
-    assert_int_equal(zmsg_size(payload), 2);
+    s_assert_packed(payload, 2, 5);
     zmsg_destroy(&payload);
     zframe_destroy(&rid);
 }
@@ -1625,16 +1655,16 @@ test_recv_unrouted_too_many_frames(void **state)
     m.task_id = 9;
     uint8_t hdr[64];
     size_t len = braid_msg_encode_buf(&m, hdr, sizeof hdr);
-    s_send_raw(p->b, hdr, len, BRAID_MAX_BATCH + 1);
-    s_send_raw(p->b, hdr, len, BRAID_MAX_BATCH);
+    s_send_raw(p->b, hdr, len, 100000);     /* a long message, drained     */
+    zmsg_t *payload = s_packed(BRAID_MAX_BATCH, 1);
+    assert_int_equal(braid_msg_send(p->b, NULL, &m, &payload, false), 0);
 
-    zmsg_t *payload = NULL;
     braid_err_t err;
     assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_SINK, &m, NULL, &payload, &err), -2);
     assert_int_equal(err, BRAID_ERR_FRAMES);
     assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_SINK, &m, NULL, &payload, &err), 0);
     assert_int_equal(m.task_id, 9);
-    assert_int_equal(zmsg_size(payload), BRAID_MAX_BATCH);
+    s_assert_packed(payload, BRAID_MAX_BATCH, 1);
     zmsg_destroy(&payload);
 }
 
@@ -1704,9 +1734,10 @@ test_recv_query_frame_size(void **state)
     s_queries(&out, 0);
     zmsg_t *payload = s_payload(1, BRAID_MAX_QUERY_LEN);
     zmsg_append(payload, &(zframe_t *){zframe_new(NULL, BRAID_MAX_QUERY_LEN + 1)});
+    payload = braid_parts_pack(&payload);   /* the second query too long   */
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
     s_queries(&out, 2);
-    payload = s_payload(2, BRAID_MAX_QUERY_LEN);
+    payload = s_packed(2, BRAID_MAX_QUERY_LEN);
     assert_int_equal(braid_msg_send(p->b, NULL, &out, &payload, false), 0);
 
     assert_int_equal(braid_msg_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err), -2);
@@ -1715,7 +1746,7 @@ test_recv_query_frame_size(void **state)
     zframe_destroy(&rid);
     assert_int_equal(braid_msg_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err), 0);
     assert_int_equal(in.first, 2);
-    assert_int_equal(zmsg_size(payload), 2);
+    s_assert_packed(payload, 2, BRAID_MAX_QUERY_LEN);
     zmsg_destroy(&payload);
     zframe_destroy(&rid);
 }
@@ -1735,10 +1766,10 @@ test_recv_task_frame_size(void **state)
     assert_int_equal(err, BRAID_ERR_FRAME_SIZE);
     /*  Partials are not queries: a 1 MiB DATA frame is fine.               */
     braid_msg_init(&m, BRAID_MSG_DATA);
-    payload = s_payload(1, 1 << 20);
+    payload = s_packed(1, 1 << 20);
     assert_int_equal(braid_msg_send(p->b, NULL, &m, &payload, false), 0);
     assert_int_equal(braid_msg_recv(p->a, false, BRAID_CH_SINK, &m, NULL, &payload, &err), 0);
-    assert_int_equal(zframe_size(zmsg_first(payload)), 1 << 20);
+    s_assert_packed(payload, 1, 1 << 20);
     zmsg_destroy(&payload);
 }
 
@@ -2000,7 +2031,7 @@ test_send_routed(void **state)
     zmsg_destroy(&payload);
 
     s_fill(&m, s_def(BRAID_MSG_PARTIAL), V_MAX);
-    payload = s_payload(2, 100);
+    payload = s_packed(2, 100);
     assert_int_equal(braid_msg_send(p->a, rid, &m, &payload, true), 0);
     assert_null(payload);
     braid_msg_init(&in, BRAID_MSG_PONG);
@@ -2009,8 +2040,7 @@ test_send_routed(void **state)
     assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_CLIENT, &in, NULL, &payload, &err),
                      0);
     s_assert_msg_equal(&m, &in, "jOqse");
-    assert_int_equal(zmsg_size(payload), 2);
-    assert_int_equal(zframe_size(zmsg_first(payload)), 100);
+    s_assert_packed(payload, 2, 100);
     zmsg_destroy(&payload);
     assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_CLIENT, &in, NULL, &payload, &err),
                      0);

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 static int
 s_setup(void **state)
 {
@@ -207,23 +209,36 @@ test_batches(void **state)
         int len = snprintf(q, sizeof q, "%u", i);
         assert_int_equal(braid_request_add_query(request, q, (size_t) len), BRAID_ADD_OK);
     }
+    /*  One parts frame per batch.                                         */
     zmsg_t *batch = braid_request_batch(request, 0, &next);
     assert_non_null(batch);
-    assert_int_equal(zmsg_size(batch), BRAID_MAX_BATCH);
+    assert_int_equal(zmsg_size(batch), 1);
+    zframe_t *f = zmsg_first(batch);
+    size_t count;
+    assert_int_equal(braid_parts_check(zframe_data(f), zframe_size(f), BRAID_MAX_BATCH,
+                                       BRAID_MAX_QUERY_LEN, &count),
+                     BRAID_OK);
+    assert_int_equal(count, BRAID_MAX_BATCH);
     assert_int_equal(next, BRAID_MAX_BATCH);
-    char *first = zmsg_popstr(batch);
-    assert_string_equal(first, "0");
-    free(first);
+    braid_parts_iter_t it;
+    braid_parts_iter(&it, zframe_data(f), zframe_size(f));
+    const void *data;
+    size_t len;
+    assert_true(braid_parts_next(&it, &data, &len));
+    assert_int_equal(len, 1);
+    assert_memory_equal(data, "0", 1);
     zmsg_destroy(&batch);
     batch = braid_request_batch(request, next, &next);
     assert_non_null(batch);
-    assert_int_equal(zmsg_size(batch), 3);
+    f = zmsg_first(batch);
+    assert_int_equal(braid_parts_frame_count(f), 3);
     assert_int_equal(next, n);
-    char *last = zmsg_popstr(batch);
+    braid_parts_iter(&it, zframe_data(f), zframe_size(f));
+    assert_true(braid_parts_next(&it, &data, &len));
     char want[16];
     snprintf(want, sizeof want, "%u", BRAID_MAX_BATCH);
-    assert_string_equal(last, want);
-    free(last);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
     zmsg_destroy(&batch);
     assert_null(braid_request_batch(request, n, &next));
 }

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 /*  ---------------------------------------------------------------------
     Fixture: a recording io, jobs, workers                                 */
 
@@ -129,6 +131,7 @@ s_job(s_fix_t *f, uint32_t serial, uint32_t count, uint32_t order, uint32_t wind
     zmsg_t *frames = zmsg_new();
     for (uint32_t i = 0; i < count; i++)
         zmsg_addstrf(frames, "q%u", i);
+    frames = braid_parts_pack(&frames);
     assert_int_equal(braid_job_add_queries(sj->job, 0, &frames), 0);
     assert_int_equal(braid_sched_job_add(f->sched, sj), 0);
     return sj;
@@ -183,6 +186,7 @@ s_feed(braid_sched_job_t *sj, uint32_t idx, uint32_t attempt, uint64_t seq, size
     zmsg_t *frames = zmsg_new();
     for (size_t i = 0; i < n; i++)
         zmsg_addstr(frames, "x");
+    frames = braid_parts_pack(&frames);
     assert_int_equal(braid_job_data(sj->job, idx, attempt, seq, &frames), BRAID_JOB_ACCEPTED);
 }
 

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #define T_MAX_FRAMES 4
 
 static const uint8_t s_job_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -96,15 +98,31 @@ s_put_sized(t_fix_t *f, const braid_msg_t *msg, size_t n, const size_t *sizes,
 {
     s_close_frames(f);
     f->msg = *msg;
-    assert_true(n <= T_MAX_FRAMES);
-    for (size_t i = 0; i < n; i++) {
-        size_t size = texts ? strlen(texts[i]) : sizes[i];
-        assert_int_equal(zmq_msg_init_size(&f->frames[i], size), 0);
-        if (texts)
-            memcpy(zmq_msg_data(&f->frames[i]), texts[i], size);
+    /*  The n partials travel in one parts frame.                          */
+    f->nframes = 0;
+    if (n > 0) {
+        const void **data = calloc(n, sizeof *data);
+        size_t *lens = calloc(n, sizeof *lens);
+        size_t most = 0;
+        for (size_t i = 0; i < n; i++)
+            most = sizes && sizes[i] > most ? sizes[i] : most;
+        char *zeros = calloc(1, most + 1);
+        assert_true(data && lens && zeros);
+        for (size_t i = 0; i < n; i++) {
+            data[i] = texts ? texts[i] : zeros;
+            lens[i] = texts ? strlen(texts[i]) : sizes[i];
+        }
+        zframe_t *frame = braid_parts_encode(data, lens, n);
+        assert_non_null(frame);
+        assert_int_equal(zmq_msg_init_size(&f->frames[0], zframe_size(frame)), 0);
+        memcpy(zmq_msg_data(&f->frames[0]), zframe_data(frame), zframe_size(frame));
+        zframe_destroy(&frame);
+        free(zeros);
+        free(lens);
+        free(data);
+        f->nframes = 1;
     }
-    f->nframes = n;
-    return braid_stream_put(f->stream, &f->msg, f->frames, n);
+    return braid_stream_put(f->stream, &f->msg, f->frames, f->nframes);
 }
 
 static braid_stream_put_t

@@ -52,22 +52,22 @@ test_parts(void **state)
     assert_int_equal(kind->advance(run, 1000, 5, text, sizeof text), BRAID_RUN_BUSY);
     assert_int_equal(kind->wake(run, 1000, 5), 1000);
     assert_int_equal(kind->wake(run, 1000, 0), INT64_MAX);  /* no room: none */
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     assert_int_equal(kind->produce(run, 1000, out, 2), 2);
     assert_int_equal(kind->produce(run, 1000, out, 2), 1);
     assert_int_equal(kind->produce(run, 1000, out, 2), 0);
     const char *want[] = {"q 0......\n", "q 1......\n", "q 2......\n"};
     for (size_t i = 0; i < 3; i++) {
-        zframe_t *f = zmsg_pop(out);
-        assert_int_equal(zframe_size(f), 10);
-        assert_memory_equal(zframe_data(f), want[i], 10);
-        zframe_destroy(&f);
+        size_t len;
+        const void *data = braid_parts_at(out, i, &len);
+        assert_int_equal(len, 10);
+        assert_memory_equal(data, want[i], 10);
     }
     assert_int_equal(kind->advance(run, 1000, 5, text, sizeof text), BRAID_RUN_OK);
     assert_string_equal(text, "");
     assert_int_equal(kind->wake(run, 1000, 5), INT64_MAX);
     assert_int_equal(kind->stop(run, 1000), BRAID_RUN_STOPPED);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     kind->destroy(&run);
     assert_null(run);
     braid_source_destroy(&source);
@@ -79,13 +79,14 @@ test_defaults_and_cut(void **state)
     (void) state;
     braid_source_t *source = s_source("x=synthetic");
     void *run = s_start(source, "a query longer than the part itself, which is cut", 1, 0);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     assert_int_equal(source->kind->produce(run, 0, out, 10), 1);    /* parts = 1 */
-    zframe_t *f = zmsg_first(out);
-    assert_int_equal(zframe_size(f), 64);                           /* size = 64 */
-    assert_int_equal(((char *) zframe_data(f))[63], '\n');
-    assert_memory_equal(zframe_data(f), "a query longer", 14);
-    zmsg_destroy(&out);
+    size_t len;
+    const char *f = braid_parts_at(out, 0, &len);
+    assert_int_equal(len, 64);                                      /* size = 64 */
+    assert_int_equal(f[63], '\n');
+    assert_memory_equal(f, "a query longer", 14);
+    braid_parts_destroy(&out);
     source->kind->destroy(&run);
     braid_source_destroy(&source);
 }
@@ -97,7 +98,7 @@ test_delay(void **state)
     braid_source_t *source = s_source("x=synthetic:parts=3,delay_msec=10,size=4");
     const braid_source_kind_t *kind = source->kind;
     void *run = s_start(source, "q", 1, 100);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     assert_int_equal(kind->wake(run, 100, 8), 110);
     assert_int_equal(kind->produce(run, 109, out, 8), 0);
     assert_int_equal(kind->produce(run, 110, out, 8), 1);
@@ -105,7 +106,7 @@ test_delay(void **state)
     assert_int_equal(kind->produce(run, 135, out, 8), 2);   /* both due      */
     char text[64];
     assert_int_equal(kind->advance(run, 135, 8, text, sizeof text), BRAID_RUN_OK);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     kind->destroy(&run);
     braid_source_destroy(&source);
 }
@@ -116,19 +117,19 @@ test_burst(void **state)
     (void) state;
     braid_source_t *source = s_source("x=synthetic:parts=10,size=100000");
     void *run = s_start(source, "q", 1, 0);
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
     /*  At most BRAID_SYNTH_MAX_BURST bytes a call, and at least one part. */
     size_t n = source->kind->produce(run, 0, out, 10);
     assert_int_equal(n, BRAID_SYNTH_MAX_BURST / 100000);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     source->kind->destroy(&run);
     braid_source_destroy(&source);
 
     source = s_source("x=synthetic:parts=2,size=16777216");
     run = s_start(source, "q", 1, 0);
-    out = zmsg_new();
+    out = braid_parts_new();
     assert_int_equal(source->kind->produce(run, 0, out, 10), 1);
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     source->kind->destroy(&run);
     braid_source_destroy(&source);
 }
@@ -140,7 +141,7 @@ test_failures(void **state)
     braid_source_t *source = s_source("x=synthetic:parts=2,fail=bad,fail_first=2");
     const braid_source_kind_t *kind = source->kind;
     char text[128];
-    zmsg_t *out = zmsg_new();
+    braid_parts_t *out = braid_parts_new();
 
     /*  fail=PREFIX: no parts, failed for good.                           */
     void *run = s_start(source, "bad query", 1, 0);
@@ -164,7 +165,7 @@ test_failures(void **state)
             assert_int_equal(r, BRAID_RUN_OK);
         kind->destroy(&run);
     }
-    zmsg_destroy(&out);
+    braid_parts_destroy(&out);
     braid_source_destroy(&source);
 }
 

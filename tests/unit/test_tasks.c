@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +49,19 @@ s_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
     memset(s, 0, sizeof *s);
     s->msg = *msg;
     if (frames_p) {
-        s->nframes = zmsg_size(*frames_p);
+        /*  nframes counts the partials of the parts frame; first is the
+            first partial.                                                  */
         zframe_t *f = zmsg_first(*frames_p);
-        if (f)
-            snprintf(s->first, sizeof s->first, "%.*s", (int) zframe_size(f),
-                     (char *) zframe_data(f));
+        assert_non_null(f);
+        assert_int_equal(braid_parts_check(zframe_data(f), zframe_size(f), BRAID_MAX_PARTS,
+                                           BRAID_MAX_FRAME, &s->nframes),
+                         BRAID_OK);
+        braid_parts_iter_t it;
+        braid_parts_iter(&it, zframe_data(f), zframe_size(f));
+        const void *data;
+        size_t len;
+        if (braid_parts_next(&it, &data, &len))
+            snprintf(s->first, sizeof s->first, "%.*s", (int) len, (const char *) data);
         zmsg_destroy(frames_p);
     }
     return 0;
@@ -92,12 +102,12 @@ s_fake_destroy(void **run_p)
 }
 
 static size_t
-s_fake_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_fake_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     (void) run, (void) now;
     size_t n = 0;
     while (n < max && s_script.parts_ready > 0) {
-        zmsg_addstr(out, "p");
+        braid_parts_add(out, "p", 1);
         s_script.parts_ready--;
         n++;
     }

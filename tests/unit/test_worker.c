@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "braid_parts.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -148,13 +150,13 @@ s_ctx_destroy(void **run_p)
 }
 
 static size_t
-s_ctx_produce(void *run, int64_t now, zmsg_t *out, size_t max)
+s_ctx_produce(void *run, int64_t now, braid_parts_t *out, size_t max)
 {
     (void) now;
     s_run_t *self = run;
     size_t n = 0;
     while (n < max && self->made < self->context->bytes) {
-        zmsg_addstr(out, "byte");
+        braid_parts_add(out, "byte", 4);
         self->made++;
         n++;
     }
@@ -272,7 +274,7 @@ s_recv_done(s_fixture_t *f, uint64_t id, braid_msg_t *done, size_t *nparts)
     for (;;) {
         zmsg_t *payload = s_recv_result(f, done);
         assert_int_equal(done->task_id, id);
-        *nparts += payload ? zmsg_size(payload) : 0;
+        *nparts += payload ? braid_parts_frame_count(zmsg_first(payload)) : 0;
         zmsg_destroy(&payload);
         if (done->type == BRAID_MSG_DONE)
             return;
@@ -408,10 +410,15 @@ test_task_to_done(void **state)
     assert_int_equal(done.attempts, 1);
     assert_int_equal(done.status, BRAID_STATUS_OK);
     assert_int_equal(done.parts, 2);
-    assert_int_equal(zmsg_size(payload), 2);
-    char *first = zmsg_popstr(payload);
-    assert_string_equal(first, "hi 0...\n");
-    free(first);
+    assert_int_equal(zmsg_size(payload), 1);       /* one parts frame     */
+    assert_int_equal(braid_parts_frame_count(zmsg_first(payload)), 2);
+    braid_parts_iter_t it;
+    braid_parts_iter(&it, zframe_data(zmsg_first(payload)), zframe_size(zmsg_first(payload)));
+    const void *first;
+    size_t len;
+    assert_true(braid_parts_next(&it, &first, &len));
+    assert_int_equal(len, 8);
+    assert_memory_equal(first, "hi 0...\n", 8);
     zmsg_destroy(&payload);
 }
 
