@@ -42,9 +42,13 @@ MAX_EXIT_VALUE = 999
 MAX_HOST = 255
 MAX_VERSION = 64
 MAX_DEDUP = 1024
-# Payload frames one message may carry: a batch, and a keyed DATA or DONE
-# its keys frame after it.
-MAX_FRAMES = MAX_BATCH + 1
+# Partials in one DATA, DONE, PARTIAL or END (one parts frame).
+MAX_PARTS = 65536
+# Payload frames one message may carry: its parts frame, and a keyed DATA or
+# DONE its keys frame after it.
+MAX_FRAMES = 2
+# The longest varint of a parts frame (values below 2^28).
+VARINT_MAX = 4
 HEARTBEAT_ENTRY = 20
 U64 = (1 << 64) - 1
 
@@ -78,14 +82,14 @@ def worker_capacity(slots):
 # id: (name, fields, min payload frames, max payload frames, channel)
 MESSAGES = {
     1: ("SUBMIT", "jomtfdyncS", 0, 0, CH_CLIENT),
-    2: ("QUERIES", "jF", 1, MAX_BATCH, CH_CLIENT),
+    2: ("QUERIES", "jF", 1, 1, CH_CLIENT),
     3: ("CREDIT", "jc", 0, 0, CH_CLIENT),
     4: ("CANCEL", "j", 0, 0, CH_CLIENT),
     5: ("PING", "", 0, 0, CH_CLIENT),
     6: ("STATS", "", 0, 0, CH_CLIENT),
     10: ("ACCEPT", "j", 0, 0, CH_TO_CLIENT),
-    11: ("PARTIAL", "jOqse", 1, MAX_BATCH, CH_TO_CLIENT),
-    12: ("END", "jOqsxpaEWBQUXD", 0, MAX_BATCH, CH_TO_CLIENT),
+    11: ("PARTIAL", "jOqse", 1, 1, CH_TO_CLIENT),
+    12: ("END", "jOqsxpaEWBQUXD", 0, 1, CH_TO_CLIENT),
     13: ("JOB_END", "jOxR", 0, 0, CH_TO_CLIENT),
     14: ("ERROR", "jCE", 0, 0, CH_TO_CLIENT),
     15: ("PONG", "", 0, 0, CH_TO_CLIENT),
@@ -100,8 +104,8 @@ MESSAGES = {
     32: ("TASK_CANCEL", "ka", 0, 0, CH_TO_WORKER),
     33: ("BHEARTBEAT", "", 0, 0, CH_TO_WORKER),
     34: ("RESET", "", 0, 0, CH_TO_WORKER),
-    40: ("DATA", "kaehz", 1, MAX_BATCH, CH_SINK),
-    41: ("DONE", "kaxpgEXAhz", 0, MAX_BATCH, CH_SINK),
+    40: ("DATA", "kaehz", 1, 1, CH_SINK),
+    41: ("DONE", "kaxpgEXAhz", 0, 1, CH_SINK),
 }
 TYPES = {name: mid for mid, (name, *_rest) in MESSAGES.items()}
 MSG_SUBMIT = 1
@@ -443,7 +447,7 @@ def decode(header, nframes, channel):
 def payload_fits(mtype, size):
     """True if a payload frame of size bytes fits a message of this type
     (braid_msg_payload_fits)."""
-    if mtype == MSG_QUERIES or mtype == MSG_TASK:
+    if mtype == MSG_TASK:
         cap = MAX_QUERY_LEN
     elif mtype == MSG_WHEARTBEAT:
         cap = MAX_SLOTS * HEARTBEAT_ENTRY
@@ -507,11 +511,93 @@ def check_keys(frame, n):
         raise DecodeError("frames")
 
 
+# ---------------------------------------------------------------------------
+# The parts frame (braid_parts.h): count, one length per entry, the bytes
+
+def _varint(data, pos):
+    """The LEB128 varint at pos: (value, next pos); DecodeError("frames")
+    when it is cut short, longer than VARINT_MAX bytes or not minimal."""
+    value = 0
+    for i in range(VARINT_MAX):
+        if pos >= len(data):
+            raise DecodeError("frames")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            if i and b == 0:
+                raise DecodeError("frames")     # not minimal
+            return value, pos
+    raise DecodeError("frames")
+
+
+def _varint_bytes(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return out
+
+
+def check_parts(frame, max_count, max_len):
+    """The entries (bytes) of a parts frame of 1..max_count entries of
+    at most max_len bytes (braid_parts_check); DecodeError "frames" or
+    "frame-size" otherwise."""
+    data = memoryview(frame).cast("B") if not isinstance(frame, bytes) else frame
+    n, pos = _varint(data, 0)
+    if n == 0 or n > max_count or n > len(data) - pos:
+        raise DecodeError("frames")
+    lens = []
+    total = 0
+    for _i in range(n):
+        length, pos = _varint(data, pos)
+        lens.append(length)
+        total += length
+        if total > len(data) - pos:
+            raise DecodeError("frames")
+    if total != len(data) - pos:
+        raise DecodeError("frames")             # bytes left over
+    if max(lens) > max_len:
+        raise DecodeError("frame-size")
+    data = bytes(frame)
+    entries = []
+    for length in lens:
+        entries.append(data[pos:pos + length])
+        pos += length
+    return entries
+
+
+def pack_parts(entries):
+    """One parts frame (bytes) of the entries (bytes-like, at least one)."""
+    head = _varint_bytes(len(entries))
+    for e in entries:
+        head += _varint_bytes(len(e))
+    return bytes(head) + b"".join(bytes(e) for e in entries)
+
+
+HAS_PARTS = frozenset((MSG_QUERIES, MSG_PARTIAL, MSG_END, MSG_DATA, MSG_DONE))
+
+
+def wire_payload(msg, payload):
+    """The payload frames of msg as they travel: the partials or queries of
+    a message that carries them packed into one parts frame (none when
+    there are none), a keyed message's keys frame (payload's last) after
+    it; other payloads as they are."""
+    if msg.type not in HAS_PARTS:
+        return list(payload)
+    payload = list(payload)
+    keys = [payload.pop()] if getattr(msg, "keyed", 0) else []
+    return ([pack_parts(payload)] if payload else []) + keys
+
+
 def decode_frames(frames, channel):
     """Decode [header, payload...] (bytes-like frames) as
     braid_msg_decode_frames() does: the header, then every payload frame's
-    size, and a keyed DATA or DONE's keys frame. Returns (Msg, payload
-    list)."""
+    size, the parts frame and a keyed DATA or DONE's keys frame. Returns
+    (Msg, payload list): for a message with a parts frame, its entries one
+    by one (and a keyed message's keys frame last), as if each partial or
+    query were a frame of its own."""
     if not frames:
         raise DecodeError("empty")
     if len(frames) > 1 + MAX_FRAMES:
@@ -521,9 +607,17 @@ def decode_frames(frames, channel):
     for f in payload:
         if not payload_fits(msg.type, len(f)):
             raise DecodeError("frame-size")
+    if msg.type not in HAS_PARTS:
+        return msg, payload
+    keys = payload[-1:] if msg.keyed else []
+    entries = []
+    if len(payload) > len(keys):
+        query = msg.type == MSG_QUERIES
+        entries = check_parts(payload[0], MAX_BATCH if query or msg.keyed else MAX_PARTS,
+                              MAX_QUERY_LEN if query else MAX_FRAME)
     if msg.keyed:
-        check_keys(payload[-1], len(payload) - 1)
-    return msg, payload
+        check_keys(keys[0], len(entries))
+    return msg, entries + keys
 
 
 # ---------------------------------------------------------------------------

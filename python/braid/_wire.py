@@ -3,8 +3,10 @@
 Sockets are plain (blocking-API) pyzmq sockets used only with DONTWAIT,
 each with a zmq.asyncio shadow for waiting (poll) and for sends that must
 wait for room while keeping their order. A message is received whole but
-never held beyond 1 + MAX_BATCH frames (a longer one is drained and
-refused, as braid_msg_recv() does), then decoded by braid._proto.
+never held beyond 1 + MAX_FRAMES frames (a longer one is drained and
+refused, as braid_msg_recv() does), then decoded by braid._proto. Partials
+and queries travel packed in one parts frame each message (_proto
+wire_payload on the way out, decode_frames unpacks them on the way in).
 """
 
 import asyncio
@@ -104,7 +106,7 @@ class Sock:
         # ZeroMQ delivers a message whole.
         while sock.getsockopt(zmq.RCVMORE):
             f = sock.recv()
-            if len(frames) <= _proto.MAX_BATCH:
+            if len(frames) <= _proto.MAX_FRAMES:
                 frames.append(f)
             else:
                 too_many = True     # drained, never held
@@ -114,7 +116,7 @@ class Sock:
         """Send now or not at all: True if queued, False if the pipe is full
         (EAGAIN). Never reorders: refuses while an awaited send waits."""
         frames = [_proto.encode(msg)]
-        frames.extend(payload)
+        frames.extend(_proto.wire_payload(msg, payload))
         if self.waiting:
             return False
         try:
@@ -128,7 +130,7 @@ class Sock:
         once it is handed to ZeroMQ (await it for backpressure, or drop it:
         the message still goes, in order, while the socket lives)."""
         frames = [_proto.encode(msg)]
-        frames.extend(payload)
+        frames.extend(_proto.wire_payload(msg, payload))
         fut = self.aio.send_multipart(frames, copy=_copy(frames))
         if not fut.done():
             self.waiting += 1

@@ -82,7 +82,7 @@ class FakeFrontend:
         return rid, m
 
     def send(self, rid, msg, payload=()):
-        self.sock.send_multipart([rid, P.encode(msg)] + list(payload))
+        self.sock.send_multipart([rid, P.encode(msg)] + P.wire_payload(msg, payload))
 
     def accept(self, rid, job):
         self.send(rid, J(P.MSG_ACCEPT, job_id=job))

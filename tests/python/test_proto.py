@@ -79,6 +79,7 @@ def test_constants_match_braid_msg_h():
              "MAX_RETRIES": "BRAID_MAX_RETRIES", "MAX_MSEC": "BRAID_MAX_MSEC",
              "HEARTBEAT_ENTRY": "BRAID_HEARTBEAT_ENTRY", "VERSION": "BRAID_PROTO_VERSION",
              "MAX_DEDUP": "BRAID_MAX_DEDUP", "MAX_FRAMES": "BRAID_MAX_FRAMES",
+             "MAX_PARTS": "BRAID_MAX_PARTS",
              "FLAG_FAIL_FAST": "BRAID_FLAG_FAIL_FAST", "FLAG_RETRIES": "BRAID_FLAG_RETRIES",
              "CH_CLIENT": "BRAID_CH_CLIENT", "CH_TO_CLIENT": "BRAID_CH_TO_CLIENT",
              "CH_WORKER": "BRAID_CH_WORKER", "CH_TO_WORKER": "BRAID_CH_TO_WORKER",
@@ -353,14 +354,17 @@ def test_keys_frame(entry):
 
 
 def test_keyed_frames_checked():
-    # decode_frames checks a keyed DATA's keys frame, with the cap one frame
-    # over a batch.
+    # decode_frames checks a keyed DATA's keys frame: one entry per partial
+    # of its parts frame, at most a batch of them.
     data = P.encode(P.Msg(P.MSG_DATA, task_id=1, attempts=1, seq=0, keyed=1))
     keys = _pack([[i, b"u"] for i in range(P.MAX_BATCH)])
-    msg, payload = P.decode_frames([data] + [b"x"] * P.MAX_BATCH + [keys], P.CH_SINK)
-    assert msg.keyed == 1 and len(payload) == P.MAX_FRAMES
-    for bad in ([data, b"x", _pack([[1, b"u"], [2, b"v"]])], [data, b"x", _pack([[1, "u"]])],
-                [data] + [b"x"] * P.MAX_FRAMES + [keys]):
+    msg, payload = P.decode_frames([data, P.pack_parts([b"x"] * P.MAX_BATCH), keys], P.CH_SINK)
+    assert msg.keyed == 1 and len(payload) == P.MAX_BATCH + 1
+    over = _pack([[i, b"u"] for i in range(P.MAX_BATCH + 1)])
+    one = P.pack_parts([b"x"])
+    for bad in ([data, one, _pack([[1, b"u"], [2, b"v"]])], [data, one, _pack([[1, "u"]])],
+                [data, P.pack_parts([b"x"] * (P.MAX_BATCH + 1)), over],
+                [data, b"x", _pack([[1, b"u"]])], [data, one, one, keys]):
         with pytest.raises(P.DecodeError) as e:
             P.decode_frames(bad, P.CH_SINK)
         assert e.value.reason == "frames"
@@ -456,13 +460,16 @@ def test_frames_and_payload_bounds():
         P.decode_frames([], P.CH_CLIENT)
     assert e.value.reason == "empty"
     q = P.encode(P.Msg(P.MSG_QUERIES, job_id=b"\0" * 16, first=0))
-    P.decode_frames([q] + [b"x" * 8192] * 3, P.CH_CLIENT)
+    msg, payload = P.decode_frames([q, P.pack_parts([b"x" * 8192] * 3)], P.CH_CLIENT)
+    assert [bytes(p) for p in payload] == [b"x" * 8192] * 3
     with pytest.raises(P.DecodeError) as e:
-        P.decode_frames([q, b"x" * 8193], P.CH_CLIENT)
+        P.decode_frames([q, P.pack_parts([b"x" * 8193])], P.CH_CLIENT)
     assert e.value.reason == "frame-size"
-    with pytest.raises(P.DecodeError) as e:
-        P.decode_frames([q] + [b""] * 1025, P.CH_CLIENT)
-    assert e.value.reason == "frames"
+    for bad in ([q] + [b""] * 2, [q, P.pack_parts([b""] * 1025)], [q, b""], [q, b"\x01\x02a"],
+                [q, b"\x01\x01ab"], [q, b"\x81\x00\x00"]):
+        with pytest.raises(P.DecodeError) as e:
+            P.decode_frames(bad, P.CH_CLIENT)
+        assert e.value.reason == "frames"
     hb = P.encode(P.Msg(P.MSG_WHEARTBEAT))
     P.decode_frames([hb, b""], P.CH_WORKER)
     P.decode_frames([hb, b"\0" * 40], P.CH_WORKER)

@@ -50,7 +50,7 @@ class FakeBroker:
         self.pull.close(0)
 
     def send(self, msg, payload=()):
-        self.router.send_multipart([self.rid, P.encode(msg)] + list(payload))
+        self.router.send_multipart([self.rid, P.encode(msg)] + P.wire_payload(msg, payload))
 
     def task(self, task_id, query, attempt=1, source="load", resume=0, window=0, timeout=0):
         self.send(P.Msg(P.MSG_TASK, task_id=task_id, attempts=attempt, name=source, resume=resume,
