@@ -26,7 +26,7 @@
 #define S_SINK_HWM 100000
 #define S_STOP_GRACE_MSEC 2000      /* after a drain: wait for cancels     */
 /*  Nothing a client sends is longer than a query or a header.              */
-#define S_FRONTEND_MAX_FRAME (BRAID_MAX_HEADER + BRAID_MAX_QUERY_LEN)
+#define S_FRONTEND_MAX_FRAME BRAID_MAX_QUERIES_FRAME
 
 /*  Hex of data, then "/" and hex of data2 if it is not NULL. Owned.        */
 static char *

@@ -313,9 +313,11 @@ static void
 s_send_submit_queries(braid_client_t *self)
 {
     s_send_submit(self);
-    uint32_t next;
-    if (braid_request_query_count(self->request) <= BRAID_MAX_BATCH &&
-        s_send_queries(self, 0, &next) == 0)
+    /*  Only when one QUERIES holds them all.                               */
+    uint32_t next = 0;
+    zmsg_t *all = braid_request_batch(self->request, 0, &next);
+    zmsg_destroy(&all);
+    if (next == braid_request_query_count(self->request) && s_send_queries(self, 0, &next) == 0)
         self->pipelined = true;
 }
 

@@ -261,14 +261,20 @@ braid_request_batch(const braid_request_t *self, uint32_t first, uint32_t *next_
     zmsg_t *payload = zmsg_new();
     if (!payload)
         return NULL;
-    uint32_t n = (uint32_t) self->nqueries - first;
-    if (n > BRAID_MAX_BATCH)
-        n = BRAID_MAX_BATCH;
-    /*  The queries travel in one parts frame (braid_parts.h).             */
+    /*  The queries travel in one parts frame (braid_parts.h) of at most
+        BRAID_MAX_BATCH queries and BRAID_MAX_QUERIES_FRAME bytes (at least
+        one query): a count of 2 bytes, a length of 2 and the bytes each.  */
     const void *data[BRAID_MAX_BATCH];
     size_t sizes[BRAID_MAX_BATCH];
-    for (uint32_t i = 0; i < n; i++)
-        data[i] = braid_request_query(self, first + i, &sizes[i]);
+    uint32_t n = 0;
+    size_t bytes = 2;
+    while (first + n < self->nqueries && n < BRAID_MAX_BATCH) {
+        const void *query = braid_request_query(self, first + n, &sizes[n]);
+        if (n > 0 && bytes + 2 + sizes[n] > BRAID_MAX_QUERIES_FRAME)
+            break;
+        bytes += 2 + sizes[n];
+        data[n++] = query;
+    }
     zframe_t *frame = braid_parts_encode(data, sizes, n);
     if (!frame || zmsg_append(payload, &frame) != 0) {
         zframe_destroy(&frame);

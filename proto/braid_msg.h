@@ -30,6 +30,8 @@ extern "C" {
                                          a keyed DATA, DONE (its keys)     */
 #define BRAID_MAX_PARTS 65536         /* partials in one DATA, DONE,
                                          PARTIAL or END (one parts frame)  */
+#define BRAID_MAX_QUERIES_FRAME 65536 /* bytes of a QUERIES' parts frame:
+                                         the frontend's ZMQ_MAXMSGSIZE     */
 #define BRAID_MAX_SOURCES 32          /* sources in a job or on a worker    */
 #define BRAID_MAX_NAME 64             /* source or worker name, bytes       */
 #define BRAID_MAX_TEXT 1024           /* error or status text, bytes        */

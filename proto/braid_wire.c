@@ -25,6 +25,8 @@ s_max_frame_size(int type)
     switch (type) {
     case BRAID_MSG_TASK:
         return BRAID_MAX_QUERY_LEN;
+    case BRAID_MSG_QUERIES:
+        return BRAID_MAX_QUERIES_FRAME;
     case BRAID_MSG_WHEARTBEAT:
         return (size_t) BRAID_MAX_SLOTS * BRAID_HEARTBEAT_ENTRY;
     default:

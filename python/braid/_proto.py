@@ -44,6 +44,8 @@ MAX_VERSION = 64
 MAX_DEDUP = 1024
 # Partials in one DATA, DONE, PARTIAL or END (one parts frame).
 MAX_PARTS = 65536
+# Bytes of a QUERIES' parts frame (the frontend's ZMQ_MAXMSGSIZE).
+MAX_QUERIES_FRAME = 65536
 # Payload frames one message may carry: its parts frame, and a keyed DATA or
 # DONE its keys frame after it.
 MAX_FRAMES = 2
@@ -444,10 +446,26 @@ def decode(header, nframes, channel):
     return msg
 
 
+def queries_batch_end(queries, first):
+    """The index after the last query the QUERIES starting at first carries:
+    at most MAX_BATCH queries in a parts frame of at most MAX_QUERIES_FRAME
+    bytes, at least one (braid_request_batch)."""
+    n, frame = 0, 2
+    while first + n < len(queries) and n < MAX_BATCH:
+        size = len(queries[first + n])
+        if n and frame + 2 + size > MAX_QUERIES_FRAME:
+            break
+        frame += 2 + size
+        n += 1
+    return first + n
+
+
 def payload_fits(mtype, size):
     """True if a payload frame of size bytes fits a message of this type
     (braid_msg_payload_fits)."""
-    if mtype == MSG_TASK:
+    if mtype == MSG_QUERIES:
+        cap = MAX_QUERIES_FRAME
+    elif mtype == MSG_TASK:
         cap = MAX_QUERY_LEN
     elif mtype == MSG_WHEARTBEAT:
         cap = MAX_SLOTS * HEARTBEAT_ENTRY

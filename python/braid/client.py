@@ -235,7 +235,7 @@ class _Job:
         self.conn.sock.send(self.submit)
 
     def queries_msg(self, first):
-        batch = self.queries[first:first + P.MAX_BATCH]
+        batch = self.queries[first:P.queries_batch_end(self.queries, first)]
         return P.Msg(P.MSG_QUERIES, job_id=self.id, first=first), batch
 
     def send_credit(self):
@@ -248,12 +248,15 @@ class _Job:
             self._send(P.MSG_CANCEL)
 
     async def send_queries(self):
-        """After ACCEPT: the queries in order, QUERIES of up to MAX_BATCH,
-        each waiting for room in the socket (never blocking the reader)."""
-        for first in range(0, len(self.queries), P.MAX_BATCH):
+        """After ACCEPT: the queries in order, QUERIES of up to MAX_BATCH
+        (and MAX_QUERIES_FRAME bytes), each waiting for room in the socket
+        (never blocking the reader)."""
+        first = 0
+        while first < len(self.queries):
             if self.cancel_sent or self.conn.closed:
                 return
             msg, batch = self.queries_msg(first)
+            first += len(batch)
             await self.conn.sock.send(msg, batch)
 
     # -- receiving (the connection's reader) ----------------------------------
@@ -721,7 +724,7 @@ class Client:
             job.resubmitted = False
             conn.register(job)
             job.send_submit()
-            job.pipelined = len(job.queries) <= P.MAX_BATCH
+            job.pipelined = P.queries_batch_end(job.queries, 0) == len(job.queries)
             if job.pipelined:
                 conn.sock.send(*job.queries_msg(0))
             start = last_submit = time.monotonic()

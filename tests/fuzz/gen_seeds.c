@@ -195,6 +195,17 @@ main(int argc, char **argv)
         B("keys-none", "\x90"),
         B("keys-bad-nan", "\x91\x92\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\xc4\x00"),
         B("keys-bad-bin32-4G", "\x91\x92\x05\xc6\xff\xff\xff\xff"),
+        /*  Parts frames (the target checks every input as one too).       */
+        B("parts-three", "\x03\x02\x00\x01" "abc"),
+        B("parts-empty-entries", "\x02\x00\x00"),
+        B("parts-long-entry", "\x01\x81\x01" "0123456789abcdef0123456789abcdef"
+                              "0123456789abcdef0123456789abcdef0123456789abcdef"
+                              "0123456789abcdef0123456789abcdef0123456789abcdef!"),
+        B("parts-bad-overflow", "\x01\x05" "abc"),
+        B("parts-bad-left-over", "\x01\x01" "ab"),
+        B("parts-bad-count", "\x05\x01"),
+        B("parts-bad-not-minimal", "\x81\x00\x00"),
+        B("parts-bad-huge", "\x01\xff\xff\xff\x7f" "a"),
     };
 #undef B
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -5,7 +5,7 @@
 #   run-short.sh [SECONDS]          default 15
 #
 # Builds its own binary, whatever the surrounding build uses: fuzz_decode.c
-# and proto/braid_msg.c, braid_keys.c compiled by clang with
+# and proto/braid_msg.c, braid_keys.c, braid_parts.c compiled by clang with
 # -fsanitize=fuzzer,address,undefined into a temporary directory, then runs
 # it for SECONDS over a copy of tests/fuzz/corpus (the repository is never
 # written). Exits 0 with "skipped: ..." when clang or its libFuzzer runtime
@@ -64,7 +64,7 @@ cflags=$("$PKG_CONFIG" --cflags $pkgs)
 libs=$("$PKG_CONFIG" --libs $pkgs)
 # shellcheck disable=SC2086
 if ! "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra $san -fno-omit-frame-pointer \
-        -I"$proto" $cflags "$here/fuzz_decode.c" "$proto/braid_msg.c" "$proto/braid_keys.c" \
+        -I"$proto" $cflags "$here/fuzz_decode.c" "$proto/braid_msg.c" "$proto/braid_keys.c" "$proto/braid_parts.c" \
         $libs -o "$tmp/fuzz_decode"; then
     keep=1
     echo "$me: FAILED: build" >&2

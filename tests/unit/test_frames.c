@@ -149,8 +149,9 @@ test_payload_fits(void **state)
     assert_true(braid_msg_payload_fits(BRAID_MSG_TASK, BRAID_MAX_QUERY_LEN));
     assert_false(braid_msg_payload_fits(BRAID_MSG_TASK, BRAID_MAX_QUERY_LEN + 1));
     /*  A QUERIES frame holds up to BRAID_MAX_BATCH queries: its entries
-        are bounded by the parts check, the frame by BRAID_MAX_FRAME.       */
-    assert_true(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_FRAME));
+        are bounded by the parts check, the frame by BRAID_MAX_QUERIES_FRAME. */
+    assert_true(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_QUERIES_FRAME));
+    assert_false(braid_msg_payload_fits(BRAID_MSG_QUERIES, BRAID_MAX_QUERIES_FRAME + 1));
     assert_true(braid_msg_payload_fits(BRAID_MSG_PARTIAL, BRAID_MAX_FRAME));
     assert_false(braid_msg_payload_fits(BRAID_MSG_PARTIAL, BRAID_MAX_FRAME + 1));
     assert_true(braid_msg_payload_fits(BRAID_MSG_WHEARTBEAT, 0));
