@@ -104,14 +104,18 @@ s_put_sized(t_fix_t *f, const braid_msg_t *msg, size_t n, const size_t *sizes,
         const void **data = calloc(n, sizeof *data);
         size_t *lens = calloc(n, sizeof *lens);
         size_t most = 0;
+        assert_true(lens && (texts || sizes));
+        if (texts)
+            for (size_t i = 0; i < n; i++)
+                lens[i] = strlen(texts[i]);
+        else
+            memcpy(lens, sizes, n * sizeof *lens);
         for (size_t i = 0; i < n; i++)
-            most = sizes && sizes[i] > most ? sizes[i] : most;
+            most = lens[i] > most ? lens[i] : most;
         char *zeros = calloc(1, most + 1);
         assert_true(data && lens && zeros);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             data[i] = texts ? texts[i] : zeros;
-            lens[i] = texts ? strlen(texts[i]) : sizes[i];
-        }
         zframe_t *frame = braid_parts_encode(data, lens, n);
         assert_non_null(frame);
         assert_int_equal(zmq_msg_init_size(&f->frames[0], zframe_size(frame)), 0);
