@@ -483,7 +483,6 @@ braid_frontend_on_message(braid_broker_t *self)
             break;
         }
         braid_job_credit(ent->sj.job, msg.credit);
-        braid_job_credit_bytes(ent->sj.job, msg.credit_bytes);
         braid_frontend_job_pump(self, &ent->sj);
         break;
     case BRAID_MSG_CANCEL:

@@ -514,13 +514,6 @@ braid_job_credit(braid_job_t *self, uint64_t credit)
 }
 
 void
-braid_job_credit_bytes(braid_job_t *self, uint64_t credit_bytes)
-{
-    if (credit_bytes > self->credit_bytes)
-        self->credit_bytes = credit_bytes;
-}
-
-void
 braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
                  braid_job_cancel_fn *cancel_fn, void *arg)
 {
@@ -552,16 +545,11 @@ braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const brai
 {
     if (self->out_seq >= self->credit)
         return -1;
-    zframe_t *parts = payload && *payload ? zmsg_first(*payload) : NULL;
-    uint64_t bytes = parts ? braid_parts_frame_bytes(parts) : 0;
-    if (parts && self->credit_bytes && self->bytes_out >= self->credit_bytes)
-        return -1;      /* the client's byte credit is used up              */
     memcpy(msg->job_id, self->id, sizeof self->id);
     msg->out_seq = self->out_seq;
     if (io->emit(arg, self, msg, payload) != 0)
         return -1;
     self->out_seq++;
-    self->bytes_out += bytes;
     return 0;
 }
 

@@ -111,8 +111,7 @@ braid_job_destroy(braid_job_t **self_p);
 void
 braid_job_set_ascending(braid_job_t *self, bool ascending);
 
-/*  Accept QUERIES: frames hold one parts frame of queries first, first+1,
-    ... (consumed).
+/*  Accept QUERIES: frames are queries first, first+1, ... (consumed).
     Returns 0 (also for a duplicate that is ignored), -1 on a violation:
     first beyond the queries received, more than count, or more than the
     job's byte budget.                                                      */
@@ -223,13 +222,6 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 /*  Raise the client's credit (absolute out_seq limit; lower is ignored).   */
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);
-
-/*  The client's credit in bytes (CREDIT v): a message carrying partials is
-    emitted only while the bytes of the partials emitted so far are below
-    it (one message may pass it). Absolute; lower is ignored; 0 (the
-    default, and a client that never says) bounds nothing.                 */
-void
-braid_job_credit_bytes(braid_job_t *self, uint64_t credit_bytes);
 
 /*  End the job early: tasks not yet ended end with status (cancelled, or
     timeout for a deadline) and text. For each running task,

@@ -73,9 +73,6 @@ struct braid_job_t {
 
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */
-    uint64_t credit_bytes;      /* may emit partials while bytes_out is
-                                   below it; 0 = no byte bound             */
-    uint64_t bytes_out;         /* bytes of partials emitted               */
     bool cancelled;
     bool job_end_sent;
 };

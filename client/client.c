@@ -344,7 +344,6 @@ s_pump(braid_client_t *self, int64_t now)
         braid_msg_t msg;
         s_msg_job(self, &msg, BRAID_MSG_CREDIT);
         msg.credit = braid_stream_granted(self->stream);
-        msg.credit_bytes = braid_stream_granted_bytes(self->stream);
         if (braid_conn_send(self->conn, &msg, NULL) == 0) {
             braid_stream_credit_sent(self->stream);
             self->last_credit = now;
@@ -531,8 +530,6 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
             self->last_recv = now;
             self->last_ping = now;
             self->last_credit = now;
-            /*  The first byte grant: the SUBMIT carries only a count.      */
-            braid_stream_repeat_credit(self->stream);
             return BRAID_REPLY_OK;
         }
         if (accept == S_INTERRUPTED) {

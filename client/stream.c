@@ -41,8 +41,6 @@ struct _braid_stream_t {
 
     uint64_t expected_out_seq;  /* = messages consumed                      */
     uint64_t granted;           /* credit limit granted                     */
-    uint64_t consumed_bytes;    /* bytes of the partials consumed           */
-    uint64_t granted_bytes;     /* byte credit granted (absolute)           */
     uint64_t avg_bytes;         /* running average size of a message in     */
     bool credit_due;
 
@@ -67,7 +65,6 @@ braid_stream_new(const braid_request_t *request, const uint8_t *job_id, uint32_t
     memcpy(self->job_id, job_id, sizeof self->job_id);
     self->window = window ? window : 1;
     self->granted = self->window < S_INITIAL_CREDIT ? self->window : S_INITIAL_CREDIT;
-    self->granted_bytes = S_WINDOW_BYTES;
     return self;
 }
 
@@ -80,17 +77,11 @@ braid_stream_destroy(braid_stream_t **self_p)
     *self_p = NULL;
 }
 
-/*  Count a message as consumed; a grant is due when half the window is,
-    in messages or in bytes.                                                */
+/*  Count a message as consumed; a grant is due when half the window is.  */
 static void
 s_consume(braid_stream_t *self, uint64_t payload_bytes)
 {
     self->expected_out_seq++;
-    self->consumed_bytes += payload_bytes;
-    if (self->consumed_bytes + S_WINDOW_BYTES / 2 >= self->granted_bytes) {
-        self->granted_bytes = self->consumed_bytes + S_WINDOW_BYTES;
-        self->credit_due = true;
-    }
     uint64_t bytes = S_MSG_OVERHEAD + payload_bytes;
     self->avg_bytes = self->avg_bytes ? (self->avg_bytes * 7 + bytes) / 8 : bytes;
     uint64_t window = S_WINDOW_BYTES / (self->avg_bytes ? self->avg_bytes : 1);
@@ -170,14 +161,9 @@ braid_stream_put(braid_stream_t *self, const braid_msg_t *msg, zmq_msg_t *frames
                       "lost messages: out_seq %llu expected, %llu received",
                       (unsigned long long) self->expected_out_seq,
                       (unsigned long long) msg->out_seq);
-    /*  The partials' bytes, as the broker counts them against the byte
-        credit (a parts frame's entries; checked on receive).               */
     uint64_t payload_bytes = 0;
-    if (nframes > 0 && (msg->type == BRAID_MSG_PARTIAL || msg->type == BRAID_MSG_END)) {
-        size_t len;
-        braid_parts_data(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), &len);
-        payload_bytes = len;
-    }
+    for (size_t i = 0; i < nframes; i++)
+        payload_bytes += zmq_msg_size(&frames[i]);
     s_consume(self, payload_bytes);
     if (msg->type != BRAID_MSG_JOB_END &&
         (msg->query >= braid_request_query_count(self->request) ||
@@ -309,12 +295,6 @@ uint64_t
 braid_stream_granted(braid_stream_t *self)
 {
     return self->granted;
-}
-
-uint64_t
-braid_stream_granted_bytes(braid_stream_t *self)
-{
-    return self->granted_bytes;
 }
 
 bool

@@ -17,10 +17,7 @@
     grant is due (consumed + window). The window shrinks so that what the
     broker may send ahead stays near 16 MiB, judged by the average size of
     the messages so far; the first grant is small until that is known.
-    Credit is also counted in bytes (CREDIT v, braid_stream_granted_bytes):
-    the partials' bytes consumed + 16 MiB, granted again once half of it is
-    consumed, so a stream never waits a round trip. Credit is absolute, so
-    a grant may be repeated at will.
+    Credit is absolute, so a grant may be repeated at will.
 */
 
 #ifndef BRAID_STREAM_H_INCLUDED
@@ -79,11 +76,6 @@ braid_stream_error(braid_stream_t *self);
 /*  The credit limit granted so far: the broker may send out_seq below it. */
 uint64_t
 braid_stream_granted(braid_stream_t *self);
-
-/*  The byte credit granted so far (CREDIT v): the broker sends partials
-    while the bytes of those it sent are below it.                          */
-uint64_t
-braid_stream_granted_bytes(braid_stream_t *self);
 
 /*  True if a CREDIT carrying braid_stream_granted() is due.                */
 bool

@@ -102,7 +102,6 @@ static const s_field_t s_fields[] = {
     F_('K', K_FLAGS, source_flags, 0, BRAID_MAX_SOURCES),
     F_('z', K_U64, token, 0, UINT64_MAX),
     F_('D', K_U64, duplicates, 0, UINT64_MAX),
-    F_('v', K_U64, credit_bytes, 0, UINT64_MAX),
 };
 
 static const s_field_t *

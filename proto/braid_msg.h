@@ -151,8 +151,6 @@ typedef struct {
     uint32_t transient;             /* g: 1 = the failure may pass on retry */
     uint32_t count;                 /* n: number of queries in the job      */
     uint64_t credit;                /* c: client credit, absolute out_seq   */
-    uint64_t credit_bytes;          /* v: client credit, absolute payload
-                                           bytes of the job; 0 = none         */
     uint32_t first;                 /* F: index of the first query carried  */
     uint64_t out_seq;               /* O: per-job broker->client sequence   */
     uint32_t query;                 /* q: query index                       */

@@ -85,7 +85,7 @@ def worker_capacity(slots):
 MESSAGES = {
     1: ("SUBMIT", "jomtfdyncS", 0, 0, CH_CLIENT),
     2: ("QUERIES", "jF", 1, 1, CH_CLIENT),
-    3: ("CREDIT", "jcv", 0, 0, CH_CLIENT),
+    3: ("CREDIT", "jc", 0, 0, CH_CLIENT),
     4: ("CANCEL", "j", 0, 0, CH_CLIENT),
     5: ("PING", "", 0, 0, CH_CLIENT),
     6: ("STATS", "", 0, 0, CH_CLIENT),
@@ -165,7 +165,6 @@ FIELDS = {
     "w": ("window", "u", 0, U64),
     "r": ("resume", "u", 0, U64),
     "b": ("window_bytes", "u", 0, U64),
-    "v": ("credit_bytes", "u", 0, U64),
     "E": ("text", "text", 0, MAX_TEXT),
     "N": ("name", "name", 1, MAX_NAME),
     "S": ("sources", "names", 1, MAX_SOURCES),

@@ -239,8 +239,7 @@ class _Job:
         return P.Msg(P.MSG_QUERIES, job_id=self.id, first=first), batch
 
     def send_credit(self):
-        # Credit in messages only: credit_bytes 0 bounds no bytes.
-        self._send(P.MSG_CREDIT, credit=self.granted, credit_bytes=0)
+        self._send(P.MSG_CREDIT, credit=self.granted)
         self.last_credit = time.monotonic()
 
     def send_cancel(self):
@@ -419,8 +418,7 @@ class _Orphan:
             top = msg.out_seq + 1
             if top + self.window // 2 >= self.granted:
                 self.granted = top + self.window
-                self.conn.sock.send(P.Msg(P.MSG_CREDIT, job_id=self.id, credit=self.granted,
-                                          credit_bytes=0))
+                self.conn.sock.send(P.Msg(P.MSG_CREDIT, job_id=self.id, credit=self.granted))
 
     def abandon(self, why=None):
         pass

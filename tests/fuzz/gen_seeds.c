@@ -42,7 +42,6 @@ s_fill(braid_msg_t *m, const char *fields, bool max)
         case 'w': m->window = max ? UINT64_MAX : 16; break;
         case 'r': m->resume = max ? UINT64_MAX : 0; break;
         case 'b': m->window_bytes = max ? UINT64_MAX : 1u << 20; break;
-        case 'v': m->credit_bytes = max ? UINT64_MAX : 16u << 20; break;
         case 'E':
             if (max)
                 memset(m->text, 'e', BRAID_MAX_TEXT);

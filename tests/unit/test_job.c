@@ -291,46 +291,6 @@ test_credit_bounds_emission(void **state)
     braid_job_destroy(&job);
 }
 
-/*  Credit in bytes: partials leave while the bytes sent are below the
-    grant (a grant below is ignored), an END without partials needs none. */
-static void
-test_byte_credit_bounds_emission(void **state)
-{
-    (void) state;
-    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, 100);
-    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
-    s_add_queries(job, 0, 1);
-    braid_job_credit_bytes(job, 3);
-    uint32_t a = s_start(job, 0);
-    s_sink_t sink = {0};
-    for (int i = 0; i < 5; i++) {
-        zmsg_t *f = s_frames(1);        /* one partial of one byte         */
-        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), BRAID_JOB_ACCEPTED);
-    }
-    braid_job_pump(job, &s_io, &sink);
-    assert_int_equal(sink.n, 3);        /* 3 bytes granted: three of them  */
-    braid_job_credit_bytes(job, 2);     /* lower grant: ignored            */
-    braid_job_pump(job, &s_io, &sink);
-    assert_int_equal(sink.n, 3);
-    braid_job_credit_bytes(job, 4);
-    braid_job_pump(job, &s_io, &sink);
-    assert_int_equal(sink.n, 4);
-    assert_int_equal(sink.recs[3].seq, 3);
-    zmsg_t *f = s_frames(1);
-    assert_int_equal(braid_job_data(job, 0, a, 5, &f), BRAID_JOB_ACCEPTED);
-    assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 6, ""), BRAID_JOB_ACCEPTED);
-    braid_job_pump(job, &s_io, &sink);
-    assert_int_equal(sink.n, 4);        /* bytes used up: nothing carries  */
-    braid_job_credit_bytes(job, 100);
-    assert_true(braid_job_pump(job, &s_io, &sink));
-    /*  seq 4 alone, then END carrying seq 5, then JOB_END.                */
-    assert_int_equal(sink.n, 7);
-    assert_int_equal(sink.recs[5].type, BRAID_MSG_END);
-    assert_int_equal(sink.recs[5].nframes, 1);
-    free(sink.recs);
-    braid_job_destroy(&job);
-}
-
 static void
 test_inflight_limit(void **state)
 {
@@ -694,7 +654,6 @@ main(void)
         cmocka_unit_test(test_small_credit_loses_nothing),
         cmocka_unit_test(test_refusing_client_loses_nothing),
         cmocka_unit_test(test_credit_bounds_emission),
-        cmocka_unit_test(test_byte_credit_bounds_emission),
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),

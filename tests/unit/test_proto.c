@@ -143,7 +143,6 @@ s_fill_letter(braid_msg_t *m, char letter, int v)
     case 'w': m->window = v == V_GOLD ? 0 : max ? UINT64_MAX : 0; break;
     case 'r': m->resume = v == V_GOLD ? 255 : max ? UINT64_MAX : 0; break;
     case 'b': m->window_bytes = v == V_GOLD ? 1048576 : max ? UINT64_MAX : 0; break;
-    case 'v': m->credit_bytes = v == V_GOLD ? 16777216 : max ? UINT64_MAX : 0; break;
     case 'E':
         if (v == V_GOLD)
             strcpy(m->text, "oops");
@@ -260,7 +259,6 @@ s_assert_msg_equal(const braid_msg_t *a, const braid_msg_t *b, const char *field
         case 'w': assert_int_equal(a->window, b->window); break;
         case 'r': assert_int_equal(a->resume, b->resume); break;
         case 'b': assert_int_equal(a->window_bytes, b->window_bytes); break;
-        case 'v': assert_int_equal(a->credit_bytes, b->credit_bytes); break;
         case 'E': assert_string_equal(a->text, b->text); break;
         case 'N': assert_string_equal(a->name, b->name); break;
         case 'S':
@@ -707,8 +705,7 @@ static const t_golden_t s_golden[] = {
     {1, BRAID_CH_CLIENT, 0, 0,
      "9c 01 01 " J "01 cd 03 e8 cd 75 30 03 ce 05 26 5c 00 cd 01 2c cc c8 40 " S_},
     {2, BRAID_CH_CLIENT, 1, 1, "94 01 02 " J "cc 80"},
-    /*  CREDIT jcv: c 64, v 16 MiB (uint32).                                */
-    {3, BRAID_CH_CLIENT, 0, 0, "95 01 03 " J "40 ce 01 00 00 00"},
+    {3, BRAID_CH_CLIENT, 0, 0, "94 01 03 " J "40"},
     {4, BRAID_CH_CLIENT, 0, 0, "93 01 04 " J},
     {5, BRAID_CH_CLIENT, 0, 0, "92 01 05"},
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
@@ -1181,22 +1178,22 @@ static const t_bad_t s_bad[] = {
     {"job id bin of 17", "93 01 04 c4 11 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10",
      NULL, 0, CL, BRAID_ERR_RANGE},
     {"job id bin of 0", "93 01 04 c4 00", NULL, 0, CL, BRAID_ERR_RANGE},
-    {"credit str", "95 01 03 " J "a1 31 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit -1", "95 01 03 " J "ff 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit int64 min", "95 01 03 " J "d3 80 00 00 00 00 00 00 00 00", NULL, 0, CL,
+    {"credit str", "94 01 03 " J "a1 31", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit -1", "94 01 03 " J "ff", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit int64 min", "94 01 03 " J "d3 80 00 00 00 00 00 00 00", NULL, 0, CL,
      BRAID_ERR_FIELD_TYPE},
-    {"credit float32", "95 01 03 " J "ca 00 00 00 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit float64", "95 01 03 " J "cb 3f f0 00 00 00 00 00 00 00", NULL, 0, CL,
+    {"credit float32", "94 01 03 " J "ca 00 00 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit float64", "94 01 03 " J "cb 3f f0 00 00 00 00 00 00", NULL, 0, CL,
      BRAID_ERR_FIELD_TYPE},
-    {"credit nil", "95 01 03 " J "c0 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit false", "95 01 03 " J "c2 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit bin", "95 01 03 " J "c4 01 01 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit array", "95 01 03 " J "91 01 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit map", "95 01 03 " J "81 01 01 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit fixext1", "95 01 03 " J "d4 01 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit ext8", "95 01 03 " J "c7 01 05 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit timestamp ext", "95 01 03 " J "d6 ff 00 00 00 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
-    {"credit uint64 max is fine", "95 01 03 " J "cf ff ff ff ff ff ff ff ff 00", NULL, 0, CL,
+    {"credit nil", "94 01 03 " J "c0", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit false", "94 01 03 " J "c2", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit bin", "94 01 03 " J "c4 01 01", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit array", "94 01 03 " J "91 01", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit map", "94 01 03 " J "81 01 01", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit fixext1", "94 01 03 " J "d4 01 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit ext8", "94 01 03 " J "c7 01 05 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit timestamp ext", "94 01 03 " J "d6 ff 00 00 00 00", NULL, 0, CL, BRAID_ERR_FIELD_TYPE},
+    {"credit uint64 max is fine", "94 01 03 " J "cf ff ff ff ff ff ff ff ff", NULL, 0, CL,
      BRAID_OK},
     {"text bin", "95 01 0e " J "cd 01 94 c4 01 61", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
     {"text uint", "95 01 0e " J "cd 01 94 00", NULL, 0, TC, BRAID_ERR_FIELD_TYPE},
