@@ -187,13 +187,21 @@ s_worker_thread(void *arg)
         fprintf(stderr, "gearman: worker: %s\n", gearman_worker_error(w));
         exit(1);
     }
-    for (;;) {
+    /*  A job that failed (its function returned an error: gearman sent
+        WORK_FAIL) is counted by its client; the worker goes on. The server
+        gone, or errors 100 times in a row: the bench is over.            */
+    for (int errors = 0;;) {
         gearman_return_t rc = gearman_worker_work(w);
-        if (rc != GEARMAN_SUCCESS && rc != GEARMAN_IO_WAIT && rc != GEARMAN_NO_JOBS
-            && rc != GEARMAN_TIMEOUT) {
-            /* the server went away: the bench is over                     */
+        if (rc == GEARMAN_SUCCESS || rc == GEARMAN_IO_WAIT || rc == GEARMAN_NO_JOBS
+            || rc == GEARMAN_TIMEOUT) {
+            errors = 0;
+            continue;
+        }
+        if (rc == GEARMAN_LOST_CONNECTION || rc == GEARMAN_COULD_NOT_CONNECT)
+            exit(0);
+        if (++errors >= 100) {
             fprintf(stderr, "gearman: worker: %s\n", gearman_worker_error(w));
-            exit(rc == GEARMAN_LOST_CONNECTION || rc == GEARMAN_COULD_NOT_CONNECT ? 0 : 1);
+            exit(1);
         }
     }
     return NULL;
@@ -244,8 +252,10 @@ s_load_child(int go_fd, int out_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     gearman_client_st *c = gearman_client_create(NULL);
-    if (!c || gearman_client_add_server(c, HOST, port) != GEARMAN_SUCCESS)
+    if (!c || gearman_client_add_server(c, HOST, port) != GEARMAN_SUCCESS) {
+        fprintf(stderr, "gearman: load: cannot add the server\n");
         _exit(1);
+    }
     char ch;
     if (read(go_fd, &ch, 1) < 0) {}     /* the start barrier: EOF = go     */
     result_t res = {0};
@@ -280,6 +290,7 @@ s_load_child(int go_fd, int out_fd)
     fwrite(&res, sizeof res, 1, f);
     fwrite(lat, sizeof *lat, n, f);
     fclose(f);
+    free(lat);
     _exit(0);
 }
 
@@ -363,6 +374,9 @@ s_load(void)
            "\"jobs_per_sec\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"cpu_sec\":%.3f}\n",
            procs, tot.jobs, tot.errors, sec, sec > 0 ? (double) tot.jobs / sec : 0,
            s_pct(lat, nall, 0.5), s_pct(lat, nall, 0.99), cpu);
+    free(lat);
+    free(outs);
+    free(pids);
     return (bad || tot.errors || tot.jobs == 0) ? 1 : 0;
 }
 
@@ -370,11 +384,23 @@ s_load(void)
    Submit: streams to stdout                                                */
 
 static char obuf[1 << 20];
+static int submit_failed;
 
 static gearman_return_t
 s_on_data(gearman_task_st *task)
 {
-    fwrite(gearman_task_data(task), 1, gearman_task_data_size(task), stdout);
+    size_t n = gearman_task_data_size(task);
+    if (n > 0)
+        fwrite(gearman_task_data(task), 1, n, stdout);
+    return GEARMAN_SUCCESS;
+}
+
+/*  A task that failed (the command did, or the worker sent WORK_FAIL).   */
+static gearman_return_t
+s_on_fail(gearman_task_st *task)
+{
+    (void) task;
+    submit_failed = 1;
     return GEARMAN_SUCCESS;
 }
 
@@ -387,6 +413,8 @@ s_submit(int n, char **workloads)
         return 1;
     gearman_client_set_data_fn(c, s_on_data);
     gearman_client_set_complete_fn(c, s_on_data);
+    gearman_client_set_fail_fn(c, s_on_fail);
+    gearman_client_set_exception_fn(c, s_on_fail);
     for (int i = 0; i < n; i++) {
         gearman_return_t rc;
         if (!gearman_client_add_task(c, NULL, NULL, function, NULL, workloads[i],
@@ -402,7 +430,9 @@ s_submit(int n, char **workloads)
         return 1;
     }
     gearman_client_free(c);
-    return fflush(stdout) == 0 ? 0 : 1;
+    if (submit_failed)
+        fprintf(stderr, "gearman: submit: a task failed\n");
+    return fflush(stdout) == 0 && !submit_failed ? 0 : 1;
 }
 
 /* ------------------------------------------------------------------------
