@@ -248,10 +248,16 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         gids[ngids++] = (uint16_t) id;
         strcat(list, source);
     }
+    /*  The worker takes over the sources' references: they go with it.   */
     w->number = braid_sched_worker_add(self->sched, w->slots, gids, ngids, w);
-    if (w->number < 0 || zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
-        if (w->number >= 0)
-            braid_sched_worker_remove(self->sched, w->number);
+    if (w->number < 0) {
+        for (uint32_t i = 0; i < ngids; i++)
+            braid_sched_source_unref(self->sched, gids[i]);
+        s_worker_free(&w);
+        return;
+    }
+    if (zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
+        braid_sched_worker_remove(self->sched, w->number);
         s_worker_free(&w);
         return;
     }

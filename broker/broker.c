@@ -265,6 +265,8 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     self->cfg.npolicies = cfg->npolicies;
     for (uint32_t g = 0; g < braid_sched_nsources(self->sched); g++) {
         const char *name = braid_sched_source_name(self->sched, (uint16_t) g);
+        if (!name)
+            continue;   /* a free id */
         braid_sched_source_set_policy(self->sched, (uint16_t) g,
                                       braid_broker_config_policy(&self->cfg, name), self->now);
     }

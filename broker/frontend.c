@@ -14,11 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*  A client that has talked to us.                                         */
+/*  Who a client is, for its limits: its CURVE key (the User-Id of its
+    messages), else its IP address (the connection's Peer-Address), else
+    (ipc) its connection. A new routing id, a new DEALER, is the same
+    principal: max_jobs_per_client counts here.                             */
+typedef struct {
+    char *key;                  /* "key:Z85", "ip:ADDRESS" or "rid:HEX"    */
+    uint32_t refs;              /* client connections that are it          */
+    uint32_t jobs;              /* open jobs                               */
+} s_principal_t;
+
+/*  A client connection (routing id) that has talked to us: its liveness,
+    and who it is.                                                          */
 typedef struct {
     char *key;                  /* hex of its routing id                   */
     int64_t last_seen_msec;
     uint32_t jobs;              /* open jobs                               */
+    s_principal_t *principal;   /* a reference                             */
 } s_client_t;
 
 /*  A job as the broker sees it: the job and its client.                    */
@@ -32,6 +44,7 @@ typedef struct {
     bool stopped;               /* ended early: cancel, deadline, ...      */
     braid_joblog_t *log;        /* where and when its tasks ran            */
     int64_t accepted_msec;
+    uint64_t tasks;             /* announced: counted in open_tasks        */
 } s_job_t;
 
 /*  The broker's job of a scheduler job (the scheduler's view is its first
@@ -124,8 +137,11 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
 {
     if (ent->blocked)
         self->blocked_jobs--;
-    if (ent->owner && ent->owner->jobs > 0)
+    if (ent->owner && ent->owner->jobs > 0) {
         ent->owner->jobs--;
+        ent->owner->principal->jobs--;
+    }
+    self->open_tasks -= ent->tasks;
     zhashx_delete(self->jobs_by_key, ent->key);
     braid_sched_job_remove(self->sched, &ent->sj);
     braid_debug("job closed job=%s", ent->key);
@@ -267,6 +283,46 @@ s_unserved_text(braid_broker_t *self, const char *name, char *text, size_t size)
     snprintf(text + at, size - at, "%s", listed ? ")" : "no source is served)");
 }
 
+/*  Bytes the open jobs hold: queries, task records, buffered partials.    */
+static uint64_t
+s_buffered(braid_broker_t *self)
+{
+    uint64_t bytes = 0;
+    for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj; sj = sj->next)
+        bytes += braid_job_buffered_bytes(sj->job) + braid_job_record_bytes(sj->job);
+    return bytes;
+}
+
+/*  The global caps: a new job of tasks tasks (0: none), or more bytes of
+    queries for an open one. 0 if within them, else BRAID_ERR_CODE_FULL
+    with text filled in.                                                    */
+static uint32_t
+s_cap_refusal(braid_broker_t *self, uint64_t tasks, uint64_t bytes, char *text, size_t size)
+{
+    const braid_broker_config_t *cfg = &self->cfg;
+    if (tasks && braid_sched_njobs(self->sched) >= cfg->max_jobs) {
+        snprintf(text, size, "broker full: %zu open jobs (limit %u, max_jobs)",
+                 braid_sched_njobs(self->sched), cfg->max_jobs);
+        return BRAID_ERR_CODE_FULL;
+    }
+    if (tasks && self->open_tasks + tasks > cfg->max_tasks) {
+        snprintf(text, size,
+                 "broker full: %" PRIu64 " tasks open, %" PRIu64 " more would pass the limit %"
+                 PRIu64 " (max_tasks)",
+                 self->open_tasks, tasks, cfg->max_tasks);
+        return BRAID_ERR_CODE_FULL;
+    }
+    uint64_t held = s_buffered(self);
+    if (held + bytes >= cfg->max_buffered_bytes) {
+        snprintf(text, size,
+                 "broker full: %" PRIu64 " bytes buffered%s (limit %" PRIu64
+                 ", max_buffered_bytes)",
+                 held, bytes ? " with these queries" : "", cfg->max_buffered_bytes);
+        return BRAID_ERR_CODE_FULL;
+    }
+    return 0;
+}
+
 /*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
     error code with text filled in. gid[s] gets each source's id, and
     *ascending the score order of an order key job.                         */
@@ -278,11 +334,14 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
         snprintf(text, size, "broker is stopping: not accepting jobs");
         return BRAID_ERR_CODE_UNAVAILABLE;
     }
-    if (client->jobs >= self->cfg.max_jobs_per_client) {
-        snprintf(text, size, "too many open jobs for this client (limit %u)",
+    if (client->principal->jobs >= self->cfg.max_jobs_per_client) {
+        snprintf(text, size, "too many open jobs for this client (limit %u, max_jobs_per_client)",
                  self->cfg.max_jobs_per_client);
         return BRAID_ERR_CODE_TOO_MANY;
     }
+    uint32_t code = s_cap_refusal(self, (uint64_t) msg->count * msg->nsources, 0, text, size);
+    if (code)
+        return code;
     if (msg->count > self->cfg.max_queries_per_job) {
         snprintf(text, size, "too many queries: %u, limit %u", msg->count,
                  self->cfg.max_queries_per_job);
@@ -346,6 +405,7 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
         if (ent->sj.job) {
             braid_job_set_window_bytes(ent->sj.job, self->cfg.window_bytes);
+            braid_job_set_credit_bytes(ent->sj.job, self->cfg.credit_bytes);
             braid_job_set_ascending(ent->sj.job, ascending);
         }
         memcpy(ent->sj.gid, gid, sizeof gid);
@@ -369,6 +429,9 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     ent->key = key;
     ent->owner = owner;
     owner->jobs++;
+    owner->principal->jobs++;
+    ent->tasks = (uint64_t) msg->count * msg->nsources;
+    self->open_tasks += ent->tasks;
     zhashx_insert(self->jobs_by_key, ent->key, ent);
     if (msg->deadline_msec)
         braid_timers_add(self->deadlines, self->now + msg->deadline_msec, 0, serial, 0);
@@ -388,9 +451,49 @@ s_find_job(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
     return ent;
 }
 
-/*  The client record for a routing id, created on first contact.           */
+/*  The principal a client connection is (see s_principal_t), a new
+    reference. NULL on allocation failure.                                  */
+static s_principal_t *
+s_principal(braid_broker_t *self, const char *rid_hex, const braid_msg_t *msg)
+{
+    char key[BRAID_MAX_PEER + BRAID_MAX_ADDRESS + 16];
+    if (msg->peer[0])
+        snprintf(key, sizeof key, "key:%s", msg->peer);
+    else if (msg->address[0])
+        snprintf(key, sizeof key, "ip:%s", msg->address);
+    else
+        snprintf(key, sizeof key, "rid:%.64s", rid_hex);
+    s_principal_t *p = zhashx_lookup(self->principals, key);
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p || !(p->key = strdup(key)) || zhashx_insert(self->principals, p->key, p) != 0) {
+            if (p)
+                free(p->key);
+            free(p);
+            return NULL;
+        }
+    }
+    p->refs++;
+    return p;
+}
+
+/*  Let go of a client connection's principal: forgotten with its last.    */
+static void
+s_principal_unref(braid_broker_t *self, s_principal_t **p_p)
+{
+    s_principal_t *p = *p_p;
+    *p_p = NULL;
+    if (p && --p->refs == 0) {
+        zhashx_delete(self->principals, p->key);
+        free(p->key);
+        free(p);
+    }
+}
+
+/*  The client record for a routing id, created on first contact with the
+    principal msg says it is.                                               */
 static s_client_t *
-s_client(braid_broker_t *self, zframe_t *rid)
+s_client(braid_broker_t *self, zframe_t *rid, const braid_msg_t *msg)
 {
     char *key = braid_broker_hex(rid, NULL);
     if (!key)
@@ -398,7 +501,8 @@ s_client(braid_broker_t *self, zframe_t *rid)
     s_client_t *c = zhashx_lookup(self->clients, key);
     if (!c) {
         c = calloc(1, sizeof *c);
-        if (!c) {
+        if (!c || !(c->principal = s_principal(self, key, msg))) {
+            free(c);
             free(key);
             return NULL;
         }
@@ -451,7 +555,7 @@ braid_frontend_on_message(braid_broker_t *self)
     zmsg_t *payload = NULL;
     if (braid_broker_recv(self, self->frontend, &msg, &rid, &payload) != 0)
         return;
-    s_client_t *client = s_client(self, rid);
+    s_client_t *client = s_client(self, rid, &msg);
     if (!client)
         goto done;
     s_job_t *ent = NULL;
@@ -463,6 +567,19 @@ braid_frontend_on_message(braid_broker_t *self)
         ent = s_find_job(self, rid, msg.job_id);
         if (!ent || ent->silent) {
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            break;
+        }
+        char text[BRAID_MAX_TEXT + 1];
+        uint32_t code = payload ? s_cap_refusal(self, 0, zmsg_content_size(payload) +
+                                                             zmsg_size(payload) * sizeof(uint32_t),
+                                                text, sizeof text)
+                                : 0;
+        if (code) {
+            s_send_error(self, rid, msg.job_id, code, text);
+            ent->silent = true;
+            braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
+                                    "cancelled: broker full");
+            braid_frontend_job_pump(self, &ent->sj);
             break;
         }
         if (braid_job_add_queries(ent->sj.job, msg.first, &payload) != 0) {
@@ -581,8 +698,11 @@ braid_frontend_tick(braid_broker_t *self)
     for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
         if (c->jobs == 0 && self->now - c->last_seen_msec > liveness)
             zlistx_add_end(idle_clients, c->key);
-    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients))
+    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients)) {
+        s_client_t *c = zhashx_lookup(self->clients, key);
+        s_principal_unref(self, &c->principal);
         zhashx_delete(self->clients, key);
+    }
     zlistx_destroy(&idle_clients);
 }
 
@@ -606,7 +726,8 @@ braid_frontend_init(braid_broker_t *self)
 {
     self->jobs_by_key = zhashx_new();
     self->clients = zhashx_new();
-    if (!self->jobs_by_key || !self->clients)
+    self->principals = zhashx_new();
+    if (!self->jobs_by_key || !self->clients || !self->principals)
         return -1;
     zhashx_set_destructor(self->clients, s_client_free);
     return 0;
@@ -618,5 +739,9 @@ braid_frontend_fini(braid_broker_t *self)
     while (self->sched && self->jobs_by_key && braid_sched_jobs(self->sched))
         s_job_remove(self, s_job(braid_sched_jobs(self->sched)));
     zhashx_destroy(&self->jobs_by_key);
+    for (s_client_t *c = self->clients ? zhashx_first(self->clients) : NULL; c;
+         c = zhashx_next(self->clients))
+        s_principal_unref(self, &c->principal);
     zhashx_destroy(&self->clients);
+    zhashx_destroy(&self->principals);
 }

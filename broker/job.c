@@ -42,23 +42,65 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
     self->nsources = submit->nsources;
     memcpy(self->sources, submit->sources, sizeof self->sources);
     self->credit = submit->credit;
-    self->qoff = calloc((size_t) submit->count + 1, sizeof *self->qoff);
-    self->tasks = calloc((size_t) ntasks, sizeof *self->tasks);
-    if (self->nsources > 1)
-        self->qended = calloc((size_t) submit->count, 1);
-    if (self->order == BRAID_ORDER_ARRIVAL) {
-        self->ready_cap = ntasks;
-        self->ready = malloc((size_t) ntasks * sizeof *self->ready);
-    }
+    /*  Nothing is reserved for the queries announced: the arrays grow as
+        they arrive (s_make_room), so a SUBMIT costs the same whatever
+        count it names.                                                     */
+    self->qoff = calloc(1, sizeof *self->qoff);
     if (self->order == BRAID_ORDER_KEY)
         self->merge = braid_merge_new(false);
-    if (!self->qoff || !self->tasks || (self->nsources > 1 && !self->qended) ||
-        (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
-        (self->order == BRAID_ORDER_KEY && !self->merge)) {
+    if (!self->qoff || (self->order == BRAID_ORDER_KEY && !self->merge)) {
         braid_job_destroy(&self);
         return NULL;
     }
     return self;
+}
+
+/*  Grow an array of *items of size bytes each to cap items, the new ones
+    zero. 0, or -1 (the array unchanged) on allocation failure.            */
+static int
+s_grow(void **array, size_t size, uint64_t items, uint64_t cap)
+{
+    char *grown = realloc(*array, (size_t) cap * size);
+    if (!grown)
+        return -1;
+    memset(grown + (size_t) items * size, 0, (size_t) (cap - items) * size);
+    *array = grown;
+    return 0;
+}
+
+/*  Room for the tasks of need queries: the query offsets, task records,
+    ended counts and the arrival ring grow together, doubling (at least 64
+    queries, at most count). 0, or -1 on allocation failure (what was
+    there stays valid).                                                     */
+static int
+s_make_room(braid_job_t *self, uint64_t need)
+{
+    if (need <= self->room)
+        return 0;
+    uint64_t cap = self->room ? self->room : 64;
+    while (cap < need)
+        cap *= 2;
+    if (cap > self->count)
+        cap = self->count;
+    uint64_t ns = self->nsources;
+    if (s_grow((void **) &self->qoff, sizeof *self->qoff, self->room + 1, cap + 1) != 0 ||
+        s_grow((void **) &self->tasks, sizeof *self->tasks, self->room * ns, cap * ns) != 0 ||
+        (ns > 1 && s_grow((void **) &self->qended, 1, self->room, cap) != 0))
+        return -1;
+    if (self->order == BRAID_ORDER_ARRIVAL) {
+        /*  The ring holds every task at most once: as many as there are.  */
+        uint32_t *ring = malloc((size_t) (cap * ns) * sizeof *ring);
+        if (!ring)
+            return -1;
+        for (uint64_t i = 0; i < self->ready_len; i++)
+            ring[i] = self->ready[(self->ready_head + i) % self->ready_cap];
+        free(self->ready);
+        self->ready = ring;
+        self->ready_head = 0;
+        self->ready_cap = cap * ns;
+    }
+    self->room = (uint32_t) cap;
+    return 0;
 }
 
 void
@@ -103,6 +145,10 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
     if (self->cancelled || first + (uint64_t) n <= self->received)
         goto done;      /* a duplicate of what arrived, or a late one      */
     if (first > self->received || first + (uint64_t) n > self->count) {
+        rc = -1;
+        goto done;
+    }
+    if (s_make_room(self, first + (uint64_t) n) != 0) {
         rc = -1;
         goto done;
     }
@@ -232,7 +278,7 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     if (policy->on_retry != BRAID_ON_RETRY_RESUME) {
         /*  Start again from seq 0: what is buffered goes; what the client
             already has is announced by a RESTART record.                   */
-        zmsg_destroy(&t->buf);
+        braid_job_drop_buffer(self, t);
         if (self->merge)
             braid_merge_clear(self->merge, idx, true);
         if (t->fwd > 0)
@@ -261,16 +307,18 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
     if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
         return;
     braid_taskheap_t *pq = &self->retry[idx % self->nsources];
-    if (!pq->heap) {
-        pq->cap = self->count;
-        pq->heap = malloc(pq->cap * sizeof *pq->heap);
-        if (!pq->heap) {
-            pq->cap = 0;
+    if (pq->len == pq->cap) {
+        /*  Each task is in it at most once: it grows with the retries.    */
+        uint64_t cap = pq->cap ? pq->cap * 2 : 16;
+        uint32_t *grown = realloc(pq->heap, (size_t) cap * sizeof *grown);
+        if (!grown) {
             s_end(self, idx, BRAID_STATUS_FAILED, self->tasks[idx].recv, "out of memory");
             self->pending_retries--;
             self->pending[idx % self->nsources]--;
             return;
         }
+        pq->heap = grown;
+        pq->cap = cap;
     }
     assert(pq->len < pq->cap);
     braid_taskheap_push(pq, idx);
@@ -437,6 +485,7 @@ braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t
         return BRAID_JOB_GAP;
     }
     t->brecv += zmsg_content_size(msg);
+    self->held += zmsg_content_size(msg);
     if (!t->buf) {
         t->buf = msg;
         msg = NULL;
@@ -471,8 +520,29 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 void
 braid_job_credit(braid_job_t *self, uint64_t credit)
 {
-    if (credit > self->credit)
-        self->credit = credit;
+    if (credit < self->credit)
+        return;     /* an older grant: it moves nothing */
+    self->credit = credit;
+    /*  However far the grant says, it lets at most the window run ahead of
+        what was sent: a client that grants 2^64-1 and never reads holds
+        one window in the broker, not the whole job.                       */
+    if (self->credit_window && self->bytes_out + self->credit_window > self->credit_bytes)
+        self->credit_bytes = self->bytes_out + self->credit_window;
+}
+
+void
+braid_job_set_credit_bytes(braid_job_t *self, uint64_t bytes)
+{
+    self->credit_window = bytes;
+    self->credit_bytes = self->bytes_out + bytes;
+}
+
+void
+braid_job_drop_buffer(braid_job_t *self, braid_job_task_t *t)
+{
+    if (t->buf)
+        self->held -= zmsg_content_size(t->buf);
+    zmsg_destroy(&t->buf);
 }
 
 void
@@ -491,7 +561,7 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
         if (t->state == BRAID_TASK_RUNNING && cancel_fn)
             cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
-            zmsg_destroy(&t->buf);
+            braid_job_drop_buffer(self, t);
             if (self->merge)
                 braid_merge_clear(self->merge, (uint32_t) i, false);
             t->recv = t->fwd;
@@ -505,13 +575,18 @@ int
 braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io,
                void *arg)
 {
-    if (self->out_seq >= self->credit)
+    if (self->out_seq >= self->credit ||
+        (self->credit_window && self->bytes_out >= self->credit_bytes))
         return -1;
     memcpy(msg->job_id, self->id, sizeof self->id);
     msg->out_seq = self->out_seq;
+    /*  A payload always comes out of the tasks' buffers.                   */
+    size_t bytes = payload && *payload ? zmsg_content_size(*payload) : 0;
     if (io->emit(arg, self, msg, payload) != 0)
         return -1;
     self->out_seq++;
+    self->bytes_out += BRAID_MSG_OVERHEAD + bytes;
+    self->held -= bytes;
     return 0;
 }
 
@@ -616,7 +691,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         braid_job_grant(self, idx, bytes, io, arg);
     }
     if (t->state != BRAID_TASK_DONE) {
-        zmsg_destroy(&t->buf);
+        braid_job_drop_buffer(self, t);     /* empty by now */
         return 0;
     }
     return braid_job_emit_end(self, idx, io, arg);
@@ -806,9 +881,13 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit)
 size_t
 braid_job_buffered_bytes(braid_job_t *self)
 {
-    size_t bytes = self->qcap + (self->merge ? braid_merge_bytes(self->merge) : 0);
-    for (uint64_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i].buf)
-            bytes += zmsg_content_size(self->tasks[i].buf);
-    return bytes;
+    return self->qcap + (self->merge ? braid_merge_bytes(self->merge) : 0) + self->held;
+}
+
+size_t
+braid_job_record_bytes(braid_job_t *self)
+{
+    size_t ns = self->nsources;
+    return (size_t) self->room * (sizeof *self->qoff + ns * sizeof *self->tasks +
+                                  (ns > 1 ? 1 : 0) + (self->ready ? ns * sizeof *self->ready : 0));
 }

@@ -57,7 +57,8 @@ _Static_assert(BRAID_CLIENT_ERR_BAD_REQUEST == (int) BRAID_ERR_CODE_BAD_REQUEST 
                    BRAID_CLIENT_ERR_UNKNOWN_JOB == (int) BRAID_ERR_CODE_UNKNOWN_JOB &&
                    BRAID_CLIENT_ERR_CONFLICT == (int) BRAID_ERR_CODE_CONFLICT &&
                    BRAID_CLIENT_ERR_TOO_MANY == (int) BRAID_ERR_CODE_TOO_MANY &&
-                   BRAID_CLIENT_ERR_UNAVAILABLE == (int) BRAID_ERR_CODE_UNAVAILABLE,
+                   BRAID_CLIENT_ERR_UNAVAILABLE == (int) BRAID_ERR_CODE_UNAVAILABLE &&
+                   BRAID_CLIENT_ERR_FULL == (int) BRAID_ERR_CODE_FULL,
                "the broker's error codes");
 
 struct _braid_client_t {

@@ -174,8 +174,9 @@ braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
     entry->next_seq = braid_be_get(p + 12, 8);
 }
 
-/*  The authenticated User-Id of the connection header came on (the ZAP
-    handler's answer; the CURVE key in Z85 under braid's), or "".           */
+/*  Who sent header: the authenticated User-Id of its connection (the ZAP
+    handler's answer; the CURVE key in Z85 under braid's), or "", and the
+    connection's Peer-Address (tcp: the peer's IP), or "".                 */
 static void
 s_peer(zmq_msg_t *header, braid_msg_t *msg)
 {
@@ -183,6 +184,10 @@ s_peer(zmq_msg_t *header, braid_msg_t *msg)
     msg->peer[0] = '\0';
     if (user && strlen(user) <= BRAID_MAX_PEER)
         snprintf(msg->peer, sizeof msg->peer, "%s", user);
+    const char *address = zmq_msg_gets(header, "Peer-Address");
+    msg->address[0] = '\0';
+    if (address && strlen(address) <= BRAID_MAX_ADDRESS)
+        snprintf(msg->address, sizeof msg->address, "%s", address);
 }
 
 int
