@@ -141,8 +141,8 @@ s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t ma
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
-    zsock_set_heartbeat_ivl(sock, (int) self->cfg.heartbeat_msec);
-    zsock_set_heartbeat_timeout(sock, (int) self->cfg.worker_liveness_msec);
+    braid_socket_heartbeat(sock, (int) self->cfg.heartbeat_msec,
+                           (int) self->cfg.worker_liveness_msec);
     if (cert) {
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);

@@ -463,6 +463,7 @@ s_connect(braid_client_t *self, const char *endpoint)
         errno = ENOMEM;
         return -1;
     }
+    braid_conn_set_heartbeat(self->conn, self->heartbeat_msec, self->idle_timeout_msec);
     if (s_apply_curve(self, self->conn, endpoint) != 0) {
         braid_conn_destroy(&self->conn);
         errno = EINVAL;
@@ -693,6 +694,7 @@ s_stats_one(braid_client_t *self, const char *endpoint, char **json_p, size_t *l
         return BRAID_REPLY_UNAVAILABLE;
     }
     braid_conn_set_linger(conn, 0);
+    braid_conn_set_heartbeat(conn, self->heartbeat_msec, self->idle_timeout_msec);
     if (s_apply_curve(self, conn, endpoint) != 0) {
         braid_conn_destroy(&conn);
         errno = EINVAL;

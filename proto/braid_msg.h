@@ -327,6 +327,14 @@ braid_order_name(int order);
 void
 braid_socket_harden(void *sock, int hwm);
 
+/*  ZMTP heartbeats on sock (before it connects or binds): a PING every
+    ivl_msec; a connection silent for timeout_msec is closed, and the peer
+    is told to close its end after as long (TTL): a peer that vanished, or
+    that connects and says nothing, is reaped by libzmq and gives its file
+    descriptor back.                                                        */
+void
+braid_socket_heartbeat(void *sock, int ivl_msec, int timeout_msec);
+
 /*  True if name is a valid source or worker name: 1..BRAID_MAX_NAME bytes
     of [A-Za-z0-9_.-].                                                      */
 bool
