@@ -47,6 +47,16 @@ typedef struct {
     uint64_t tasks;             /* announced: counted in open_tasks        */
 } s_job_t;
 
+/*  Nobody reads job ent any more (its client is gone, or broke the rules):
+    what it still emits is dropped, and credit no longer holds it back, so
+    that it can end.                                                        */
+static void
+s_silence(s_job_t *ent)
+{
+    ent->silent = true;
+    braid_job_credit_unbounded(ent->sj.job);
+}
+
 /*  The broker's job of a scheduler job (the scheduler's view is its first
     member), or NULL.                                                       */
 static s_job_t *
@@ -110,7 +120,7 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
         }
         /*  The client is gone (EHOSTUNREACH): nobody will read this job.   */
         braid_info("client gone job=%s errno=%d", ent->key, errno);
-        ent->silent = true;
+        s_silence(ent);
     }
     if (payload)
         zmsg_destroy(payload);
@@ -576,7 +586,7 @@ braid_frontend_on_message(braid_broker_t *self)
                                 : 0;
         if (code) {
             s_send_error(self, rid, msg.job_id, code, text);
-            ent->silent = true;
+            s_silence(ent);
             braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
                                     "cancelled: broker full");
             braid_frontend_job_pump(self, &ent->sj);
@@ -585,7 +595,7 @@ braid_frontend_on_message(braid_broker_t *self)
         if (braid_job_add_queries(ent->sj.job, msg.first, &payload) != 0) {
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
                          "queries out of order or beyond the announced count");
-            ent->silent = true;
+            s_silence(ent);
             braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
                                     "cancelled: bad request");
             braid_frontend_job_pump(self, &ent->sj);
@@ -686,7 +696,7 @@ braid_frontend_tick(braid_broker_t *self)
         int64_t idle = self->now - ent->owner->last_seen_msec;
         if (idle > (int64_t) self->cfg.client_liveness_msec) {
             braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);
-            ent->silent = true;
+            s_silence(ent);
             braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client lost");
             self->pump_all = true;
         }

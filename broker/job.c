@@ -531,6 +531,13 @@ braid_job_credit(braid_job_t *self, uint64_t credit)
 }
 
 void
+braid_job_credit_unbounded(braid_job_t *self)
+{
+    self->credit = UINT64_MAX;
+    self->credit_window = 0;
+}
+
+void
 braid_job_set_credit_bytes(braid_job_t *self, uint64_t bytes)
 {
     self->credit_window = bytes;

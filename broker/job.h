@@ -229,6 +229,11 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);
 
+/*  No credit bound any more, in messages or bytes: the job's output is
+    dropped (its client is gone), and must not wait for grants to end.     */
+void
+braid_job_credit_unbounded(braid_job_t *self);
+
 /*  Bound the client's credit in bytes too: each message counts
     BRAID_MSG_OVERHEAD plus its payload; the SUBMIT's credit and every grant
     let at most bytes go out beyond what was sent when it came (0: no
