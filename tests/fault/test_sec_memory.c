@@ -45,9 +45,12 @@
 #define S_CREDIT_BYTES "4194304"
 #define S_FRAMES 5000000
 #ifdef BRAID_FAULT_SCALE_DOWN
+/*  ASan: about 2.5x the flood's blocks (redzones), and nothing given back
+    (quarantine, size-class regions kept mapped): after is bounded as the
+    peak is. Measured +770..800 MiB on two cores.                          */
 #define S_CREDIT_BOUND (192 * S_MIB)
-#define S_FLOOD_PEAK_BOUND (900 * S_MIB)
-#define S_FLOOD_AFTER_BOUND (700 * S_MIB)
+#define S_FLOOD_PEAK_BOUND (1200 * S_MIB)
+#define S_FLOOD_AFTER_BOUND (1200 * S_MIB)
 #else
 /*  The credit window (4 MiB) in libzmq's pipe, the task's byte window
     (1 MiB) and a batch in the broker, with room for libzmq's own
@@ -58,13 +61,23 @@
 #define S_FLOOD_AFTER_BOUND (32 * S_MIB)
 #endif
 
-static const char s_conf[] = FAULT_BROKER_CONF "    credit_bytes = " S_CREDIT_BYTES "\n";
+/*  A flood keeps libzmq's I/O thread and the loop busy for a second or
+    more (5M frames to decode and drop): worker liveness is long here, so
+    that the worker stays registered through it (this test is about
+    memory). A client's silence still ends its jobs within 1.5 s.         */
+static const char s_conf[] = "broker\n"
+                             "    heartbeat_msec = 200\n"
+                             "    worker_liveness_msec = 15000\n"
+                             "    client_liveness_msec = 1500\n"
+                             "    ack_timeout_msec = 5000\n"
+                             "    credit_bytes = " S_CREDIT_BYTES "\n";
 
 static const braid_fixture_def_t s_def = {
     .name = "braid-sec-memory",
     .conf = s_conf,
     .workers = 1,
     .slots = 2,
+    .worker_args = (const char *const[]){"--heartbeat", "200", "--liveness", "15000", NULL},
     .specs = {"big=synthetic:parts=1000000,size=1000", "quick=synthetic:parts=2,size=16"},
 };
 
@@ -222,6 +235,8 @@ test_frames_flood(void **state)
     /*  What it gives back: the RSS once the broker has answered again.     */
     json_decref(fault_stats(f->cluster, NULL));
     long long after = s_rss(f);
+    if (after > peak)
+        peak = after;   /* sampled: the last sample may be the highest */
     print_message("%d empty frames to the sink: broker RSS %lld KiB -> peak %lld KiB (+%lld KiB, "
                   "bound +%lld KiB) -> after %lld KiB (+%lld KiB, bound +%lld KiB)\n",
                   S_FRAMES, base / 1024, peak / 1024, (peak - base) / 1024,
@@ -238,8 +253,8 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        FAULT_FIXTURE_TEST(test_credit_no_read, s_def),
-        FAULT_FIXTURE_TEST(test_frames_flood, s_def),
+        BRAID_FIXTURE_TEST(test_credit_no_read, s_def),
+        BRAID_FIXTURE_TEST(test_frames_flood, s_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
