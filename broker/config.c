@@ -33,6 +33,7 @@ static const s_uint_key_t s_broker_keys[] = {
     CFG_(max_jobs, 1, 1000000),
     CFG_(max_tasks, 1, 1000000000),
     CFG_(max_buffered_bytes, 1u << 20, 1ull << 40),
+    CFG_(max_job_buffered_bytes, 1u << 20, 1ull << 40),
     CFG_(credit_bytes, 1u << 16, 1ull << 32),
     CFG_(max_tasks_per_job, 1, BRAID_MAX_QUERIES),
     CFG_(max_queries_per_job, 1, BRAID_MAX_QUERIES),
@@ -64,6 +65,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->max_jobs = BRAID_BROKER_MAX_JOBS;
     cfg->max_tasks = BRAID_BROKER_MAX_TASKS;
     cfg->max_buffered_bytes = BRAID_BROKER_MAX_BUFFERED_BYTES;
+    cfg->max_job_buffered_bytes = BRAID_BROKER_MAX_JOB_BUFFERED_BYTES;
     cfg->credit_bytes = BRAID_BROKER_CREDIT_BYTES;
     cfg->max_tasks_per_job = BRAID_MAX_QUERIES;
     cfg->max_queries_per_job = BRAID_MAX_QUERIES;

@@ -42,6 +42,9 @@
 #define BRAID_BROKER_MAX_BUFFERED_BYTES (1ull << 30)
 /*  A grant lets twice the client's own byte window run ahead: an honest
     client never waits on it, one that does not read holds 32 MiB.        */
+/*  A job's buffered partials (max_job_buffered_bytes): 64 tasks' byte
+    windows.                                                                */
+#define BRAID_BROKER_MAX_JOB_BUFFERED_BYTES (64ull << 20)
 #define BRAID_BROKER_CREDIT_BYTES (2ull * BRAID_CLIENT_WINDOW_BYTES)
 
 /*  A named source policy from the config file.                             */
@@ -65,6 +68,9 @@ typedef struct {
                                        sources announced), all clients     */
     uint64_t max_buffered_bytes;    /* queries, records and partials the
                                        open jobs hold, all clients         */
+    uint64_t max_job_buffered_bytes;    /* partials one job buffers for its
+                                       client before only its head of
+                                       line is dispatched                  */
     uint64_t credit_bytes;          /* what one client grant lets run
                                        ahead of what was sent, bytes       */
     uint64_t max_tasks_per_job;     /* queries x sources in one job        */

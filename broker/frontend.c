@@ -172,7 +172,10 @@ braid_frontend_job_pump(braid_broker_t *self, braid_sched_job_t *sj)
         self->blocked_jobs--;
     }
     self->pumping = sj;
+    bool over = braid_job_over_buffer(job);
     braid_job_pump(job, &s_io, self);
+    if (over && !braid_job_over_buffer(job))
+        braid_sched_wake(self->sched);  /* it may dispatch again */
     if (ent->silent && !ent->stopped) {
         /*  Nobody reads this job any more: stop its work too.              */
         braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client gone");
@@ -416,6 +419,7 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         if (ent->sj.job) {
             braid_job_set_window_bytes(ent->sj.job, self->cfg.window_bytes);
             braid_job_set_credit_bytes(ent->sj.job, self->cfg.credit_bytes);
+            braid_job_set_buffer_limit(ent->sj.job, self->cfg.max_job_buffered_bytes);
             braid_job_set_ascending(ent->sj.job, ascending);
         }
         memcpy(ent->sj.gid, gid, sizeof gid);

@@ -192,6 +192,12 @@ braid_job_wants(braid_job_t *self)
 {
     if (self->cancelled || (self->max_inflight && self->running >= self->max_inflight))
         return 0;
+    if (braid_job_over_buffer(self)) {
+        /*  Enough waits for the client: only the head of line, which lets
+            it go, may start.                                              */
+        int64_t head = braid_job_head_waiting(self);
+        return head >= 0 ? 1u << (head % self->nsources) : 0;
+    }
     uint32_t mask = 0;
     for (uint32_t s = 0; s < self->nsources; s++)
         if (self->next[s] < self->received || self->retry[s].len)
@@ -208,6 +214,8 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
     int64_t best = braid_job_head_waiting(self);
     if (best >= 0 && (wants & (1u << (best % self->nsources))))
         return best;
+    if (braid_job_over_buffer(self))
+        return -1;
     best = -1;
     for (uint32_t s = 0; s < self->nsources; s++) {
         if (!(wants & (1u << s)))
@@ -528,6 +536,18 @@ braid_job_credit(braid_job_t *self, uint64_t credit)
         one window in the broker, not the whole job.                       */
     if (self->credit_window && self->bytes_out + self->credit_window > self->credit_bytes)
         self->credit_bytes = self->bytes_out + self->credit_window;
+}
+
+void
+braid_job_set_buffer_limit(braid_job_t *self, uint64_t bytes)
+{
+    self->held_limit = bytes;
+}
+
+bool
+braid_job_over_buffer(braid_job_t *self)
+{
+    return self->held_limit && self->held >= self->held_limit;
 }
 
 void

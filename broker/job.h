@@ -229,6 +229,17 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);
 
+/*  Bound what the job buffers for its client: once its tasks' buffers hold
+    bytes or more, only the head of line is dispatched (it is what lets
+    them go), so tasks that end ahead of a slow head cannot pile up their
+    partials without end. 0: no bound (the default).                        */
+void
+braid_job_set_buffer_limit(braid_job_t *self, uint64_t bytes);
+
+/*  True while the job's buffers are past that bound.                       */
+bool
+braid_job_over_buffer(braid_job_t *self);
+
 /*  No credit bound any more, in messages or bytes: the job's output is
     dropped (its client is gone), and must not wait for grants to end.     */
 void

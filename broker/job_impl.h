@@ -75,6 +75,8 @@ struct braid_job_t {
     braid_merge_t *merge;       /* order key: the keys and the merge       */
 
     uint64_t held;              /* payload bytes in the tasks' buffers     */
+    uint64_t held_limit;        /* past it only the head is dispatched; 0:
+                                   no limit                                */
 
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */

@@ -329,6 +329,37 @@ test_credit_bytes_cap(void **state)
     braid_job_destroy(&job);
 }
 
+/*  Past its buffer limit a job dispatches only its head of line; once the
+    client takes the buffered partials, the rest again.                     */
+static void
+test_buffer_limit_holds_dispatch(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(4, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
+    braid_job_set_buffer_limit(job, 10);
+    s_add_queries(job, 0, 4);
+    assert_int_equal(braid_job_next_task(job, 1), 0);
+    uint32_t a0 = s_start(job, 0);
+    assert_int_equal(braid_job_next_task(job, 1), 1);
+    uint32_t a1 = s_start(job, 1);
+    /*  Task 1 ends ahead of the head with 20 bytes: held for the client.  */
+    zmsg_t *f = s_frames(20);
+    assert_int_equal(braid_job_data(job, 1, a1, 0, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 20, ""), BRAID_JOB_ACCEPTED);
+    assert_true(braid_job_over_buffer(job));
+    assert_int_equal(braid_job_wants(job), 0);
+    assert_int_equal(braid_job_next_task(job, 1), -1);
+    /*  The head ends: both go out, and dispatch goes on.                   */
+    s_sink_t sink = {0};
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    braid_job_pump(job, &s_io, &sink);
+    assert_false(braid_job_over_buffer(job));
+    assert_int_equal(braid_job_next_task(job, 1), 2);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 /*  Records grow with the queries that arrive, not with the count a SUBMIT
     announces (issue 9: 2M queries x 5 sources reserved 880 MB a job).     */
 static void
@@ -727,6 +758,7 @@ main(void)
         cmocka_unit_test(test_credit_bounds_emission),
         cmocka_unit_test(test_credit_bytes_cap),
         cmocka_unit_test(test_records_grow_as_queries_arrive),
+        cmocka_unit_test(test_buffer_limit_holds_dispatch),
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),
