@@ -583,11 +583,14 @@ braid_frontend_on_message(braid_broker_t *self)
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
+        /*  New queries (not a resent batch) must fit under the cap.       */
         char text[BRAID_MAX_TEXT + 1];
-        uint32_t code = payload ? s_cap_refusal(self, 0, zmsg_content_size(payload) +
-                                                             zmsg_size(payload) * sizeof(uint32_t),
-                                                text, sizeof text)
-                                : 0;
+        bool fresh = payload && (uint64_t) msg.first + zmsg_size(payload) >
+                                    braid_job_received(ent->sj.job);
+        uint32_t code = fresh ? s_cap_refusal(self, 0, zmsg_content_size(payload) +
+                                                           zmsg_size(payload) * sizeof(uint32_t),
+                                              text, sizeof text)
+                              : 0;
         if (code) {
             s_send_error(self, rid, msg.job_id, code, text);
             s_silence(ent);
