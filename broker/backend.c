@@ -204,6 +204,13 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         /*  The same connection says HELLO again: it dropped its tasks.     */
         s_worker_remove(self, w, false, "worker restarted");
     }
+    if (zhashx_size(self->workers_by_rid) >= self->cfg.max_workers) {
+        /*  A registry peers fill is bounded: a worker that left or was
+            reaped makes room again.                                        */
+        braid_debug("worker refused: max_workers=%u reached name=%s", self->cfg.max_workers,
+                    msg->name);
+        return;
+    }
     char name[BRAID_MAX_NAME + 1];
     if (s_unique_name(self, msg, name) != 0) {
         braid_warning("worker refused: no free name name=%s", msg->name);

@@ -45,6 +45,7 @@ static const s_uint_key_t s_broker_keys[] = {
     CFG_(window, 1, 1000000),
     CFG_(window_bytes, 0, 1ull << 32),
     CFG_(max_slots_per_worker, 1, BRAID_MAX_SLOTS),
+    CFG_(max_workers, 1, 1000000),
 };
 
 #define POL_(NAME, MIN, MAX) {#NAME, offsetof(braid_policy_t, NAME), false, MIN, MAX}
@@ -79,6 +80,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->window = BRAID_BROKER_WINDOW;
     cfg->window_bytes = BRAID_BROKER_WINDOW_BYTES;
     cfg->max_slots_per_worker = 1024;
+    cfg->max_workers = 4096;
     braid_policy_defaults(&cfg->default_policy);
 }
 

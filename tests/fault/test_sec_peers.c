@@ -7,7 +7,8 @@
     them say BYE, the other half go silent and are reaped (worker
     liveness). Asserts: the stats list the 1,024 sources while the fakes
     are registered and none once they are gone; a real worker started then
-    registers its source, and a job on it runs to its end.
+    registers its source, and a job on it runs to its end. With
+    max_workers = 33, a 34th fake is not registered (RESET).
 
     test_idle_connections: the broker starts with a soft RLIMIT_NOFILE of
     1,024 (its hard limit higher: braidd raises the soft one), and the test
@@ -50,7 +51,8 @@ static const char s_hello_conf[] = "broker\n"
                                    "    heartbeat_msec = 200\n"
                                    "    worker_liveness_msec = 4000\n"
                                    "    client_liveness_msec = 1500\n"
-                                   "    ack_timeout_msec = 1000\n";
+                                   "    ack_timeout_msec = 1000\n"
+                                   "    max_workers = 33\n";
 
 static const braid_fixture_def_t s_hello_def = {
     .name = "braid-sec-hellos",
@@ -136,6 +138,21 @@ test_fake_hellos(void **state)
     print_message("sources while %d fake workers are registered: %lld\n", S_FAKES + 1, full);
     assert_int_equal(full, S_TABLE);
     assert_false(extra);
+    /*  max_workers: one more is not registered (its next message gets
+        RESET, where a registered worker hears only heartbeats).           */
+    zsock_t *over = s_fake(f, S_FAKES + 1, 1);
+    braid_msg_t beat;
+    braid_msg_init(&beat, BRAID_MSG_WHEARTBEAT);
+    zmsg_t *none = zmsg_new();
+    assert_int_equal(zmsg_addmem(none, NULL, 0), 0);
+    assert_int_equal(braid_msg_send(over, NULL, &beat, &none, false), 0);
+    braid_msg_t reply;
+    zmsg_t *payload = NULL;
+    braid_err_t err;
+    assert_int_equal(braid_msg_recv(over, false, BRAID_CH_TO_WORKER, &reply, NULL, &payload, &err), 0);
+    zmsg_destroy(&payload);
+    assert_int_equal(reply.type, BRAID_MSG_RESET);
+    zsock_destroy(&over);
 
     /*  Half say BYE; the others go silent and are reaped.                  */
     for (int n = 0; n <= S_FAKES; n += 2) {

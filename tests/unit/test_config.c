@@ -57,6 +57,7 @@ test_defaults(void **state)
     assert_int_equal(cfg.max_buffered_bytes, BRAID_BROKER_MAX_BUFFERED_BYTES);
     assert_int_equal(cfg.credit_bytes, 2ull * BRAID_CLIENT_WINDOW_BYTES);
     assert_int_equal(cfg.max_job_buffered_bytes, BRAID_BROKER_MAX_JOB_BUFFERED_BYTES);
+    assert_int_equal(cfg.max_workers, 4096);
     assert_int_equal(cfg.npolicies, 0);
     assert_null(cfg.metrics);                   /* no endpoint unless asked */
     assert_int_equal(cfg.default_policy.retries, 2);
