@@ -352,9 +352,6 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
                  self->cfg.max_jobs_per_client);
         return BRAID_ERR_CODE_TOO_MANY;
     }
-    uint32_t code = s_cap_refusal(self, (uint64_t) msg->count * msg->nsources, 0, text, size);
-    if (code)
-        return code;
     if (msg->count > self->cfg.max_queries_per_job) {
         snprintf(text, size, "too many queries: %u, limit %u", msg->count,
                  self->cfg.max_queries_per_job);
@@ -379,6 +376,10 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
         }
         gid[s] = (uint16_t) id;
     }
+    /*  A job the broker could run: the global caps say whether it can now. */
+    uint32_t code = s_cap_refusal(self, tasks, 0, text, size);
+    if (code)
+        return code;
     if (msg->order == BRAID_ORDER_KEY)
         return s_key_refusal(self, msg, gid, ascending, text, size);
     return 0;

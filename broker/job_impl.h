@@ -1,8 +1,10 @@
 /*  job_impl.h - a job's insides, shared by the two files of the
     braid_job_t class and by nothing else:
 
-    - job.c: queries, tasks and their states, results, credit, the submit
-      and arrival orders, END and JOB_END;
+    - job.c: queries, tasks and their states, results, the submit and
+      arrival orders, END and JOB_END;
+    - job_flow.c: the client's credit (messages and bytes), the workers'
+      windows, the bytes held for the client and their limit;
     - job_key.c: order key, the head query's sources merged by score
       (merge.h keeps the keys; the frames stay in the tasks' buffers).
 */
