@@ -61,8 +61,8 @@ typedef struct {
                                    (metrics.h), NULL for none              */
     uint32_t max_jobs_per_client;   /* open jobs one client may hold: a
                                        client is its CURVE key, else its
-                                       IP address (tcp), else its
-                                       connection (ipc)                    */
+                                       IP address (tcp), else its local
+                                       user (ipc)                          */
     uint32_t max_jobs;              /* open jobs, all clients              */
     uint64_t max_tasks;             /* tasks of the open jobs (queries x
                                        sources announced), all clients     */

@@ -15,11 +15,12 @@
 #include <string.h>
 
 /*  Who a client is, for its limits: its CURVE key (the User-Id of its
-    messages), else its IP address (the connection's Peer-Address), else
-    (ipc) its connection. A new routing id, a new DEALER, is the same
-    principal: max_jobs_per_client counts here.                             */
+    messages), else its IP address (tcp: the connection's Peer-Address),
+    else its user id (ipc: the peer's credentials), else its connection.
+    A new routing id, a new DEALER, is the same principal:
+    max_jobs_per_client counts here.                                        */
 typedef struct {
-    char *key;                  /* "key:Z85", "ip:ADDRESS" or "rid:HEX"    */
+    char *key;                  /* "key:Z85", "ip:ADDR", "uid:N", "rid:HEX" */
     uint32_t refs;              /* client connections that are it          */
     uint32_t jobs;              /* open jobs                               */
 } s_principal_t;
@@ -474,7 +475,12 @@ s_principal(braid_broker_t *self, const char *rid_hex, const braid_msg_t *msg)
     char key[BRAID_MAX_PEER + BRAID_MAX_ADDRESS + 16];
     if (msg->peer[0])
         snprintf(key, sizeof key, "key:%s", msg->peer);
-    else if (msg->address[0])
+    else if (strncmp(msg->address, "localhost:", 10) == 0) {
+        /*  ipc: libzmq says "localhost:UID:GID:PID" (the peer's
+            credentials): a local user is one client.                       */
+        size_t uid = strcspn(msg->address + 10, ":");
+        snprintf(key, sizeof key, "uid:%.*s", (int) uid, msg->address + 10);
+    } else if (msg->address[0])
         snprintf(key, sizeof key, "ip:%s", msg->address);
     else
         snprintf(key, sizeof key, "rid:%.64s", rid_hex);
