@@ -152,8 +152,8 @@ s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t ma
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
-    zsock_set_heartbeat_ivl(sock, (int) self->cfg.heartbeat_msec);
-    zsock_set_heartbeat_timeout(sock, (int) self->cfg.worker_liveness_msec);
+    braid_socket_heartbeat(sock, (int) self->cfg.heartbeat_msec,
+                           (int) self->cfg.worker_liveness_msec);
     if (cert) {
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);
@@ -276,6 +276,8 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     self->cfg.npolicies = cfg->npolicies;
     for (uint32_t g = 0; g < braid_sched_nsources(self->sched); g++) {
         const char *name = braid_sched_source_name(self->sched, (uint16_t) g);
+        if (!name)
+            continue;   /* a free id */
         braid_sched_source_set_policy(self->sched, (uint16_t) g,
                                       braid_broker_config_policy(&self->cfg, name), self->now);
     }
