@@ -43,6 +43,9 @@ struct _braid_stream_t {
     uint64_t expected_out_seq;  /* = messages consumed                      */
     uint64_t granted;           /* credit limit granted                     */
     uint64_t avg_bytes;         /* running average size of a message in     */
+    uint64_t consumed_bytes;    /* bytes of the messages consumed (as the
+                                   broker counts them against credit)       */
+    uint64_t bytes_at_grant;    /* consumed_bytes at the last grant         */
     bool credit_due;
 
     const braid_msg_t *msg;     /* the message being handed out (borrowed)  */
@@ -84,14 +87,24 @@ s_consume(braid_stream_t *self, uint64_t payload_bytes)
 {
     self->expected_out_seq++;
     uint64_t bytes = S_MSG_OVERHEAD + payload_bytes;
+    self->consumed_bytes += bytes;
     self->avg_bytes = self->avg_bytes ? (self->avg_bytes * 7 + bytes) / 8 : bytes;
     uint64_t window = S_WINDOW_BYTES / (self->avg_bytes ? self->avg_bytes : 1);
     if (window > self->window)
         window = self->window;
     if (window < 2)
         window = 2;
-    if (self->expected_out_seq + (window - window / 2) >= self->granted) {
-        self->granted = self->expected_out_seq + window;
+    /*  A grant is due at half the window in messages, or once half the
+        window's bytes were consumed since the last one: the broker lets
+        each grant run a window of bytes ahead of what it had sent, so a
+        stream of big messages (batches of lines, chunks) never waits for
+        a count that the bytes will not reach. A grant never goes down.   */
+    bool count_due = self->expected_out_seq + (window - window / 2) >= self->granted;
+    bool bytes_due = self->consumed_bytes - self->bytes_at_grant >= S_WINDOW_BYTES / 2;
+    if (count_due || bytes_due) {
+        if (self->expected_out_seq + window > self->granted)
+            self->granted = self->expected_out_seq + window;
+        self->bytes_at_grant = self->consumed_bytes;
         self->credit_due = true;
     }
 }

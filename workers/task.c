@@ -333,7 +333,9 @@ braid_task_ready(braid_task_t *self, int what, short revents, int64_t now)
 int64_t
 braid_task_wake(braid_task_t *self, int64_t now, int64_t wake)
 {
-    if (self->phase == BRAID_TASK_RUN && self->hold_until && self->hold_until < wake)
+    /*  A hold that has passed wakes nobody: the partials it held wait for
+        credit now (else a window-blocked task would spin the loop).      */
+    if (self->phase == BRAID_TASK_RUN && self->hold_until > now && self->hold_until < wake)
         wake = self->hold_until;
     if (self->deadline && self->deadline < wake)
         wake = self->deadline;
