@@ -364,8 +364,15 @@ class _Job:
         self.avg_bytes = (self.avg_bytes * 7 + size) // 8 if self.avg_bytes else size
         window = min(self.window, _WINDOW_BYTES // max(self.avg_bytes, 1))
         window = max(window, 2)
-        if self.state == _STREAMING and self.consumed + (window - window // 2) >= self.granted:
-            self.granted = self.consumed + window
+        # Due at half the window in messages, or once half the window's
+        # bytes were consumed since the last grant (the broker lets each
+        # grant run a window of bytes ahead): never lower than before.
+        self.consumed_bytes = getattr(self, "consumed_bytes", 0) + size
+        bytes_due = self.consumed_bytes - getattr(self, "bytes_at_grant", 0) >= _WINDOW_BYTES // 2
+        if self.state == _STREAMING and (
+                self.consumed + (window - window // 2) >= self.granted or bytes_due):
+            self.granted = max(self.granted, self.consumed + window)
+            self.bytes_at_grant = self.consumed_bytes
             self.send_credit()
         return item
 
