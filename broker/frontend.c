@@ -7,6 +7,7 @@
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "orphan.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ typedef struct {
     bool stopped;               /* ended early: cancel, deadline, ...      */
     braid_joblog_t *log;        /* where and when its tasks ran            */
     int64_t accepted_msec;
+    int64_t orphan_since[BRAID_MAX_SOURCES];    /* orphan.h; 0 = served   */
 } s_job_t;
 
 /*  The broker's job of a scheduler job (the scheduler's view is its first
@@ -566,6 +568,10 @@ braid_frontend_tick(braid_broker_t *self)
         s_job_t *ent = s_job(sj);
         if (ent->stopped || !ent->owner)
             continue;
+        if (!braid_job_finished(sj->job) && braid_orphan_check(self, sj, ent->orphan_since)) {
+            braid_frontend_check_fail_fast(self, sj);
+            self->pump_all = true;
+        }
         int64_t idle = self->now - ent->owner->last_seen_msec;
         if (idle > (int64_t) self->cfg.client_liveness_msec) {
             braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);

@@ -387,6 +387,13 @@ s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const ch
     s_ready(self, idx);
 }
 
+void
+braid_job_end_task(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts,
+                   const char *text)
+{
+    s_end(self, idx, status, parts, text);
+}
+
 static braid_job_task_t *
 s_running(braid_job_t *self, uint32_t idx, uint32_t attempt)
 {

@@ -219,6 +219,14 @@ braid_job_result_t
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
                uint64_t parts, const char *text);
 
+/*  Source s of the job has no worker any more (job_orphan.c): every task
+    of it that waits for a slot (never dispatched, or taken back for a
+    retry) ends failed with text; its partials forwarded before stay, the
+    END follows them. Tasks of queries that arrive later are not touched.
+    Returns how many ended.                                                 */
+uint64_t
+braid_job_orphan(braid_job_t *self, uint32_t s, const char *text);
+
 /*  Raise the client's credit (absolute out_seq limit; lower is ignored).   */
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);

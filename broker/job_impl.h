@@ -4,7 +4,8 @@
     - job.c: queries, tasks and their states, results, credit, the submit
       and arrival orders, END and JOB_END;
     - job_key.c: order key, the head query's sources merged by score
-      (merge.h keeps the keys; the frames stay in the tasks' buffers).
+      (merge.h keeps the keys; the frames stay in the tasks' buffers);
+    - job_orphan.c: the waiting tasks of a source no worker serves end.
 */
 
 #ifndef BRAID_JOB_IMPL_H_INCLUDED
@@ -95,6 +96,12 @@ braid_job_grant(braid_job_t *self, uint32_t idx, uint64_t bytes, const braid_job
 /*  A PARTIAL or END of task idx, its query and source filled in.           */
 void
 braid_job_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx);
+
+/*  Record the end of task idx (no longer running or waiting): status,
+    parts, text (copied; NULL or "" for none). Its END goes out in order.   */
+void
+braid_job_end_task(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts,
+                   const char *text);
 
 /*  The END of task idx (DONE), carrying what it still buffers: 0 sent, -1
     blocked.                                                                */

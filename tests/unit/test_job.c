@@ -406,6 +406,72 @@ test_cancel(void **state)
     braid_job_destroy(&job);
 }
 
+/*  A source no worker serves any more (job_orphan.c): its waiting tasks,
+    never dispatched or taken back for a retry, end failed; running ones
+    and the other source's are untouched; what arrived stays before the
+    END; nothing of that source is dispatched after.                       */
+static void
+test_orphan(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(4, 2, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 9, 100, 0);
+    s_add_queries(job, 0, 4);
+    uint32_t a0 = s_start(job, 0), a1 = s_start(job, 1), a2 = s_start(job, 2);
+    zmsg_t *f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 0, a0, 0, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 1, ""), BRAID_JOB_ACCEPTED);
+    /*  Task 2 (query 1, source 0) sent one partial; its worker is lost.  */
+    f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 2, a2, 0, &f), BRAID_JOB_ACCEPTED);
+    braid_job_policy_t pol = {.retries = 5, .on_retry = BRAID_ON_RETRY_RESUME};
+    assert_int_equal(braid_job_retry(job, 2, a2, true, "worker lost", &pol), BRAID_JOB_AGAIN);
+    braid_job_ready(job, 2);
+    assert_int_equal(braid_job_wants(job) & 1, 1);
+    /*  Tasks 2, 4 and 6 wait on source 0: they end.                      */
+    assert_int_equal(braid_job_orphan(job, 0, "no worker serves source src0"), 3);
+    assert_int_equal(braid_job_orphan(job, 0, "again"), 0);
+    assert_int_equal(braid_job_wants(job) & 1, 0);
+    assert_true(braid_job_running(job, 1, a1));
+    assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    for (int i = 0; i < 3; i++) {
+        int64_t idx = braid_job_next_task(job, 3);
+        assert_int_equal(idx % 2, 1);
+        uint32_t a = s_start(job, (uint32_t) idx);
+        assert_int_equal(braid_job_done(job, (uint32_t) idx, a, BRAID_STATUS_OK, 0, ""),
+                         BRAID_JOB_ACCEPTED);
+    }
+    assert_int_equal(braid_job_next_task(job, 3), -1);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    /*  q0: ok (its partial in the END), ok; q1: the partial, failed (1
+        part), ok; q2, q3: failed (0 parts), ok; JOB_END failed.          */
+    uint32_t want[] = {BRAID_STATUS_OK, BRAID_STATUS_OK, BRAID_STATUS_FAILED, BRAID_STATUS_OK,
+                       BRAID_STATUS_FAILED, BRAID_STATUS_OK, BRAID_STATUS_FAILED, BRAID_STATUS_OK};
+    size_t e = 0, partials = 0;
+    for (size_t i = 0; i < sink.n; i++) {
+        if (sink.recs[i].type == BRAID_MSG_PARTIAL) {
+            partials += sink.recs[i].nframes;
+            continue;
+        }
+        if (sink.recs[i].type == BRAID_MSG_JOB_END) {
+            assert_int_equal(sink.recs[i].status, BRAID_STATUS_FAILED);
+            continue;
+        }
+        assert_int_equal(sink.recs[i].type, BRAID_MSG_END);
+        assert_true(e < 8);
+        assert_int_equal(sink.recs[i].status, want[e]);
+        if (e == 2)
+            assert_int_equal(sink.recs[i].parts, 1);
+        partials += sink.recs[i].nframes;
+        e++;
+    }
+    assert_int_equal(e, 8);
+    assert_int_equal(partials, 2);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 static void
 test_queries_rules(void **state)
 {
@@ -650,6 +716,7 @@ main(void)
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_orphan),
         cmocka_unit_test(test_queries_rules),
         cmocka_unit_test(test_retry_resumes_after_forwarded),
         cmocka_unit_test(test_retry_restart_announces),
