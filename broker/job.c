@@ -144,7 +144,8 @@ done:
 uint32_t
 braid_job_wants(braid_job_t *self)
 {
-    if (self->cancelled || (self->max_inflight && self->running >= self->max_inflight))
+    if (self->cancelled || self->held ||
+        (self->max_inflight && self->running >= self->max_inflight))
         return 0;
     uint32_t mask = 0;
     for (uint32_t s = 0; s < self->nsources; s++)
@@ -281,7 +282,7 @@ int64_t
 braid_job_head_waiting(braid_job_t *self)
 {
     int64_t head = braid_job_head(self);
-    if (head < 0 || self->cancelled)
+    if (head < 0 || self->cancelled || self->held)
         return -1;
     braid_job_task_t *t = &self->tasks[head];
     if (t->state != BRAID_TASK_PENDING)

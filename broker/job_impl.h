@@ -5,7 +5,9 @@
       and arrival orders, END and JOB_END;
     - job_key.c: order key, the head query's sources merged by score
       (merge.h keeps the keys; the frames stay in the tasks' buffers);
-    - job_orphan.c: the waiting tasks of a source no worker serves end.
+    - job_orphan.c: the waiting tasks of a source no worker serves end;
+    - job_resume.c: a job resubmitted after a broker was lost, held until
+      it knows what the client has, then resumed.
 */
 
 #ifndef BRAID_JOB_IMPL_H_INCLUDED
@@ -76,6 +78,7 @@ struct braid_job_t {
     uint64_t credit;            /* may emit out_seq < credit               */
     bool cancelled;
     bool job_end_sent;
+    bool held;                  /* job_resume.c: dispatch nothing yet      */
 };
 
 /*  ---------------------------------------------------------------------

@@ -14,7 +14,7 @@
 uint64_t
 braid_job_orphan(braid_job_t *self, uint32_t s, const char *text)
 {
-    if (self->cancelled || s >= self->nsources)
+    if (self->cancelled || self->held || s >= self->nsources)
         return 0;
     uint64_t ended = 0;
     for (uint32_t q = 0; q < self->received; q++) {
