@@ -536,7 +536,11 @@ braid_frontend_on_message(braid_broker_t *self)
     case BRAID_MSG_CREDIT:
         ent = s_find_job(self, rid, msg.job_id);
         if (!ent) {
+            /*  A job this broker does not hold (any more): closed, or the
+                broker restarted under a client that repeats its credit.
+                The client fails over on it (PROTOCOL.md, "A job" 10).     */
             self->counters.unknown++;
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
         braid_job_credit(ent->sj.job, msg.credit);
