@@ -46,13 +46,13 @@ s_broker_conf(const braid_net_opts_t *opts, const char *dir)
     } else
         fprintf(f, "    insecure = yes\n"); /* namespaces, not loopback, no CURVE */
     fprintf(f, "    frontend = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_FRONTEND_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_FRONTEND_PORT, endpoint,
                                 sizeof endpoint));
     fprintf(f, "    backend = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_BACKEND_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_BACKEND_PORT, endpoint,
                                 sizeof endpoint));
     fprintf(f, "    sink = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_SINK_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_SINK_PORT, endpoint,
                                 sizeof endpoint));
     if (opts->heartbeat_msec)
         fprintf(f, "    heartbeat_msec = %d\n", opts->heartbeat_msec);
@@ -128,18 +128,18 @@ braid_net_cluster_new(braid_topo_t *topo, const char *dir, const braid_net_opts_
     for (int i = 0; i < 3; i++) {
         int port = ports[i];
         if (opts->delay_msec > 0) {
-            self->relays[i] = braid_relay_new(topo, BRAID_HOST_BROKER,
-                                              port + BRAID_NET_RELAY_PORT_OFFSET, BRAID_HOST_BROKER,
-                                              braid_host_addr(BRAID_HOST_BROKER), port,
+            self->relays[i] = braid_relay_new(topo, opts->broker_host,
+                                              port + BRAID_NET_RELAY_PORT_OFFSET, opts->broker_host,
+                                              braid_host_addr(opts->broker_host), port,
                                               opts->delay_msec);
             if (!self->relays[i])
                 goto fail;
             port = braid_relay_port(self->relays[i]);
         }
-        braid_host_endpoint(BRAID_HOST_BROKER, port, endpoints[i], sizeof cluster->frontend);
+        braid_host_endpoint(opts->broker_host, port, endpoints[i], sizeof cluster->frontend);
     }
     const char *argv[] = {BRAIDD_PATH, "-c", conf, NULL};
-    cluster->broker = braid_topo_spawn(topo, BRAID_HOST_BROKER, dir, "braidd", argv, NULL);
+    cluster->broker = braid_topo_spawn(topo, opts->broker_host, dir, "braidd", argv, NULL);
     if (!cluster->broker
         || braid_proc_wait_line(cluster->broker, BRAID_STDERR, "<5>braidd: ready",
                                 BRAID_START_MSEC)

@@ -44,6 +44,8 @@ typedef struct {
     int liveness_msec;  /* worker liveness, both sides; 0: the defaults */
     int delay_msec;     /* > 0: clients and workers reach the broker through relays */
     bool curve;         /* CURVE on: keys made in the test dir, every peer uses them */
+    braid_host_t broker_host; /* where braidd runs: BRAID_HOST_BROKER (0, the
+                                 default) or BRAID_HOST_BROKER2 */
 } braid_net_opts_t;
 
 typedef struct {
@@ -58,7 +60,8 @@ typedef struct {
     char worker_key[512];
 } braid_net_cluster_t;
 
-/*  Start braidd on the broker host (logs in dir), and the relays if
+/*  Start braidd on the broker host (opts->broker_host; logs in dir, one
+    cluster a dir), and the relays if
     opts->delay_msec > 0. With opts->curve the keys are made first
     (`braid keygen`'s braid_curve_keygen: dir/broker, dir/clients/client,
     dir/workers/worker): the broker binds with CURVE and the client and
