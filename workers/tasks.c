@@ -138,38 +138,32 @@ braid_tasks_claim(braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t atte
     return BRAID_TASKS_NEW;
 }
 
-/*  Slots held by the tasks of link.                                       */
-static size_t
-s_busy_link(const braid_tasks_t *self, uint32_t link)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < self->size; i++)
-        n += braid_task_has_slot(self->tasks[i]) && braid_task_link(self->tasks[i]) == link;
-    return n;
-}
-
 braid_task_t *
 braid_tasks_next_queued(const braid_tasks_t *self)
 {
-    braid_task_t *first = NULL;
-    size_t first_busy = 0;
+    /*  One pass: per link, the slots its tasks hold and its lowest queued
+        task (a link number past the table's bound shares the last row).  */
+    size_t busy[BRAID_TASKS_MAX_LINKS] = {0};
+    braid_task_t *first[BRAID_TASKS_MAX_LINKS] = {NULL};
     for (size_t i = 0; i < self->size; i++) {
         braid_task_t *task = self->tasks[i];
-        if (braid_task_phase(task) != BRAID_TASK_QUEUED)
-            continue;
-        if (first && braid_task_link(task) == braid_task_link(first)) {
-            if (braid_task_id(task) < braid_task_id(first))
-                first = task;
-            continue;
-        }
-        size_t busy = s_busy_link(self, braid_task_link(task));
-        if (!first || busy < first_busy ||
-            (busy == first_busy && braid_task_link(task) < braid_task_link(first))) {
-            first = task;
-            first_busy = busy;
-        }
+        uint32_t link = braid_task_link(task);
+        if (link >= BRAID_TASKS_MAX_LINKS)
+            link = BRAID_TASKS_MAX_LINKS - 1;
+        if (braid_task_has_slot(task))
+            busy[link]++;
+        if (braid_task_phase(task) == BRAID_TASK_QUEUED &&
+            (!first[link] || braid_task_id(task) < braid_task_id(first[link])))
+            first[link] = task;
     }
-    return first;
+    braid_task_t *best = NULL;
+    size_t best_busy = 0;
+    for (uint32_t link = 0; link < BRAID_TASKS_MAX_LINKS; link++)
+        if (first[link] && (!best || busy[link] < best_busy)) {
+            best = first[link];
+            best_busy = busy[link];
+        }
+    return best;
 }
 
 void

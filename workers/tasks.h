@@ -18,6 +18,9 @@
 
 typedef struct _braid_tasks_t braid_tasks_t;
 
+/*  Links (brokers, braid_task_link) the table shares slots between.       */
+#define BRAID_TASKS_MAX_LINKS 8
+
 /*  What a TASK for (id, attempt) meets in the table.                       */
 typedef enum {
     BRAID_TASKS_NEW = 0,    /* not held (another attempt of it, if any, was

@@ -20,6 +20,7 @@
 
 #include "braid_msg.h"
 #include "source.h"
+#include "tasks.h"
 
 typedef struct _braid_worker_t braid_worker_t;
 
@@ -32,7 +33,7 @@ typedef struct _braid_worker_t braid_worker_t;
 /*  A TASK is acknowledged by the first heartbeat that lists it: one goes
     out at most this long after a TASK came, whatever the interval.        */
 #define BRAID_WORKER_ACK_MSEC 250
-#define BRAID_WORKER_MAX_BROKERS 8      /* brokers one worker serves      */
+#define BRAID_WORKER_MAX_BROKERS BRAID_TASKS_MAX_LINKS /* brokers one worker serves */
 
 typedef struct {
     const char *name;               /* valid per braid_name_valid()        */
