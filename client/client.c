@@ -353,17 +353,23 @@ s_pump(braid_client_t *self, int64_t now)
     Submit                                                                  */
 
 /*  Wait for the endpoint's answer to SUBMIT, repeating it (it is
-    idempotent) while none comes (error text added but on S_ACCEPTED).     */
+    idempotent) while none comes (error text added but on S_ACCEPTED).
+    Resuming, a refusal does not end the wait: a broker that has just
+    restarted refuses a source until its workers are back, so the SUBMIT
+    is repeated until the connect timeout, and the last refusal stands.    */
 static s_accept_t
 s_await_accept(braid_client_t *self, const char *endpoint)
 {
     int64_t start = zclock_mono();
     int64_t deadline = start + self->connect_timeout_msec;
     int64_t last_submit = start;
+    bool refused = false;
     while (true) {
         int64_t now = zclock_mono();
         if (braid_client_interrupted())
             return S_INTERRUPTED;
+        if (now >= deadline && refused)
+            return S_REFUSED;
         if (now >= deadline) {
             braid_client_add_error_text(self, "%s: no answer within %d msec", endpoint,
                         self->connect_timeout_msec);
@@ -402,7 +408,12 @@ s_await_accept(braid_client_t *self, const char *endpoint)
                 self->dropped++;    /* PONG, or another job's leftovers */
             else if (self->msg.type == BRAID_MSG_ACCEPT)
                 return S_ACCEPTED;
-            else if (self->msg.type == BRAID_MSG_ERROR) {
+            else if (self->msg.type == BRAID_MSG_ERROR && self->resuming) {
+                if (!refused)
+                    braid_client_add_error_text(self, "%s: refused: %u %s", endpoint,
+                                                self->msg.code, self->msg.text);
+                refused = true;     /* ask again until the deadline        */
+            } else if (self->msg.type == BRAID_MSG_ERROR) {
                 braid_client_add_error_text(self, "%s: refused: %u %s", endpoint, self->msg.code,
                             self->msg.text);
                 size_t len = strlen(self->refusal);     /* the answers, too */

@@ -18,10 +18,12 @@
     the job line counts 1,000 ok.
 
     restart: b1 killed (SIGKILL) while a client of it is mid-job, then
-    started again on the same ports, with no other broker: the workers
-    register with it again by themselves; the client, whose job the new
-    broker does not know, fails over to it (the same endpoint) and resumes
-    (exit 0, exact output); a new job runs on it.
+    started again on the same ports, with no other broker; the workers are
+    frozen (SIGSTOP) meanwhile, so the client, whose job the new broker
+    does not know, fails over to it (the same endpoint) first and is
+    refused (no worker serves load: stats count it) until the workers,
+    thawed, register again by themselves; then it resumes (exit 0, exact
+    output), and a new job runs on the restarted broker.
 */
 
 #include "fault.h"
@@ -258,15 +260,30 @@ test_failover_arrival(void **state)
     s_stop(f);
 }
 
+/*  The broker has refused something (stats "rejected").                  */
+static bool
+s_rejected(json_t *stats, void *arg)
+{
+    (void) arg;
+    return fault_stat(stats, NULL, "rejected") >= 1;
+}
+
 static void
 test_restart(void **state)
 {
     s_fix_t *f = *state;
     braid_cluster_t *c1 = f->broker[0];
     /*  Only b1 this time: the client knows no other broker.              */
-    const char *args[] = {"--liveness", "2s", "-T", "20s", "-s", "load", NULL};
+    const char *args[] = {"--liveness", "2s", "-T", "30s", "-s", "load", NULL};
     braid_proc_t *client = braid_cluster_submit(c1, "client-restart", args, f->queries);
     assert_non_null(client);
+    /*  The workers are frozen across the restart, so that the client comes
+        back first and is refused (no worker serves load yet): it must ask
+        again until they are back.                                         */
+    if (braid_proc_wait_bytes(client, BRAID_STDOUT, f->want_len / 5, 60000) != 0)
+        fail_msg("client printed less than a fifth within 60 s");
+    for (int w = 0; w < c1->worker_count; w++)
+        assert_int_equal(braid_proc_signal(c1->workers[w], SIGSTOP), 0);
     s_kill_b1_at(f, client, f->want_len / 5);
     const char *argv[] = {BRAIDD_PATH, "-f", c1->frontend, "-w", c1->backend, "-k", c1->sink,
                           NULL};
@@ -274,6 +291,13 @@ test_restart(void **state)
     assert_non_null(c1->broker);
     assert_int_equal(
         braid_proc_wait_line(c1->broker, BRAID_STDERR, "<5>braidd: ready", BRAID_START_MSEC), 0);
+    char *text = NULL;
+    int waited = fault_wait_stats(c1, s_rejected, NULL, 20000, &text);
+    for (int w = 0; w < c1->worker_count; w++)
+        assert_int_equal(braid_proc_signal(c1->workers[w], SIGCONT), 0);
+    if (waited != 0)
+        fail_msg("the restarted broker refused nothing within 20 s: %s", text ? text : "");
+    free(text);
     /*  The workers come back by themselves.                               */
     assert_int_equal(
         braid_proc_wait_line(c1->broker, BRAID_STDERR, "worker joined name=w1 ", S_JOIN_MSEC), 0);
