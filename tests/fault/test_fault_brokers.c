@@ -108,16 +108,43 @@ s_broker_again(braid_cluster_t *cluster, const char *name)
     return broker;
 }
 
+/*  What the test holds, freed by the teardown whatever happened (a failed
+    assertion leaves the test at once: its processes must not outlive it). */
+typedef struct {
+    char *dir[2];
+    braid_cluster_t *cluster[2];
+} s_fix_t;
+
+static int
+s_setup(void **state)
+{
+    s_fix_t *f = calloc(1, sizeof *f);
+    *state = f;
+    return f ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    s_fix_t *f = *state;
+    for (int i = 0; f && i < 2; i++) {
+        braid_cluster_destroy(&f->cluster[i]);
+        braid_tmpdir_destroy(&f->dir[i]);
+    }
+    free(f);
+    return braid_harness_reap_orphans() == 0 ? 0 : -1;
+}
+
 static void
 test_brokers(void **state)
 {
-    (void) state;
-    char *dir1 = braid_tmpdir_new("braid-brokers-1");
-    char *dir2 = braid_tmpdir_new("braid-brokers-2");
+    s_fix_t *f = *state;
+    char *dir1 = f->dir[0] = braid_tmpdir_new("braid-brokers-1");
+    char *dir2 = f->dir[1] = braid_tmpdir_new("braid-brokers-2");
     assert_non_null(dir1);
     assert_non_null(dir2);
-    braid_cluster_t *c1 = braid_cluster_new(dir1, NULL);
-    braid_cluster_t *c2 = braid_cluster_new(dir2, NULL);
+    braid_cluster_t *c1 = f->cluster[0] = braid_cluster_new(dir1, NULL);
+    braid_cluster_t *c2 = f->cluster[1] = braid_cluster_new(dir2, NULL);
     assert_non_null(c1);
     assert_non_null(c2);
 
@@ -186,14 +213,10 @@ test_brokers(void **state)
 
     assert_int_equal(braid_cluster_stop(c1), 0);   /* the worker, broker 1 */
     assert_int_equal(braid_cluster_stop(c2), 0);   /* broker 2             */
-    braid_cluster_destroy(&c1);
-    braid_cluster_destroy(&c2);
     free(want1);
     free(want2);
     free(q1);
     free(q2);
-    braid_tmpdir_destroy(&dir1);
-    braid_tmpdir_destroy(&dir2);
 }
 
 int
@@ -201,7 +224,7 @@ main(void)
 {
     braid_harness_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_brokers),
+        cmocka_unit_test_setup_teardown(test_brokers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("fault_brokers", tests, NULL, NULL);
 }

@@ -324,6 +324,8 @@ braid_net_teardown(void **state)
     if (!f)
         return 0;
     braid_net_cluster_destroy(&f->net);
+    braid_net_cluster_destroy(&f->net2);
+    braid_tmpdir_destroy(&f->dir2);
     braid_topo_destroy(&f->topo);
     int orphans = braid_harness_reap_orphans();
     braid_tmpdir_destroy(&f->dir);

@@ -104,6 +104,8 @@ typedef struct {
     char *dir;                 /* owned temp dir, or NULL when skipped */
     braid_topo_t *topo;        /* owned, or NULL when skipped */
     braid_net_cluster_t *net;  /* owned once the test starts one, or NULL */
+    braid_net_cluster_t *net2; /* a second one (another broker host), or NULL */
+    char *dir2;                /* its temp dir, owned, or NULL */
 } braid_net_fixture_t;
 
 /*  cmocka setup: the initial state is the temp dir's prefix. When the

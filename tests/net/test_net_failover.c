@@ -60,11 +60,11 @@ test_net_failover(void **state)
     braid_net_opts_t opts1 = {.heartbeat_msec = 200, .liveness_msec = 1500};
     f->net = braid_net_cluster_new(f->topo, f->dir, &opts1);
     assert_non_null(f->net);
-    char *dir2 = braid_tmpdir_new("braid-net-failover-b2");
+    char *dir2 = f->dir2 = braid_tmpdir_new("braid-net-failover-b2");
     assert_non_null(dir2);
     braid_net_opts_t opts2 = opts1;
     opts2.broker_host = BRAID_HOST_BROKER2;
-    braid_net_cluster_t *net2 = braid_net_cluster_new(f->topo, dir2, &opts2);
+    braid_net_cluster_t *net2 = f->net2 = braid_net_cluster_new(f->topo, dir2, &opts2);
     assert_non_null(net2);
     braid_cluster_t *c1 = f->net->cluster, *c2 = net2->cluster;
 
@@ -113,8 +113,6 @@ test_net_failover(void **state)
 
     assert_int_equal(braid_net_cluster_stop(f->net), 0);   /* the workers */
     assert_int_equal(braid_net_cluster_stop(net2), 0);
-    braid_net_cluster_destroy(&net2);
-    braid_tmpdir_destroy(&dir2);
     free(want);
     free(queries);
 }
