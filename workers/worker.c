@@ -287,8 +287,8 @@ s_on_dealer(s_link_t *link, int64_t now)
         braid_err_t err;
         int rc = braid_msg_recv(link->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL, &payload,
                                 &err);
-        if (rc == -1)
-            return errno == EINTR ? 0 : -1;
+        if (rc == -1)   /* EAGAIN: what ZMQ_EVENTS promised went with its pipe */
+            return errno == EINTR || errno == EAGAIN ? 0 : -1;
         link->broker_seen = now;    /* anything at all is a sign of life   */
         if (rc == -2) {
             self->malformed++;
@@ -662,6 +662,9 @@ s_connect(s_link_t *link, char *err, size_t errsize)
     }
     braid_socket_harden(link->dealer, BRAID_WORKER_HWM);
     braid_socket_harden(link->push, BRAID_WORKER_HWM);
+    /*  Never wait in a read: a message ZMQ_EVENTS reported may be gone
+        with its connection by the time it is read (broker.c, s_bind).     */
+    zsock_set_rcvtimeo(link->dealer, 0);
     if (self->key && (braid_curve_client(link->dealer, self->key, self->broker_key) ||
                       braid_curve_client(link->push, self->key, self->broker_key))) {
         snprintf(err, errsize, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
