@@ -147,6 +147,14 @@ s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t ma
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
+    /*  The loop never waits in a receive: ZMQ_EVENTS (or zmq_poll) may
+        report a message that is gone by the time it is read (its peer's
+        connection torn down in between: a link dropping, a ZMTP heartbeat
+        timeout), and a blocking read would then hang the broker for good.
+        With a zero timeout that read says EAGAIN and the loop moves on. A
+        message's later frames are there once its first is (ZeroMQ
+        delivers a message whole or not at all).                          */
+    zsock_set_rcvtimeo(sock, 0);
     braid_socket_heartbeat(sock, (int) self->cfg.heartbeat_msec,
                            (int) self->cfg.worker_liveness_msec);
     if (cert) {

@@ -64,6 +64,11 @@ extern "C" {
 /*  WHEARTBEAT's payload frame: one entry per running task, big-endian
     task_id (8 bytes), attempt (4), next seq to send (8).                   */
 #define BRAID_HEARTBEAT_ENTRY 20
+/*  RESUME's payload frame: ranges of task indices (query * sources +
+    source) the client has seen end, big-endian first (8 bytes) and end,
+    exclusive (8); at most BRAID_MAX_RESUME_RANGES of them.                 */
+#define BRAID_RESUME_RANGE 16
+#define BRAID_MAX_RESUME_RANGES 65536
 
 /*  A worker with n slots runs n tasks and holds n more queued, so it never
     waits a round trip for its next task (PROTOCOL.md, "A worker" 2): the
@@ -109,6 +114,7 @@ typedef enum {
 /*  SUBMIT flags.                                                           */
 #define BRAID_FLAG_FAIL_FAST 0x1u  /* first failure cancels the rest      */
 #define BRAID_FLAG_RETRIES 0x2u    /* retries (y) overrides the source's  */
+#define BRAID_FLAG_RESUME 0x4u     /* a RESUME follows: hold the job      */
 
 /*  ERROR codes (broker -> client).                                         */
 typedef enum {
@@ -255,7 +261,8 @@ braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *ms
                    zmsg_t **payload);
 
 /*  True if a payload frame of size bytes fits a message of this type
-    (frame size caps, and WHEARTBEAT's whole entries). The receivers check
+    (frame size caps, and WHEARTBEAT's and RESUME's whole entries). The
+    receivers check
     every payload frame with it.                                            */
 bool
 braid_msg_payload_fits(int type, size_t size);

@@ -27,6 +27,8 @@ s_max_frame_size(int type)
         return BRAID_MAX_QUERY_LEN;
     case BRAID_MSG_WHEARTBEAT:
         return (size_t) BRAID_MAX_SLOTS * BRAID_HEARTBEAT_ENTRY;
+    case BRAID_MSG_RESUME:
+        return (size_t) BRAID_MAX_RESUME_RANGES * BRAID_RESUME_RANGE;
     default:
         return BRAID_MAX_FRAME;
     }
@@ -37,6 +39,8 @@ braid_msg_payload_fits(int type, size_t size)
 {
     if (size > s_max_frame_size(type))
         return false;
+    if (type == BRAID_MSG_RESUME)
+        return size % BRAID_RESUME_RANGE == 0;
     return type != BRAID_MSG_WHEARTBEAT || size % BRAID_HEARTBEAT_ENTRY == 0;
 }
 

@@ -98,12 +98,24 @@ braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p)
     return task;
 }
 
+size_t
+braid_tasks_held(const braid_tasks_t *self, uint32_t link)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->size; i++) {
+        braid_task_t *task = self->tasks[i];
+        n += !braid_task_silent(task) && braid_task_link(task) == link &&
+             (braid_task_phase(task) == BRAID_TASK_QUEUED || braid_task_has_slot(task));
+    }
+    return n;
+}
+
 braid_task_t *
-braid_tasks_find(const braid_tasks_t *self, uint64_t id, uint32_t attempt)
+braid_tasks_find(const braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t attempt)
 {
     for (size_t i = 0; i < self->size; i++) {
         braid_task_t *task = self->tasks[i];
-        if (braid_task_id(task) == id && braid_task_attempt(task) == attempt &&
+        if (braid_task_link(task) == link && braid_task_id(task) == id && braid_task_attempt(task) == attempt &&
             !braid_task_silent(task))
             return task;
     }
@@ -111,11 +123,11 @@ braid_tasks_find(const braid_tasks_t *self, uint64_t id, uint32_t attempt)
 }
 
 braid_tasks_claim_t
-braid_tasks_claim(braid_tasks_t *self, uint64_t id, uint32_t attempt, int64_t now)
+braid_tasks_claim(braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t attempt, int64_t now)
 {
     for (size_t i = 0; i < self->size; i++) {
         braid_task_t *held = self->tasks[i];
-        if (braid_task_silent(held) || braid_task_id(held) != id)
+        if (braid_task_silent(held) || braid_task_link(held) != link || braid_task_id(held) != id)
             continue;
         if (braid_task_attempt(held) == attempt)
             return BRAID_TASKS_DUPLICATE;
@@ -129,14 +141,29 @@ braid_tasks_claim(braid_tasks_t *self, uint64_t id, uint32_t attempt, int64_t no
 braid_task_t *
 braid_tasks_next_queued(const braid_tasks_t *self)
 {
-    braid_task_t *first = NULL;
+    /*  One pass: per link, the slots its tasks hold and its lowest queued
+        task (a link number past the table's bound shares the last row).  */
+    size_t busy[BRAID_TASKS_MAX_LINKS] = {0};
+    braid_task_t *first[BRAID_TASKS_MAX_LINKS] = {NULL};
     for (size_t i = 0; i < self->size; i++) {
         braid_task_t *task = self->tasks[i];
+        uint32_t link = braid_task_link(task);
+        if (link >= BRAID_TASKS_MAX_LINKS)
+            link = BRAID_TASKS_MAX_LINKS - 1;
+        if (braid_task_has_slot(task))
+            busy[link]++;
         if (braid_task_phase(task) == BRAID_TASK_QUEUED &&
-            (!first || braid_task_id(task) < braid_task_id(first)))
-            first = task;
+            (!first[link] || braid_task_id(task) < braid_task_id(first[link])))
+            first[link] = task;
     }
-    return first;
+    braid_task_t *best = NULL;
+    size_t best_busy = 0;
+    for (uint32_t link = 0; link < BRAID_TASKS_MAX_LINKS; link++)
+        if (first[link] && (!best || busy[link] < best_busy)) {
+            best = first[link];
+            best_busy = busy[link];
+        }
+    return best;
 }
 
 void
@@ -166,12 +193,25 @@ braid_tasks_silence_all(braid_tasks_t *self, int64_t now)
 }
 
 size_t
-braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink)
+braid_tasks_silence_link(braid_tasks_t *self, uint32_t link, int64_t now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->size; i++)
+        if (!braid_task_silent(self->tasks[i]) && braid_task_link(self->tasks[i]) == link) {
+            braid_tasks_silence(self, self->tasks[i], now);
+            n++;
+        }
+    return n;
+}
+
+size_t
+braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks)
 {
     size_t kept = 0, done = 0;
     for (size_t i = 0; i < self->size; i++) {
         braid_task_t *task = self->tasks[i];
-        braid_task_pumped_t pumped = braid_task_pump(task, now, thawed, sink);
+        braid_task_pumped_t pumped =
+            braid_task_pump(task, now, thawed, &sinks[braid_task_link(task)]);
         if (pumped == BRAID_TASK_BUSY) {
             self->tasks[kept++] = task;
             continue;

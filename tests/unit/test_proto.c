@@ -708,6 +708,9 @@ static const t_golden_t s_golden[] = {
     {4, BRAID_CH_CLIENT, 0, 0, "93 01 04 " J},
     {5, BRAID_CH_CLIENT, 0, 0, "92 01 05"},
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
+    /*  RESUME jqse: the head task (q 7, s 31) and its seqs written (2^32);
+        1 frame: the ended ranges.                                         */
+    {8, BRAID_CH_CLIENT, 1, 1, "96 01 08 " J "07 1f cf 00 00 00 01 00 00 00 00"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
     {11, BRAID_CH_TO_CLIENT, 1, 1024, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
     /*  END jOqsxpaEWBQUXD: 16 items (array16), W "w1", B 1764504000000
@@ -1393,6 +1396,8 @@ static const t_bad_t s_bad[] = {
     {"WHEARTBEAT with 0 frames", "92 01 15", NULL, 0, WK, BRAID_ERR_FRAMES},
     {"WHEARTBEAT with 1 frame is fine", "92 01 15", NULL, 1, WK, BRAID_OK},
     {"WHEARTBEAT with 2 frames", "92 01 15", NULL, 2, WK, BRAID_ERR_FRAMES},
+    {"RESUME with 0 frames", "96 01 08 " J "07 1f 00", NULL, 0, CL, BRAID_ERR_FRAMES},
+    {"RESUME with 2 frames", "96 01 08 " J "07 1f 00", NULL, 2, CL, BRAID_ERR_FRAMES},
     {"WHEARTBEAT with 1025 frames", "92 01 15", NULL, 1025, WK, BRAID_ERR_FRAMES},
     {"BHEARTBEAT with 1 frame", "92 01 21", NULL, 1, TW, BRAID_ERR_FRAMES},
 
@@ -1908,6 +1913,28 @@ test_recv_frame_size_rule_is_heartbeat_only(void **state)
     zmsg_destroy(&payload);
 }
 
+/*  RESUME's frame holds whole ranges of 16 bytes: 32 pass, 33 are refused
+    (frame-size), as is an empty RESUME without its frame (frames).       */
+static void
+test_recv_resume_ranges(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t m;
+    braid_msg_init(&m, BRAID_MSG_RESUME);
+    zmsg_t *payload = s_payload(1, 2 * BRAID_RESUME_RANGE);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    braid_err_t err = BRAID_OK;
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_CLIENT, &m, NULL, &payload, &err), 0);
+    assert_int_equal(zframe_size(zmsg_first(payload)), 32);
+    zmsg_destroy(&payload);
+    braid_msg_init(&m, BRAID_MSG_RESUME);
+    payload = s_payload(1, 2 * BRAID_RESUME_RANGE + 1);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_CLIENT, &m, NULL, &payload, &err), -2);
+    assert_int_equal(err, BRAID_ERR_FRAME_SIZE);
+    assert_null(payload);
+}
+
 /*  The other new messages over a socket: TASK_ACK (worker -> backend),
     RESET (backend -> worker), RESTART (frontend -> client), DONE with g.   */
 static void
@@ -2127,6 +2154,7 @@ main(void)
         RD(test_recv_heartbeat_max),
         RD(test_recv_heartbeat_frame_count),
         PR(test_recv_frame_size_rule_is_heartbeat_only),
+        PR(test_recv_resume_ranges),
         PR(test_new_messages_over_sockets),
         PR(test_recv_wrong_channel),
         RD(test_recv_timeout),

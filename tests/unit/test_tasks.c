@@ -243,9 +243,9 @@ test_table(void **state)
     assert_null(braid_tasks_at(tasks, 3));
 
     /*  find: by id and attempt.                                           */
-    assert_ptr_equal(braid_tasks_find(tasks, 20, 1), braid_tasks_at(tasks, 2));
-    assert_null(braid_tasks_find(tasks, 20, 2));
-    assert_null(braid_tasks_find(tasks, 40, 1));
+    assert_ptr_equal(braid_tasks_find(tasks, 0, 20, 1), braid_tasks_at(tasks, 2));
+    assert_null(braid_tasks_find(tasks, 0, 20, 2));
+    assert_null(braid_tasks_find(tasks, 0, 40, 1));
 
     /*  Queued tasks start lowest id first, whatever order they came in.   */
     braid_task_t *next = braid_tasks_next_queued(tasks);
@@ -259,15 +259,15 @@ test_table(void **state)
 
     /*  claim: the same attempt is a duplicate; another attempt silences
         the one held (its slot is free at once).                           */
-    assert_int_equal(braid_tasks_claim(tasks, 10, 1, 0), BRAID_TASKS_DUPLICATE);
-    assert_int_equal(braid_tasks_claim(tasks, 40, 1, 0), BRAID_TASKS_NEW);
-    assert_int_equal(braid_tasks_claim(tasks, 10, 2, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 1, 0), BRAID_TASKS_DUPLICATE);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 40, 1, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 2, 0), BRAID_TASKS_NEW);
     assert_int_equal(braid_tasks_busy(tasks), 0);
     assert_true(braid_task_silent(braid_tasks_at(tasks, 1)));
-    assert_null(braid_tasks_find(tasks, 10, 1));
+    assert_null(braid_tasks_find(tasks, 0, 10, 1));
     assert_int_equal(braid_tasks_live(tasks), 2);
     /*  A silenced attempt is no duplicate of itself any more.             */
-    assert_int_equal(braid_tasks_claim(tasks, 10, 1, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 1, 0), BRAID_TASKS_NEW);
 
     /*  Full: a fourth is taken, a fifth refused (and destroyed).          */
     braid_task_t *task = s_task(synth, 50, 1, 0, 0, 0);
@@ -291,6 +291,55 @@ test_table(void **state)
     braid_tasks_destroy(&tasks);
     braid_tasks_destroy(&tasks);
     assert_null(tasks);
+    braid_source_destroy(&synth);
+}
+
+/*  Several brokers (links): task ids are each broker's own, so the same id
+    on two links is two tasks; the slots go to the link holding fewest;
+    silencing one link leaves the other's tasks.                          */
+static void
+test_links(void **state)
+{
+    (void) state;
+    braid_source_t *synth = s_synth("x=synthetic:parts=1");
+    braid_tasks_t *tasks = braid_tasks_new(8);
+    assert_non_null(tasks);
+    uint32_t links[] = {0, 0, 1, 1};
+    uint64_t ids[] = {1, 2, 1, 2};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(braid_tasks_claim(tasks, links[i], ids[i], 1, 0), BRAID_TASKS_NEW);
+        braid_task_t *task = s_task(synth, ids[i], 1, 0, 0, 0);
+        braid_task_set_link(task, links[i]);
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
+    /*  The same (link, id, attempt) is a duplicate; on the other link not. */
+    assert_int_equal(braid_tasks_claim(tasks, 1, 1, 1, 0), BRAID_TASKS_DUPLICATE);
+    assert_ptr_equal(braid_tasks_find(tasks, 1, 1, 1), braid_tasks_at(tasks, 2));
+    assert_ptr_equal(braid_tasks_find(tasks, 0, 1, 1), braid_tasks_at(tasks, 0));
+    assert_null(braid_tasks_find(tasks, 2, 1, 1));
+    assert_int_equal(braid_tasks_held(tasks, 0), 2);
+    assert_int_equal(braid_tasks_held(tasks, 1), 2);
+    /*  Starting alternates between the links: each gets its share.        */
+    uint32_t started[4];
+    for (size_t i = 0; i < 4; i++) {
+        braid_task_t *next = braid_tasks_next_queued(tasks);
+        assert_non_null(next);
+        started[i] = braid_task_link(next);
+        braid_tasks_start(tasks, next, NULL, 0);
+    }
+    assert_int_equal(started[0], 0);
+    assert_int_equal(started[1], 1);
+    assert_int_equal(started[2], 0);
+    assert_int_equal(started[3], 1);
+    assert_null(braid_tasks_next_queued(tasks));
+    assert_int_equal(braid_tasks_busy(tasks), 4);
+    /*  Link 1's broker goes away: its tasks only are silenced.            */
+    assert_int_equal(braid_tasks_silence_link(tasks, 1, 0), 2);
+    assert_int_equal(braid_tasks_busy(tasks), 2);
+    assert_int_equal(braid_tasks_held(tasks, 1), 0);
+    assert_int_equal(braid_tasks_held(tasks, 0), 2);
+    assert_int_equal(braid_tasks_live(tasks), 2);
+    braid_tasks_destroy(&tasks);
     braid_source_destroy(&synth);
 }
 
@@ -606,6 +655,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_links),
         cmocka_unit_test(test_slots_freed_by_done),
         cmocka_unit_test(test_window_and_credit),
         cmocka_unit_test(test_byte_window),
