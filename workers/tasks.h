@@ -80,10 +80,24 @@ braid_tasks_claim(braid_tasks_t *self, uint64_t id, uint32_t attempt, int64_t no
 braid_task_t *
 braid_tasks_next_queued(const braid_tasks_t *self);
 
+/*  True if a task is queued (what braid_tasks_next_queued() would find). */
+bool
+braid_tasks_any_queued(const braid_tasks_t *self);
+
 /*  Start task (queued, in this table) in a free slot; see
     braid_task_start().                                                     */
 void
 braid_tasks_start(braid_tasks_t *self, braid_task_t *task, void *context, int64_t now);
+
+/*  The context a queued task's run starts in (its source kind's).          */
+typedef void *(braid_tasks_context_fn) (void *arg, const braid_task_t *task);
+
+/*  Start the queued tasks, lowest task id first, in at most max free
+    slots: what calling braid_tasks_next_queued() and braid_tasks_start()
+    max times does, in one walk over the table. Returns how many started. */
+size_t
+braid_tasks_start_queued(braid_tasks_t *self, size_t max, braid_tasks_context_fn *context_of,
+                         void *arg, int64_t now);
 
 /*  Silence task (in this table); see braid_task_silence().                 */
 void

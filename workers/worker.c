@@ -186,8 +186,12 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
                       (unsigned long long) msg->task_id, braid_tasks_size(self->tasks));
         return;
     }
+    /*  Queued tasks hold no slot, so busy + queued is at most the size:
+        only a table that holds as many tasks as we take needs the count. */
     size_t busy = braid_tasks_busy(self->tasks);
-    size_t queued = braid_tasks_queued(self->tasks);
+    size_t queued = braid_tasks_size(self->tasks) < braid_worker_capacity(self->config.slots)
+                        ? 0
+                        : braid_tasks_queued(self->tasks);
     const braid_source_t *source = s_source_find(self, msg->name);
     zframe_t *query = zmsg_pop(payload);
     braid_task_t *task = braid_task_new(msg, source, &query);
@@ -364,14 +368,21 @@ s_context(braid_worker_t *self, const braid_source_kind_t *kind)
 /*  ---------------------------------------------------------------------
     The loop                                                               */
 
+/*  The context a task's run starts in (a braid_tasks_context_fn).         */
+static void *
+s_task_context(void *arg, const braid_task_t *task)
+{
+    return s_context(arg, braid_task_source(task)->kind);
+}
+
 /*  Fill free slots from the queue, lowest task id first (tasks.h).        */
 static void
 s_start_queued(braid_worker_t *self, int64_t now)
 {
-    braid_task_t *task;
-    while (!self->stopping && braid_tasks_busy(self->tasks) < self->config.slots &&
-           (task = braid_tasks_next_queued(self->tasks)))
-        braid_tasks_start(self->tasks, task, s_context(self, braid_task_source(task)->kind), now);
+    size_t busy = braid_tasks_busy(self->tasks);
+    if (!self->stopping && busy < self->config.slots)
+        braid_tasks_start_queued(self->tasks, self->config.slots - busy, s_task_context, self,
+                                 now);
 }
 
 /*  When the loop must wake at the latest: a timer of the worker, a task or
@@ -380,13 +391,10 @@ static int64_t
 s_wake(braid_worker_t *self, int64_t now)
 {
     int64_t wake = self->heartbeat_at;
-    bool slot_free = braid_tasks_busy(self->tasks) < self->config.slots;
-    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
-        braid_task_t *task = braid_tasks_at(self->tasks, i);
-        if (slot_free && braid_task_phase(task) == BRAID_TASK_QUEUED)
-            wake = now;
-        wake = braid_task_wake(task, now, wake);
-    }
+    if (braid_tasks_busy(self->tasks) < self->config.slots && braid_tasks_any_queued(self->tasks))
+        wake = now;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++)
+        wake = braid_task_wake(braid_tasks_at(self->tasks, i), now, wake);
     for (size_t i = 0; i < self->nkinds; i++) {
         s_kind_t *k = &self->kinds[i];
         if (k->context && k->kind->context_wake) {
