@@ -185,9 +185,11 @@ s_peer(zmq_msg_t *header, braid_msg_t *msg)
         snprintf(msg->peer, sizeof msg->peer, "%s", user);
 }
 
-int
-braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
-               zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+/*  braid_msg_recv(), the first frame received with first_flags (0, or
+    ZMQ_DONTWAIT: -1 with errno EAGAIN when no message waits).             */
+static int
+s_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg, zframe_t **routing_id,
+       zmsg_t **payload, braid_err_t *err, int first_flags)
 {
     const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_FRAMES;
     *err = BRAID_OK;
@@ -210,10 +212,27 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
     while (more) {
         nframes++;
         if (nframes > max_frames || (routed && nframes == 1) || have_header) {
-            zframe_t *frame = zframe_recv(handle);
-            if (!frame)
+            zframe_t *frame = NULL;
+            if (nframes == 1 && first_flags) {
+                zmq_msg_t first;
+                zmq_msg_init(&first);
+                if (zmq_msg_recv(&first, handle, first_flags) < 0) {
+                    int saved = errno;
+                    zmq_msg_close(&first);
+                    zmsg_destroy(&body);
+                    zmq_msg_close(&header);
+                    errno = saved;
+                    return -1;      /* nothing waits (EAGAIN), or failed   */
+                }
+                frame = zframe_new(zmq_msg_data(&first), zmq_msg_size(&first));
+                more = zmq_msg_more(&first);
+                zmq_msg_close(&first);
+                if (!frame)
+                    goto failed;    /* out of memory: the rest is drained */
+            } else if (!(frame = zframe_recv(handle)))
                 goto failed;
-            more = zframe_more(frame);
+            else
+                more = zframe_more(frame);
             if (nframes > max_frames) {
                 too_many = true;    /* drain: never hold more than the cap */
                 zframe_destroy(&frame);
@@ -225,8 +244,16 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             } else
                 zmsg_append(body, &frame);
         } else {
-            if (zmq_msg_recv(&header, handle, 0) < 0)
+            if (zmq_msg_recv(&header, handle, nframes == 1 ? first_flags : 0) < 0) {
+                if (nframes == 1) {
+                    int saved = errno;
+                    zmq_msg_close(&header);
+                    zmsg_destroy(&body);
+                    errno = saved;
+                    return -1;      /* nothing waits (EAGAIN), or failed   */
+                }
                 goto failed;
+            }
             have_header = true;
             more = zmq_msg_more(&header);
         }
@@ -271,6 +298,20 @@ failed:
     if (routing_id)
         zframe_destroy(routing_id);
     return -1;
+}
+
+int
+braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+               zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+{
+    return s_recv(sock, routed, channel, msg, routing_id, payload, err, 0);
+}
+
+int
+braid_msg_try_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+                   zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+{
+    return s_recv(sock, routed, channel, msg, routing_id, payload, err, ZMQ_DONTWAIT);
 }
 
 /*  Send msg and the payload frames. The first frame goes with first_flags

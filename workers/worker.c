@@ -252,15 +252,15 @@ static int
 s_on_dealer(braid_worker_t *self, int64_t now)
 {
     for (int i = 0; i < S_MAX_RECV_PER_PASS; i++) {
-        if (!(zsock_events(self->dealer) & ZMQ_POLLIN))
-            return 0;
         braid_msg_t msg;
         zmsg_t *payload = NULL;
         braid_err_t err;
-        int rc = braid_msg_recv(self->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL, &payload,
-                                &err);
+        /*  Until nothing waits: asking ZMQ_EVENTS first would cost two
+            system calls a message.                                        */
+        int rc = braid_msg_try_recv(self->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL,
+                                    &payload, &err);
         if (rc == -1)
-            return errno == EINTR ? 0 : -1;
+            return errno == EINTR || errno == EAGAIN ? 0 : -1;
         self->broker_seen = now;    /* anything at all is a sign of life   */
         if (rc == -2) {
             self->malformed++;
