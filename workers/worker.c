@@ -385,6 +385,15 @@ s_start_queued(braid_worker_t *self, int64_t now)
                                  now);
 }
 
+/*  Let each kind's context do its work (timers due, transfers).           */
+static void
+s_pump_kinds(braid_worker_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].context && self->kinds[i].kind->context_pump)
+            self->kinds[i].kind->context_pump(self->kinds[i].context, now);
+}
+
 /*  When the loop must wake at the latest: a timer of the worker, a task or
     a kind's context.                                                      */
 static int64_t
@@ -570,12 +579,16 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             first step of a new transfer): fire the timers after them, so
             a request leaves in the pass its TASK came in.                 */
         s_start_queued(self, now);
-        for (size_t i = 0; i < self->nkinds; i++)
-            if (self->kinds[i].context && self->kinds[i].kind->context_pump)
-                self->kinds[i].kind->context_pump(self->kinds[i].context, now);
+        s_pump_kinds(self, now);
         /*  Pump every task; drop those whose DONE left.                   */
-        self->tasks_done +=
-            braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);
+        size_t done = braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);
+        self->tasks_done += done;
+        /*  Slots those ends freed take queued tasks now, not a poll later
+            (the broker keeps a worker's queue ahead of its slots).        */
+        if (done && braid_tasks_any_queued(self->tasks)) {
+            s_start_queued(self, now);
+            s_pump_kinds(self, now);
+        }
         /*  While stopping too: the tasks being killed are still ours
             until their DONE leaves.                                       */
         if (now >= self->heartbeat_at) {
