@@ -450,16 +450,12 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
              braid_job_source_name(sj->job, idx % braid_job_nsources(sj->job)));
     size_t qlen;
     const char *query = braid_job_query(sj->job, idx, &qlen);
-    zmsg_t *body = zmsg_new();
-    if (body && zmsg_addmem(body, query, qlen) == 0) {
-        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0) {
-            if (task->attempt == 1)
-                s_measure(self, sj, idx, BRAID_LATENCY_QUEUE_WAIT, waited);
-            return;
-        }
-        err = errno;
+    if (braid_msg_send_mem(self->backend, w->rid, &msg, query, qlen, true) == 0) {
+        if (task->attempt == 1)
+            s_measure(self, sj, idx, BRAID_LATENCY_QUEUE_WAIT, waited);
+        return;
     }
-    zmsg_destroy(&body);
+    err = errno;
 unsent:
     /*  Not queued: it reached nobody, so it goes back without counting as
         a retry. A worker whose connection is gone (EHOSTUNREACH) is lost

@@ -236,6 +236,13 @@ int
 braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                zmsg_t **payload, bool dontwait);
 
+/*  braid_msg_send() of a message with one payload frame, copied from
+    data (size bytes): no frame objects are made for it (the broker's
+    TASK).                                                                  */
+int
+braid_msg_send_mem(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   const void *data, size_t size, bool dontwait);
+
 /*  Send without blocking, and without losing anything when the peer cannot
     take the message now: returns 0 when the message was queued (*payload
     consumed), or -1 with errno set (EAGAIN: the pipe is full;

@@ -369,6 +369,29 @@ braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg, z
 }
 
 int
+braid_msg_send_mem(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   const void *data, size_t size, bool dontwait)
+{
+    uint8_t buf[BRAID_MAX_HEADER];
+    size_t len = braid_msg_encode_buf(msg, buf, sizeof buf);
+    if (len == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    void *handle = zsock_resolve(sock);
+    int flags = dontwait ? ZMQ_DONTWAIT : 0;
+    if (routing_id) {
+        if (zmq_send(handle, zframe_data((zframe_t *) routing_id),
+                     zframe_size((zframe_t *) routing_id), flags | ZMQ_SNDMORE) < 0)
+            return -1;
+        flags = 0;      /* the message is queued whole from here           */
+    }
+    if (zmq_send(handle, buf, len, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(handle, data, size, 0) < 0 ? -1 : 0;
+}
+
+int
 braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                    zmsg_t **payload)
 {
