@@ -14,6 +14,7 @@ typedef struct {
     braid_task_t *task;
     uint64_t id;
     bool waiting;
+    bool fresh;             /* started since the last pump                 */
 } s_entry_t;
 
 struct _braid_tasks_t {
@@ -120,7 +121,7 @@ braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p)
         return NULL;
     }
     bool waiting = braid_task_phase(task) == BRAID_TASK_QUEUED;
-    self->entries[self->size++] = (s_entry_t){task, braid_task_id(task), waiting};
+    self->entries[self->size++] = (s_entry_t){task, braid_task_id(task), waiting, false};
     self->waiting += waiting;
     return task;
 }
@@ -194,6 +195,7 @@ s_start(braid_tasks_t *self, s_entry_t *e, void *context, int64_t now)
         self->waiting--;
     }
     braid_task_start(e->task, context, now);
+    e->fresh = true;
     self->busy++;
 }
 
@@ -256,12 +258,19 @@ braid_tasks_silence_all(braid_tasks_t *self, int64_t now)
     return n;
 }
 
-size_t
-braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink)
+/*  Pump the tasks (only the fresh ones if fresh_only) and drop those that
+    are over. Returns how many sent their DONE.                             */
+static size_t
+s_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink, bool fresh_only)
 {
     size_t kept = 0, done = 0;
     for (size_t i = 0; i < self->size; i++) {
         s_entry_t e = self->entries[i];
+        if (fresh_only && !e.fresh) {
+            self->entries[kept++] = e;
+            continue;
+        }
+        e.fresh = false;
         braid_task_pumped_t pumped = braid_task_pump(e.task, now, thawed, sink);
         if (pumped == BRAID_TASK_BUSY) {
             self->entries[kept++] = e;
@@ -276,4 +285,16 @@ braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_
     }
     self->size = kept;
     return done;
+}
+
+size_t
+braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink)
+{
+    return s_pump(self, now, thawed, sink, false);
+}
+
+size_t
+braid_tasks_pump_fresh(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink)
+{
+    return s_pump(self, now, thawed, sink, true);
 }

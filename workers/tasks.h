@@ -112,4 +112,8 @@ braid_tasks_silence_all(braid_tasks_t *self, int64_t now);
 size_t
 braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink);
 
+/*  braid_tasks_pump() of the tasks started since the last pump only.     */
+size_t
+braid_tasks_pump_fresh(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink);
+
 #endif

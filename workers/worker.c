@@ -375,14 +375,16 @@ s_task_context(void *arg, const braid_task_t *task)
     return s_context(arg, braid_task_source(task)->kind);
 }
 
-/*  Fill free slots from the queue, lowest task id first (tasks.h).        */
-static void
+/*  Fill free slots from the queue, lowest task id first (tasks.h).
+    Returns how many started.                                              */
+static size_t
 s_start_queued(braid_worker_t *self, int64_t now)
 {
     size_t busy = braid_tasks_busy(self->tasks);
-    if (!self->stopping && busy < self->config.slots)
-        braid_tasks_start_queued(self->tasks, self->config.slots - busy, s_task_context, self,
-                                 now);
+    if (self->stopping || busy >= self->config.slots)
+        return 0;
+    return braid_tasks_start_queued(self->tasks, self->config.slots - busy, s_task_context, self,
+                                    now);
 }
 
 /*  Let each kind's context do its work (timers due, transfers).           */
@@ -575,19 +577,20 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             rc = -1;
             break;
         }
+        /*  The kinds' timers first, then every task pumped (those whose
+            DONE left are dropped). Ended tasks send their DONE before
+            queued ones start: starting a command takes a while, and the
+            broker waits on that DONE to send what follows.                */
+        bool thawed = now < self->thawed_until;
+        s_pump_kinds(self, now);
+        self->tasks_done += braid_tasks_pump(self->tasks, now, thawed, &self->sink);
         /*  Runs started now may set a context timer due at once (curl's
             first step of a new transfer): fire the timers after them, so
-            a request leaves in the pass its TASK came in.                 */
-        s_start_queued(self, now);
-        s_pump_kinds(self, now);
-        /*  Pump every task; drop those whose DONE left.                   */
-        size_t done = braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);
-        self->tasks_done += done;
-        /*  Slots those ends freed take queued tasks now, not a poll later
-            (the broker keeps a worker's queue ahead of its slots).        */
-        if (done && braid_tasks_any_queued(self->tasks)) {
-            s_start_queued(self, now);
+            a request leaves in the pass its TASK came in; and a run that
+            is over at once sends its DONE in this pass too.               */
+        if (s_start_queued(self, now) > 0) {
             s_pump_kinds(self, now);
+            self->tasks_done += braid_tasks_pump_fresh(self->tasks, now, thawed, &self->sink);
         }
         /*  While stopping too: the tasks being killed are still ours
             until their DONE leaves.                                       */

@@ -347,11 +347,22 @@ test_start_queued(void **state)
     assert_int_equal(braid_tasks_pump(tasks, 0, false, &sink), 5);
     assert_int_equal(braid_tasks_size(tasks), 0);
     assert_int_equal(braid_tasks_busy(tasks), 0);
-    /*  A task added after a pump is found queued again.                    */
-    braid_task_t *task = s_task(synth, 60, 1, 0, 0, 0);
-    assert_non_null(braid_tasks_add(tasks, &task));
+    /*  Tasks added after a pump are found queued again; pump_fresh pumps
+        only those started since the last pump: the one started sends its
+        DONE, the one still queued stays, and nothing is pumped twice.     */
+    for (uint64_t id = 60; id <= 70; id += 10) {
+        braid_task_t *task = s_task(synth, id, 1, 0, 0, 0);
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
     assert_true(braid_tasks_any_queued(tasks));
     assert_int_equal(braid_tasks_start_queued(tasks, 1, s_context_of, &contexts, 0), 1);
+    fake.nsent = 0;
+    assert_int_equal(braid_tasks_pump_fresh(tasks, 0, false, &sink), 1);
+    assert_int_equal(fake.nsent, 1);
+    assert_int_equal(fake.sent[0].msg.task_id, 60);
+    assert_int_equal(braid_tasks_size(tasks), 1);
+    assert_int_equal(braid_tasks_pump_fresh(tasks, 0, false, &sink), 0);
+    assert_int_equal(braid_task_phase(braid_tasks_at(tasks, 0)), BRAID_TASK_QUEUED);
     braid_tasks_destroy(&tasks);
     braid_source_destroy(&synth);
 }
