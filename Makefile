@@ -58,7 +58,7 @@ BENCH_BUILD ?= build-bench
 bench-build: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target braidd braid-worker braid-cli
-	-cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench-ceiling bench-load bench-spawn >/dev/null 2>&1
+	-cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench-ceiling bench-load bench-spawn bench-gearman >/dev/null 2>&1
 
 bench: bench-build
 	bench/run --build $(BENCH_BUILD)

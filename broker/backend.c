@@ -204,6 +204,13 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         /*  The same connection says HELLO again: it dropped its tasks.     */
         s_worker_remove(self, w, false, "worker restarted");
     }
+    if (zhashx_size(self->workers_by_rid) >= self->cfg.max_workers) {
+        /*  A registry peers fill is bounded: a worker that left or was
+            reaped makes room again.                                        */
+        braid_debug("worker refused: max_workers=%u reached name=%s", self->cfg.max_workers,
+                    msg->name);
+        return;
+    }
     char name[BRAID_MAX_NAME + 1];
     if (s_unique_name(self, msg, name) != 0) {
         braid_warning("worker refused: no free name name=%s", msg->name);
@@ -248,10 +255,16 @@ s_on_hello(braid_broker_t *self, zframe_t *rid, const char *key, const braid_msg
         gids[ngids++] = (uint16_t) id;
         strcat(list, source);
     }
+    /*  The worker takes over the sources' references: they go with it.   */
     w->number = braid_sched_worker_add(self->sched, w->slots, gids, ngids, w);
-    if (w->number < 0 || zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
-        if (w->number >= 0)
-            braid_sched_worker_remove(self->sched, w->number);
+    if (w->number < 0) {
+        for (uint32_t i = 0; i < ngids; i++)
+            braid_sched_source_unref(self->sched, gids[i]);
+        s_worker_free(&w);
+        return;
+    }
+    if (zhashx_insert(self->workers_by_name, s_name(w), w) != 0) {
+        braid_sched_worker_remove(self->sched, w->number);
         s_worker_free(&w);
         return;
     }

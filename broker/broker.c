@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,11 @@ braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_
         zmsg_destroy(payload);
         if (rid)
             zframe_destroy(rid);
+        /*  libzmq held every frame of it (a message is delivered whole):
+            a million empty frames are 64 MB of its pipe, freed now in small
+            pieces. Give them back to the system rather than keep the peak. */
+        if (err == BRAID_ERR_FRAMES)
+            malloc_trim(0);
     }
     return rc == 0 ? 0 : -1;
 }
@@ -143,8 +149,8 @@ s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t ma
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
-    zsock_set_heartbeat_ivl(sock, (int) self->cfg.heartbeat_msec);
-    zsock_set_heartbeat_timeout(sock, (int) self->cfg.worker_liveness_msec);
+    braid_socket_heartbeat(sock, (int) self->cfg.heartbeat_msec,
+                           (int) self->cfg.worker_liveness_msec);
     if (cert) {
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);
@@ -267,6 +273,8 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     self->cfg.npolicies = cfg->npolicies;
     for (uint32_t g = 0; g < braid_sched_nsources(self->sched); g++) {
         const char *name = braid_sched_source_name(self->sched, (uint16_t) g);
+        if (!name)
+            continue;   /* a free id */
         braid_sched_source_set_policy(self->sched, (uint16_t) g,
                                       braid_broker_config_policy(&self->cfg, name), self->now);
     }

@@ -45,7 +45,9 @@ struct braid_broker_t {
 
     /*  frontend.c's                                                        */
     zhashx_t *jobs_by_key;      /* client/job id -> its job                */
-    zhashx_t *clients;          /* client key -> its record                */
+    zhashx_t *clients;          /* hex routing id -> its connection        */
+    zhashx_t *principals;       /* who a client is -> its open jobs        */
+    uint64_t open_tasks;        /* tasks the open jobs announced           */
     uint32_t next_serial;       /* the last job serial given out           */
     braid_sched_job_t *pumping; /* the job being pumped                    */
     uint32_t blocked_jobs;      /* jobs whose client could take no more    */

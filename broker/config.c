@@ -30,6 +30,11 @@ typedef struct {
      sizeof(((braid_broker_config_t *) 0)->NAME) == sizeof(uint64_t), MIN, MAX}
 static const s_uint_key_t s_broker_keys[] = {
     CFG_(max_jobs_per_client, 1, 100000),
+    CFG_(max_jobs, 1, 1000000),
+    CFG_(max_tasks, 1, 1000000000),
+    CFG_(max_buffered_bytes, 1u << 20, 1ull << 40),
+    CFG_(max_job_buffered_bytes, 1u << 20, 1ull << 40),
+    CFG_(credit_bytes, 1u << 16, 1ull << 32),
     CFG_(max_tasks_per_job, 1, BRAID_MAX_QUERIES),
     CFG_(max_queries_per_job, 1, BRAID_MAX_QUERIES),
     CFG_(heartbeat_msec, 10, 60000),
@@ -40,6 +45,7 @@ static const s_uint_key_t s_broker_keys[] = {
     CFG_(window, 1, 1000000),
     CFG_(window_bytes, 0, 1ull << 32),
     CFG_(max_slots_per_worker, 1, BRAID_MAX_SLOTS),
+    CFG_(max_workers, 1, 1000000),
 };
 
 #define POL_(NAME, MIN, MAX) {#NAME, offsetof(braid_policy_t, NAME), false, MIN, MAX}
@@ -57,6 +63,11 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->backend = "tcp://127.0.0.1:5556";
     cfg->sink = "tcp://127.0.0.1:5557";
     cfg->max_jobs_per_client = 64;
+    cfg->max_jobs = BRAID_BROKER_MAX_JOBS;
+    cfg->max_tasks = BRAID_BROKER_MAX_TASKS;
+    cfg->max_buffered_bytes = BRAID_BROKER_MAX_BUFFERED_BYTES;
+    cfg->max_job_buffered_bytes = BRAID_BROKER_MAX_JOB_BUFFERED_BYTES;
+    cfg->credit_bytes = BRAID_BROKER_CREDIT_BYTES;
     cfg->max_tasks_per_job = BRAID_MAX_QUERIES;
     cfg->max_queries_per_job = BRAID_MAX_QUERIES;
     cfg->heartbeat_msec = 1000;
@@ -69,6 +80,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->window = BRAID_BROKER_WINDOW;
     cfg->window_bytes = BRAID_BROKER_WINDOW_BYTES;
     cfg->max_slots_per_worker = 1024;
+    cfg->max_workers = 4096;
     braid_policy_defaults(&cfg->default_policy);
 }
 

@@ -34,6 +34,19 @@
 #define BRAID_BROKER_WINDOW 65536
 #define BRAID_BROKER_WINDOW_BYTES (1u << 20)
 
+/*  Global caps (broker/max_jobs, max_tasks, max_buffered_bytes): a SUBMIT
+    over one is refused (ERROR 507). A task record costs about 100 bytes,
+    so the default max_tasks holds about 1 GB of them at worst.            */
+#define BRAID_BROKER_MAX_JOBS 4096
+#define BRAID_BROKER_MAX_TASKS 10000000ull
+#define BRAID_BROKER_MAX_BUFFERED_BYTES (1ull << 30)
+/*  A grant lets twice the client's own byte window run ahead: an honest
+    client never waits on it, one that does not read holds 32 MiB.        */
+/*  A job's buffered partials (max_job_buffered_bytes): 64 tasks' byte
+    windows.                                                                */
+#define BRAID_BROKER_MAX_JOB_BUFFERED_BYTES (64ull << 20)
+#define BRAID_BROKER_CREDIT_BYTES (2ull * BRAID_CLIENT_WINDOW_BYTES)
+
 /*  A named source policy from the config file.                             */
 typedef struct {
     char name[BRAID_MAX_NAME + 1];
@@ -46,7 +59,20 @@ typedef struct {
     const char *sink;           /* endpoint to bind for worker results     */
     const char *metrics;        /* HOST:PORT of the Prometheus endpoint
                                    (metrics.h), NULL for none              */
-    uint32_t max_jobs_per_client;   /* open jobs one client may hold       */
+    uint32_t max_jobs_per_client;   /* open jobs one client may hold: a
+                                       client is its CURVE key, else its
+                                       IP address (tcp), else its local
+                                       user (ipc)                          */
+    uint32_t max_jobs;              /* open jobs, all clients              */
+    uint64_t max_tasks;             /* tasks of the open jobs (queries x
+                                       sources announced), all clients     */
+    uint64_t max_buffered_bytes;    /* queries, records and partials the
+                                       open jobs hold, all clients         */
+    uint64_t max_job_buffered_bytes;    /* partials one job buffers for its
+                                       client before only its head of
+                                       line is dispatched                  */
+    uint64_t credit_bytes;          /* what one client grant lets run
+                                       ahead of what was sent, bytes       */
     uint64_t max_tasks_per_job;     /* queries x sources in one job        */
     uint32_t max_queries_per_job;   /* queries in one job                  */
     uint32_t heartbeat_msec;        /* heartbeat interval, both ways       */
@@ -57,6 +83,7 @@ typedef struct {
     uint32_t window;                /* per-task credit window, partials    */
     uint64_t window_bytes;          /* ... and in payload bytes, 0 = none  */
     uint32_t max_slots_per_worker;  /* slots a HELLO may announce, at most */
+    uint32_t max_workers;           /* workers registered at once          */
     const char *secret_key;         /* CURVE: the broker's keypair, or NULL */
     const char *client_keys;        /* CURVE: dir of clients' public certs */
     const char *worker_keys;        /* CURVE: dir of workers' public certs */

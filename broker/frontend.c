@@ -14,11 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*  A client that has talked to us.                                         */
+/*  Who a client is, for its limits: its CURVE key (the User-Id of its
+    messages), else its IP address (tcp: the connection's Peer-Address),
+    else its user id (ipc: the peer's credentials), else its connection.
+    A new routing id, a new DEALER, is the same principal:
+    max_jobs_per_client counts here.                                        */
+typedef struct {
+    char *key;                  /* "key:Z85", "ip:ADDR", "uid:N", "rid:HEX" */
+    uint32_t refs;              /* client connections that are it          */
+    uint32_t jobs;              /* open jobs                               */
+} s_principal_t;
+
+/*  A client connection (routing id) that has talked to us: its liveness,
+    and who it is.                                                          */
 typedef struct {
     char *key;                  /* hex of its routing id                   */
     int64_t last_seen_msec;
     uint32_t jobs;              /* open jobs                               */
+    s_principal_t *principal;   /* a reference                             */
 } s_client_t;
 
 /*  A job as the broker sees it: the job and its client.                    */
@@ -32,7 +45,18 @@ typedef struct {
     bool stopped;               /* ended early: cancel, deadline, ...      */
     braid_joblog_t *log;        /* where and when its tasks ran            */
     int64_t accepted_msec;
+    uint64_t tasks;             /* announced: counted in open_tasks        */
 } s_job_t;
+
+/*  Nobody reads job ent any more (its client is gone, or broke the rules):
+    what it still emits is dropped, and credit no longer holds it back, so
+    that it can end.                                                        */
+static void
+s_silence(s_job_t *ent)
+{
+    ent->silent = true;
+    braid_job_credit_unbounded(ent->sj.job);
+}
 
 /*  The broker's job of a scheduler job (the scheduler's view is its first
     member), or NULL.                                                       */
@@ -97,7 +121,7 @@ s_emit(void *arg, braid_job_t *job, const braid_msg_t *msg, zmsg_t **payload)
         }
         /*  The client is gone (EHOSTUNREACH): nobody will read this job.   */
         braid_info("client gone job=%s errno=%d", ent->key, errno);
-        ent->silent = true;
+        s_silence(ent);
     }
     if (payload)
         zmsg_destroy(payload);
@@ -124,8 +148,11 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
 {
     if (ent->blocked)
         self->blocked_jobs--;
-    if (ent->owner && ent->owner->jobs > 0)
+    if (ent->owner && ent->owner->jobs > 0) {
         ent->owner->jobs--;
+        ent->owner->principal->jobs--;
+    }
+    self->open_tasks -= ent->tasks;
     zhashx_delete(self->jobs_by_key, ent->key);
     braid_sched_job_remove(self->sched, &ent->sj);
     braid_debug("job closed job=%s", ent->key);
@@ -146,7 +173,10 @@ braid_frontend_job_pump(braid_broker_t *self, braid_sched_job_t *sj)
         self->blocked_jobs--;
     }
     self->pumping = sj;
+    bool over = braid_job_over_buffer(job);
     braid_job_pump(job, &s_io, self);
+    if (over && !braid_job_over_buffer(job))
+        braid_sched_wake(self->sched);  /* it may dispatch again */
     if (ent->silent && !ent->stopped) {
         /*  Nobody reads this job any more: stop its work too.              */
         braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client gone");
@@ -267,6 +297,46 @@ s_unserved_text(braid_broker_t *self, const char *name, char *text, size_t size)
     snprintf(text + at, size - at, "%s", listed ? ")" : "no source is served)");
 }
 
+/*  Bytes the open jobs hold: queries, task records, buffered partials.    */
+static uint64_t
+s_buffered(braid_broker_t *self)
+{
+    uint64_t bytes = 0;
+    for (braid_sched_job_t *sj = braid_sched_jobs(self->sched); sj; sj = sj->next)
+        bytes += braid_job_buffered_bytes(sj->job) + braid_job_record_bytes(sj->job);
+    return bytes;
+}
+
+/*  The global caps: a new job of tasks tasks (0: none), or more bytes of
+    queries for an open one. 0 if within them, else BRAID_ERR_CODE_FULL
+    with text filled in.                                                    */
+static uint32_t
+s_cap_refusal(braid_broker_t *self, uint64_t tasks, uint64_t bytes, char *text, size_t size)
+{
+    const braid_broker_config_t *cfg = &self->cfg;
+    if (tasks && braid_sched_njobs(self->sched) >= cfg->max_jobs) {
+        snprintf(text, size, "broker full: %zu open jobs (limit %u, max_jobs)",
+                 braid_sched_njobs(self->sched), cfg->max_jobs);
+        return BRAID_ERR_CODE_FULL;
+    }
+    if (tasks && self->open_tasks + tasks > cfg->max_tasks) {
+        snprintf(text, size,
+                 "broker full: %" PRIu64 " tasks open, %" PRIu64 " more would pass the limit %"
+                 PRIu64 " (max_tasks)",
+                 self->open_tasks, tasks, cfg->max_tasks);
+        return BRAID_ERR_CODE_FULL;
+    }
+    uint64_t held = s_buffered(self);
+    if (held + bytes >= cfg->max_buffered_bytes) {
+        snprintf(text, size,
+                 "broker full: %" PRIu64 " bytes buffered%s (limit %" PRIu64
+                 ", max_buffered_bytes)",
+                 held, bytes ? " with these queries" : "", cfg->max_buffered_bytes);
+        return BRAID_ERR_CODE_FULL;
+    }
+    return 0;
+}
+
 /*  Check a SUBMIT against the broker's rules; 0 if it may open, else the
     error code with text filled in. gid[s] gets each source's id, and
     *ascending the score order of an order key job.                         */
@@ -278,8 +348,8 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
         snprintf(text, size, "broker is stopping: not accepting jobs");
         return BRAID_ERR_CODE_UNAVAILABLE;
     }
-    if (client->jobs >= self->cfg.max_jobs_per_client) {
-        snprintf(text, size, "too many open jobs for this client (limit %u)",
+    if (client->principal->jobs >= self->cfg.max_jobs_per_client) {
+        snprintf(text, size, "too many open jobs for this client (limit %u, max_jobs_per_client)",
                  self->cfg.max_jobs_per_client);
         return BRAID_ERR_CODE_TOO_MANY;
     }
@@ -307,6 +377,10 @@ s_submit_refusal(braid_broker_t *self, s_client_t *client, const braid_msg_t *ms
         }
         gid[s] = (uint16_t) id;
     }
+    /*  A job the broker could run: the global caps say whether it can now. */
+    uint32_t code = s_cap_refusal(self, tasks, 0, text, size);
+    if (code)
+        return code;
     if (msg->order == BRAID_ORDER_KEY)
         return s_key_refusal(self, msg, gid, ascending, text, size);
     return 0;
@@ -346,6 +420,8 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
         ent->sj.job = braid_job_new(msg, serial, self->cfg.max_tasks_per_job, self->cfg.window);
         if (ent->sj.job) {
             braid_job_set_window_bytes(ent->sj.job, self->cfg.window_bytes);
+            braid_job_set_credit_bytes(ent->sj.job, self->cfg.credit_bytes);
+            braid_job_set_buffer_limit(ent->sj.job, self->cfg.max_job_buffered_bytes);
             braid_job_set_ascending(ent->sj.job, ascending);
         }
         memcpy(ent->sj.gid, gid, sizeof gid);
@@ -369,6 +445,9 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     ent->key = key;
     ent->owner = owner;
     owner->jobs++;
+    owner->principal->jobs++;
+    ent->tasks = (uint64_t) msg->count * msg->nsources;
+    self->open_tasks += ent->tasks;
     zhashx_insert(self->jobs_by_key, ent->key, ent);
     if (msg->deadline_msec)
         braid_timers_add(self->deadlines, self->now + msg->deadline_msec, 0, serial, 0);
@@ -388,9 +467,54 @@ s_find_job(braid_broker_t *self, zframe_t *client, const uint8_t *job_id)
     return ent;
 }
 
-/*  The client record for a routing id, created on first contact.           */
+/*  The principal a client connection is (see s_principal_t), a new
+    reference. NULL on allocation failure.                                  */
+static s_principal_t *
+s_principal(braid_broker_t *self, const char *rid_hex, const braid_msg_t *msg)
+{
+    char key[BRAID_MAX_PEER + BRAID_MAX_ADDRESS + 16];
+    if (msg->peer[0])
+        snprintf(key, sizeof key, "key:%s", msg->peer);
+    else if (strncmp(msg->address, "localhost:", 10) == 0) {
+        /*  ipc: libzmq says "localhost:UID:GID:PID" (the peer's
+            credentials): a local user is one client.                       */
+        size_t uid = strcspn(msg->address + 10, ":");
+        snprintf(key, sizeof key, "uid:%.*s", (int) uid, msg->address + 10);
+    } else if (msg->address[0])
+        snprintf(key, sizeof key, "ip:%s", msg->address);
+    else
+        snprintf(key, sizeof key, "rid:%.64s", rid_hex);
+    s_principal_t *p = zhashx_lookup(self->principals, key);
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p || !(p->key = strdup(key)) || zhashx_insert(self->principals, p->key, p) != 0) {
+            if (p)
+                free(p->key);
+            free(p);
+            return NULL;
+        }
+    }
+    p->refs++;
+    return p;
+}
+
+/*  Let go of a client connection's principal: forgotten with its last.    */
+static void
+s_principal_unref(braid_broker_t *self, s_principal_t **p_p)
+{
+    s_principal_t *p = *p_p;
+    *p_p = NULL;
+    if (p && --p->refs == 0) {
+        zhashx_delete(self->principals, p->key);
+        free(p->key);
+        free(p);
+    }
+}
+
+/*  The client record for a routing id, created on first contact with the
+    principal msg says it is.                                               */
 static s_client_t *
-s_client(braid_broker_t *self, zframe_t *rid)
+s_client(braid_broker_t *self, zframe_t *rid, const braid_msg_t *msg)
 {
     char *key = braid_broker_hex(rid, NULL);
     if (!key)
@@ -398,7 +522,8 @@ s_client(braid_broker_t *self, zframe_t *rid)
     s_client_t *c = zhashx_lookup(self->clients, key);
     if (!c) {
         c = calloc(1, sizeof *c);
-        if (!c) {
+        if (!c || !(c->principal = s_principal(self, key, msg))) {
+            free(c);
             free(key);
             return NULL;
         }
@@ -451,7 +576,7 @@ braid_frontend_on_message(braid_broker_t *self)
     zmsg_t *payload = NULL;
     if (braid_broker_recv(self, self->frontend, &msg, &rid, &payload) != 0)
         return;
-    s_client_t *client = s_client(self, rid);
+    s_client_t *client = s_client(self, rid, &msg);
     if (!client)
         goto done;
     s_job_t *ent = NULL;
@@ -465,10 +590,26 @@ braid_frontend_on_message(braid_broker_t *self)
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
+        /*  New queries (not a resent batch) must fit under the cap.       */
+        char text[BRAID_MAX_TEXT + 1];
+        bool fresh = payload && (uint64_t) msg.first + zmsg_size(payload) >
+                                    braid_job_received(ent->sj.job);
+        uint32_t code = fresh ? s_cap_refusal(self, 0, zmsg_content_size(payload) +
+                                                           zmsg_size(payload) * sizeof(uint32_t),
+                                              text, sizeof text)
+                              : 0;
+        if (code) {
+            s_send_error(self, rid, msg.job_id, code, text);
+            s_silence(ent);
+            braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
+                                    "cancelled: broker full");
+            braid_frontend_job_pump(self, &ent->sj);
+            break;
+        }
         if (braid_job_add_queries(ent->sj.job, msg.first, &payload) != 0) {
             s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_BAD_REQUEST,
                          "queries out of order or beyond the announced count");
-            ent->silent = true;
+            s_silence(ent);
             braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED,
                                     "cancelled: bad request");
             braid_frontend_job_pump(self, &ent->sj);
@@ -569,7 +710,7 @@ braid_frontend_tick(braid_broker_t *self)
         int64_t idle = self->now - ent->owner->last_seen_msec;
         if (idle > (int64_t) self->cfg.client_liveness_msec) {
             braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);
-            ent->silent = true;
+            s_silence(ent);
             braid_frontend_job_stop(self, sj, BRAID_STATUS_CANCELLED, "cancelled: client lost");
             self->pump_all = true;
         }
@@ -581,8 +722,11 @@ braid_frontend_tick(braid_broker_t *self)
     for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
         if (c->jobs == 0 && self->now - c->last_seen_msec > liveness)
             zlistx_add_end(idle_clients, c->key);
-    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients))
+    for (char *key = zlistx_first(idle_clients); key; key = zlistx_next(idle_clients)) {
+        s_client_t *c = zhashx_lookup(self->clients, key);
+        s_principal_unref(self, &c->principal);
         zhashx_delete(self->clients, key);
+    }
     zlistx_destroy(&idle_clients);
 }
 
@@ -606,7 +750,8 @@ braid_frontend_init(braid_broker_t *self)
 {
     self->jobs_by_key = zhashx_new();
     self->clients = zhashx_new();
-    if (!self->jobs_by_key || !self->clients)
+    self->principals = zhashx_new();
+    if (!self->jobs_by_key || !self->clients || !self->principals)
         return -1;
     zhashx_set_destructor(self->clients, s_client_free);
     return 0;
@@ -618,5 +763,9 @@ braid_frontend_fini(braid_broker_t *self)
     while (self->sched && self->jobs_by_key && braid_sched_jobs(self->sched))
         s_job_remove(self, s_job(braid_sched_jobs(self->sched)));
     zhashx_destroy(&self->jobs_by_key);
+    for (s_client_t *c = self->clients ? zhashx_first(self->clients) : NULL; c;
+         c = zhashx_next(self->clients))
+        s_principal_unref(self, &c->principal);
     zhashx_destroy(&self->clients);
+    zhashx_destroy(&self->principals);
 }

@@ -42,23 +42,65 @@ braid_job_new(const braid_msg_t *submit, uint32_t serial, uint64_t max_tasks, ui
     self->nsources = submit->nsources;
     memcpy(self->sources, submit->sources, sizeof self->sources);
     self->credit = submit->credit;
-    self->qoff = calloc((size_t) submit->count + 1, sizeof *self->qoff);
-    self->tasks = calloc((size_t) ntasks, sizeof *self->tasks);
-    if (self->nsources > 1)
-        self->qended = calloc((size_t) submit->count, 1);
-    if (self->order == BRAID_ORDER_ARRIVAL) {
-        self->ready_cap = ntasks;
-        self->ready = malloc((size_t) ntasks * sizeof *self->ready);
-    }
+    /*  Nothing is reserved for the queries announced: the arrays grow as
+        they arrive (s_make_room), so a SUBMIT costs the same whatever
+        count it names.                                                     */
+    self->qoff = calloc(1, sizeof *self->qoff);
     if (self->order == BRAID_ORDER_KEY)
         self->merge = braid_merge_new(false);
-    if (!self->qoff || !self->tasks || (self->nsources > 1 && !self->qended) ||
-        (self->order == BRAID_ORDER_ARRIVAL && !self->ready) ||
-        (self->order == BRAID_ORDER_KEY && !self->merge)) {
+    if (!self->qoff || (self->order == BRAID_ORDER_KEY && !self->merge)) {
         braid_job_destroy(&self);
         return NULL;
     }
     return self;
+}
+
+/*  Grow an array of *items of size bytes each to cap items, the new ones
+    zero. 0, or -1 (the array unchanged) on allocation failure.            */
+static int
+s_grow(void **array, size_t size, uint64_t items, uint64_t cap)
+{
+    char *grown = realloc(*array, (size_t) cap * size);
+    if (!grown)
+        return -1;
+    memset(grown + (size_t) items * size, 0, (size_t) (cap - items) * size);
+    *array = grown;
+    return 0;
+}
+
+/*  Room for the tasks of need queries: the query offsets, task records,
+    ended counts and the arrival ring grow together, doubling (at least 64
+    queries, at most count). 0, or -1 on allocation failure (what was
+    there stays valid).                                                     */
+static int
+s_make_room(braid_job_t *self, uint64_t need)
+{
+    if (need <= self->room)
+        return 0;
+    uint64_t cap = self->room ? self->room : 64;
+    while (cap < need)
+        cap *= 2;
+    if (cap > self->count)
+        cap = self->count;
+    uint64_t ns = self->nsources;
+    if (s_grow((void **) &self->qoff, sizeof *self->qoff, self->room + 1, cap + 1) != 0 ||
+        s_grow((void **) &self->tasks, sizeof *self->tasks, self->room * ns, cap * ns) != 0 ||
+        (ns > 1 && s_grow((void **) &self->qended, 1, self->room, cap) != 0))
+        return -1;
+    if (self->order == BRAID_ORDER_ARRIVAL) {
+        /*  The ring holds every task at most once: as many as there are.  */
+        uint32_t *ring = malloc((size_t) (cap * ns) * sizeof *ring);
+        if (!ring)
+            return -1;
+        for (uint64_t i = 0; i < self->ready_len; i++)
+            ring[i] = self->ready[(self->ready_head + i) % self->ready_cap];
+        free(self->ready);
+        self->ready = ring;
+        self->ready_head = 0;
+        self->ready_cap = cap * ns;
+    }
+    self->room = (uint32_t) cap;
+    return 0;
 }
 
 void
@@ -106,6 +148,10 @@ braid_job_add_queries(braid_job_t *self, uint32_t first, zmsg_t **frames)
         rc = -1;
         goto done;
     }
+    if (s_make_room(self, first + (uint64_t) n) != 0) {
+        rc = -1;
+        goto done;
+    }
     /*  Skip the part already received, then append the rest.             */
     size_t skip = self->received - first;
     size_t i = 0;
@@ -146,6 +192,12 @@ braid_job_wants(braid_job_t *self)
 {
     if (self->cancelled || (self->max_inflight && self->running >= self->max_inflight))
         return 0;
+    if (braid_job_over_buffer(self)) {
+        /*  Enough waits for the client: only the head of line, which lets
+            it go, may start.                                              */
+        int64_t head = braid_job_head_waiting(self);
+        return head >= 0 ? 1u << (head % self->nsources) : 0;
+    }
     uint32_t mask = 0;
     for (uint32_t s = 0; s < self->nsources; s++)
         if (self->next[s] < self->received || self->retry[s].len)
@@ -162,6 +214,8 @@ braid_job_next_task(braid_job_t *self, uint32_t avail)
     int64_t best = braid_job_head_waiting(self);
     if (best >= 0 && (wants & (1u << (best % self->nsources))))
         return best;
+    if (braid_job_over_buffer(self))
+        return -1;
     best = -1;
     for (uint32_t s = 0; s < self->nsources; s++) {
         if (!(wants & (1u << s)))
@@ -232,7 +286,7 @@ braid_job_retry(braid_job_t *self, uint32_t idx, uint32_t attempt, bool counted,
     if (policy->on_retry != BRAID_ON_RETRY_RESUME) {
         /*  Start again from seq 0: what is buffered goes; what the client
             already has is announced by a RESTART record.                   */
-        zmsg_destroy(&t->buf);
+        braid_job_drop_buffer(self, t);
         if (self->merge)
             braid_merge_clear(self->merge, idx, true);
         if (t->fwd > 0)
@@ -261,16 +315,18 @@ braid_job_ready(braid_job_t *self, uint32_t idx)
     if (idx >= self->ntasks || self->tasks[idx].state != BRAID_TASK_PENDING)
         return;
     braid_taskheap_t *pq = &self->retry[idx % self->nsources];
-    if (!pq->heap) {
-        pq->cap = self->count;
-        pq->heap = malloc(pq->cap * sizeof *pq->heap);
-        if (!pq->heap) {
-            pq->cap = 0;
+    if (pq->len == pq->cap) {
+        /*  Each task is in it at most once: it grows with the retries.    */
+        uint64_t cap = pq->cap ? pq->cap * 2 : 16;
+        uint32_t *grown = realloc(pq->heap, (size_t) cap * sizeof *grown);
+        if (!grown) {
             s_end(self, idx, BRAID_STATUS_FAILED, self->tasks[idx].recv, "out of memory");
             self->pending_retries--;
             self->pending[idx % self->nsources]--;
             return;
         }
+        pq->heap = grown;
+        pq->cap = cap;
     }
     assert(pq->len < pq->cap);
     braid_taskheap_push(pq, idx);
@@ -299,34 +355,6 @@ braid_job_head(braid_job_t *self)
     if (self->order == BRAID_ORDER_ARRIVAL || self->head >= self->ntasks)
         return -1;
     return self->merge ? braid_job_key_head(self) : (int64_t) self->head;
-}
-
-uint64_t
-braid_job_granted(braid_job_t *self, uint32_t idx)
-{
-    return idx < self->ntasks ? self->tasks[idx].granted : 0;
-}
-
-void
-braid_job_set_window_bytes(braid_job_t *self, uint64_t bytes)
-{
-    self->window_bytes = bytes;
-}
-
-uint64_t
-braid_job_granted_bytes(braid_job_t *self, uint32_t idx)
-{
-    return idx < self->ntasks ? self->tasks[idx].bgranted : 0;
-}
-
-bool
-braid_job_window_blocked(braid_job_t *self, uint32_t idx)
-{
-    if (idx >= self->ntasks || (!self->window && !self->window_bytes))
-        return false;
-    braid_job_task_t *t = &self->tasks[idx];
-    return t->state == BRAID_TASK_RUNNING && ((self->window && t->recv >= t->granted) ||
-                                              (t->bgranted && t->brecv >= t->bgranted));
 }
 
 uint64_t
@@ -437,6 +465,7 @@ braid_job_data_keyed(braid_job_t *self, uint32_t idx, uint32_t attempt, uint64_t
         return BRAID_JOB_GAP;
     }
     t->brecv += zmsg_content_size(msg);
+    self->held += zmsg_content_size(msg);
     if (!t->buf) {
         t->buf = msg;
         msg = NULL;
@@ -469,13 +498,6 @@ braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t statu
 }
 
 void
-braid_job_credit(braid_job_t *self, uint64_t credit)
-{
-    if (credit > self->credit)
-        self->credit = credit;
-}
-
-void
 braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
                  braid_job_cancel_fn *cancel_fn, void *arg)
 {
@@ -491,49 +513,12 @@ braid_job_cancel(braid_job_t *self, uint32_t status, const char *text,
         if (t->state == BRAID_TASK_RUNNING && cancel_fn)
             cancel_fn(arg, braid_task_id(self->serial, (uint32_t) i), t->attempt);
         if (t->state == BRAID_TASK_PENDING || t->state == BRAID_TASK_RUNNING) {
-            zmsg_destroy(&t->buf);
+            braid_job_drop_buffer(self, t);
             if (self->merge)
                 braid_merge_clear(self->merge, (uint32_t) i, false);
             t->recv = t->fwd;
             s_end(self, (uint32_t) i, status, t->fwd, text);
         }
-    }
-}
-
-/*  Emit one message if credit allows. 0 sent, -1 blocked.                  */
-int
-braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const braid_job_io_t *io,
-               void *arg)
-{
-    if (self->out_seq >= self->credit)
-        return -1;
-    memcpy(msg->job_id, self->id, sizeof self->id);
-    msg->out_seq = self->out_seq;
-    if (io->emit(arg, self, msg, payload) != 0)
-        return -1;
-    self->out_seq++;
-    return 0;
-}
-
-/*  Return credit as task idx's partials leave (bytes of payload with
-    them): re-grant both windows once half of either is used, so the worker
-    never waits on a round trip per window.                                */
-void
-braid_job_grant(braid_job_t *self, uint32_t idx, uint64_t bytes, const braid_job_io_t *io,
-                void *arg)
-{
-    braid_job_task_t *t = &self->tasks[idx];
-    t->bfwd += bytes;
-    bool count_due = self->window && t->fwd + self->window >= t->granted + self->window / 2 + 1;
-    bool bytes_due = self->window_bytes &&
-                     t->bfwd + self->window_bytes >= t->bgranted + self->window_bytes / 2 + 1;
-    if (io->credit && t->state == BRAID_TASK_RUNNING && (count_due || bytes_due)) {
-        if (self->window)
-            t->granted = t->fwd + self->window;
-        if (self->window_bytes)
-            t->bgranted = t->bfwd + self->window_bytes;
-        io->credit(arg, self, braid_task_id(self->serial, idx), t->attempt, t->granted,
-                   t->bgranted);
     }
 }
 
@@ -616,7 +601,7 @@ s_flush_task(braid_job_t *self, uint32_t idx, const braid_job_io_t *io, void *ar
         braid_job_grant(self, idx, bytes, io, arg);
     }
     if (t->state != BRAID_TASK_DONE) {
-        zmsg_destroy(&t->buf);
+        braid_job_drop_buffer(self, t);     /* empty by now */
         return 0;
     }
     return braid_job_emit_end(self, idx, io, arg);
@@ -804,11 +789,9 @@ braid_job_same(braid_job_t *self, const braid_msg_t *submit)
 }
 
 size_t
-braid_job_buffered_bytes(braid_job_t *self)
+braid_job_record_bytes(braid_job_t *self)
 {
-    size_t bytes = self->qcap + (self->merge ? braid_merge_bytes(self->merge) : 0);
-    for (uint64_t i = 0; i < self->ntasks; i++)
-        if (self->tasks[i].buf)
-            bytes += zmsg_content_size(self->tasks[i].buf);
-    return bytes;
+    size_t ns = self->nsources;
+    return (size_t) self->room * (sizeof *self->qoff + ns * sizeof *self->tasks +
+                                  (ns > 1 ? 1 : 0) + (self->ready ? ns * sizeof *self->ready : 0));
 }

@@ -2,7 +2,9 @@
     their streams toward the client.
 
     A job owns nsources x count tasks, task index = query * nsources +
-    source, so index order is the order of a sequential run. Results enter
+    source, so index order is the order of a sequential run. Their records
+    are made as the queries arrive (amortized doubling), never reserved for
+    the count a SUBMIT announces. Results enter
     through braid_job_data() and braid_job_done(); braid_job_pump() emits
     what the ordering mode and the client's credit allow, through a
     caller-supplied emitter, so this module does no I/O and can be tested
@@ -219,9 +221,36 @@ braid_job_result_t
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
                uint64_t parts, const char *text);
 
-/*  Raise the client's credit (absolute out_seq limit; lower is ignored).   */
+/*  Raise the client's credit (absolute out_seq limit; lower is ignored).
+    With a byte window (braid_job_set_credit_bytes), a grant that is not
+    lower also lets that many bytes more go out beyond what was sent, and
+    never more: however far a grant says, the broker holds at most one
+    window of a client that does not read.                                  */
 void
 braid_job_credit(braid_job_t *self, uint64_t credit);
+
+/*  Bound what the job buffers for its client: once its tasks' buffers hold
+    bytes or more, only the head of line is dispatched (it is what lets
+    them go), so tasks that end ahead of a slow head cannot pile up their
+    partials without end. 0: no bound (the default).                        */
+void
+braid_job_set_buffer_limit(braid_job_t *self, uint64_t bytes);
+
+/*  True while the job's buffers are past that bound.                       */
+bool
+braid_job_over_buffer(braid_job_t *self);
+
+/*  No credit bound any more, in messages or bytes: the job's output is
+    dropped (its client is gone), and must not wait for grants to end.     */
+void
+braid_job_credit_unbounded(braid_job_t *self);
+
+/*  Bound the client's credit in bytes too: each message counts
+    BRAID_MSG_OVERHEAD plus its payload; the SUBMIT's credit and every grant
+    let at most bytes go out beyond what was sent when it came (0: no
+    byte bound, the default). Set right after braid_job_new().              */
+void
+braid_job_set_credit_bytes(braid_job_t *self, uint64_t bytes);
 
 /*  End the job early: tasks not yet ended end with status (cancelled, or
     timeout for a deadline) and text. For each running task,
@@ -289,9 +318,13 @@ braid_job_queries_done(braid_job_t *self);
 /*  True if submit has the same parameters as the job's SUBMIT.             */
 bool
 braid_job_same(braid_job_t *self, const braid_msg_t *submit);
-/*  Bytes the job holds in buffered partials and queries.                   */
+/*  Bytes the job holds in buffered partials and queries (O(1)).           */
 size_t
 braid_job_buffered_bytes(braid_job_t *self);
+/*  Bytes of the job's per-query and per-task records: they grow with the
+    queries that arrived, not with the count announced.                    */
+size_t
+braid_job_record_bytes(braid_job_t *self);
 
 /*  A task id: the broker's serial of its job (never 0) in the high half,
     the task's index in the job in the low half.                            */

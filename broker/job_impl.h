@@ -1,8 +1,10 @@
 /*  job_impl.h - a job's insides, shared by the two files of the
     braid_job_t class and by nothing else:
 
-    - job.c: queries, tasks and their states, results, credit, the submit
-      and arrival orders, END and JOB_END;
+    - job.c: queries, tasks and their states, results, the submit and
+      arrival orders, END and JOB_END;
+    - job_flow.c: the client's credit (messages and bytes), the workers'
+      windows, the bytes held for the client and their limit;
     - job_key.c: order key, the head query's sources merged by score
       (merge.h keeps the keys; the frames stay in the tasks' buffers).
 */
@@ -51,9 +53,12 @@ struct braid_job_t {
 
     char *qbuf;                 /* query bytes, back to back               */
     size_t qlen, qcap;
-    uint32_t *qoff;             /* count + 1 offsets into qbuf             */
+    uint32_t *qoff;             /* room + 1 offsets into qbuf              */
+    uint32_t room;              /* queries the arrays below have room for:
+                                   grown as queries arrive (doubling, up to
+                                   count), never reserved at SUBMIT        */
 
-    braid_job_task_t *tasks;            /* count * nsources                        */
+    braid_job_task_t *tasks;    /* room * nsources                         */
     uint64_t ntasks;            /* tasks whose query has arrived           */
     uint64_t emitted;           /* tasks whose END is out                  */
     uint64_t head;              /* submit order: next task to emit         */
@@ -66,13 +71,22 @@ struct braid_job_t {
     uint64_t pending[BRAID_MAX_SOURCES];    /* the same, per source        */
     uint64_t ended;             /* tasks whose end is recorded             */
     uint32_t queries_done;      /* queries whose every task ended          */
-    uint8_t *qended;            /* per query: its tasks ended (nsources > 1) */
+    uint8_t *qended;            /* per query (room): its tasks ended (nsources > 1) */
     uint32_t window;            /* per-task credit window, 0 = none        */
     uint64_t window_bytes;      /* ... in payload bytes, 0 = none          */
     braid_merge_t *merge;       /* order key: the keys and the merge       */
 
+    uint64_t held;              /* payload bytes in the tasks' buffers     */
+    uint64_t held_limit;        /* past it only the head is dispatched; 0:
+                                   no limit                                */
+
     uint64_t out_seq;           /* next out_seq to use                     */
     uint64_t credit;            /* may emit out_seq < credit               */
+    uint64_t bytes_out;         /* emitted: BRAID_MSG_OVERHEAD + payload
+                                   bytes per message                       */
+    uint64_t credit_bytes;      /* may emit while bytes_out < credit_bytes */
+    uint64_t credit_window;     /* what one grant lets run ahead of
+                                   bytes_out; 0 = no byte bound            */
     bool cancelled;
     bool job_end_sent;
 };
@@ -91,6 +105,10 @@ braid_job_emit(braid_job_t *self, braid_msg_t *msg, zmsg_t **payload, const brai
 void
 braid_job_grant(braid_job_t *self, uint32_t idx, uint64_t bytes, const braid_job_io_t *io,
                 void *arg);
+
+/*  Free what task t buffers, counted out of the job's held bytes.          */
+void
+braid_job_drop_buffer(braid_job_t *self, braid_job_task_t *t);
 
 /*  A PARTIAL or END of task idx, its query and source filled in.           */
 void

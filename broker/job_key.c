@@ -102,6 +102,7 @@ braid_job_key_pump(braid_job_t *self, const braid_job_io_t *io, void *arg)
         zframe_t *frame = zmsg_pop(t->buf);
         size_t bytes = zframe_size(frame);
         zframe_destroy(&frame);
+        self->held -= bytes;
         braid_merge_drop(self->merge, first + s);
         t->fwd++;
         braid_job_grant(self, first + s, bytes, io, arg);

@@ -23,7 +23,8 @@ typedef struct {
 } s_entry_t;
 
 struct braid_joblog_t {
-    s_entry_t *entries;
+    s_entry_t *entries;         /* room of them: grown as tasks start      */
+    uint64_t room;
     uint64_t ntasks;
     uint64_t touched;           /* entries below it may hold a name        */
     int64_t accepted_msec;
@@ -71,11 +72,6 @@ braid_joblog_new(uint64_t ntasks, int64_t accepted_msec, int64_t wall_msec)
     braid_joblog_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->entries = calloc(ntasks ? (size_t) ntasks : 1, sizeof *self->entries);
-    if (!self->entries) {
-        free(self);
-        return NULL;
-    }
     self->ntasks = ntasks;
     self->accepted_msec = accepted_msec;
     self->wall_msec = wall_msec;
@@ -106,11 +102,31 @@ s_elapsed(int64_t since, int64_t now)
     return d <= 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t) d;
 }
 
+/*  Room for entry idx (< ntasks): doubling, the new entries zero. 0 / -1. */
+static int
+s_make_room(braid_joblog_t *self, uint64_t idx)
+{
+    if (idx < self->room)
+        return 0;
+    uint64_t room = self->room ? self->room : 64;
+    while (room <= idx)
+        room *= 2;
+    if (room > self->ntasks)
+        room = self->ntasks;
+    s_entry_t *grown = realloc(self->entries, (size_t) room * sizeof *grown);
+    if (!grown)
+        return -1;
+    memset(grown + self->room, 0, (size_t) (room - self->room) * sizeof *grown);
+    self->entries = grown;
+    self->room = room;
+    return 0;
+}
+
 uint64_t
 braid_joblog_start(braid_joblog_t *self, uint64_t idx, braid_name_t *worker, int64_t now_msec)
 {
-    if (idx >= self->ntasks)
-        return 0;
+    if (idx >= self->ntasks || s_make_room(self, idx) != 0)
+        return 0;   /* out of memory: the log misses this one */
     s_entry_t *e = &self->entries[idx];
     if (idx >= self->touched)
         self->touched = idx + 1;
@@ -129,7 +145,7 @@ braid_joblog_start(braid_joblog_t *self, uint64_t idx, braid_name_t *worker, int
 void
 braid_joblog_end(braid_joblog_t *self, uint64_t idx, uint32_t exit_value, int64_t now_msec)
 {
-    if (idx >= self->ntasks || !self->entries[idx].ran)
+    if (idx >= self->room || !self->entries[idx].ran)
         return;
     s_entry_t *e = &self->entries[idx];
     e->run_msec = s_elapsed(self->accepted_msec + e->queue_msec, now_msec);
@@ -145,7 +161,7 @@ braid_joblog_describe(const braid_joblog_t *self, uint64_t idx, int64_t now_msec
     msg->worker[0] = 0;
     msg->started_msec = msg->queue_msec = msg->run_msec = 0;
     msg->exit_value = 0;
-    if (idx >= self->ntasks || !self->entries[idx].ran)
+    if (idx >= self->room || !self->entries[idx].ran)
         return;
     const s_entry_t *e = &self->entries[idx];
     if (e->worker)

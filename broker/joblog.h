@@ -44,7 +44,8 @@ braid_name_text(const braid_name_t *name);
 typedef struct braid_joblog_t braid_joblog_t;
 
 /*  The log of a job of ntasks tasks accepted at accepted_msec (monotonic)
-    and wall_msec (msec since the epoch). NULL on allocation failure.       */
+    and wall_msec (msec since the epoch). NULL on allocation failure. Its
+    entries grow as tasks start: nothing is reserved for ntasks.           */
 braid_joblog_t *
 braid_joblog_new(uint64_t ntasks, int64_t accepted_msec, int64_t wall_msec);
 

@@ -9,10 +9,13 @@
 #include "metrics.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #ifndef BRAID_VERSION
@@ -78,6 +81,27 @@ s_on_sighup(int sig)
 {
     (void) sig;
     s_reload = 1;
+}
+
+/*  Every client and worker connection costs a file descriptor: the soft
+    limit goes up to the hard one (systemd's LimitNOFILE, or the shell's
+    ulimit -Hn), so the broker is not the first to run out. Idle peers are
+    reaped by the ZMTP heartbeats; max_jobs and the other caps bound the
+    rest.                                                                   */
+static void
+s_raise_nofile(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+        return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        braid_warning("cannot raise the file descriptor limit from %llu: %s",
+                      (unsigned long long) was, strerror(errno));
+    else
+        braid_info("file descriptor limit raised from %llu to %llu", (unsigned long long) was,
+                   (unsigned long long) lim.rlim_cur);
 }
 
 int
@@ -170,6 +194,7 @@ main(int argc, char **argv)
         return 2;
     }
 
+    s_raise_nofile();
     zsys_init();
     struct sigaction sa = {0};
     sa.sa_handler = s_on_sighup;

@@ -12,7 +12,9 @@
 /*  A source: its name, its limiter (which holds its policy), and what the
     broker measures of it.                                                  */
 typedef struct {
-    char *name;
+    char *name;                 /* NULL: a free id                         */
+    uint32_t refs;              /* workers serving it, jobs naming it, and
+                                   references handed out by source_add    */
     braid_limiter_t limiter;
     braid_source_figures_t *figures;
 } s_source_t;
@@ -31,7 +33,8 @@ struct braid_sched_t {
 
     zhashx_t *source_ids;       /* name -> source id + 1                   */
     s_source_t sources[BRAID_SCHED_MAX_SOURCES];
-    uint32_t nsources;
+    uint32_t nsources;          /* ids in use are below it                 */
+    uint32_t nfree;             /* free ids below nsources                 */
 
     s_worker_t *workers;        /* by worker number                        */
     uint32_t nworkers;
@@ -110,20 +113,69 @@ braid_sched_source_add(braid_sched_t *self, const char *name, const braid_policy
                        int64_t now_msec)
 {
     int id = braid_sched_source_id(self, name);
-    if (id >= 0 || self->nsources >= BRAID_SCHED_MAX_SOURCES)
+    if (id >= 0) {
+        self->sources[id].refs++;
         return id;
-    s_source_t *src = &self->sources[self->nsources];
+    }
+    /*  A free id first (one that no worker and no job holds any more).    */
+    uint32_t g = self->nsources;
+    if (self->nfree)
+        for (g = 0; g < self->nsources && self->sources[g].name; g++)
+            ;
+    if (g >= BRAID_SCHED_MAX_SOURCES)
+        return -1;
+    s_source_t *src = &self->sources[g];
     src->name = strdup(name);
     src->figures = braid_source_figures_new();
     if (!src->name || !src->figures ||
-        zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (self->nsources + 1)) != 0) {
+        zhashx_insert(self->source_ids, name, (void *) (uintptr_t) (g + 1)) != 0) {
         free(src->name);
         src->name = NULL;
         braid_source_figures_destroy(&src->figures);
         return -1;
     }
     braid_limiter_init(&src->limiter, policy, now_msec);
-    return (int) self->nsources++;
+    src->refs = 1;
+    if (g == self->nsources)
+        self->nsources++;
+    else
+        self->nfree--;
+    return (int) g;
+}
+
+void
+braid_sched_source_ref(braid_sched_t *self, uint16_t gid)
+{
+    assert(gid < self->nsources && self->sources[gid].name);
+    self->sources[gid].refs++;
+}
+
+void
+braid_sched_source_unref(braid_sched_t *self, uint16_t gid)
+{
+    assert(gid < self->nsources && self->sources[gid].refs > 0);
+    s_source_t *src = &self->sources[gid];
+    if (--src->refs > 0)
+        return;
+    /*  Nobody serves it and no job names it: its id is free again.         */
+    zhashx_delete(self->source_ids, src->name);
+    free(src->name);
+    braid_source_figures_destroy(&src->figures);
+    memset(src, 0, sizeof *src);
+    if (gid + 1u == self->nsources) {
+        self->nsources--;
+        while (self->nsources > 0 && !self->sources[self->nsources - 1].name) {
+            self->nsources--;
+            self->nfree--;
+        }
+    } else
+        self->nfree++;
+}
+
+uint32_t
+braid_sched_source_count(braid_sched_t *self)
+{
+    return self->nsources - self->nfree;
 }
 
 void
@@ -131,6 +183,8 @@ braid_sched_source_set_policy(braid_sched_t *self, uint16_t gid, const braid_pol
                               int64_t now_msec)
 {
     assert(gid < self->nsources);
+    if (!self->sources[gid].name)
+        return;     /* a free id */
     braid_limiter_t *lim = &self->sources[gid].limiter;
     uint32_t running = lim->running;
     braid_limiter_init(lim, policy, now_msec);
@@ -241,7 +295,7 @@ braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids
     w->user = user;
     w->slots = slots;
     w->nsrc = ngids;
-    memcpy(w->src, gids, ngids * sizeof *gids);
+    memcpy(w->src, gids, ngids * sizeof *gids);     /* their references */
     self->due = true;
     return (int32_t) number;
 }
@@ -261,7 +315,10 @@ braid_sched_worker_remove(braid_sched_t *self, int32_t worker)
     if (!braid_sched_worker(self, worker))
         return;
     braid_slots_worker_remove(self->slots, worker);
-    memset(&self->workers[worker], 0, sizeof self->workers[worker]);
+    s_worker_t *w = &self->workers[worker];
+    for (uint32_t i = 0; i < w->nsrc; i++)
+        braid_sched_source_unref(self, w->src[i]);
+    memset(w, 0, sizeof *w);
     self->due = true;
 }
 
@@ -319,6 +376,9 @@ braid_sched_job_add(braid_sched_t *self, braid_sched_job_t *sj)
     assert(sj->job && !braid_sched_job_of(self, braid_task_id(s_serial(sj), 0)));
     if (braid_idmap_put(self->jobs_by_serial, s_serial(sj), (uintptr_t) sj) != 0)
         return -1;
+    /*  Its sources stay (and keep their ids) while it is open.             */
+    for (uint32_t s = 0; s < braid_job_nsources(sj->job); s++)
+        braid_sched_source_ref(self, sj->gid[s]);
     sj->next = NULL;
     sj->prev = self->jobs_tail;
     if (self->jobs_tail)
@@ -349,6 +409,8 @@ braid_sched_job_remove(braid_sched_t *self, braid_sched_job_t *sj)
         self->jobs_tail = sj->prev;
     sj->prev = sj->next = NULL;
     self->njobs--;
+    for (uint32_t s = 0; s < braid_job_nsources(sj->job); s++)
+        braid_sched_source_unref(self, sj->gid[s]);
 }
 
 braid_sched_job_t *
@@ -707,7 +769,12 @@ braid_sched_stats(braid_sched_t *self, braid_stats_t *stats)
     stats->nsources = 0;
     if (!stats->sources)
         return;     /* the totals only */
+    /*  The sources in use, in id order (free ids have no line).           */
+    uint16_t line[BRAID_SCHED_MAX_SOURCES];
     for (uint32_t g = 0; g < self->nsources; g++) {
+        line[g] = (uint16_t) stats->nsources;
+        if (!self->sources[g].name)
+            continue;
         braid_stats_source_t *src = &stats->sources[stats->nsources++];
         src->name = self->sources[g].name;
         src->running = self->sources[g].limiter.running;
@@ -718,7 +785,7 @@ braid_sched_stats(braid_sched_t *self, braid_stats_t *stats)
     for (braid_sched_job_t *sj = self->jobs_head; sj; sj = sj->next) {
         uint32_t ns = braid_job_nsources(sj->job);
         for (uint32_t s = 0; s < ns; s++)
-            if (sj->gid[s] < stats->nsources)
-                stats->sources[sj->gid[s]].queued += braid_job_queued_source(sj->job, s);
+            if (sj->gid[s] < self->nsources)
+                stats->sources[line[sj->gid[s]]].queued += braid_job_queued_source(sj->job, s);
     }
 }

@@ -32,7 +32,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/*  Distinct source names the broker registers, ever (workers name them).  */
+/*  Distinct source names registered at once (workers name them). A source
+    no worker serves and no open job names is freed, and its id given to
+    the next new name: peers that come and go cannot fill the table.       */
 #define BRAID_SCHED_MAX_SOURCES 1024
 
 typedef struct braid_sched_t braid_sched_t;
@@ -106,11 +108,27 @@ int
 braid_sched_source_id(braid_sched_t *self, const char *name);
 
 /*  The id of source name, registered with policy if new (its limiter
-    starts full at now_msec). -1 when the table is full or on allocation
+    starts full at now_msec), with a reference the caller owns: it hands
+    it to braid_sched_worker_add() or lets go of it with
+    braid_sched_source_unref(). -1 when the table is full or on allocation
     failure.                                                                */
 int
 braid_sched_source_add(braid_sched_t *self, const char *name, const braid_policy_t *policy,
                        int64_t now_msec);
+
+/*  Take and drop a reference to source gid (workers serving it and open
+    jobs naming it hold one each, taken by braid_sched_worker_add and
+    braid_sched_job_add). At the last unref the source is freed, its
+    figures with it, and its id may go to a new name: an id never changes
+    owner while anything holds it.                                          */
+void
+braid_sched_source_ref(braid_sched_t *self, uint16_t gid);
+void
+braid_sched_source_unref(braid_sched_t *self, uint16_t gid);
+
+/*  Sources registered now (braid_sched_nsources less the free ids).       */
+uint32_t
+braid_sched_source_count(braid_sched_t *self);
 
 /*  Give source gid a new policy (SIGHUP): its limiter starts again, full,
     and keeps counting the tasks that run.                                  */
@@ -118,7 +136,8 @@ void
 braid_sched_source_set_policy(braid_sched_t *self, uint16_t gid, const braid_policy_t *policy,
                               int64_t now_msec);
 
-/*  Sources registered (ids 0 .. n-1), a source's name (borrowed), and its
+/*  Ids in use are below braid_sched_nsources() (some below it may be free:
+    no name); a source's name (borrowed; NULL for a free id), and its
     policy (borrowed).                                                      */
 uint32_t
 braid_sched_nsources(braid_sched_t *self);
@@ -151,9 +170,11 @@ braid_sched_source_keys(braid_sched_t *self, uint16_t gid);
     Workers                                                                 */
 
 /*  Register a worker with slots slots (it holds braid_worker_capacity() of
-    tasks) serving the sources gids[0..ngids). user is the caller's record
-    of it (borrowed). Returns the worker's number, the lowest free one, or
-    -1 on allocation failure.                                               */
+    tasks) serving the sources gids[0..ngids), whose references (from
+    braid_sched_source_add) it takes over on success: its removal lets go
+    of them. user is the caller's record of it (borrowed). Returns the
+    worker's number, the lowest free one, or -1 on allocation failure (the
+    references stay the caller's).                                          */
 int32_t
 braid_sched_worker_add(braid_sched_t *self, uint32_t slots, const uint16_t *gids, uint32_t ngids,
                        void *user);

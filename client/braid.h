@@ -87,6 +87,8 @@ typedef enum {
     BRAID_CLIENT_ERR_CONFLICT = 409,    /* broker: job id reused              */
     BRAID_CLIENT_ERR_TOO_MANY = 429,    /* broker: too many open jobs         */
     BRAID_CLIENT_ERR_UNAVAILABLE = 503, /* broker: stopping                   */
+    BRAID_CLIENT_ERR_FULL = 507,        /* broker: at a global cap (jobs, tasks,
+                                           buffered bytes)                    */
     BRAID_CLIENT_ERR_GAP = 1001,        /* out_seq gap: a message lost        */
     BRAID_CLIENT_ERR_LOST = 1002,       /* broker silent past idle timeout    */
     BRAID_CLIENT_ERR_PROTOCOL = 1003    /* broker broke the job rules         */

@@ -57,7 +57,8 @@ _Static_assert(BRAID_CLIENT_ERR_BAD_REQUEST == (int) BRAID_ERR_CODE_BAD_REQUEST 
                    BRAID_CLIENT_ERR_UNKNOWN_JOB == (int) BRAID_ERR_CODE_UNKNOWN_JOB &&
                    BRAID_CLIENT_ERR_CONFLICT == (int) BRAID_ERR_CODE_CONFLICT &&
                    BRAID_CLIENT_ERR_TOO_MANY == (int) BRAID_ERR_CODE_TOO_MANY &&
-                   BRAID_CLIENT_ERR_UNAVAILABLE == (int) BRAID_ERR_CODE_UNAVAILABLE,
+                   BRAID_CLIENT_ERR_UNAVAILABLE == (int) BRAID_ERR_CODE_UNAVAILABLE &&
+                   BRAID_CLIENT_ERR_FULL == (int) BRAID_ERR_CODE_FULL,
                "the broker's error codes");
 
 struct _braid_client_t {
@@ -462,6 +463,7 @@ s_connect(braid_client_t *self, const char *endpoint)
         errno = ENOMEM;
         return -1;
     }
+    braid_conn_set_heartbeat(self->conn, self->heartbeat_msec, self->idle_timeout_msec);
     if (s_apply_curve(self, self->conn, endpoint) != 0) {
         braid_conn_destroy(&self->conn);
         errno = EINVAL;
@@ -692,6 +694,7 @@ s_stats_one(braid_client_t *self, const char *endpoint, char **json_p, size_t *l
         return BRAID_REPLY_UNAVAILABLE;
     }
     braid_conn_set_linger(conn, 0);
+    braid_conn_set_heartbeat(conn, self->heartbeat_msec, self->idle_timeout_msec);
     if (s_apply_curve(self, conn, endpoint) != 0) {
         braid_conn_destroy(&conn);
         errno = EINVAL;

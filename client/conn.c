@@ -90,6 +90,12 @@ braid_conn_set_linger(braid_conn_t *self, int linger_msec)
     zsock_set_linger(self->sock, linger_msec);
 }
 
+void
+braid_conn_set_heartbeat(braid_conn_t *self, int ivl_msec, int timeout_msec)
+{
+    braid_socket_heartbeat(self->sock, ivl_msec, timeout_msec);
+}
+
 int
 braid_conn_set_curve(braid_conn_t *self, zcert_t *own, zcert_t *server)
 {

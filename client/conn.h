@@ -54,6 +54,11 @@ braid_conn_window(braid_conn_t *self);
 void
 braid_conn_set_linger(braid_conn_t *self, int linger_msec);
 
+/*  Before connecting: ZMTP heartbeats (braid_socket_heartbeat), so that a
+    broker that vanished is noticed by the transport as well.              */
+void
+braid_conn_set_heartbeat(braid_conn_t *self, int ivl_msec, int timeout_msec);
+
 /*  Before connecting: speak CURVE with own's keypair to the broker whose
     public key server holds (both borrowed). 0, or -1 with errno.           */
 int

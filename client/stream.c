@@ -16,11 +16,12 @@ _Static_assert(BRAID_END_OK == (int) BRAID_STATUS_OK &&
                    BRAID_END_CANCELLED == (int) BRAID_STATUS_CANCELLED,
                "status values");
 
-/*  What the broker may send ahead, in bytes, and the first grant before
-    the size of a message is known (messages).                              */
-#define S_WINDOW_BYTES (16u << 20)
+/*  What the broker may send ahead, in bytes (the broker counts the same
+    way, and lets a grant run at most its credit_bytes ahead), and the
+    first grant before the size of a message is known (messages).          */
+#define S_WINDOW_BYTES BRAID_CLIENT_WINDOW_BYTES
 #define S_INITIAL_CREDIT 64
-#define S_MSG_OVERHEAD 64       /* bytes a message counts beyond its payload */
+#define S_MSG_OVERHEAD BRAID_MSG_OVERHEAD   /* a message beyond its payload */
 
 /*  The event a message is, handed out after the partials it carries.       */
 typedef enum {

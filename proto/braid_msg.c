@@ -669,3 +669,13 @@ braid_socket_harden(void *sock, int hwm)
     zsock_set_rcvhwm(sock, hwm);
     zsock_set_linger(sock, 0);
 }
+
+void
+braid_socket_heartbeat(void *sock, int ivl_msec, int timeout_msec)
+{
+    /*  TTL travels in deciseconds, at most 6553.5 s.                       */
+    int ttl = timeout_msec < 100 ? 100 : timeout_msec > 6553500 ? 6553500 : timeout_msec;
+    zsock_set_heartbeat_ivl(sock, ivl_msec);
+    zsock_set_heartbeat_ttl(sock, (ttl + 99) / 100 * 100);
+    zsock_set_heartbeat_timeout(sock, timeout_msec);
+}

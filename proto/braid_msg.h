@@ -44,6 +44,14 @@ extern "C" {
 #define BRAID_MAX_VERSION 64          /* V: a program's version, bytes      */
 #define BRAID_MAX_PEER 64             /* an authenticated User-Id, bytes    */
 #define BRAID_MAX_DEDUP 1024          /* a partial's dedup value, bytes     */
+#define BRAID_MAX_ADDRESS 64          /* a connection's Peer-Address, bytes */
+/*  Client credit in bytes (PROTOCOL.md, "A job" 4): each message counts
+    BRAID_MSG_OVERHEAD bytes beyond its payload; the client keeps about
+    BRAID_CLIENT_WINDOW_BYTES of messages granted ahead of what it read,
+    and the broker lets one grant run at most its credit_bytes (by default
+    twice that) ahead of what it had sent.                                  */
+#define BRAID_MSG_OVERHEAD 64
+#define BRAID_CLIENT_WINDOW_BYTES (16u << 20)
 /*  Payload frames one message may carry: a batch of partials, and a keyed
     DATA or DONE its keys frame after them (PROTOCOL.md, "Keys").           */
 #define BRAID_MAX_FRAMES (BRAID_MAX_BATCH + 1)
@@ -108,7 +116,9 @@ typedef enum {
     BRAID_ERR_CODE_UNKNOWN_JOB = 404,   /* job id not open for this client  */
     BRAID_ERR_CODE_CONFLICT = 409,      /* job id reused with other params  */
     BRAID_ERR_CODE_TOO_MANY = 429,      /* too many open jobs               */
-    BRAID_ERR_CODE_UNAVAILABLE = 503    /* broker is stopping               */
+    BRAID_ERR_CODE_UNAVAILABLE = 503,   /* broker is stopping               */
+    BRAID_ERR_CODE_FULL = 507           /* a global cap of the broker's: open
+                                           jobs, tasks or buffered bytes    */
 } braid_err_code_t;
 
 /*  Decode errors: why a header was refused. 0 is success.                  */
@@ -181,6 +191,10 @@ typedef struct {
     char peer[BRAID_MAX_PEER + 1];  /* not a field: set by braid_msg_recv,
                                        the sender's authenticated User-Id
                                        (its CURVE key, Z85), "" without    */
+    char address[BRAID_MAX_ADDRESS + 1];    /* not a field: set by
+                                       braid_msg_recv, the connection's
+                                       Peer-Address (tcp: the IP), "" when
+                                       the transport has none              */
     char text[BRAID_MAX_TEXT + 1];  /* E: error or status text              */
     char name[BRAID_MAX_NAME + 1];  /* N: source name / worker name         */
     uint32_t nsources;              /* S or R: number of entries            */
@@ -327,6 +341,14 @@ braid_order_name(int order);
 /*  Set ZMQ_MAXMSGSIZE and HWMs on a socket a peer can reach.               */
 void
 braid_socket_harden(void *sock, int hwm);
+
+/*  ZMTP heartbeats on sock (before it connects or binds): a PING every
+    ivl_msec; a connection silent for timeout_msec is closed, and the peer
+    is told to close its end after as long (TTL): a peer that vanished, or
+    that connects and says nothing, is reaped by libzmq and gives its file
+    descriptor back.                                                        */
+void
+braid_socket_heartbeat(void *sock, int ivl_msec, int timeout_msec);
 
 /*  True if name is a valid source or worker name: 1..BRAID_MAX_NAME bytes
     of [A-Za-z0-9_.-].                                                      */

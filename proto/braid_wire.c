@@ -174,8 +174,9 @@ braid_hb_entry_get(const uint8_t *p, braid_hb_entry_t *entry)
     entry->next_seq = braid_be_get(p + 12, 8);
 }
 
-/*  The authenticated User-Id of the connection header came on (the ZAP
-    handler's answer; the CURVE key in Z85 under braid's), or "".           */
+/*  Who sent header: the authenticated User-Id of its connection (the ZAP
+    handler's answer; the CURVE key in Z85 under braid's), or "", and the
+    connection's Peer-Address (tcp: the peer's IP), or "".                 */
 static void
 s_peer(zmq_msg_t *header, braid_msg_t *msg)
 {
@@ -183,6 +184,10 @@ s_peer(zmq_msg_t *header, braid_msg_t *msg)
     msg->peer[0] = '\0';
     if (user && strlen(user) <= BRAID_MAX_PEER)
         snprintf(msg->peer, sizeof msg->peer, "%s", user);
+    const char *address = zmq_msg_gets(header, "Peer-Address");
+    msg->address[0] = '\0';
+    if (address && strlen(address) <= BRAID_MAX_ADDRESS)
+        snprintf(msg->address, sizeof msg->address, "%s", address);
 }
 
 /*  braid_msg_recv(), the first frame received with first_flags (0, or
@@ -211,7 +216,21 @@ s_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg, zfram
     int more = 1;
     while (more) {
         nframes++;
-        if (nframes > max_frames || (routed && nframes == 1) || have_header) {
+        if (nframes > max_frames) {
+            /*  Drain: never hold more than the cap, and spend no allocation
+                on what is dropped (a flood of millions of empty frames
+                must not stall the loop).                                  */
+            zmq_msg_t drop;
+            zmq_msg_init(&drop);
+            int rc = zmq_msg_recv(&drop, handle, 0);
+            more = rc < 0 || zmq_msg_more(&drop);
+            zmq_msg_close(&drop);
+            if (rc < 0)
+                goto failed;
+            too_many = true;
+            continue;
+        }
+        if ((routed && nframes == 1) || have_header) {
             zframe_t *frame = NULL;
             if (nframes == 1 && first_flags) {
                 zmq_msg_t first;
@@ -233,10 +252,7 @@ s_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg, zfram
                 goto failed;
             else
                 more = zframe_more(frame);
-            if (nframes > max_frames) {
-                too_many = true;    /* drain: never hold more than the cap */
-                zframe_destroy(&frame);
-            } else if (routed && nframes == 1) {
+            if (routed && nframes == 1) {
                 if (routing_id)
                     *routing_id = frame;
                 else

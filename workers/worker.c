@@ -629,6 +629,12 @@ s_connect(braid_worker_t *self, char *err, size_t errsize)
     }
     braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
     braid_socket_harden(self->push, BRAID_WORKER_HWM);
+    /*  The transport reaps a dead broker connection too (libzmq reconnects);
+        the worker's own liveness check decides what the tasks do.         */
+    braid_socket_heartbeat(self->dealer, (int) self->config.heartbeat_msec,
+                           (int) self->config.liveness_msec);
+    braid_socket_heartbeat(self->push, (int) self->config.heartbeat_msec,
+                           (int) self->config.liveness_msec);
     if (self->key && (braid_curve_client(self->dealer, self->key, self->broker_key) ||
                       braid_curve_client(self->push, self->key, self->broker_key))) {
         snprintf(err, errsize, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));

@@ -67,6 +67,7 @@ SOURCE_FLAGS_MAX = 0x3
 # ERROR codes (braid_err_code_t).
 ERR_BAD_REQUEST, ERR_UNKNOWN_JOB, ERR_CONFLICT, ERR_TOO_MANY, ERR_UNAVAILABLE = \
     400, 404, 409, 429, 503
+ERR_FULL = 507
 
 
 def worker_capacity(slots):

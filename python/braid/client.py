@@ -81,8 +81,9 @@ class Unavailable(Error):
 
 class Refused(Error):
     """The broker answered ERROR to the submission (.code, .text): 400 bad
-    request (e.g. no worker serves a source), 409, 429 too many open jobs,
-    503 the broker is stopping."""
+    request (e.g. no worker serves a source), 409, 429 too many open jobs
+    for this client, 503 the broker is stopping, 507 the broker is full (a
+    global cap: open jobs, tasks, buffered bytes)."""
 
     def __init__(self, code, text, message=None):
         super().__init__(message or "refused: %d %s" % (code, text))

@@ -377,3 +377,19 @@ fault_piped_destroy(fault_piped_t *p)
         close(p->fd);
     p->fd = -1;
 }
+
+zsock_t *
+fault_dealer_from(const char *endpoint, const char *source)
+{
+    const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : NULL;
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock)
+        return NULL;
+    zsock_set_rcvtimeo(sock, 5000);
+    zsock_set_linger(sock, 0);
+    int rc = source && host ? zsock_connect(sock, "tcp://%s:0;%s", source, host)
+                            : zsock_connect(sock, "%s", endpoint);
+    if (rc != 0 || (source && !host))
+        zsock_destroy(&sock);
+    return sock;
+}

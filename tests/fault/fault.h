@@ -14,6 +14,8 @@
 #include "fixture.h"
 #include "jsonl.h"
 
+#include <czmq.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -139,6 +141,13 @@ fault_piped_wait_exit(fault_piped_t *p, int timeout_msec, int *status_p);
 /*  The backstop: kill the client's group and reap it, close the pipe.     */
 void
 fault_piped_destroy(fault_piped_t *p);
+
+/*  A DEALER connected to endpoint (tcp://HOST:PORT) from the loopback
+    address source (e.g. "127.0.0.2": another host, as the broker's
+    per-client limits see it), or from the default one when source is
+    NULL. Receives time out after 5 s. Owned, or NULL.                      */
+zsock_t *
+fault_dealer_from(const char *endpoint, const char *source);
 
 /*  Count the lines of text that contain needle.                            */
 int

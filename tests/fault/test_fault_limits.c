@@ -6,8 +6,9 @@
         stderr, while a 10-query job from another client succeeds;
       - a job naming a source nobody serves exits 3 with "no worker serves";
       - a raw client (DEALER speaking the protocol) whose first job is
-        open gets ERROR 429 for a second one, while another raw client is
-        accepted at the same moment; a SUBMIT reusing an open job id with
+        open gets ERROR 429 for a second one, while another raw client
+        (from another address, 127.0.0.2: the limit is per client, not per
+        connection) is accepted at the same moment; a SUBMIT reusing an open job id with
         other parameters gets ERROR 409, the same parameters ACCEPT again;
       - a query frame over 8192 bytes is dropped and counted (frame-size);
       - the stats count the rejections; a clean stop.
@@ -82,13 +83,13 @@ test_cli_limits(void **state)
     free(err);
 }
 
-/*  A raw client: a DEALER that speaks the protocol through proto's codec. */
+/*  A raw client: a DEALER that speaks the protocol through proto's codec,
+    from the loopback address source (NULL: the default one).              */
 static zsock_t *
-s_raw_client(braid_fixture_t *f)
+s_raw_client(braid_fixture_t *f, const char *source)
 {
-    zsock_t *sock = zsock_new_dealer(f->cluster->frontend);
+    zsock_t *sock = fault_dealer_from(f->cluster->frontend, source);
     assert_non_null(sock);
-    zsock_set_rcvtimeo(sock, 5000);
     return sock;
 }
 
@@ -133,8 +134,8 @@ static void
 test_raw_limits(void **state)
 {
     braid_fixture_t *f = *state;
-    zsock_t *a = s_raw_client(f);
-    zsock_t *b = s_raw_client(f);
+    zsock_t *a = s_raw_client(f, NULL);
+    zsock_t *b = s_raw_client(f, "127.0.0.2");
     s_send_submit(a, 1, 1);
     s_expect(a, BRAID_MSG_ACCEPT, 0, NULL);
     /*  The second open job of client a is refused, b is not affected.      */

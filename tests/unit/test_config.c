@@ -52,6 +52,12 @@ test_defaults(void **state)
     assert_int_equal(cfg.drain_msec, 30000);
     assert_int_equal(cfg.window, BRAID_BROKER_WINDOW);
     assert_int_equal(cfg.window_bytes, BRAID_BROKER_WINDOW_BYTES);
+    assert_int_equal(cfg.max_jobs, BRAID_BROKER_MAX_JOBS);
+    assert_int_equal(cfg.max_tasks, BRAID_BROKER_MAX_TASKS);
+    assert_int_equal(cfg.max_buffered_bytes, BRAID_BROKER_MAX_BUFFERED_BYTES);
+    assert_int_equal(cfg.credit_bytes, 2ull * BRAID_CLIENT_WINDOW_BYTES);
+    assert_int_equal(cfg.max_job_buffered_bytes, BRAID_BROKER_MAX_JOB_BUFFERED_BYTES);
+    assert_int_equal(cfg.max_workers, 4096);
     assert_int_equal(cfg.npolicies, 0);
     assert_null(cfg.metrics);                   /* no endpoint unless asked */
     assert_int_equal(cfg.default_policy.retries, 2);
@@ -71,6 +77,10 @@ test_every_kind_of_key(void **state)
                        "    max_tasks_per_job = 12345\n"
                        "    drain_msec = 86400000\n"
                        "    window = 16\n"
+                       "    max_jobs = 3\n"
+                       "    max_tasks = 1000000000\n"
+                       "    max_buffered_bytes = 1048576\n"
+                       "    credit_bytes = 65536\n"
                        "    metrics = \"127.0.0.1:9464\"\n"
                        "source\n"
                        "    web\n"
@@ -87,6 +97,10 @@ test_every_kind_of_key(void **state)
     assert_int_equal(cfg.max_tasks_per_job, 12345);
     assert_int_equal(cfg.drain_msec, BRAID_BROKER_MAX_DRAIN_MSEC);
     assert_int_equal(cfg.window, 16);
+    assert_int_equal(cfg.max_jobs, 3);
+    assert_int_equal(cfg.max_tasks, 1000000000);
+    assert_int_equal(cfg.max_buffered_bytes, 1048576);
+    assert_int_equal(cfg.credit_bytes, 65536);
     assert_string_equal(cfg.metrics, "127.0.0.1:9464");
     assert_int_equal(cfg.max_jobs_per_client, 64);                  /* default */
     assert_int_equal(cfg.npolicies, 2);
@@ -113,6 +127,11 @@ static const struct {
     {"broker\n    window = \"\"\n", ":2: window must be an integer in 1..1000000"},
     {"broker\n    window_bytes = 4294967297\n", ":2: window_bytes must be an integer in 0..4294967296"},
     {"broker\n    window = -1\n", ":2: window must be an integer in 1..1000000"},
+    {"broker\n    max_jobs = 0\n", ":2: max_jobs must be an integer in 1..1000000"},
+    {"broker\n    max_tasks = 0\n", ":2: max_tasks must be an integer in 1..1000000000"},
+    {"broker\n    max_buffered_bytes = 1048575\n",
+     ":2: max_buffered_bytes must be an integer in 1048576..1099511627776"},
+    {"broker\n    credit_bytes = 65535\n", ":2: credit_bytes must be an integer in 65536..4294967296"},
     {"broker\n    drain_msec = 86400001\n", ":2: drain_msec must be an integer in 0..86400000"},
     {"broker\n    max_tasks_per_job = 10000001\n",
      ":2: max_tasks_per_job must be an integer in 1..10000000"},

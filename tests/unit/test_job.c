@@ -286,6 +286,115 @@ test_credit_bounds_emission(void **state)
     braid_job_destroy(&job);
 }
 
+/*  Credit 2^64-1 lets at most the byte window out (issue 9): each message
+    counts BRAID_MSG_OVERHEAD plus its payload; a grant that is not lower
+    lets one more window go; held bytes go down as they leave.             */
+static void
+test_credit_bytes_cap(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(1, 1, BRAID_ORDER_SUBMIT, UINT64_MAX);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
+    braid_job_set_credit_bytes(job, 3 * (BRAID_MSG_OVERHEAD + 1));
+    s_add_queries(job, 0, 1);
+    uint32_t a = s_start(job, 0);
+    s_sink_t sink = {0};
+    size_t queries = braid_job_buffered_bytes(job);
+    for (int i = 0; i < 10; i++) {
+        zmsg_t *f = s_frames(1);
+        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), BRAID_JOB_ACCEPTED);
+        braid_job_pump(job, &s_io, &sink);
+    }
+    assert_int_equal(sink.n, 3);        /* 3 messages of 1 byte: the window */
+    /*  7 partials of 1 byte held: "x" from s_frames.                      */
+    assert_int_equal(braid_job_buffered_bytes(job) - queries, 7);
+    braid_job_credit(job, UINT64_MAX);  /* the same grant: one window more */
+    braid_job_pump(job, &s_io, &sink);
+    assert_int_equal(sink.n, 4);        /* the 7 left as one batch         */
+    assert_int_equal(sink.recs[3].nframes, 7);
+    assert_int_equal(braid_job_buffered_bytes(job), queries);
+    /*  That grant's window (390 bytes from 195) has room for two messages
+        more after the batch (71 bytes): then it holds again.              */
+    for (int i = 10; i < 20; i++) {
+        zmsg_t *f = s_frames(1);
+        assert_int_equal(braid_job_data(job, 0, a, (uint64_t) i, &f), BRAID_JOB_ACCEPTED);
+        braid_job_pump(job, &s_io, &sink);
+    }
+    assert_int_equal(sink.n, 6);
+    /*  A client that is gone: credit no longer holds the job back.        */
+    braid_job_credit_unbounded(job);
+    assert_int_equal(braid_job_done(job, 0, a, BRAID_STATUS_OK, 20, ""), BRAID_JOB_ACCEPTED);
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+/*  Past its buffer limit a job dispatches only its head of line; once the
+    client takes the buffered partials, the rest again.                     */
+static void
+test_buffer_limit_holds_dispatch(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(4, 1, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 1, 100, 0);
+    braid_job_set_buffer_limit(job, 10);
+    s_add_queries(job, 0, 4);
+    assert_int_equal(braid_job_next_task(job, 1), 0);
+    uint32_t a0 = s_start(job, 0);
+    assert_int_equal(braid_job_next_task(job, 1), 1);
+    uint32_t a1 = s_start(job, 1);
+    /*  Task 1 ends ahead of the head with 20 bytes: held for the client.  */
+    zmsg_t *f = s_frames(20);
+    assert_int_equal(braid_job_data(job, 1, a1, 0, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 20, ""), BRAID_JOB_ACCEPTED);
+    assert_true(braid_job_over_buffer(job));
+    assert_int_equal(braid_job_wants(job), 0);
+    assert_int_equal(braid_job_next_task(job, 1), -1);
+    /*  The head ends: both go out, and dispatch goes on.                   */
+    s_sink_t sink = {0};
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    braid_job_pump(job, &s_io, &sink);
+    assert_false(braid_job_over_buffer(job));
+    assert_int_equal(braid_job_next_task(job, 1), 2);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+/*  Records grow with the queries that arrive, not with the count a SUBMIT
+    announces (issue 9: 2M queries x 5 sources reserved 880 MB a job).     */
+static void
+test_records_grow_as_queries_arrive(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(2000000, 5, BRAID_ORDER_ARRIVAL, 1000);
+    braid_job_t *job = braid_job_new(&sub, 1, 10000000, 0);
+    assert_non_null(job);
+    assert_int_equal(braid_job_record_bytes(job), 0);
+    s_add_queries(job, 0, 100);
+    size_t small = braid_job_record_bytes(job);
+    assert_true(small > 0 && small < 128 * 5 * 256);
+    for (uint32_t first = 100; first < 5000; first += 100)
+        s_add_queries(job, first, 100);
+    size_t grown = braid_job_record_bytes(job);
+    assert_true(grown > small && grown < 2 * 8192 * 5 * 256);
+    /*  Every task of the queries that arrived runs and ends, in arrival
+        order through the grown ring.                                      */
+    s_sink_t sink = {0};
+    int64_t idx;
+    uint32_t n = 0;
+    while ((idx = braid_job_next_task(job, 0x1f)) >= 0 && n < 25000) {
+        uint32_t a = s_start(job, (uint32_t) idx);
+        assert_int_equal(braid_job_done(job, (uint32_t) idx, a, BRAID_STATUS_OK, 0, ""),
+                         BRAID_JOB_ACCEPTED);
+        n++;
+    }
+    assert_int_equal(n, 25000);
+    braid_job_pump(job, &s_io, &sink);
+    assert_int_equal(sink.n, 1000);     /* credit 1000 */
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 static void
 test_inflight_limit(void **state)
 {
@@ -647,6 +756,9 @@ main(void)
         cmocka_unit_test(test_small_credit_loses_nothing),
         cmocka_unit_test(test_refusing_client_loses_nothing),
         cmocka_unit_test(test_credit_bounds_emission),
+        cmocka_unit_test(test_credit_bytes_cap),
+        cmocka_unit_test(test_records_grow_as_queries_arrive),
+        cmocka_unit_test(test_buffer_limit_holds_dispatch),
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),

@@ -101,6 +101,10 @@ static int32_t
 s_worker(s_fix_t *f, uint32_t slots, const uint16_t *gids, uint32_t n)
 {
     static int tag;
+    /*  The worker takes a reference of its own to each; the test keeps the
+        one s_source() took, so a source outlives its workers here.        */
+    for (uint32_t i = 0; i < n; i++)
+        braid_sched_source_ref(f->sched, gids[i]);
     int32_t w = braid_sched_worker_add(f->sched, slots, gids, n, &tag);
     assert_true(w >= 0);
     return w;
@@ -705,6 +709,8 @@ test_workers_come_and_go(void **state)
     s_fix_t *f = *state;
     uint16_t a = s_source(f, "a", NULL);
     int tag[3];
+    for (int i = 0; i < 3; i++)
+        braid_sched_source_ref(f->sched, a);    /* one per worker added */
     assert_int_equal(braid_sched_worker_add(f->sched, 1, &a, 1, &tag[0]), 0);
     assert_int_equal(braid_sched_worker_add(f->sched, 1, &a, 1, &tag[1]), 1);
     assert_ptr_equal(braid_sched_worker(f->sched, 1), &tag[1]);
@@ -719,6 +725,60 @@ test_workers_come_and_go(void **state)
     assert_true(braid_sched_source_served(f->sched, a));
     braid_sched_worker_remove(f->sched, 1);
     assert_false(braid_sched_source_served(f->sched, a));
+}
+
+/*  Sources: freed when no worker serves them and no job names them (issue
+    9: peers that come and go cannot fill the table); an id in use by an
+    open job is never given to another name.                                */
+static void
+test_sources_freed(void **state)
+{
+    s_fix_t *f = *state;
+    braid_policy_t dflt;
+    braid_policy_defaults(&dflt);
+    int tag;
+    /*  A worker serving the whole table: full.                            */
+    uint16_t gids[BRAID_MAX_SOURCES];
+    int32_t workers[BRAID_SCHED_MAX_SOURCES / BRAID_MAX_SOURCES];
+    char name[32];
+    for (int w = 0; w < BRAID_SCHED_MAX_SOURCES / BRAID_MAX_SOURCES; w++) {
+        for (int i = 0; i < BRAID_MAX_SOURCES; i++) {
+            snprintf(name, sizeof name, "fake-%d-%d", w, i);
+            int id = braid_sched_source_add(f->sched, name, &dflt, 0);
+            assert_true(id >= 0);
+            gids[i] = (uint16_t) id;
+        }
+        workers[w] = braid_sched_worker_add(f->sched, 1, gids, BRAID_MAX_SOURCES, &tag);
+        assert_true(workers[w] >= 0);
+    }
+    assert_int_equal(braid_sched_source_count(f->sched), BRAID_SCHED_MAX_SOURCES);
+    assert_int_equal(braid_sched_source_add(f->sched, "real", &dflt, 0), -1);
+    /*  A job names fake-0-0 while its worker goes: the id stays its own.  */
+    uint16_t held = (uint16_t) braid_sched_source_id(f->sched, "fake-0-0");
+    braid_sched_job_t *sj = s_job(f, 1, 1, BRAID_ORDER_SUBMIT, 0, &held, 1);
+    for (int w = 0; w < BRAID_SCHED_MAX_SOURCES / BRAID_MAX_SOURCES; w++)
+        braid_sched_worker_remove(f->sched, workers[w]);
+    assert_int_equal(braid_sched_source_count(f->sched), 1);
+    assert_int_equal(braid_sched_source_id(f->sched, "fake-0-1"), -1);
+    assert_string_equal(braid_sched_source_name(f->sched, held), "fake-0-0");
+    /*  A new name gets a free id, never the job's.                        */
+    int real = braid_sched_source_add(f->sched, "real", &dflt, 0);
+    assert_true(real >= 0 && real != held);
+    assert_string_equal(braid_sched_source_name(f->sched, (uint16_t) real), "real");
+    braid_stats_t stats = {0};
+    braid_stats_source_t lines[BRAID_SCHED_MAX_SOURCES];
+    stats.sources = lines;
+    braid_sched_stats(f->sched, &stats);
+    assert_int_equal(stats.nsources, 2);
+    /*  The job goes: its source with it.                                   */
+    braid_sched_job_remove(f->sched, sj);
+    braid_job_destroy(&sj->job);
+    free(sj);
+    assert_int_equal(braid_sched_source_count(f->sched), 1);
+    assert_int_equal(braid_sched_source_id(f->sched, "fake-0-0"), -1);
+    braid_sched_source_unref(f->sched, (uint16_t) real);
+    assert_int_equal(braid_sched_source_count(f->sched), 0);
+    assert_int_equal(braid_sched_nsources(f->sched), 0);
 }
 
 int
@@ -738,6 +798,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_preempt_for_limited_head, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_preempt_key_query, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_source_keys, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sources_freed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_workers_come_and_go, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
