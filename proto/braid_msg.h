@@ -240,6 +240,14 @@ int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err);
 
+/*  braid_msg_recv() without waiting: -1 with errno EAGAIN when no message
+    waits on sock. A loop draining a socket calls it until EAGAIN instead
+    of asking ZMQ_EVENTS before each message (each ask costs ZeroMQ two
+    system calls; a receive that finds a message costs none).             */
+int
+braid_msg_try_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+                   zframe_t **routing_id, zmsg_t **payload, braid_err_t *err);
+
 /*  Send msg's header and then the payload frames (consumed, may be NULL) on
     sock, after a copy of routing_id if it is not NULL. Nonblocking when
     dontwait is true. Returns 0, or -1 with errno set (EAGAIN, EHOSTUNREACH).
@@ -247,6 +255,13 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
 int
 braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                zmsg_t **payload, bool dontwait);
+
+/*  braid_msg_send() of a message with one payload frame, copied from
+    data (size bytes): no frame objects are made for it (the broker's
+    TASK).                                                                  */
+int
+braid_msg_send_mem(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   const void *data, size_t size, bool dontwait);
 
 /*  Send without blocking, and without losing anything when the peer cannot
     take the message now: returns 0 when the message was queued (*payload

@@ -91,10 +91,25 @@ braid_tasks_claim(braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t atte
 braid_task_t *
 braid_tasks_next_queued(const braid_tasks_t *self);
 
+/*  True if a task is queued (what braid_tasks_next_queued() would find). */
+bool
+braid_tasks_any_queued(const braid_tasks_t *self);
+
 /*  Start task (queued, in this table) in a free slot; see
     braid_task_start().                                                     */
 void
 braid_tasks_start(braid_tasks_t *self, braid_task_t *task, void *context, int64_t now);
+
+/*  The context a queued task's run starts in (its source kind's).          */
+typedef void *(braid_tasks_context_fn) (void *arg, const braid_task_t *task);
+
+/*  Start the queued tasks, lowest task id first, in at most max free
+    slots: what calling braid_tasks_next_queued() and braid_tasks_start()
+    max times does, in one walk over the table while one link's tasks wait
+    (a walk per start when several do). Returns how many started.         */
+size_t
+braid_tasks_start_queued(braid_tasks_t *self, size_t max, braid_tasks_context_fn *context_of,
+                         void *arg, int64_t now);
 
 /*  Silence task (in this table); see braid_task_silence().                 */
 void
@@ -112,5 +127,9 @@ braid_tasks_silence_link(braid_tasks_t *self, uint32_t link, int64_t now);
     that are over. Returns how many sent their DONE.                        */
 size_t
 braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks);
+
+/*  braid_tasks_pump() of the tasks started since the last pump only.     */
+size_t
+braid_tasks_pump_fresh(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks);
 
 #endif

@@ -209,9 +209,17 @@ s_on_task(s_link_t *link, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
         return;
     }
     /*  What this broker holds here, against the slots it was told (the
-        running ones may be fewer: the slots are shared between brokers). */
-    size_t held = braid_tasks_held(self->tasks, link->index);
-    size_t running = braid_tasks_busy(self->tasks), queued = braid_tasks_queued(self->tasks);
+        running ones may be fewer: the slots are shared between brokers).
+        It is at most the table's size: only a table that holds as many
+        tasks as one broker may send needs the walk.                       */
+    size_t capacity = braid_worker_capacity(self->config.slots);
+    size_t held =
+        braid_tasks_size(self->tasks) < capacity ? 0 : braid_tasks_held(self->tasks, link->index);
+    size_t running = 0, queued = 0;     /* for the refusal's text          */
+    if (held >= capacity) {
+        running = braid_tasks_busy(self->tasks);
+        queued = braid_tasks_queued(self->tasks);
+    }
     const braid_source_t *source = s_source_find(self, msg->name);
     zframe_t *query = zmsg_pop(payload);
     braid_task_t *task = braid_task_new(msg, source, &query);
@@ -228,7 +236,7 @@ s_on_task(s_link_t *link, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
     else if (!source) {
         snprintf(err, sizeof err, "unknown source %s", msg->name);
         braid_task_end(task, BRAID_STATUS_FAILED, false, err);
-    } else if (held >= braid_worker_capacity(self->config.slots)) {
+    } else if (held >= capacity) {
         /*  The broker counted our slots differently (e.g. tasks from
             before a reconnect still run): another worker may take it.     */
         snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", running, queued);
@@ -280,14 +288,14 @@ s_on_dealer(s_link_t *link, int64_t now)
 {
     braid_worker_t *self = link->worker;
     for (int i = 0; i < S_MAX_RECV_PER_PASS; i++) {
-        if (!(zsock_events(link->dealer) & ZMQ_POLLIN))
-            return 0;
         braid_msg_t msg;
         zmsg_t *payload = NULL;
         braid_err_t err;
-        int rc = braid_msg_recv(link->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL, &payload,
-                                &err);
-        if (rc == -1)   /* EAGAIN: what ZMQ_EVENTS promised went with its pipe */
+        /*  Until nothing waits: asking ZMQ_EVENTS first would cost two
+            system calls a message.                                        */
+        int rc = braid_msg_try_recv(link->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL,
+                                    &payload, &err);
+        if (rc == -1)
             return errno == EINTR || errno == EAGAIN ? 0 : -1;
         link->broker_seen = now;    /* anything at all is a sign of life   */
         if (rc == -2) {
@@ -399,14 +407,32 @@ s_context(braid_worker_t *self, const braid_source_kind_t *kind)
 /*  ---------------------------------------------------------------------
     The loop                                                               */
 
-/*  Fill free slots from the queue, lowest task id first (tasks.h).        */
-static void
+/*  The context a task's run starts in (a braid_tasks_context_fn).         */
+static void *
+s_task_context(void *arg, const braid_task_t *task)
+{
+    return s_context(arg, braid_task_source(task)->kind);
+}
+
+/*  Fill free slots from the queue, lowest task id first (tasks.h).
+    Returns how many started.                                              */
+static size_t
 s_start_queued(braid_worker_t *self, int64_t now)
 {
-    braid_task_t *task;
-    while (!self->stopping && braid_tasks_busy(self->tasks) < self->config.slots &&
-           (task = braid_tasks_next_queued(self->tasks)))
-        braid_tasks_start(self->tasks, task, s_context(self, braid_task_source(task)->kind), now);
+    size_t busy = braid_tasks_busy(self->tasks);
+    if (self->stopping || busy >= self->config.slots)
+        return 0;
+    return braid_tasks_start_queued(self->tasks, self->config.slots - busy, s_task_context, self,
+                                    now);
+}
+
+/*  Let each kind's context do its work (timers due, transfers).           */
+static void
+s_pump_kinds(braid_worker_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].context && self->kinds[i].kind->context_pump)
+            self->kinds[i].kind->context_pump(self->kinds[i].context, now);
 }
 
 /*  When the loop must wake at the latest: a timer of the worker, a task or
@@ -422,13 +448,10 @@ s_wake(braid_worker_t *self, int64_t now)
         if (!self->stopping && link->broker_seen + self->config.liveness_msec < wake)
             wake = link->broker_seen + self->config.liveness_msec;
     }
-    bool slot_free = braid_tasks_busy(self->tasks) < self->config.slots;
-    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
-        braid_task_t *task = braid_tasks_at(self->tasks, i);
-        if (slot_free && braid_task_phase(task) == BRAID_TASK_QUEUED)
-            wake = now;
-        wake = braid_task_wake(task, now, wake);
-    }
+    if (braid_tasks_busy(self->tasks) < self->config.slots && braid_tasks_any_queued(self->tasks))
+        wake = now;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++)
+        wake = braid_task_wake(braid_tasks_at(self->tasks, i), now, wake);
     for (size_t i = 0; i < self->nkinds; i++) {
         s_kind_t *k = &self->kinds[i];
         if (k->context && k->kind->context_wake) {
@@ -605,16 +628,21 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             rc = -1;
             break;
         }
+        /*  The kinds' timers first, then every task pumped (those whose
+            DONE left are dropped). Ended tasks send their DONE before
+            queued ones start: starting a command takes a while, and the
+            broker waits on that DONE to send what follows.                */
+        bool thawed = now < self->thawed_until;
+        s_pump_kinds(self, now);
+        self->tasks_done += braid_tasks_pump(self->tasks, now, thawed, self->sinks);
         /*  Runs started now may set a context timer due at once (curl's
             first step of a new transfer): fire the timers after them, so
-            a request leaves in the pass its TASK came in.                 */
-        s_start_queued(self, now);
-        for (size_t i = 0; i < self->nkinds; i++)
-            if (self->kinds[i].context && self->kinds[i].kind->context_pump)
-                self->kinds[i].kind->context_pump(self->kinds[i].context, now);
-        /*  Pump every task; drop those whose DONE left.                   */
-        self->tasks_done +=
-            braid_tasks_pump(self->tasks, now, now < self->thawed_until, self->sinks);
+            a request leaves in the pass its TASK came in; and a run that
+            is over at once sends its DONE in this pass too.               */
+        if (s_start_queued(self, now) > 0) {
+            s_pump_kinds(self, now);
+            self->tasks_done += braid_tasks_pump_fresh(self->tasks, now, thawed, self->sinks);
+        }
         for (size_t i = 0; i < self->nlinks && rc == 0; i++) {
             s_link_t *link = &self->links[i];
             /*  While stopping too: the tasks being killed are still ours

@@ -2090,6 +2090,67 @@ test_send_no_peer_eagain(void **state)
     zsock_destroy(&dealer);
 }
 
+/*  try_recv: EAGAIN when nothing waits (nothing is left allocated), then
+    each message as braid_msg_recv gives it, routed and not; send_mem: one
+    payload frame copied from memory, routed, and EHOSTUNREACH for a peer
+    that is not there.                                                      */
+static void
+test_try_recv_and_send_mem(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t m, in;
+    zframe_t *rid = NULL;
+    zmsg_t *payload = NULL;
+    braid_err_t err;
+    errno = 0;
+    assert_int_equal(braid_msg_try_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err),
+                     -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_null(rid);
+    assert_null(payload);
+
+    braid_msg_init(&m, BRAID_MSG_PING);
+    assert_int_equal(braid_msg_send(p->b, NULL, &m, NULL, false), 0);
+    /*  inproc delivers at once; bounded wait all the same.                 */
+    int rc = -1;
+    for (int i = 0; i < 1000 && rc != 0; i++) {
+        rc = braid_msg_try_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err);
+        if (rc != 0) {
+            assert_int_equal(errno, EAGAIN);
+            zclock_sleep(1);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(in.type, BRAID_MSG_PING);
+    assert_non_null(rid);
+    assert_int_equal(zmsg_size(payload), 0);
+    zmsg_destroy(&payload);
+
+    s_fill(&m, s_def(BRAID_MSG_TASK), V_MAX);
+    const char query[] = "a query";
+    assert_int_equal(braid_msg_send_mem(p->a, rid, &m, query, sizeof query - 1, true), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload, &err),
+                     0);
+    s_assert_msg_equal(&m, &in, "kaNrwtbz");
+    assert_int_equal(zmsg_size(payload), 1);
+    assert_int_equal(zframe_size(zmsg_first(payload)), sizeof query - 1);
+    assert_memory_equal(zframe_data(zmsg_first(payload)), query, sizeof query - 1);
+    zmsg_destroy(&payload);
+    errno = 0;
+    assert_int_equal(braid_msg_try_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload,
+                                        &err),
+                     -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_null(payload);
+
+    zframe_t *nobody = zframe_new("nobody", 6);
+    errno = 0;
+    assert_int_equal(braid_msg_send_mem(p->a, nobody, &m, query, sizeof query - 1, true), -1);
+    assert_int_equal(errno, EHOSTUNREACH);
+    zframe_destroy(&nobody);
+    zframe_destroy(&rid);
+}
+
 /*  ---------------------------------------------------------------------   */
 
 int
@@ -2162,6 +2223,7 @@ main(void)
         RD(test_send_unknown_peer),
         RD(test_send_invalid_msg),
         cmocka_unit_test(test_send_no_peer_eagain),
+        RD(test_try_recv_and_send_mem),
     };
     failed += cmocka_run_group_tests_name("sockets", sockets, NULL, NULL);
 
