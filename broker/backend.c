@@ -413,20 +413,30 @@ s_measure(braid_broker_t *self, braid_sched_job_t *sj, uint32_t idx, braid_laten
 }
 
 /*  A fresh attempt token: 64 bits from the kernel's CSPRNG, never 0. 0, or
-    -1 when the kernel gives none.                                          */
+    -1 when the kernel gives none. The kernel is asked for a batch of them
+    at a time (one getrandom() per S_TOKEN_BATCH tasks, not one per task);
+    each token is used once and wiped from the batch as it is taken.      */
+#define S_TOKEN_BATCH 32     /* 256 bytes: getrandom() gives them whole */
 static int
 s_token(uint64_t *token)
 {
-    uint64_t value = 0;
-    for (int tries = 0; tries < 4 && value == 0; tries++) {
-        ssize_t n = getrandom(&value, sizeof value, 0);
-        if (n != (ssize_t) sizeof value)
-            return -1;
+    static uint64_t batch[S_TOKEN_BATCH];
+    static size_t left = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        if (left == 0) {
+            ssize_t n = getrandom(batch, sizeof batch, 0);
+            if (n != (ssize_t) sizeof batch)
+                return -1;
+            left = S_TOKEN_BATCH;
+        }
+        uint64_t value = batch[--left];
+        batch[left] = 0;
+        if (value != 0) {
+            *token = value;
+            return 0;
+        }
     }
-    if (value == 0)
-        return -1;
-    *token = value;
-    return 0;
+    return -1;
 }
 
 /*  Send the TASK the scheduler started on worker number.                   */
@@ -454,16 +464,12 @@ s_start_task(void *arg, braid_sched_job_t *sj, uint32_t idx, int32_t number,
              braid_job_source_name(sj->job, idx % braid_job_nsources(sj->job)));
     size_t qlen;
     const char *query = braid_job_query(sj->job, idx, &qlen);
-    zmsg_t *body = zmsg_new();
-    if (body && zmsg_addmem(body, query, qlen) == 0) {
-        if (braid_msg_send(self->backend, w->rid, &msg, &body, true) == 0) {
-            if (task->attempt == 1)
-                s_measure(self, sj, idx, BRAID_LATENCY_QUEUE_WAIT, waited);
-            return;
-        }
-        err = errno;
+    if (braid_msg_send_mem(self->backend, w->rid, &msg, query, qlen, true) == 0) {
+        if (task->attempt == 1)
+            s_measure(self, sj, idx, BRAID_LATENCY_QUEUE_WAIT, waited);
+        return;
     }
-    zmsg_destroy(&body);
+    err = errno;
 unsent:
     /*  Not queued: it reached nobody, so it goes back without counting as
         a retry. A worker whose connection is gone (EHOSTUNREACH) is lost

@@ -118,8 +118,10 @@ braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_
     bool front = sock == self->frontend, back = sock == self->backend;
     braid_channel_t channel = front ? BRAID_CH_CLIENT : back ? BRAID_CH_WORKER : BRAID_CH_SINK;
     braid_err_t err;
-    int rc = braid_msg_recv(sock, rid != NULL, channel, msg, rid, payload, &err);
-    if (rc == -2) {
+    int rc = braid_msg_try_recv(sock, rid != NULL, channel, msg, rid, payload, &err);
+    if (rc == -1)
+        self->drained = true;   /* EAGAIN, or the socket failed            */
+    else if (rc == -2) {
         /*  Dropped and counted; a malformed message creates no session.   */
         self->counters.malformed[err]++;
         braid_debug("%s: dropped malformed message reason=%s",
@@ -152,6 +154,14 @@ s_bind(braid_broker_t *self, int type, const char *endpoint, int hwm, int64_t ma
     if (!sock)
         return NULL;
     braid_socket_harden(sock, hwm);
+    /*  The loop never waits in a receive: ZMQ_EVENTS (or zmq_poll) may
+        report a message that is gone by the time it is read (its peer's
+        connection torn down in between: a link dropping, a ZMTP heartbeat
+        timeout), and a blocking read would then hang the broker for good.
+        With a zero timeout that read says EAGAIN and the loop moves on. A
+        message's later frames are there once its first is (ZeroMQ
+        delivers a message whole or not at all).                          */
+    zsock_set_rcvtimeo(sock, 0);
     braid_socket_heartbeat(sock, (int) self->cfg.heartbeat_msec,
                            (int) self->cfg.worker_liveness_msec);
     if (cert) {
@@ -285,11 +295,14 @@ braid_broker_set_policies(braid_broker_t *self, const braid_broker_config_t *cfg
     braid_sched_wake(self->sched);
 }
 
-/*  Handle what is waiting on sock, at most S_DRAIN_MAX messages.           */
+/*  Handle what is waiting on a socket, at most S_DRAIN_MAX messages: the
+    handler receives without waiting (braid_broker_recv) until nothing is
+    left; asking ZMQ_EVENTS before each message costs two system calls.   */
 static void
-s_drain(braid_broker_t *self, zsock_t *sock, void (*handler)(braid_broker_t *))
+s_drain(braid_broker_t *self, void (*handler)(braid_broker_t *))
 {
-    for (int i = 0; i < S_DRAIN_MAX && (zsock_events(sock) & ZMQ_POLLIN); i++)
+    self->drained = false;
+    for (int i = 0; i < S_DRAIN_MAX && !self->drained; i++)
         handler(self);
 }
 
@@ -429,10 +442,15 @@ braid_broker_run(braid_broker_t *self, volatile int *reload, braid_broker_reload
             braid_metrics_run(self->metrics);
         if (self->auth)
             braid_auth_handle(self->auth, S_DRAIN_MAX);
-        /*  Results first: they free slots and move jobs forward.           */
-        s_drain(self, self->sink, braid_backend_on_result);
-        s_drain(self, self->backend, braid_backend_on_message);
-        s_drain(self, self->frontend, braid_frontend_on_message);
+        /*  Results first: they free slots and move jobs forward. Only the
+            sockets the poll found readable: asking one that is not costs
+            two system calls (what comes meanwhile, the next poll sees).   */
+        if (items[2].revents & ZMQ_POLLIN)
+            s_drain(self, braid_backend_on_result);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_drain(self, braid_backend_on_message);
+        if (items[0].revents & ZMQ_POLLIN)
+            s_drain(self, braid_frontend_on_message);
         braid_sched_fire(self->sched, self->now);
         braid_timer_t timer;
         while (braid_timers_pop(self->deadlines, self->now, &timer))

@@ -59,6 +59,7 @@ struct braid_broker_t {
     int64_t now;                /* this turn's clock, msec                 */
     int64_t next_tick;
     bool pump_all;              /* some job changed outside a pump         */
+    bool drained;               /* the last receive found nothing waiting  */
     bool draining;              /* stopping: new jobs are refused          */
     bool watchdog;              /* systemd watchdog is on                  */
     int64_t drain_until;
@@ -80,10 +81,11 @@ braid_broker_collect(braid_broker_t *self, braid_stats_t *stats);
 void
 braid_broker_collect_free(braid_stats_t *stats);
 
-/*  broker.c: receive one message from sock, routed when rid is not NULL
-    (see braid_msg_recv). 0 with msg, *rid and *payload filled (owned by
-    the caller); -1 when there was none, or it was malformed: counted,
-    logged, and nothing is left to free.                                    */
+/*  broker.c: receive one message from sock without waiting, routed when
+    rid is not NULL (see braid_msg_try_recv). 0 with msg, *rid and *payload
+    filled (owned by the caller); -1 when there was none (drained set: the
+    loop stops draining sock), or it was malformed: counted, logged, and
+    nothing is left to free.                                                */
 int
 braid_broker_recv(braid_broker_t *self, zsock_t *sock, braid_msg_t *msg, zframe_t **rid,
                   zmsg_t **payload);

@@ -46,6 +46,7 @@ static const s_uint_key_t s_broker_keys[] = {
     CFG_(window_bytes, 0, 1ull << 32),
     CFG_(max_slots_per_worker, 1, BRAID_MAX_SLOTS),
     CFG_(max_workers, 1, 1000000),
+    CFG_(orphan_msec, 0, BRAID_MAX_MSEC),
 };
 
 #define POL_(NAME, MIN, MAX) {#NAME, offsetof(braid_policy_t, NAME), false, MIN, MAX}
@@ -53,6 +54,7 @@ static const s_uint_key_t s_policy_keys[] = {
     POL_(max_concurrent, 0, 1000000), POL_(burst, 1, 1000000),
     POL_(retries, 0, BRAID_MAX_RETRIES), POL_(backoff_msec, 0, 3600000),
     POL_(backoff_max_msec, 0, 3600000),  POL_(timeout_msec, 0, BRAID_MAX_MSEC),
+    POL_(orphan_msec, 0, BRAID_MAX_MSEC),
 };
 
 void
@@ -81,6 +83,7 @@ braid_broker_config_defaults(braid_broker_config_t *cfg)
     cfg->window_bytes = BRAID_BROKER_WINDOW_BYTES;
     cfg->max_slots_per_worker = 1024;
     cfg->max_workers = 4096;
+    cfg->orphan_msec = 30000;
     braid_policy_defaults(&cfg->default_policy);
 }
 

@@ -84,6 +84,9 @@ typedef struct {
     uint64_t window_bytes;          /* ... and in payload bytes, 0 = none  */
     uint32_t max_slots_per_worker;  /* slots a HELLO may announce, at most */
     uint32_t max_workers;           /* workers registered at once          */
+    uint32_t orphan_msec;           /* a source no worker serves: its jobs'
+                                       waiting tasks fail after this long
+                                       (a source's own orphan_msec wins)   */
     const char *secret_key;         /* CURVE: the broker's keypair, or NULL */
     const char *client_keys;        /* CURVE: dir of clients' public certs */
     const char *worker_keys;        /* CURVE: dir of workers' public certs */

@@ -7,6 +7,7 @@
 #include "braid_log.h"
 #include "braid_msg.h"
 #include "job.h"
+#include "orphan.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -46,6 +47,9 @@ typedef struct {
     braid_joblog_t *log;        /* where and when its tasks ran            */
     int64_t accepted_msec;
     uint64_t tasks;             /* announced: counted in open_tasks        */
+    int64_t orphan_since[BRAID_MAX_SOURCES];    /* orphan.h; 0 = served   */
+    zframe_t *resume;           /* a held job's RESUME frame, until applied */
+    braid_msg_t resume_msg;     /* ... and its head (q, s, e)              */
 } s_job_t;
 
 /*  Nobody reads job ent any more (its client is gone, or broke the rules):
@@ -159,6 +163,7 @@ s_job_remove(braid_broker_t *self, s_job_t *ent)
     braid_job_destroy(&ent->sj.job);
     braid_joblog_destroy(&ent->log);
     zframe_destroy(&ent->client);
+    zframe_destroy(&ent->resume);
     free(ent->key);
     free(ent);
 }
@@ -449,6 +454,8 @@ s_on_submit(braid_broker_t *self, zframe_t *client, s_client_t *owner, const bra
     ent->tasks = (uint64_t) msg->count * msg->nsources;
     self->open_tasks += ent->tasks;
     zhashx_insert(self->jobs_by_key, ent->key, ent);
+    if (msg->flags & BRAID_FLAG_RESUME)
+        braid_job_hold(ent->sj.job);    /* until its RESUME: s_try_resume */
     if (msg->deadline_msec)
         braid_timers_add(self->deadlines, self->now + msg->deadline_msec, 0, serial, 0);
     braid_debug("job open job=%s queries=%u sources=%u", ent->key, msg->count, msg->nsources);
@@ -568,6 +575,47 @@ s_stats_json(braid_broker_t *self)
     return json;
 }
 
+/*  A held job resumes once its RESUME came and its queries are complete
+    (PROTOCOL.md, "A job" 10); bad ranges end it with ERROR 400.           */
+static void
+s_try_resume(braid_broker_t *self, s_job_t *ent)
+{
+    braid_job_t *job = ent->sj.job;
+    if (!ent->resume || !braid_job_held(job) || !braid_job_queries_complete(job))
+        return;
+    braid_on_retry_t on_retry[BRAID_MAX_SOURCES];
+    for (uint32_t s = 0; s < braid_job_nsources(job); s++)
+        on_retry[s] = braid_sched_policy(self->sched, ent->sj.gid[s])->on_retry;
+    const braid_msg_t *r = &ent->resume_msg;
+    size_t size = zframe_size(ent->resume);
+    if (braid_job_resume(job, zframe_data(ent->resume), size, r->query, r->source, r->seq,
+                         on_retry) != 0) {
+        s_send_error(self, ent->client, braid_job_id(job), BRAID_ERR_CODE_BAD_REQUEST,
+                     "resume: task ranges out of order or beyond the job");
+        ent->silent = true;
+        braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED, "cancelled: bad request");
+    } else
+        braid_info("job resumed job=%s ranges=%zu head=%u/%u seq=%llu", ent->key,
+                   size / BRAID_RESUME_RANGE, r->query, r->source, (unsigned long long) r->seq);
+    zframe_destroy(&ent->resume);
+    braid_sched_wake(self->sched);
+    braid_frontend_job_pump(self, &ent->sj);
+}
+
+/*  RESUME: kept until the held job's queries are complete; a repeat, or
+    one for a job not held, is ignored.                                    */
+static void
+s_on_resume(braid_broker_t *self, s_job_t *ent, const braid_msg_t *msg, zmsg_t *payload)
+{
+    if (ent->resume || !braid_job_held(ent->sj.job))
+        return;
+    ent->resume = zmsg_pop(payload);
+    if (!ent->resume)
+        return;
+    ent->resume_msg = *msg;
+    s_try_resume(self, ent);
+}
+
 void
 braid_frontend_on_message(braid_broker_t *self)
 {
@@ -615,12 +663,25 @@ braid_frontend_on_message(braid_broker_t *self)
             braid_frontend_job_pump(self, &ent->sj);
             break;
         }
+        s_try_resume(self, ent);
         braid_sched_wake(self->sched);
+        break;
+    case BRAID_MSG_RESUME:
+        ent = s_find_job(self, rid, msg.job_id);
+        if (!ent || ent->silent) {
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
+            break;
+        }
+        s_on_resume(self, ent, &msg, payload);
         break;
     case BRAID_MSG_CREDIT:
         ent = s_find_job(self, rid, msg.job_id);
         if (!ent) {
+            /*  A job this broker does not hold (any more): closed, or the
+                broker restarted under a client that repeats its credit.
+                The client fails over on it (PROTOCOL.md, "A job" 10).     */
             self->counters.unknown++;
+            s_send_error(self, rid, msg.job_id, BRAID_ERR_CODE_UNKNOWN_JOB, "unknown job");
             break;
         }
         braid_job_credit(ent->sj.job, msg.credit);
@@ -707,6 +768,10 @@ braid_frontend_tick(braid_broker_t *self)
         s_job_t *ent = s_job(sj);
         if (ent->stopped || !ent->owner)
             continue;
+        if (!braid_job_finished(sj->job) && braid_orphan_check(self, sj, ent->orphan_since)) {
+            braid_frontend_check_fail_fast(self, sj);
+            self->pump_all = true;
+        }
         int64_t idle = self->now - ent->owner->last_seen_msec;
         if (idle > (int64_t) self->cfg.client_liveness_msec) {
             braid_info("client expired job=%s idle_msec=%" PRId64, ent->key, idle);

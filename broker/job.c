@@ -195,7 +195,8 @@ done:
 uint32_t
 braid_job_wants(braid_job_t *self)
 {
-    if (self->cancelled || (self->max_inflight && self->running >= self->max_inflight))
+    if (self->cancelled || self->on_hold ||
+        (self->max_inflight && self->running >= self->max_inflight))
         return 0;
     if (braid_job_over_buffer(self)) {
         /*  Enough waits for the client: only the head of line, which lets
@@ -342,7 +343,7 @@ int64_t
 braid_job_head_waiting(braid_job_t *self)
 {
     int64_t head = braid_job_head(self);
-    if (head < 0 || self->cancelled)
+    if (head < 0 || self->cancelled || self->on_hold)
         return -1;
     braid_job_task_t *t = &self->tasks[head];
     if (t->state != BRAID_TASK_PENDING)
@@ -418,6 +419,13 @@ s_end(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts, const ch
     if (!self->qended || ++self->qended[idx / self->nsources] == self->nsources)
         self->queries_done++;
     s_ready(self, idx);
+}
+
+void
+braid_job_end_task(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts,
+                   const char *text)
+{
+    s_end(self, idx, status, parts, text);
 }
 
 static braid_job_task_t *

@@ -221,6 +221,36 @@ braid_job_result_t
 braid_job_done(braid_job_t *self, uint32_t idx, uint32_t attempt, uint32_t status,
                uint64_t parts, const char *text);
 
+/*  Source s of the job has no worker any more (job_orphan.c): every task
+    of it that waits for a slot (never dispatched, or taken back for a
+    retry) ends failed with text; its partials forwarded before stay, the
+    END follows them. Tasks of queries that arrive later are not touched.
+    Returns how many ended.                                                 */
+uint64_t
+braid_job_orphan(braid_job_t *self, uint32_t s, const char *text);
+
+/*  Failover with resume (job_resume.c, PROTOCOL.md "A job" 10). Hold the
+    job: nothing of it is dispatched (a SUBMIT with BRAID_FLAG_RESUME).    */
+void
+braid_job_hold(braid_job_t *self);
+/*  True while held.                                                        */
+bool
+braid_job_held(braid_job_t *self);
+/*  True once every query announced has arrived.                            */
+bool
+braid_job_queries_complete(braid_job_t *self);
+/*  Apply a RESUME to the held job whose queries are complete, and release
+    it: the tasks in ranges (size bytes of BRAID_RESUME_RANGE entries)
+    count as ended with no END of their own; task (q, s) resumes after the
+    seq partials the client has (seq > 0; not in order key), as a lost
+    worker's task would under its source's on_retry (on_retry[s]): skip
+    them, or RESTART from 0, or end failed. 0, or -1 when the ranges are
+    out of order, empty or past the job's tasks (nothing changed, the job
+    stays held).                                                            */
+int
+braid_job_resume(braid_job_t *self, const uint8_t *ranges, size_t size, uint32_t q, uint32_t s,
+                 uint64_t seq, const braid_on_retry_t *on_retry);
+
 /*  Raise the client's credit (absolute out_seq limit; lower is ignored).
     With a byte window (braid_job_set_credit_bytes), a grant that is not
     lower also lets that many bytes more go out beyond what was sent, and

@@ -6,7 +6,10 @@
     - job_flow.c: the client's credit (messages and bytes), the workers'
       windows, the bytes held for the client and their limit;
     - job_key.c: order key, the head query's sources merged by score
-      (merge.h keeps the keys; the frames stay in the tasks' buffers).
+      (merge.h keeps the keys; the frames stay in the tasks' buffers);
+    - job_orphan.c: the waiting tasks of a source no worker serves end;
+    - job_resume.c: a job resubmitted after a broker was lost, held until
+      it knows what the client has, then resumed.
 */
 
 #ifndef BRAID_JOB_IMPL_H_INCLUDED
@@ -89,6 +92,7 @@ struct braid_job_t {
                                    bytes_out; 0 = no byte bound            */
     bool cancelled;
     bool job_end_sent;
+    bool on_hold;               /* job_resume.c: dispatch nothing yet      */
 };
 
 /*  ---------------------------------------------------------------------
@@ -113,6 +117,12 @@ braid_job_drop_buffer(braid_job_t *self, braid_job_task_t *t);
 /*  A PARTIAL or END of task idx, its query and source filled in.           */
 void
 braid_job_task_msg(braid_job_t *self, braid_msg_t *msg, braid_msg_type_t type, uint32_t idx);
+
+/*  Record the end of task idx (no longer running or waiting): status,
+    parts, text (copied; NULL or "" for none). Its END goes out in order.   */
+void
+braid_job_end_task(braid_job_t *self, uint32_t idx, uint32_t status, uint64_t parts,
+                   const char *text);
 
 /*  The END of task idx (DONE), carrying what it still buffers: 0 sent, -1
     blocked.                                                                */

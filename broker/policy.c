@@ -14,6 +14,7 @@ braid_policy_defaults(braid_policy_t *policy)
     policy->backoff_msec = 100;
     policy->backoff_max_msec = 10000;
     policy->on_retry = BRAID_ON_RETRY_RESUME;
+    policy->orphan_msec = BRAID_POLICY_ORPHAN_BROKER;
 }
 
 static const char *s_on_retry_names[] = {"resume", "restart", "fail"};

@@ -29,7 +29,14 @@ typedef struct {
     uint32_t backoff_max_msec;  /* cap of the doubling                      */
     uint32_t timeout_msec;      /* per-task timeout when the job has none   */
     braid_on_retry_t on_retry;
+    uint32_t orphan_msec;       /* no worker serves the source: its waiting
+                                   tasks end failed after this long;
+                                   BRAID_POLICY_ORPHAN_BROKER: the broker's
+                                   orphan_msec (orphan.h)                   */
 } braid_policy_t;
+
+/*  A policy's orphan_msec that defers to the broker's.                     */
+#define BRAID_POLICY_ORPHAN_BROKER UINT32_MAX
 
 /*  A source's live state under its policy.                                 */
 typedef struct {

@@ -51,6 +51,7 @@ extern "C" {
 #define BRAID_CLIENT_CONNECT_TIMEOUT 5000   /* default msec to wait for ACCEPT */
 #define BRAID_CLIENT_HEARTBEAT 1000         /* default msec between PINGs      */
 #define BRAID_CLIENT_IDLE_TIMEOUT 10000     /* default msec of broker silence  */
+#define BRAID_CLIENT_MAX_FAILOVERS 8        /* brokers lost per job, at most   */
 
 typedef struct _braid_request_t braid_request_t;
 typedef struct _braid_client_t braid_client_t;
@@ -287,8 +288,18 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p);
 
 /*  Next event of the job, waiting at most timeout_msec (-1: until an event
     comes or the broker is lost; 0: only what is already there). Sends the
-    queries, credit, pings and a pending cancel while it waits. Losing the
-    stream (an out_seq gap, a broker that went silent, a broken job rule)
+    queries, credit, pings and a pending cancel while it waits.
+    Failover: a broker that says nothing for the idle timeout (PINGs are
+    answered, so a busy broker is not silent) or that no longer knows the
+    job (it restarted) is lost: the job is submitted again, same id, to the
+    next endpoints in turn (the lost one last: it may be back), each waited
+    for up to the connect timeout, telling the broker what the caller has
+    (the tasks whose END it got; the partials of the task in progress), and
+    the stream goes on: no event is handed out twice, none is missed
+    (sources assumed deterministic). At most BRAID_CLIENT_MAX_FAILOVERS
+    per job; braid_client_failovers() counts them. The JOB_END of a job
+    that failed over carries the summary of every END handed out.
+    Losing the stream (an out_seq gap, no broker left, a broken job rule)
     is reported as one BRAID_EVENT_ERROR with a library code, after which
     the library has sent CANCEL and the stream is over.                     */
 BRAID_EXPORT braid_next_t
@@ -323,6 +334,10 @@ braid_client_source_count(braid_client_t *self);
 /*  The endpoint that accepted the job (borrowed; NULL before).             */
 BRAID_EXPORT const char *
 braid_client_endpoint(braid_client_t *self);
+/*  How many times the open job lost its broker and was resumed on
+    another (or the same one, restarted): see braid_client_next().         */
+BRAID_EXPORT uint32_t
+braid_client_failovers(braid_client_t *self);
 /*  The job id (16 bytes, borrowed).                                        */
 BRAID_EXPORT const uint8_t *
 braid_client_job_id(braid_client_t *self);

@@ -54,14 +54,16 @@ braid_cli_broker_usage(FILE *out)
     fprintf(out,
             "  -b, --broker EP         broker frontend (default $BRAID_BROKER, or\n"
             "                          " BRAID_CLI_DEFAULT_BROKER "); repeatable: tried in\n"
-            "                          order until one answers\n"
+            "                          order until one answers; a job whose broker is\n"
+            "                          lost fails over to the next and resumes\n"
+            "      --liveness TIME     a broker silent this long is lost (default %dms)\n"
             "  -T, --connect-timeout TIME\n"
             "                          how long to wait for each broker (default %dms)\n"
             "      --key FILE          CURVE: this client's keypair, the NAME_secret file\n"
             "                          of braid keygen NAME (default $BRAID_KEY)\n"
             "      --broker-key FILE   CURVE: the broker's public key (default\n"
             "                          $BRAID_BROKER_KEY)\n",
-            BRAID_CLIENT_CONNECT_TIMEOUT);
+            BRAID_CLIENT_IDLE_TIMEOUT, BRAID_CLIENT_CONNECT_TIMEOUT);
 }
 
 braid_exit_t
@@ -105,6 +107,13 @@ braid_cli_broker_option(const char *command, braid_client_t *client, int opt, co
         return BRAID_EXIT_GO_ON;
     case BRAID_CLI_OPT_BROKER_KEY:
         s_broker_key = arg;
+        return BRAID_EXIT_GO_ON;
+    case BRAID_CLI_OPT_LIVENESS:
+        /*  More than a heartbeat (a PING a second): at least 2 s.         */
+        if (braid_parse_msec(arg, 2 * BRAID_CLIENT_HEARTBEAT, INT_MAX, &msec) != 0)
+            return braid_cli_usage_error(command, "bad --liveness '%s' (TIME, at least %dms)",
+                                         arg, 2 * BRAID_CLIENT_HEARTBEAT);
+        braid_client_set_heartbeat(client, BRAID_CLIENT_HEARTBEAT, (int) msec);
         return BRAID_EXIT_GO_ON;
     case 'b':
         if (braid_client_add_endpoint(client, arg) != 0)

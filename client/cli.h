@@ -33,9 +33,11 @@ typedef enum {
 /*  The long-only broker options every command takes (getopt values).      */
 #define BRAID_CLI_OPT_KEY 400
 #define BRAID_CLI_OPT_BROKER_KEY 401
+#define BRAID_CLI_OPT_LIVENESS 402
 #define BRAID_CLI_CURVE_OPTIONS                                                                    \
     {"key", required_argument, NULL, BRAID_CLI_OPT_KEY},                                           \
-        {"broker-key", required_argument, NULL, BRAID_CLI_OPT_BROKER_KEY}
+        {"broker-key", required_argument, NULL, BRAID_CLI_OPT_BROKER_KEY},                         \
+        {"liveness", required_argument, NULL, BRAID_CLI_OPT_LIVENESS}
 
 /*  The usage of the options every command that asks a broker takes (-b,
     -T), to out.                                                            */

@@ -33,6 +33,7 @@
 
 #include "braid.h"
 #include "braid_curve.h"
+#include "client_impl.h"
 #include "conn.h"
 #include "request.h"
 #include "stream.h"
@@ -49,7 +50,6 @@
 #endif
 
 #define S_SEND_BURST 16         /* messages sent per turn before polling    */
-#define S_RESUBMIT_MSEC 1000    /* resend SUBMIT while waiting for ACCEPT   */
 #define S_CANCEL_LINGER 200     /* msec to flush a CANCEL on close          */
 #define S_MAX_WINDOW 1000000
 
@@ -61,53 +61,19 @@ _Static_assert(BRAID_CLIENT_ERR_BAD_REQUEST == (int) BRAID_ERR_CODE_BAD_REQUEST 
                    BRAID_CLIENT_ERR_FULL == (int) BRAID_ERR_CODE_FULL,
                "the broker's error codes");
 
-struct _braid_client_t {
-    char **endpoints;
-    size_t nendpoints;
-    int connect_timeout_msec;
-    int heartbeat_msec;
-    int idle_timeout_msec;
-    uint32_t window;
-    zcert_t *key;               /* CURVE: own keypair, or NULL             */
-    zcert_t *broker_key;        /* CURVE: the broker's public key, or NULL */
-
-    braid_request_t *request;   /* the submitted request, owned             */
-    uint8_t job_id[16];
-    braid_conn_t *conn;         /* to the endpoint tried or accepting       */
-    braid_stream_t *stream;     /* the job's stream, from its SUBMIT on     */
-    braid_msg_t msg;            /* the message received last: the stream's
-                                   events point into it                     */
-    const char *endpoint;       /* the accepting endpoint (in endpoints)    */
-
-    bool open;                  /* accepted                                 */
-    bool cancel_wanted;         /* CANCEL to send (or sent)                 */
-    bool cancel_sent;
-    bool pipelined;             /* the queries went out with the SUBMIT     */
-    bool resubmitted;           /* the SUBMIT was sent more than once       */
-    uint32_t next_query;        /* queries sent so far                      */
-    int64_t last_recv;          /* zclock_mono() of the last message in     */
-    int64_t last_ping;          /* ... of the last PING out                 */
-    int64_t last_credit;        /* ... of the last CREDIT out               */
-
-    uint64_t dropped;           /* so far, but the current stream's         */
-    char error[2048];
-    char refusal[2048];         /* submit: the endpoints' ERROR answers     */
-};
 
 /*  How waiting for ACCEPT ended.                                           */
 typedef enum {
     S_ACCEPTED = 0,
     S_NO_ANSWER,                /* nothing in time, or the socket failed    */
     S_REFUSED,                  /* the broker answered ERROR                */
-    S_INTERRUPTED
+    S_INTERRUPTED,
+    S_UNREACHABLE,              /* cannot connect (errno EINVAL or ENOMEM)  */
+    S_FAILED                    /* out of memory (error text set)           */
 } s_accept_t;
 
-/*  Set the error text that braid_client_error() returns.                   */
-static void
-s_set_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-s_set_error(braid_client_t *self, const char *fmt, ...)
+void
+braid_client_set_error_text(braid_client_t *self, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -115,12 +81,8 @@ s_set_error(braid_client_t *self, const char *fmt, ...)
     va_end(ap);
 }
 
-/*  Append "; text" to the error (used to list every endpoint's failure).  */
-static void
-s_add_error(braid_client_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-s_add_error(braid_client_t *self, const char *fmt, ...)
+void
+braid_client_add_error_text(braid_client_t *self, const char *fmt, ...)
 {
     size_t len = strlen(self->error);
     if (len && len + 2 < sizeof self->error) {
@@ -134,8 +96,8 @@ s_add_error(braid_client_t *self, const char *fmt, ...)
 }
 
 /*  True once czmq's signal handler (or the caller) set zsys_interrupted.   */
-static bool
-s_interrupted(void)
+bool
+braid_client_interrupted(void)
 {
     return zsys_interrupted != 0;
 }
@@ -187,6 +149,8 @@ braid_client_destroy(braid_client_t **self_p)
     braid_client_t *self = *self_p;
     s_close_conn(self);
     s_reset_stream(self);
+    braid_ledger_destroy(&self->ledger);
+    free(self->resume_frame);
     braid_request_destroy(&self->request);
     zcert_destroy(&self->key);
     zcert_destroy(&self->broker_key);
@@ -250,12 +214,12 @@ braid_client_set_curve(braid_client_t *self, const char *key_path, const char *b
 
 /*  Make conn speak CURVE when the client was given keys. 0, or -1 with the
     error text added.                                                       */
-static int
-s_apply_curve(braid_client_t *self, braid_conn_t *conn, const char *endpoint)
+int
+braid_client_apply_curve(braid_client_t *self, braid_conn_t *conn, const char *endpoint)
 {
     if (!self->key || braid_conn_set_curve(conn, self->key, self->broker_key) == 0)
         return 0;
-    s_add_error(self, "%s: cannot set up CURVE: %s", endpoint, zmq_strerror(zmq_errno()));
+    braid_client_add_error_text(self, "%s: cannot set up CURVE: %s", endpoint, zmq_strerror(zmq_errno()));
     return -1;
 }
 
@@ -287,7 +251,24 @@ s_send_submit(braid_client_t *self)
     s_msg_job(self, &msg, BRAID_MSG_SUBMIT);
     braid_request_put_header(self->request, &msg);
     msg.credit = braid_stream_granted(self->stream);
-    return braid_conn_send(self->conn, &msg, NULL);
+    if (self->resuming)
+        msg.flags |= BRAID_FLAG_RESUME;
+    int rc = braid_conn_send(self->conn, &msg, NULL);
+    if (rc != 0 || !self->resuming)
+        return rc;
+    /*  RESUME right behind it, on the same pipe: what the caller has.     */
+    s_msg_job(self, &msg, BRAID_MSG_RESUME);
+    msg.query = self->resume_query;
+    msg.source = self->resume_source;
+    msg.seq = self->resume_seq;
+    zmsg_t *payload = zmsg_new();
+    if (!payload || zmsg_addmem(payload, self->resume_frame, self->resume_size) != 0) {
+        zmsg_destroy(&payload);
+        return -1;
+    }
+    rc = braid_conn_send(self->conn, &msg, &payload);
+    zmsg_destroy(&payload);
+    return rc;
 }
 
 /*  Send the QUERIES message that starts at query first. 0 (*next_p set to
@@ -375,23 +356,29 @@ s_pump(braid_client_t *self, int64_t now)
     Submit                                                                  */
 
 /*  Wait for the endpoint's answer to SUBMIT, repeating it (it is
-    idempotent) while none comes (error text added but on S_ACCEPTED).     */
+    idempotent) while none comes (error text added but on S_ACCEPTED).
+    Resuming, a refusal does not end the wait: a broker that has just
+    restarted refuses a source until its workers are back, so the SUBMIT
+    is repeated until the connect timeout, and the last refusal stands.    */
 static s_accept_t
 s_await_accept(braid_client_t *self, const char *endpoint)
 {
     int64_t start = zclock_mono();
     int64_t deadline = start + self->connect_timeout_msec;
     int64_t last_submit = start;
+    bool refused = false;
     while (true) {
         int64_t now = zclock_mono();
-        if (s_interrupted())
+        if (braid_client_interrupted())
             return S_INTERRUPTED;
+        if (now >= deadline && refused)
+            return S_REFUSED;
         if (now >= deadline) {
-            s_add_error(self, "%s: no answer within %d msec", endpoint,
+            braid_client_add_error_text(self, "%s: no answer within %d msec", endpoint,
                         self->connect_timeout_msec);
             return S_NO_ANSWER;
         }
-        if (now - last_submit >= S_RESUBMIT_MSEC) {
+        if (now - last_submit >= BRAID_CLIENT_RESUBMIT_MSEC) {
             /*  Repairs a lost SUBMIT (and its queries: the broker ignores
                 a QUERIES it already has).                                  */
             s_send_submit(self);
@@ -402,14 +389,14 @@ s_await_accept(braid_client_t *self, const char *endpoint)
             last_submit = now;
         }
         int64_t wait = deadline - now;
-        if (wait > last_submit + S_RESUBMIT_MSEC - now)
-            wait = last_submit + S_RESUBMIT_MSEC - now;
+        if (wait > last_submit + BRAID_CLIENT_RESUBMIT_MSEC - now)
+            wait = last_submit + BRAID_CLIENT_RESUBMIT_MSEC - now;
         short revents;
         braid_conn_io_t io = braid_conn_poll(self->conn, ZMQ_POLLIN, wait, &revents);
         if (io == BRAID_CONN_INTERRUPTED)
             return S_INTERRUPTED;
         if (io == BRAID_CONN_FAILED) {
-            s_add_error(self, "%s: poll: %s", endpoint, zmq_strerror(errno));
+            braid_client_add_error_text(self, "%s: poll: %s", endpoint, zmq_strerror(errno));
             return S_NO_ANSWER;
         }
         while (revents & ZMQ_POLLIN) {
@@ -424,8 +411,13 @@ s_await_accept(braid_client_t *self, const char *endpoint)
                 self->dropped++;    /* PONG, or another job's leftovers */
             else if (self->msg.type == BRAID_MSG_ACCEPT)
                 return S_ACCEPTED;
-            else if (self->msg.type == BRAID_MSG_ERROR) {
-                s_add_error(self, "%s: refused: %u %s", endpoint, self->msg.code,
+            else if (self->msg.type == BRAID_MSG_ERROR && self->resuming) {
+                if (!refused)
+                    braid_client_add_error_text(self, "%s: refused: %u %s", endpoint,
+                                                self->msg.code, self->msg.text);
+                refused = true;     /* ask again until the deadline        */
+            } else if (self->msg.type == BRAID_MSG_ERROR) {
+                braid_client_add_error_text(self, "%s: refused: %u %s", endpoint, self->msg.code,
                             self->msg.text);
                 size_t len = strlen(self->refusal);     /* the answers, too */
                 snprintf(self->refusal + len, sizeof self->refusal - len, "%s%s: %u %s",
@@ -448,7 +440,7 @@ s_submittable(braid_client_t *self, const braid_request_t *request)
                                                                   : NULL;
     if (!why)
         return true;
-    s_set_error(self, "%s", why);
+    braid_client_set_error_text(self, "%s", why);
     errno = EINVAL;
     return false;
 }
@@ -461,23 +453,111 @@ s_connect(braid_client_t *self, const char *endpoint)
     if (self->conn)
         return 0;
     if (!(self->conn = braid_conn_new(self->window))) {
-        s_add_error(self, "%s: cannot create socket", endpoint);
+        braid_client_add_error_text(self, "%s: cannot create socket", endpoint);
         errno = ENOMEM;
         return -1;
     }
     braid_conn_set_heartbeat(self->conn, self->heartbeat_msec, self->idle_timeout_msec);
-    if (s_apply_curve(self, self->conn, endpoint) != 0) {
+    if (braid_client_apply_curve(self, self->conn, endpoint) != 0) {
         braid_conn_destroy(&self->conn);
         errno = EINVAL;
         return -1;
     }
     if (braid_conn_connect(self->conn, endpoint) == -1) {
-        s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
+        braid_client_add_error_text(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
         braid_conn_destroy(&self->conn);
         errno = EINVAL;
         return -1;
     }
     return 0;
+}
+
+/*  Open the job on endpoints[i] with a fresh stream: SUBMIT (with RESUME
+    when resuming), wait for ACCEPT. S_ACCEPTED: open; S_NO_ANSWER and
+    S_REFUSED: the connection closed again; S_UNREACHABLE (errno set);
+    S_INTERRUPTED: CANCEL sent, errno EINTR; S_FAILED: out of memory.      */
+static s_accept_t
+s_open_on(braid_client_t *self, size_t i)
+{
+    const char *endpoint = self->endpoints[i];
+    s_reset_stream(self);
+    if (self->conn && braid_conn_endpoint(self->conn) != endpoint)
+        s_close_conn(self);
+    if (!(self->stream = braid_stream_new(self->request, self->job_id, self->window))) {
+        braid_client_set_error_text(self, "out of memory");
+        errno = ENOMEM;
+        return S_FAILED;
+    }
+    braid_stream_set_ledger(self->stream, self->ledger, self->resuming);
+    if (s_connect(self, endpoint) != 0)
+        return S_UNREACHABLE;
+    s_send_submit_queries(self);
+    s_accept_t accept = s_await_accept(self, endpoint);
+    if (accept == S_ACCEPTED) {
+        self->endpoint = endpoint;
+        self->endpoint_index = i;
+        self->open = true;
+        self->next_query =
+            self->pipelined ? (uint32_t) braid_request_query_count(self->request) : 0;
+        self->error[0] = 0;
+        int64_t now = zclock_mono();
+        self->last_recv = now;
+        self->last_ping = now;
+        self->last_credit = now;
+        return S_ACCEPTED;
+    }
+    if (accept == S_INTERRUPTED) {
+        /*  It may have accepted after all: tell it to let go.              */
+        s_send_cancel(self);
+        s_close_conn(self);
+        braid_client_set_error_text(self, "interrupted");
+        errno = EINTR;
+        return S_INTERRUPTED;
+    }
+    s_close_conn(self);
+    return accept;
+}
+
+/*  The broker is lost mid-job (silent past the idle timeout, or it no
+    longer knows the job: restarted): resubmit the job, same id, to the
+    next endpoints in turn, the lost one last (it may be back), each with
+    a fresh connection, holding what the caller has (PROTOCOL.md, "A job"
+    10). 0: open again; -1: none accepted (error text says why); -2:
+    interrupted.                                                           */
+static int
+s_failover(braid_client_t *self, const char *why)
+{
+    braid_client_set_error_text(self, "%s", why);
+    if (self->cancel_wanted || !self->ledger || self->failovers >= BRAID_CLIENT_MAX_FAILOVERS)
+        return -1;
+    /*  The lost broker may only be unreachable: let it go of the job.     */
+    if (self->conn && !self->cancel_sent)
+        s_send_cancel(self);
+    free(self->resume_frame);
+    self->resume_frame = NULL;
+    bool whole = braid_request_order(self->request) == BRAID_ORDERING_KEY;
+    if (braid_ledger_resume(self->ledger, whole, &self->resume_frame, &self->resume_size,
+                            &self->resume_query, &self->resume_source, &self->resume_seq) != 0) {
+        braid_client_set_error_text(self, "%s; out of memory", why);
+        return -1;
+    }
+    self->resuming = true;
+    braid_client_set_error_text(self, "%s", why);
+    self->refusal[0] = 0;
+    size_t from = self->endpoint_index;
+    for (size_t k = 1; k <= self->nendpoints; k++) {
+        s_close_conn(self);     /* a fresh routing id, whatever the endpoint */
+        s_accept_t accept = s_open_on(self, (from + k) % self->nendpoints);
+        if (accept == S_ACCEPTED) {
+            self->failovers++;
+            return 0;
+        }
+        if (accept == S_INTERRUPTED)
+            return -2;
+        if (accept == S_FAILED)
+            return -1;
+    }
+    return -1;
 }
 
 braid_reply_t
@@ -501,53 +581,37 @@ braid_client_submit(braid_client_t *self, braid_request_t **request_p)
         return BRAID_REPLY_INVALID;
     }
     self->request = request;
+    braid_ledger_destroy(&self->ledger);
+    self->resuming = false;
+    self->failovers = 0;
+    self->ledger = braid_ledger_new((uint32_t) braid_request_query_count(request),
+                                    (uint32_t) braid_request_source_count(request));
+    if (!self->ledger) {
+        braid_client_set_error_text(self, "out of memory");
+        errno = ENOMEM;
+        return BRAID_REPLY_FAILED;
+    }
     if (getrandom(self->job_id, sizeof self->job_id, 0) != (ssize_t) sizeof self->job_id) {
-        s_set_error(self, "getrandom: %s", strerror(errno));
+        braid_client_set_error_text(self, "getrandom: %s", strerror(errno));
         return BRAID_REPLY_FAILED;
     }
     int last_errno = ETIMEDOUT;
     for (size_t i = 0; i < self->nendpoints; i++) {
-        const char *endpoint = self->endpoints[i];
-        s_reset_stream(self);
-        if (self->conn && braid_conn_endpoint(self->conn) != endpoint)
-            s_close_conn(self);
-        if (!(self->stream = braid_stream_new(request, self->job_id, self->window))) {
-            s_set_error(self, "out of memory");
-            errno = ENOMEM;
-            return BRAID_REPLY_FAILED;
-        }
-        if (s_connect(self, endpoint) != 0) {
-            if (errno == EINVAL)
-                last_errno = EINVAL;
-            continue;
-        }
-        s_send_submit_queries(self);
-        s_accept_t accept = s_await_accept(self, endpoint);
-        if (accept == S_ACCEPTED) {
-            self->endpoint = endpoint;
-            self->open = true;
-            self->next_query = self->pipelined ? (uint32_t) braid_request_query_count(request) : 0;
-            self->error[0] = 0;
-            int64_t now = zclock_mono();
-            self->last_recv = now;
-            self->last_ping = now;
-            self->last_credit = now;
+        s_accept_t accept = s_open_on(self, i);
+        if (accept == S_ACCEPTED)
             return BRAID_REPLY_OK;
-        }
-        if (accept == S_INTERRUPTED) {
-            /*  It may have accepted after all: tell it to let go.          */
-            s_send_cancel(self);
-            s_close_conn(self);
-            s_set_error(self, "interrupted");
-            errno = EINTR;
+        if (accept == S_FAILED)
+            return BRAID_REPLY_FAILED;
+        if (accept == S_INTERRUPTED)
             return BRAID_REPLY_INTERRUPTED;
-        }
-        last_errno = ETIMEDOUT;
-        s_close_conn(self);
+        if (accept == S_UNREACHABLE && errno == EINVAL)
+            last_errno = EINVAL;
+        else if (accept != S_UNREACHABLE)
+            last_errno = ETIMEDOUT;
     }
     if (self->refusal[0]) {
         /*  A broker's answer says more than the silence of the others.    */
-        s_set_error(self, "%s", self->refusal);
+        braid_client_set_error_text(self, "%s", self->refusal);
         errno = ECONNREFUSED;
         return BRAID_REPLY_REFUSED;
     }
@@ -575,7 +639,7 @@ braid_client_cancel(braid_client_t *self)
 static void
 s_broken(braid_client_t *self)
 {
-    s_set_error(self, "%s", braid_stream_error(self->stream));
+    braid_client_set_error_text(self, "%s", braid_stream_error(self->stream));
     braid_conn_set_broken(self->conn);
     if (!self->cancel_sent)
         s_send_cancel(self);
@@ -615,6 +679,42 @@ s_want_out(braid_client_t *self)
     return braid_stream_credit_due(self->stream) || (self->cancel_wanted && !self->cancel_sent);
 }
 
+/*  The message received is ERROR 404 for our open job, not after a cancel:
+    the broker no longer knows it.                                         */
+static bool
+s_job_unknown(braid_client_t *self)
+{
+    return self->msg.type == BRAID_MSG_ERROR && self->msg.code == BRAID_ERR_CODE_UNKNOWN_JOB &&
+           !self->cancel_sent && memcmp(self->msg.job_id, self->job_id, 16) == 0;
+}
+
+/*  The broker is lost (why): fail over. BRAID_NEXT_TIMEOUT when the job is
+    open again elsewhere (the caller loops on), else what next() returns:
+    the stream's ERROR event (LOST) when no broker took it, or
+    BRAID_NEXT_INTERRUPTED.                                                 */
+static braid_next_t
+s_lost(braid_client_t *self, const char *why, braid_event_t *ev)
+{
+    int rc = s_failover(self, why);
+    if (rc == 0)
+        return BRAID_NEXT_TIMEOUT;
+    if (rc == -2) {
+        errno = EINTR;
+        return BRAID_NEXT_INTERRUPTED;
+    }
+    /*  No broker took it: the stream ends with LOST; the one held, if any,
+        is told to cancel and closed.                                      */
+    if (self->conn && !self->cancel_sent)
+        s_send_cancel(self);
+    s_close_conn(self);
+    braid_stream_fail(self->stream, BRAID_CLIENT_ERR_LOST, "%s", self->error);
+    self->open = false;
+    if (braid_stream_take(self->stream, ev))
+        return BRAID_NEXT_EVENT;
+    errno = EINVAL;
+    return BRAID_NEXT_FAILED;
+}
+
 braid_next_t
 braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
 {
@@ -628,7 +728,7 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
     while (true) {
         if (braid_stream_take(self->stream, ev))
             return s_took(self, ev);
-        if (s_interrupted()) {
+        if (braid_client_interrupted()) {
             errno = EINTR;
             return BRAID_NEXT_INTERRUPTED;
         }
@@ -638,6 +738,15 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
             what arrived while the caller was away (blocked writing its
             output): signs of life, not silence.                           */
         braid_conn_io_t io = braid_conn_recv(self->conn, &self->msg);
+        if (io == BRAID_CONN_OK && s_job_unknown(self)) {
+            /*  The broker restarted under us: the job is gone there.      */
+            char why[512];
+            snprintf(why, sizeof why, "broker %s: job unknown (restarted?)", self->endpoint);
+            braid_next_t next = s_lost(self, why, ev);
+            if (next == BRAID_NEXT_TIMEOUT)
+                continue;
+            return next;
+        }
         if (io == BRAID_CONN_OK || io == BRAID_CONN_MALFORMED) {
             self->last_recv = now;
             if (io == BRAID_CONN_MALFORMED)
@@ -650,16 +759,18 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
         if (io == BRAID_CONN_INTERRUPTED)
             return BRAID_NEXT_INTERRUPTED;
         if (io == BRAID_CONN_FAILED) {
-            s_set_error(self, "recv: %s", zmq_strerror(errno));
+            braid_client_set_error_text(self, "recv: %s", zmq_strerror(errno));
             braid_conn_set_broken(self->conn);
             return BRAID_NEXT_FAILED;
         }
         if (now - self->last_recv >= self->idle_timeout_msec) {
-            braid_stream_fail(self->stream, BRAID_CLIENT_ERR_LOST,
-                              "broker %s: nothing received for %d msec", self->endpoint,
-                              self->idle_timeout_msec);
-            s_broken(self);
-            continue;
+            char why[512];
+            snprintf(why, sizeof why, "broker %s: nothing received for %d msec", self->endpoint,
+                     self->idle_timeout_msec);
+            braid_next_t next = s_lost(self, why, ev);
+            if (next == BRAID_NEXT_TIMEOUT)
+                continue;   /* open again elsewhere                        */
+            return next;
         }
         short events = (short) (ZMQ_POLLIN | (s_want_out(self) ? ZMQ_POLLOUT : 0));
         short revents;
@@ -667,7 +778,7 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
         if (io == BRAID_CONN_INTERRUPTED)
             return BRAID_NEXT_INTERRUPTED;
         if (io == BRAID_CONN_FAILED) {
-            s_set_error(self, "poll: %s", zmq_strerror(errno));
+            braid_client_set_error_text(self, "poll: %s", zmq_strerror(errno));
             braid_conn_set_broken(self->conn);
             return BRAID_NEXT_FAILED;
         }
@@ -678,125 +789,6 @@ braid_client_next(braid_client_t *self, braid_event_t *ev, int timeout_msec)
             return BRAID_NEXT_TIMEOUT;
         }
     }
-}
-
-/*  ---------------------------------------------------------------------
-    Stats                                                                   */
-
-/*  Ask one endpoint for its stats: BRAID_REPLY_OK with *json_p (owned) and
-    *len_p, else _UNAVAILABLE (error text added, errno set), _INTERRUPTED
-    or _FAILED.                                                             */
-static braid_reply_t
-s_stats_one(braid_client_t *self, const char *endpoint, char **json_p, size_t *len_p)
-{
-    braid_conn_t *conn = braid_conn_new(0);
-    if (!conn) {
-        s_add_error(self, "%s: cannot create socket", endpoint);
-        errno = ENOMEM;
-        return BRAID_REPLY_UNAVAILABLE;
-    }
-    braid_conn_set_linger(conn, 0);
-    braid_conn_set_heartbeat(conn, self->heartbeat_msec, self->idle_timeout_msec);
-    if (s_apply_curve(self, conn, endpoint) != 0) {
-        braid_conn_destroy(&conn);
-        errno = EINVAL;
-        return BRAID_REPLY_UNAVAILABLE;
-    }
-    if (braid_conn_connect(conn, endpoint) == -1) {
-        s_add_error(self, "%s: cannot connect: %s", endpoint, zmq_strerror(zmq_errno()));
-        braid_conn_destroy(&conn);
-        errno = EINVAL;
-        return BRAID_REPLY_UNAVAILABLE;
-    }
-    braid_msg_t msg;
-    int64_t deadline = zclock_mono() + self->connect_timeout_msec;
-    int64_t last_sent = INT64_MIN / 2;
-    braid_reply_t reply = BRAID_REPLY_UNAVAILABLE;
-    while (!*json_p) {
-        int64_t now = zclock_mono();
-        if (s_interrupted()) {
-            reply = BRAID_REPLY_INTERRUPTED;
-            break;
-        }
-        if (now >= deadline) {
-            s_add_error(self, "%s: no answer within %d msec", endpoint,
-                        self->connect_timeout_msec);
-            errno = ETIMEDOUT;
-            break;
-        }
-        if (now - last_sent >= S_RESUBMIT_MSEC) {
-            braid_msg_init(&msg, BRAID_MSG_STATS);  /* idempotent: repeat it */
-            braid_conn_send(conn, &msg, NULL);
-            last_sent = now;
-        }
-        int64_t wait = deadline - now;
-        if (wait > last_sent + S_RESUBMIT_MSEC - now)
-            wait = last_sent + S_RESUBMIT_MSEC - now;
-        short revents;
-        braid_conn_io_t io = braid_conn_poll(conn, ZMQ_POLLIN, wait, &revents);
-        if (io == BRAID_CONN_INTERRUPTED) {
-            reply = BRAID_REPLY_INTERRUPTED;
-            break;
-        }
-        if (io == BRAID_CONN_FAILED) {
-            s_add_error(self, "%s: poll: %s", endpoint, zmq_strerror(errno));
-            break;
-        }
-        while (!*json_p && (io = braid_conn_recv(conn, &msg)) != BRAID_CONN_AGAIN &&
-               io != BRAID_CONN_FAILED && io != BRAID_CONN_INTERRUPTED) {
-            if (io == BRAID_CONN_OK && msg.type == BRAID_MSG_STATS_REPLY &&
-                braid_conn_nframes(conn) == 1) {
-                zmq_msg_t *frame = braid_conn_frames(conn);
-                size_t len = zmq_msg_size(frame);
-                char *json = malloc(len + 1);
-                if (!json) {
-                    s_set_error(self, "out of memory");
-                    braid_conn_destroy(&conn);
-                    return BRAID_REPLY_FAILED;
-                }
-                memcpy(json, zmq_msg_data(frame), len);
-                json[len] = 0;
-                *json_p = json;
-                *len_p = len;
-                reply = BRAID_REPLY_OK;
-            } else
-                self->dropped++;
-        }
-    }
-    int err = reply == BRAID_REPLY_INTERRUPTED ? EINTR : errno;
-    braid_conn_destroy(&conn);
-    errno = err;
-    return reply;
-}
-
-braid_reply_t
-braid_client_stats(braid_client_t *self, char **json_p, size_t *len_p)
-{
-    size_t len = 0;
-    self->error[0] = 0;
-    if (!json_p || self->nendpoints == 0) {
-        s_set_error(self, "%s", json_p ? "no broker endpoint" : "nowhere to put the stats");
-        errno = EINVAL;
-        return BRAID_REPLY_INVALID;
-    }
-    *json_p = NULL;
-    int last_errno = ETIMEDOUT;
-    for (size_t i = 0; i < self->nendpoints; i++) {
-        braid_reply_t reply = s_stats_one(self, self->endpoints[i], json_p, &len);
-        if (reply == BRAID_REPLY_OK) {
-            self->error[0] = 0;
-            if (len_p)
-                *len_p = len;
-            return reply;
-        }
-        if (reply == BRAID_REPLY_INTERRUPTED)
-            s_set_error(self, "interrupted");
-        if (reply != BRAID_REPLY_UNAVAILABLE)
-            return reply;
-        last_errno = errno;
-    }
-    errno = last_errno;
-    return BRAID_REPLY_UNAVAILABLE;
 }
 
 /*  ---------------------------------------------------------------------
@@ -830,6 +822,12 @@ const char *
 braid_client_endpoint(braid_client_t *self)
 {
     return self->endpoint;
+}
+
+uint32_t
+braid_client_failovers(braid_client_t *self)
+{
+    return self->failovers;
 }
 
 const uint8_t *

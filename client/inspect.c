@@ -132,6 +132,7 @@ s_inspect(const s_view_t *view, int argc, char **argv)
         case 'T':
         case BRAID_CLI_OPT_KEY:
         case BRAID_CLI_OPT_BROKER_KEY:
+        case BRAID_CLI_OPT_LIVENESS:
             rc = braid_cli_broker_option(view->command, client, opt, optarg, &nendpoints);
             break;
         case 'J':

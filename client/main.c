@@ -202,6 +202,7 @@ s_submit_options(s_submit_t *sub, int argc, char **argv)
         case 'T':
         case BRAID_CLI_OPT_KEY:
         case BRAID_CLI_OPT_BROKER_KEY:
+        case BRAID_CLI_OPT_LIVENESS:
             rc = braid_cli_broker_option("submit", sub->client, opt, optarg, &nendpoints);
             if (rc != BRAID_EXIT_GO_ON)
                 return rc;

@@ -239,6 +239,12 @@ braid_request_new_like(const braid_request_t *other)
 /*  ---------------------------------------------------------------------
     Inside libbraid (request.h)                                             */
 
+braid_ordering_t
+braid_request_order(const braid_request_t *self)
+{
+    return (braid_ordering_t) self->order;
+}
+
 void
 braid_request_put_header(const braid_request_t *self, braid_msg_t *msg)
 {

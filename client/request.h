@@ -14,6 +14,10 @@
 #include "braid.h"
 #include "braid_msg.h"
 
+/*  The request's order.                                                    */
+braid_ordering_t
+braid_request_order(const braid_request_t *self);
+
 /*  Fill the SUBMIT fields of msg that the request decides: order, limits,
     timeouts, flags, retries, query count, sources (not job id or credit). */
 void

@@ -53,6 +53,9 @@ struct _braid_stream_t {
     uint64_t frame_seq;         /* seq of the next of them                  */
     s_pending_t pending;
 
+    braid_ledger_t *ledger;     /* borrowed, or NULL                        */
+    bool resumed;               /* JOB_END from the ledger                  */
+
     bool broken;
     braid_client_err_t fail_code;
     char fail_text[BRAID_MAX_TEXT + 1];
@@ -70,6 +73,13 @@ braid_stream_new(const braid_request_t *request, const uint8_t *job_id, uint32_t
     self->window = window ? window : 1;
     self->granted = self->window < S_INITIAL_CREDIT ? self->window : S_INITIAL_CREDIT;
     return self;
+}
+
+void
+braid_stream_set_ledger(braid_stream_t *self, braid_ledger_t *ledger, bool resumed)
+{
+    self->ledger = ledger;
+    self->resumed = resumed;
 }
 
 void
@@ -237,9 +247,14 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
     const braid_msg_t *msg = self->msg;
     const void *data;
     size_t size;
-    if (braid_parts_next(&self->parts, &data, &size)) {
+    while (braid_parts_next(&self->parts, &data, &size)) {
+        uint64_t seq = self->frame_seq++;
+        if (self->ledger && !braid_ledger_partial(self->ledger, msg->query, msg->source, seq)) {
+            self->dropped++;    /* the caller has it: a broker before sent it */
+            continue;
+        }
         s_task_event(self, BRAID_EVENT_PARTIAL, ev);
-        ev->seq = self->frame_seq++;
+        ev->seq = seq;
         ev->data = data;
         ev->size = size;
         return true;
@@ -250,6 +265,12 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
     case S_NONE:
         return false;
     case S_END:
+        if (self->ledger &&
+            !braid_ledger_end(self->ledger, msg->query, msg->source,
+                              (braid_end_status_t) msg->status)) {
+            self->dropped++;    /* ended on a broker before                */
+            return false;
+        }
         s_task_event(self, BRAID_EVENT_END, ev);
         ev->status = (braid_end_status_t) msg->status;
         ev->parts = msg->parts;
@@ -263,6 +284,8 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         ev->exit_value = msg->exit_value;
         return true;
     case S_RESTART:
+        if (self->ledger)
+            braid_ledger_restart(self->ledger, msg->query, msg->source);
         s_task_event(self, BRAID_EVENT_RESTART, ev);
         ev->attempts = msg->attempts;
         return true;
@@ -277,6 +300,13 @@ braid_stream_take(braid_stream_t *self, braid_event_t *ev)
         ev->nsources = (uint32_t) braid_request_source_count(self->request);
         ev->source_names = braid_request_source_names(self->request);
         ev->summary = (const uint64_t(*)[BRAID_END_STATUS_COUNT]) msg->summary;
+        if (self->ledger && self->resumed) {
+            /*  The broker counts only what it ended; the caller got all.  */
+            ev->summary = braid_ledger_summary(self->ledger);
+            if (msg->status != BRAID_STATUS_CANCELLED ||
+                braid_ledger_status(self->ledger) == BRAID_END_FAILED)
+                ev->status = braid_ledger_status(self->ledger);
+        }
         self->finished = true;
         return true;
     case S_ERROR:

@@ -25,6 +25,7 @@
 
 #include "braid.h"
 #include "braid_msg.h"
+#include "ledger.h"
 
 typedef struct _braid_stream_t braid_stream_t;
 
@@ -43,6 +44,14 @@ typedef enum {
     NULL on allocation failure.                                             */
 braid_stream_t *
 braid_stream_new(const braid_request_t *request, const uint8_t *job_id, uint32_t window);
+
+/*  Hand out only what ledger (borrowed; it must outlive the stream) says
+    is new, and record it there: a partial below the seq handed out for its
+    task and an END of a task that ended are dropped (counted). resumed:
+    the job ran on another broker before, so JOB_END carries the ledger's
+    summary and status instead of the broker's, which counts only its own. */
+void
+braid_stream_set_ledger(braid_stream_t *self, braid_ledger_t *ledger, bool resumed);
 
 /*  Destroy a stream; NULL-safe, sets *self_p to NULL.                      */
 void

@@ -104,13 +104,24 @@ static const s_field_t s_fields[] = {
     F_('D', K_U64, duplicates, 0, UINT64_MAX),
 };
 
+/*  s_fields by letter: every header field of every message is looked up
+    here, so a table rather than a walk.                                    */
+static const s_field_t *s_field_by_letter[128];
+static pthread_once_t s_field_once = PTHREAD_ONCE_INIT;
+
+static void
+s_field_index(void)
+{
+    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++)
+        s_field_by_letter[(unsigned char) s_fields[i].letter & 127] = &s_fields[i];
+}
+
 static const s_field_t *
 s_field(char letter)
 {
-    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++)
-        if (s_fields[i].letter == letter)
-            return &s_fields[i];
-    return NULL;
+    pthread_once(&s_field_once, s_field_index);
+    const s_field_t *f = s_field_by_letter[(unsigned char) letter & 127];
+    return f && f->letter == letter ? f : NULL;
 }
 
 bool

@@ -70,6 +70,11 @@ extern "C" {
 /*  WHEARTBEAT's payload frame: one entry per running task, big-endian
     task_id (8 bytes), attempt (4), next seq to send (8).                   */
 #define BRAID_HEARTBEAT_ENTRY 20
+/*  RESUME's payload frame: ranges of task indices (query * sources +
+    source) the client has seen end, big-endian first (8 bytes) and end,
+    exclusive (8); at most BRAID_MAX_RESUME_RANGES of them.                 */
+#define BRAID_RESUME_RANGE 16
+#define BRAID_MAX_RESUME_RANGES 65536
 
 /*  A worker with n slots runs n tasks and holds n more queued, so it never
     waits a round trip for its next task (PROTOCOL.md, "A worker" 2): the
@@ -115,6 +120,7 @@ typedef enum {
 /*  SUBMIT flags.                                                           */
 #define BRAID_FLAG_FAIL_FAST 0x1u  /* first failure cancels the rest      */
 #define BRAID_FLAG_RETRIES 0x2u    /* retries (y) overrides the source's  */
+#define BRAID_FLAG_RESUME 0x4u     /* a RESUME follows: hold the job      */
 
 /*  ERROR codes (broker -> client).                                         */
 typedef enum {
@@ -240,6 +246,14 @@ int
 braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
                zframe_t **routing_id, zmsg_t **payload, braid_err_t *err);
 
+/*  braid_msg_recv() without waiting: -1 with errno EAGAIN when no message
+    waits on sock. A loop draining a socket calls it until EAGAIN instead
+    of asking ZMQ_EVENTS before each message (each ask costs ZeroMQ two
+    system calls; a receive that finds a message costs none).             */
+int
+braid_msg_try_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+                   zframe_t **routing_id, zmsg_t **payload, braid_err_t *err);
+
 /*  Send msg's header and then the payload frames (consumed, may be NULL) on
     sock, after a copy of routing_id if it is not NULL. Nonblocking when
     dontwait is true. Returns 0, or -1 with errno set (EAGAIN, EHOSTUNREACH).
@@ -247,6 +261,13 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
 int
 braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
                zmsg_t **payload, bool dontwait);
+
+/*  braid_msg_send() of a message with one payload frame, copied from
+    data (size bytes): no frame objects are made for it (the broker's
+    TASK).                                                                  */
+int
+braid_msg_send_mem(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   const void *data, size_t size, bool dontwait);
 
 /*  Send without blocking, and without losing anything when the peer cannot
     take the message now: returns 0 when the message was queued (*payload
@@ -261,7 +282,8 @@ braid_msg_try_send(void *sock, const zframe_t *routing_id, const braid_msg_t *ms
                    zmsg_t **payload);
 
 /*  True if a payload frame of size bytes fits a message of this type
-    (frame size caps, and WHEARTBEAT's whole entries). The receivers check
+    (frame size caps, and WHEARTBEAT's and RESUME's whole entries). The
+    receivers check
     every payload frame with it.                                            */
 bool
 braid_msg_payload_fits(int type, size_t size);

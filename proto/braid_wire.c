@@ -29,6 +29,8 @@ s_max_frame_size(int type)
         return BRAID_MAX_QUERIES_FRAME;
     case BRAID_MSG_WHEARTBEAT:
         return (size_t) BRAID_MAX_SLOTS * BRAID_HEARTBEAT_ENTRY;
+    case BRAID_MSG_RESUME:
+        return (size_t) BRAID_MAX_RESUME_RANGES * BRAID_RESUME_RANGE;
     default:
         return BRAID_MAX_FRAME;
     }
@@ -39,6 +41,8 @@ braid_msg_payload_fits(int type, size_t size)
 {
     if (size > s_max_frame_size(type))
         return false;
+    if (type == BRAID_MSG_RESUME)
+        return size % BRAID_RESUME_RANGE == 0;
     return type != BRAID_MSG_WHEARTBEAT || size % BRAID_HEARTBEAT_ENTRY == 0;
 }
 
@@ -222,9 +226,11 @@ s_peer(zmq_msg_t *header, braid_msg_t *msg)
         snprintf(msg->address, sizeof msg->address, "%s", address);
 }
 
-int
-braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
-               zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+/*  braid_msg_recv(), the first frame received with first_flags (0, or
+    ZMQ_DONTWAIT: -1 with errno EAGAIN when no message waits).             */
+static int
+s_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg, zframe_t **routing_id,
+       zmsg_t **payload, braid_err_t *err, int first_flags)
 {
     const size_t max_frames = (routed ? 1 : 0) + 1 + BRAID_MAX_FRAMES;
     *err = BRAID_OK;
@@ -261,10 +267,27 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             continue;
         }
         if ((routed && nframes == 1) || have_header) {
-            zframe_t *frame = zframe_recv(handle);
-            if (!frame)
+            zframe_t *frame = NULL;
+            if (nframes == 1 && first_flags) {
+                zmq_msg_t first;
+                zmq_msg_init(&first);
+                if (zmq_msg_recv(&first, handle, first_flags) < 0) {
+                    int saved = errno;
+                    zmq_msg_close(&first);
+                    zmsg_destroy(&body);
+                    zmq_msg_close(&header);
+                    errno = saved;
+                    return -1;      /* nothing waits (EAGAIN), or failed   */
+                }
+                frame = zframe_new(zmq_msg_data(&first), zmq_msg_size(&first));
+                more = zmq_msg_more(&first);
+                zmq_msg_close(&first);
+                if (!frame)
+                    goto failed;    /* out of memory: the rest is drained */
+            } else if (!(frame = zframe_recv(handle)))
                 goto failed;
-            more = zframe_more(frame);
+            else
+                more = zframe_more(frame);
             if (routed && nframes == 1) {
                 if (routing_id)
                     *routing_id = frame;
@@ -273,8 +296,16 @@ braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *ms
             } else
                 zmsg_append(body, &frame);
         } else {
-            if (zmq_msg_recv(&header, handle, 0) < 0)
+            if (zmq_msg_recv(&header, handle, nframes == 1 ? first_flags : 0) < 0) {
+                if (nframes == 1) {
+                    int saved = errno;
+                    zmq_msg_close(&header);
+                    zmsg_destroy(&body);
+                    errno = saved;
+                    return -1;      /* nothing waits (EAGAIN), or failed   */
+                }
                 goto failed;
+            }
             have_header = true;
             more = zmq_msg_more(&header);
         }
@@ -319,6 +350,20 @@ failed:
     if (routing_id)
         zframe_destroy(routing_id);
     return -1;
+}
+
+int
+braid_msg_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+               zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+{
+    return s_recv(sock, routed, channel, msg, routing_id, payload, err, 0);
+}
+
+int
+braid_msg_try_recv(void *sock, bool routed, braid_channel_t channel, braid_msg_t *msg,
+                   zframe_t **routing_id, zmsg_t **payload, braid_err_t *err)
+{
+    return s_recv(sock, routed, channel, msg, routing_id, payload, err, ZMQ_DONTWAIT);
 }
 
 /*  Send msg and the payload frames. The first frame goes with first_flags
@@ -373,6 +418,29 @@ braid_msg_send(void *sock, const zframe_t *routing_id, const braid_msg_t *msg, z
         zmsg_destroy(payload);  /* consumed on failure too */
     errno = saved;
     return rc;
+}
+
+int
+braid_msg_send_mem(void *sock, const zframe_t *routing_id, const braid_msg_t *msg,
+                   const void *data, size_t size, bool dontwait)
+{
+    uint8_t buf[BRAID_MAX_HEADER];
+    size_t len = braid_msg_encode_buf(msg, buf, sizeof buf);
+    if (len == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    void *handle = zsock_resolve(sock);
+    int flags = dontwait ? ZMQ_DONTWAIT : 0;
+    if (routing_id) {
+        if (zmq_send(handle, zframe_data((zframe_t *) routing_id),
+                     zframe_size((zframe_t *) routing_id), flags | ZMQ_SNDMORE) < 0)
+            return -1;
+        flags = 0;      /* the message is queued whole from here           */
+    }
+    if (zmq_send(handle, buf, len, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(handle, data, size, 0) < 0 ? -1 : 0;
 }
 
 int

@@ -50,7 +50,9 @@ s_usage(FILE *out)
             "                    [--heartbeat MSEC] [--liveness MSEC] [-v]\n"
             "       " S_PROG " -h | -V\n"
             "  -c, --config FILE     config file (ZPL)\n"
-            "  -b, --backend EP      broker control endpoint (default " S_DEFAULT_BACKEND ")\n"
+            "  -b, --backend EP      broker control endpoint (default " S_DEFAULT_BACKEND ");\n"
+            "                        repeat -b and -k to serve several brokers at once\n"
+            "                        (the i-th -b with the i-th -k; up to %d)\n"
             "  -k, --sink EP         broker results endpoint (default " S_DEFAULT_SINK ")\n"
             "  -n, --slots N         concurrent tasks, 1..%d (default %d)\n"
             "  -N, --name NAME       worker name (default: hostname-pid)\n"
@@ -74,7 +76,8 @@ s_usage(FILE *out)
             "                        exit 0 if valid, 2 with FILE:LINE: why if not\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n",
-            BRAID_MAX_SLOTS, S_DEFAULT_SLOTS, BRAID_EXEC_DEFAULT_TRANSIENT_EXIT, S_MIN_MSEC,
+            BRAID_WORKER_MAX_BROKERS, BRAID_MAX_SLOTS, S_DEFAULT_SLOTS,
+            BRAID_EXEC_DEFAULT_TRANSIENT_EXIT, S_MIN_MSEC,
             S_MAX_HEARTBEAT_MSEC, BRAID_WORKER_HEARTBEAT_MSEC, S_MAX_LIVENESS_MSEC,
             BRAID_WORKER_LIVENESS_MSEC);
 }
@@ -83,8 +86,11 @@ s_usage(FILE *out)
 typedef struct {
     char name[BRAID_MAX_NAME + 1];
     uint64_t slots;
-    const char *backend;
-    const char *sink;
+    const char *backends[BRAID_WORKER_MAX_BROKERS]; /* per broker, in order */
+    size_t nbackends;
+    const char *sinks[BRAID_WORKER_MAX_BROKERS];
+    size_t nsinks;
+    char *lists[2];             /* the config's backend and sink, split    */
     braid_source_t *sources[BRAID_MAX_SOURCES];
     size_t nsources;
     uint64_t heartbeat_msec;
@@ -105,6 +111,37 @@ s_settings_free(s_settings_t *s)
     for (size_t i = 0; i < s->nsources; i++)
         braid_source_destroy(&s->sources[i]);
     s->nsources = 0;
+    free(s->lists[0]);
+    free(s->lists[1]);
+    s->lists[0] = s->lists[1] = NULL;
+}
+
+/*  A config value listing endpoints, separated by spaces or commas, into
+    eps (at most BRAID_WORKER_MAX_BROKERS); *copy_p holds the split copy.
+    0, or -1 with the reason in err.                                       */
+static int
+s_split_endpoints(braid_conf_t *c, const char *value, char **copy_p, const char **eps,
+                  size_t *n_p, char *err, size_t errsize)
+{
+    free(*copy_p);
+    *n_p = 0;
+    if (!(*copy_p = strdup(value))) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    char *save = NULL;
+    for (char *ep = strtok_r(*copy_p, " ,", &save); ep; ep = strtok_r(NULL, " ,", &save)) {
+        if (*n_p >= BRAID_WORKER_MAX_BROKERS) {
+            braid_conf_error(c, err, errsize, "more than %d brokers", BRAID_WORKER_MAX_BROKERS);
+            return -1;
+        }
+        eps[(*n_p)++] = ep;
+    }
+    if (*n_p == 0) {
+        braid_conf_error(c, err, errsize, "'%s' needs an endpoint", braid_conf_name(c));
+        return -1;
+    }
+    return 0;
 }
 
 /*  Add source (consumed), replacing one of the same name. -1 if full.     */
@@ -193,11 +230,14 @@ s_load_config(s_settings_t *s, const char *path, braid_conf_t **conf_p, char *er
                 return -1;
             }
             snprintf(s->name, sizeof s->name, "%s", val);
-        } else if (streq(key, "backend"))
-            s->backend = val;
-        else if (streq(key, "sink"))
-            s->sink = val;
-        else if (streq(key, "key"))
+        } else if (streq(key, "backend")) {
+            if (s_split_endpoints(c, val, &s->lists[0], s->backends, &s->nbackends, err,
+                                  errsize))
+                return -1;
+        } else if (streq(key, "sink")) {
+            if (s_split_endpoints(c, val, &s->lists[1], s->sinks, &s->nsinks, err, errsize))
+                return -1;
+        } else if (streq(key, "key"))
             s->key = val;
         else if (streq(key, "broker_key"))
             s->broker_key = val;
@@ -235,6 +275,9 @@ s_check_config(const char *path)
         fprintf(stderr, S_PROG ": %s: no source: a worker needs a source section\n", path);
     else if (settings.liveness_msec <= settings.heartbeat_msec)
         fprintf(stderr, S_PROG ": %s: liveness_msec must be more than heartbeat_msec\n", path);
+    else if (settings.nbackends > 1 && settings.nsinks != settings.nbackends)
+        fprintf(stderr, S_PROG ": %s: %zu backends need as many sinks, not %zu\n", path,
+                settings.nbackends, settings.nsinks);
     else {
         printf(S_PROG ": %s: ok\n", path);
         rc = 0;
@@ -279,7 +322,9 @@ main(int argc, char *argv[])
         {"broker-key", required_argument, NULL, S_OPT_BROKER_KEY},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *backend = NULL, *sink = NULL, *slots = NULL, *name = NULL;
+    const char *config = NULL, *slots = NULL, *name = NULL;
+    const char *backends[BRAID_WORKER_MAX_BROKERS], *sinks[BRAID_WORKER_MAX_BROKERS];
+    size_t nbackends = 0, nsinks = 0;
     const char *heartbeat = NULL, *liveness = NULL, *check = NULL;
     const char *key = getenv("BRAID_KEY"), *broker_key = getenv("BRAID_BROKER_KEY");
     const char **specs = calloc((size_t) argc + 1, sizeof *specs);
@@ -294,8 +339,17 @@ main(int argc, char *argv[])
     while ((opt = getopt_long(argc, argv, ":c:b:k:n:N:s:vhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'k': sink = optarg; break;
+        case 'b':
+        case 'k':
+            if ((opt == 'b' ? nbackends : nsinks) >= BRAID_WORKER_MAX_BROKERS) {
+                free(specs);
+                return s_usage_error("more than %d brokers", BRAID_WORKER_MAX_BROKERS);
+            }
+            if (opt == 'b')
+                backends[nbackends++] = optarg;
+            else
+                sinks[nsinks++] = optarg;
+            break;
         case 'n': slots = optarg; break;
         case 'N': name = optarg; break;
         case 's': specs[nspecs++] = optarg; break;
@@ -394,14 +448,25 @@ main(int argc, char *argv[])
         settings.key = key;
     if (broker_key && *broker_key)
         settings.broker_key = broker_key;
-    if (backend)
-        settings.backend = backend;
-    if (sink)
-        settings.sink = sink;
-    if (!settings.backend)
-        settings.backend = S_DEFAULT_BACKEND;
-    if (!settings.sink)
-        settings.sink = S_DEFAULT_SINK;
+    /*  Brokers: the flags' if any, else the config's, else the default;
+        the i-th backend pairs with the i-th sink.                         */
+    if (nbackends) {
+        memcpy(settings.backends, backends, nbackends * sizeof *backends);
+        settings.nbackends = nbackends;
+    }
+    if (nsinks) {
+        memcpy(settings.sinks, sinks, nsinks * sizeof *sinks);
+        settings.nsinks = nsinks;
+    }
+    if (!settings.nbackends)
+        settings.backends[settings.nbackends++] = S_DEFAULT_BACKEND;
+    if (!settings.nsinks && settings.nbackends == 1)
+        settings.sinks[settings.nsinks++] = S_DEFAULT_SINK;
+    if (settings.nsinks != settings.nbackends) {
+        rc = s_usage_error("%zu backends need as many sinks (-k), not %zu", settings.nbackends,
+                           settings.nsinks);
+        goto done;
+    }
     if (!settings.name[0])
         s_default_name(settings.name, sizeof settings.name);
     if (settings.nsources == 0) {
@@ -432,8 +497,7 @@ main(int argc, char *argv[])
     braid_worker_config_t wc = {
         .name = settings.name,
         .slots = (uint32_t) settings.slots,
-        .backend = settings.backend,
-        .sink = settings.sink,
+        .nbrokers = settings.nbackends,
         .sources = settings.sources,
         .nsources = settings.nsources,
         .heartbeat_msec = (uint32_t) settings.heartbeat_msec,
@@ -441,6 +505,8 @@ main(int argc, char *argv[])
         .key = settings.key,
         .broker_key = settings.broker_key,
     };
+    memcpy(wc.backends, settings.backends, settings.nbackends * sizeof *settings.backends);
+    memcpy(wc.sinks, settings.sinks, settings.nsinks * sizeof *settings.sinks);
     braid_worker_t *worker = braid_worker_new(&wc, err, sizeof err);
     if (!worker) {
         fprintf(stderr, S_PROG ": %s\n", err);

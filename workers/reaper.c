@@ -135,7 +135,9 @@ s_visit(pid_t pid, pid_t self, uint64_t ending, pid_t pgid, bool kill_unmarked)
 {
     char state;
     pid_t ppid, pgrp;
-    if (pid <= 0 || s_stat(pid, &state, &ppid, &pgrp) || ppid != self || s_is_leader(pid))
+    /*  A running task's leader is left alone: asked first, as it is most
+        of the children and costs no read of /proc.                         */
+    if (pid <= 0 || s_is_leader(pid) || s_stat(pid, &state, &ppid, &pgrp) || ppid != self)
         return 0;
     if (state != 'Z') {
         uint64_t task = s_marker(pid);

@@ -10,6 +10,7 @@
 #include "braid_parts.h"
 
 struct _braid_task_t {
+    uint32_t link;          /* the broker link it came on (worker.c)       */
     uint64_t id;
     uint32_t attempt;
     const braid_source_t *source;
@@ -86,6 +87,18 @@ braid_task_destroy(braid_task_t **self_p)
     braid_keyq_destroy(&self->keys);
     free(self);
     *self_p = NULL;
+}
+
+void
+braid_task_set_link(braid_task_t *self, uint32_t link)
+{
+    self->link = link;
+}
+
+uint32_t
+braid_task_link(const braid_task_t *self)
+{
+    return self->link;
 }
 
 uint64_t

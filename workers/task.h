@@ -86,6 +86,14 @@ braid_task_new(const braid_msg_t *msg, const braid_source_t *source, zframe_t **
 void
 braid_task_destroy(braid_task_t **self_p);
 
+/*  The broker link the task came on (0 with one broker): task ids are the
+    broker's, so a task is named by (link, id); its DATA and DONE go to its
+    link's sink.                                                            */
+void
+braid_task_set_link(braid_task_t *self, uint32_t link);
+uint32_t
+braid_task_link(const braid_task_t *self);
+
 uint64_t
 braid_task_id(const braid_task_t *self);
 uint32_t

@@ -18,6 +18,9 @@
 
 typedef struct _braid_tasks_t braid_tasks_t;
 
+/*  Links (brokers, braid_task_link) the table shares slots between.       */
+#define BRAID_TASKS_MAX_LINKS 8
+
 /*  What a TASK for (id, attempt) meets in the table.                       */
 typedef enum {
     BRAID_TASKS_NEW = 0,    /* not held (another attempt of it, if any, was
@@ -62,28 +65,51 @@ braid_tasks_live(const braid_tasks_t *self);
 braid_task_t *
 braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p);
 
-/*  The task (id, attempt) that is not silent, or NULL.                     */
-braid_task_t *
-braid_tasks_find(const braid_tasks_t *self, uint64_t id, uint32_t attempt);
+/*  Tasks of link (braid_task_link) held for its broker, running or queued:
+    what that broker may count against the slots it was told.              */
+size_t
+braid_tasks_held(const braid_tasks_t *self, uint32_t link);
 
-/*  A TASK for (id, attempt) came. Another attempt of the same task makes
+/*  The task (link, id, attempt) that is not silent, or NULL.               */
+braid_task_t *
+braid_tasks_find(const braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t attempt);
+
+/*  A TASK for (id, attempt) came on link. Another attempt of the same task
+    (same link) makes
     the one held moot: the broker's latest TASK wins (one connection keeps
     order, so an older TASK never overtakes a newer one), and the old
     attempt is silenced, its slot free.                                     */
 braid_tasks_claim_t
-braid_tasks_claim(braid_tasks_t *self, uint64_t id, uint32_t attempt, int64_t now);
+braid_tasks_claim(braid_tasks_t *self, uint32_t link, uint64_t id, uint32_t attempt, int64_t now);
 
-/*  The queued task to start next: the lowest task id. Task ids grow with
-    the broker's job order and, within a job, with the order of a
-    sequential run, so a job's head of line never waits behind its own
-    later tasks. NULL if none is queued.                                   */
+/*  The queued task to start next: of the links with a queued task, the
+    one whose tasks hold the fewest slots (the slots are shared fairly
+    between brokers; ties to the lower link), and its lowest task id. Task
+    ids grow with the broker's job order and, within a job, with the order
+    of a sequential run, so a job's head of line never waits behind its
+    own later tasks. NULL if none is queued.                               */
 braid_task_t *
 braid_tasks_next_queued(const braid_tasks_t *self);
+
+/*  True if a task is queued (what braid_tasks_next_queued() would find). */
+bool
+braid_tasks_any_queued(const braid_tasks_t *self);
 
 /*  Start task (queued, in this table) in a free slot; see
     braid_task_start().                                                     */
 void
 braid_tasks_start(braid_tasks_t *self, braid_task_t *task, void *context, int64_t now);
+
+/*  The context a queued task's run starts in (its source kind's).          */
+typedef void *(braid_tasks_context_fn) (void *arg, const braid_task_t *task);
+
+/*  Start the queued tasks, lowest task id first, in at most max free
+    slots: what calling braid_tasks_next_queued() and braid_tasks_start()
+    max times does, in one walk over the table while one link's tasks wait
+    (a walk per start when several do). Returns how many started.         */
+size_t
+braid_tasks_start_queued(braid_tasks_t *self, size_t max, braid_tasks_context_fn *context_of,
+                         void *arg, int64_t now);
 
 /*  Silence task (in this table); see braid_task_silence().                 */
 void
@@ -93,9 +119,17 @@ braid_tasks_silence(braid_tasks_t *self, braid_task_t *task, int64_t now);
 size_t
 braid_tasks_silence_all(braid_tasks_t *self, int64_t now);
 
-/*  Pump every task (braid_task_pump) and drop those that are over.
-    Returns how many sent their DONE.                                       */
+/*  The same for the tasks of one link (its broker reset or went silent). */
 size_t
-braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sink);
+braid_tasks_silence_link(braid_tasks_t *self, uint32_t link, int64_t now);
+
+/*  Pump every task (braid_task_pump, on sinks[its link]) and drop those
+    that are over. Returns how many sent their DONE.                        */
+size_t
+braid_tasks_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks);
+
+/*  braid_tasks_pump() of the tasks started since the last pump only.     */
+size_t
+braid_tasks_pump_fresh(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks);
 
 #endif

@@ -14,6 +14,10 @@
     TASK; a broker silent for the liveness time gets both sockets made
     anew and HELLO again; that, and RESET, silence every task (killed,
     reaped, never reported) before the HELLO.
+
+    Several brokers: one s_link_t per broker (its DEALER, PUSH, heartbeat
+    and liveness), and all of the above per link; a task belongs to the
+    link its TASK came on (braid_task_link) and reports there.
 */
 
 #include "worker.h"
@@ -32,6 +36,18 @@
 #define S_MAX_RECV_PER_PASS 256 /* DEALER messages handled per loop pass  */
 #define S_SHORT_MSEC 20         /* a poll set left something out: retry   */
 
+
+/*  One broker: its sockets and timers.                                    */
+typedef struct {
+    braid_worker_t *worker;
+    uint32_t index;         /* into links[] and sinks[]; the tasks' link   */
+    zsock_t *dealer;
+    zsock_t *push;
+    int64_t heartbeat_at;
+    int64_t broker_seen;    /* last message from the broker, or (re)connect */
+    uint64_t reconnects;
+} s_link_t;
+
 /*  Who a poll item belongs to.                                             */
 typedef enum { S_ITEM_DEALER, S_ITEM_PUSH, S_ITEM_SIGNAL, S_ITEM_TASK, S_ITEM_KIND } s_owner_t;
 
@@ -43,15 +59,18 @@ typedef struct {
 
 typedef struct {
     s_owner_t owner;
-    void *ptr;              /* S_ITEM_TASK: the task; S_ITEM_KIND: s_kind_t */
+    void *ptr;              /* S_ITEM_TASK: the task; S_ITEM_KIND: s_kind_t;
+                               S_ITEM_DEALER, S_ITEM_PUSH: the s_link_t   */
     int what;               /* given back to the owner's ready hook        */
 } s_item_t;
 
 struct _braid_worker_t {
     braid_worker_config_t config;
     char name[BRAID_MAX_NAME + 1];
-    zsock_t *dealer;
-    zsock_t *push;
+    s_link_t links[BRAID_WORKER_MAX_BROKERS];
+    size_t nlinks;
+    braid_task_sink_t sinks[BRAID_WORKER_MAX_BROKERS];
+                            /* per link: its PUSH, as the tasks see it     */
     zcert_t *key;           /* CURVE: this worker's keypair, or NULL       */
     zcert_t *broker_key;    /* CURVE: the broker's public key, or NULL     */
     braid_tasks_t *tasks;
@@ -62,27 +81,24 @@ struct _braid_worker_t {
     size_t max_items;       /* both arrays; they grow if a kind needs it   */
     size_t nitems;          /* in this pass's poll set                     */
     bool items_short;       /* this pass's poll set left something out     */
-    braid_task_sink_t sink; /* the PUSH socket, as the tasks see it        */
     bool stopping;
     int64_t stop_deadline;
-    int64_t heartbeat_at;
     int64_t thawed_until;   /* just woke from a freeze: hold nothing back  */
-    int64_t broker_seen;    /* last message from the broker, or (re)connect */
     braid_msg_t hello;
     uint64_t malformed;
     uint64_t tasks_done;
-    uint64_t reconnects;
 };
 
 /*  ---------------------------------------------------------------------
     Sending                                                                */
 
-/*  The tasks' sink: DATA and DONE on the PUSH socket, never blocking.     */
+/*  The tasks' sink: DATA and DONE on the link's PUSH socket, never
+    blocking.                                                              */
 static int
 s_sink_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
 {
-    braid_worker_t *self = arg;
-    if (braid_msg_try_send(self->push, NULL, msg, frames_p) == 0)
+    s_link_t *link = arg;
+    if (braid_msg_try_send(link->push, NULL, msg, frames_p) == 0)
         return 0;
     if (frames_p && !*frames_p)
         return 0;           /* lost while the context terminates           */
@@ -93,27 +109,32 @@ s_sink_send(void *arg, const braid_msg_t *msg, zmsg_t **frames_p)
 }
 
 static void
-s_send_control(braid_worker_t *self, braid_msg_type_t type)
+s_send_control(s_link_t *link, braid_msg_type_t type)
 {
     braid_msg_t msg;
     braid_msg_init(&msg, type);
-    if (braid_msg_try_send(self->dealer, NULL, &msg, NULL) && errno != EAGAIN)
+    if (braid_msg_try_send(link->dealer, NULL, &msg, NULL) && errno != EAGAIN)
         braid_warning("cannot send %s: %s", braid_msg_type_name(type), strerror(errno));
 }
 
 static void
-s_send_hello(braid_worker_t *self)
+s_send_hello(s_link_t *link)
 {
-    if (braid_msg_try_send(self->dealer, NULL, &self->hello, NULL))
+    if (braid_msg_try_send(link->dealer, NULL, &link->worker->hello, NULL))
         braid_warning("cannot send HELLO: %s", strerror(errno));  /* liveness retries */
 }
 
-/*  WHEARTBEAT with one frame: an entry per task the broker should believe
-    running (silent ones are not).                                         */
+/*  WHEARTBEAT with one frame: an entry per task of the link the broker
+    should believe running (silent ones are not).                          */
 static void
-s_send_heartbeat(braid_worker_t *self)
+s_send_heartbeat(s_link_t *link)
 {
-    size_t n = braid_tasks_live(self->tasks);
+    braid_worker_t *self = link->worker;
+    size_t n = 0;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
+        const braid_task_t *task = braid_tasks_at(self->tasks, i);
+        n += !braid_task_silent(task) && braid_task_link(task) == link->index;
+    }
     if (n > BRAID_MAX_SLOTS)
         n = BRAID_MAX_SLOTS;    /* the frame's bound; cannot happen        */
     zframe_t *frame = zframe_new(NULL, n * BRAID_HEARTBEAT_ENTRY);
@@ -126,7 +147,7 @@ s_send_heartbeat(braid_worker_t *self)
     uint8_t *p = zframe_data(frame);
     for (size_t i = 0, k = 0; i < braid_tasks_size(self->tasks) && k < n; i++) {
         const braid_task_t *task = braid_tasks_at(self->tasks, i);
-        if (braid_task_silent(task))
+        if (braid_task_silent(task) || braid_task_link(task) != link->index)
             continue;
         braid_hb_entry_t entry;
         braid_task_hb_entry(task, &entry);
@@ -137,7 +158,7 @@ s_send_heartbeat(braid_worker_t *self)
     zmsg_append(payload, &frame);
     braid_msg_t msg;
     braid_msg_init(&msg, BRAID_MSG_WHEARTBEAT);
-    if (braid_msg_try_send(self->dealer, NULL, &msg, &payload)) {
+    if (braid_msg_try_send(link->dealer, NULL, &msg, &payload)) {
         if (errno != EAGAIN)
             braid_warning("cannot send WHEARTBEAT: %s", strerror(errno));
         zmsg_destroy(&payload);
@@ -160,23 +181,24 @@ s_source_find(braid_worker_t *self, const char *name)
     DATA or DONE): make that heartbeat come within BRAID_WORKER_ACK_MSEC,
     well inside the broker's ack timeout whatever our interval is.        */
 static void
-s_ack_soon(braid_worker_t *self, int64_t now)
+s_ack_soon(s_link_t *link, int64_t now)
 {
-    if (self->heartbeat_at > now + BRAID_WORKER_ACK_MSEC)
-        self->heartbeat_at = now + BRAID_WORKER_ACK_MSEC;
+    if (link->heartbeat_at > now + BRAID_WORKER_ACK_MSEC)
+        link->heartbeat_at = now + BRAID_WORKER_ACK_MSEC;
 }
 
 /*  TASK: hold it, queued; the loop starts it, in task id order, once a
     slot is free (at once if one is). A TASK the worker cannot run is held
     too, ended at once: its DONE says why.                                 */
 static void
-s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
+s_on_task(s_link_t *link, const braid_msg_t *msg, zmsg_t *payload, int64_t now)
 {
-    if (braid_tasks_claim(self->tasks, msg->task_id, msg->attempts, now) ==
+    braid_worker_t *self = link->worker;
+    if (braid_tasks_claim(self->tasks, link->index, msg->task_id, msg->attempts, now) ==
         BRAID_TASKS_DUPLICATE) {
         braid_debug("duplicate task id=%llu attempt=%u ignored", (unsigned long long) msg->task_id,
                     msg->attempts);
-        s_ack_soon(self, now);  /* the next heartbeat lists it             */
+        s_ack_soon(link, now);  /* the next heartbeat lists it             */
         return;
     }
     if (braid_tasks_full(self->tasks)) {
@@ -186,34 +208,47 @@ s_on_task(braid_worker_t *self, const braid_msg_t *msg, zmsg_t *payload, int64_t
                       (unsigned long long) msg->task_id, braid_tasks_size(self->tasks));
         return;
     }
-    size_t busy = braid_tasks_busy(self->tasks);
-    size_t queued = braid_tasks_queued(self->tasks);
+    /*  What this broker holds here, against the slots it was told (the
+        running ones may be fewer: the slots are shared between brokers).
+        It is at most the table's size: only a table that holds as many
+        tasks as one broker may send needs the walk.                       */
+    size_t capacity = braid_worker_capacity(self->config.slots);
+    size_t held =
+        braid_tasks_size(self->tasks) < capacity ? 0 : braid_tasks_held(self->tasks, link->index);
+    size_t running = 0, queued = 0;     /* for the refusal's text          */
+    if (held >= capacity) {
+        running = braid_tasks_busy(self->tasks);
+        queued = braid_tasks_queued(self->tasks);
+    }
     const braid_source_t *source = s_source_find(self, msg->name);
     zframe_t *query = zmsg_pop(payload);
     braid_task_t *task = braid_task_new(msg, source, &query);
+    if (task)
+        braid_task_set_link(task, link->index);
     if (!task || !(task = braid_tasks_add(self->tasks, &task))) {
         braid_error("out of memory for task id=%llu", (unsigned long long) msg->task_id);
         return;
     }
-    s_ack_soon(self, now);
+    s_ack_soon(link, now);
     char err[BRAID_MAX_TEXT + 1];
     if (self->stopping)
         braid_task_end(task, BRAID_STATUS_CANCELLED, true, "worker stopping");  /* handed back */
     else if (!source) {
         snprintf(err, sizeof err, "unknown source %s", msg->name);
         braid_task_end(task, BRAID_STATUS_FAILED, false, err);
-    } else if (busy + queued >= braid_worker_capacity(self->config.slots)) {
+    } else if (held >= capacity) {
         /*  The broker counted our slots differently (e.g. tasks from
             before a reconnect still run): another worker may take it.     */
-        snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", busy, queued);
+        snprintf(err, sizeof err, "no free slot (%zu running, %zu queued)", running, queued);
         braid_task_end(task, BRAID_STATUS_FAILED, true, err);
     }
 }
 
 static void
-s_on_credit(braid_worker_t *self, const braid_msg_t *msg)
+s_on_credit(s_link_t *link, const braid_msg_t *msg)
 {
-    braid_task_t *task = braid_tasks_find(self->tasks, msg->task_id, msg->attempts);
+    braid_task_t *task =
+        braid_tasks_find(link->worker->tasks, link->index, msg->task_id, msg->attempts);
     if (task)
         braid_task_credit(task, msg->window, msg->window_bytes);
     else
@@ -222,9 +257,10 @@ s_on_credit(braid_worker_t *self, const braid_msg_t *msg)
 }
 
 static void
-s_on_cancel(braid_worker_t *self, const braid_msg_t *msg, int64_t now)
+s_on_cancel(s_link_t *link, const braid_msg_t *msg, int64_t now)
 {
-    braid_task_t *task = braid_tasks_find(self->tasks, msg->task_id, msg->attempts);
+    braid_task_t *task =
+        braid_tasks_find(link->worker->tasks, link->index, msg->task_id, msg->attempts);
     if (task)
         braid_task_abort(task, BRAID_STATUS_CANCELLED, false, "cancelled", now);
     else
@@ -235,29 +271,33 @@ s_on_cancel(braid_worker_t *self, const braid_msg_t *msg, int64_t now)
 /*  RESET: the broker does not know us. Whatever we run it has given up on
     (or never knew), so kill it all quietly and introduce ourselves again. */
 static void
-s_on_reset(braid_worker_t *self, int64_t now)
+s_on_reset(s_link_t *link, int64_t now)
 {
-    size_t killed = braid_tasks_silence_all(self->tasks, now);
-    braid_info("broker reset name=%s tasks_killed=%zu", self->name, killed);
+    braid_worker_t *self = link->worker;
+    size_t killed = braid_tasks_silence_link(self->tasks, link->index, now);
+    braid_info("broker reset name=%s tasks_killed=%zu backend=%s", self->name, killed,
+               self->config.backends[link->index]);
     if (!self->stopping)
-        s_send_hello(self);
+        s_send_hello(link);
 }
 
-/*  Read what the DEALER holds, a bounded number of messages per pass.     */
+/*  Read what the link's DEALER holds, a bounded number of messages per
+    pass.                                                                  */
 static int
-s_on_dealer(braid_worker_t *self, int64_t now)
+s_on_dealer(s_link_t *link, int64_t now)
 {
+    braid_worker_t *self = link->worker;
     for (int i = 0; i < S_MAX_RECV_PER_PASS; i++) {
-        if (!(zsock_events(self->dealer) & ZMQ_POLLIN))
-            return 0;
         braid_msg_t msg;
         zmsg_t *payload = NULL;
         braid_err_t err;
-        int rc = braid_msg_recv(self->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL, &payload,
-                                &err);
+        /*  Until nothing waits: asking ZMQ_EVENTS first would cost two
+            system calls a message.                                        */
+        int rc = braid_msg_try_recv(link->dealer, false, BRAID_CH_TO_WORKER, &msg, NULL,
+                                    &payload, &err);
         if (rc == -1)
-            return errno == EINTR ? 0 : -1;
-        self->broker_seen = now;    /* anything at all is a sign of life   */
+            return errno == EINTR || errno == EAGAIN ? 0 : -1;
+        link->broker_seen = now;    /* anything at all is a sign of life   */
         if (rc == -2) {
             self->malformed++;
             braid_debug("malformed message from broker reason=%s count=%llu",
@@ -266,16 +306,16 @@ s_on_dealer(braid_worker_t *self, int64_t now)
         }
         switch (msg.type) {
         case BRAID_MSG_TASK:
-            s_on_task(self, &msg, payload, now);
+            s_on_task(link, &msg, payload, now);
             break;
         case BRAID_MSG_TASK_CREDIT:
-            s_on_credit(self, &msg);
+            s_on_credit(link, &msg);
             break;
         case BRAID_MSG_TASK_CANCEL:
-            s_on_cancel(self, &msg, now);
+            s_on_cancel(link, &msg, now);
             break;
         case BRAID_MSG_RESET:
-            s_on_reset(self, now);
+            s_on_reset(link, now);
             break;
         default:    /* BHEARTBEAT: nothing to do, traffic is what counts   */
             break;
@@ -334,10 +374,13 @@ s_build_items(braid_worker_t *self, int signal_fd)
 {
     self->nitems = 0;
     self->items_short = false;
-    s_add_item(self, zsock_resolve(self->dealer), 0, ZMQ_POLLIN, S_ITEM_DEALER, NULL, 0);
     s_add_item(self, NULL, signal_fd, ZMQ_POLLIN, S_ITEM_SIGNAL, NULL, 0);
-    if (self->sink.blocked)
-        s_add_item(self, zsock_resolve(self->push), 0, ZMQ_POLLOUT, S_ITEM_PUSH, NULL, 0);
+    for (size_t i = 0; i < self->nlinks; i++) {
+        s_link_t *link = &self->links[i];
+        s_add_item(self, zsock_resolve(link->dealer), 0, ZMQ_POLLIN, S_ITEM_DEALER, link, 0);
+        if (self->sinks[i].blocked)
+            s_add_item(self, zsock_resolve(link->push), 0, ZMQ_POLLOUT, S_ITEM_PUSH, link, 0);
+    }
     for (size_t i = 0; i < self->nkinds; i++) {
         s_kind_t *k = &self->kinds[i];
         s_adder_t adder = {self, S_ITEM_KIND, k};
@@ -364,14 +407,32 @@ s_context(braid_worker_t *self, const braid_source_kind_t *kind)
 /*  ---------------------------------------------------------------------
     The loop                                                               */
 
-/*  Fill free slots from the queue, lowest task id first (tasks.h).        */
-static void
+/*  The context a task's run starts in (a braid_tasks_context_fn).         */
+static void *
+s_task_context(void *arg, const braid_task_t *task)
+{
+    return s_context(arg, braid_task_source(task)->kind);
+}
+
+/*  Fill free slots from the queue, lowest task id first (tasks.h).
+    Returns how many started.                                              */
+static size_t
 s_start_queued(braid_worker_t *self, int64_t now)
 {
-    braid_task_t *task;
-    while (!self->stopping && braid_tasks_busy(self->tasks) < self->config.slots &&
-           (task = braid_tasks_next_queued(self->tasks)))
-        braid_tasks_start(self->tasks, task, s_context(self, braid_task_source(task)->kind), now);
+    size_t busy = braid_tasks_busy(self->tasks);
+    if (self->stopping || busy >= self->config.slots)
+        return 0;
+    return braid_tasks_start_queued(self->tasks, self->config.slots - busy, s_task_context, self,
+                                    now);
+}
+
+/*  Let each kind's context do its work (timers due, transfers).           */
+static void
+s_pump_kinds(braid_worker_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].context && self->kinds[i].kind->context_pump)
+            self->kinds[i].kind->context_pump(self->kinds[i].context, now);
 }
 
 /*  When the loop must wake at the latest: a timer of the worker, a task or
@@ -379,14 +440,18 @@ s_start_queued(braid_worker_t *self, int64_t now)
 static int64_t
 s_wake(braid_worker_t *self, int64_t now)
 {
-    int64_t wake = self->heartbeat_at;
-    bool slot_free = braid_tasks_busy(self->tasks) < self->config.slots;
-    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++) {
-        braid_task_t *task = braid_tasks_at(self->tasks, i);
-        if (slot_free && braid_task_phase(task) == BRAID_TASK_QUEUED)
-            wake = now;
-        wake = braid_task_wake(task, now, wake);
+    int64_t wake = INT64_MAX;
+    for (size_t i = 0; i < self->nlinks; i++) {
+        const s_link_t *link = &self->links[i];
+        if (link->heartbeat_at < wake)
+            wake = link->heartbeat_at;
+        if (!self->stopping && link->broker_seen + self->config.liveness_msec < wake)
+            wake = link->broker_seen + self->config.liveness_msec;
     }
+    if (braid_tasks_busy(self->tasks) < self->config.slots && braid_tasks_any_queued(self->tasks))
+        wake = now;
+    for (size_t i = 0; i < braid_tasks_size(self->tasks); i++)
+        wake = braid_task_wake(braid_tasks_at(self->tasks, i), now, wake);
     for (size_t i = 0; i < self->nkinds; i++) {
         s_kind_t *k = &self->kinds[i];
         if (k->context && k->kind->context_wake) {
@@ -399,8 +464,6 @@ s_wake(braid_worker_t *self, int64_t now)
         wake = now + S_SHORT_MSEC;
     if (self->stopping && self->stop_deadline < wake)
         wake = self->stop_deadline;
-    if (!self->stopping && self->broker_seen + self->config.liveness_msec < wake)
-        wake = self->broker_seen + self->config.liveness_msec;
     return wake;
 }
 
@@ -447,7 +510,7 @@ s_dispatch(braid_worker_t *self, int signal_fd, int64_t now)
             s_on_signal(self, signal_fd, now);
             break;
         case S_ITEM_DEALER:
-            if (s_on_dealer(self, now)) {
+            if (s_on_dealer(item->ptr, now)) {
                 braid_error("backend socket failed: %s", strerror(errno));
                 return -1;
             }
@@ -467,7 +530,7 @@ s_dispatch(braid_worker_t *self, int signal_fd, int64_t now)
     return 0;
 }
 
-static int s_connect(braid_worker_t *self, char *err, size_t errsize);
+static int s_connect(s_link_t *link, char *err, size_t errsize);
 
 /*  The broker said nothing for the liveness time: its end of our
     connections may be gone (a restart, a flap that lost what was queued).
@@ -477,24 +540,25 @@ static int s_connect(braid_worker_t *self, char *err, size_t errsize);
     running here are killed quietly, and every slot the HELLO announces is
     really free.                                                           */
 static int
-s_reconnect(braid_worker_t *self, int64_t now)
+s_reconnect(s_link_t *link, int64_t now)
 {
-    braid_warning("broker silent, reconnecting idle_msec=%lld",
-                  (long long) (now - self->broker_seen));
-    braid_tasks_silence_all(self->tasks, now);
-    zsock_set_linger(self->dealer, 0);
-    zsock_set_linger(self->push, 0);
-    zsock_destroy(&self->dealer);
-    zsock_destroy(&self->push);
-    self->sink.blocked = false;
-    self->broker_seen = now;
-    self->reconnects++;
+    braid_worker_t *self = link->worker;
+    braid_warning("broker silent, reconnecting idle_msec=%lld backend=%s",
+                  (long long) (now - link->broker_seen), self->config.backends[link->index]);
+    braid_tasks_silence_link(self->tasks, link->index, now);
+    zsock_set_linger(link->dealer, 0);
+    zsock_set_linger(link->push, 0);
+    zsock_destroy(&link->dealer);
+    zsock_destroy(&link->push);
+    self->sinks[link->index].blocked = false;
+    link->broker_seen = now;
+    link->reconnects++;
     char err[256];
-    if (s_connect(self, err, sizeof err)) {
+    if (s_connect(link, err, sizeof err)) {
         braid_error("%s", err);
         return -1;
     }
-    s_send_hello(self);
+    s_send_hello(link);
     return 0;
 }
 
@@ -521,15 +585,19 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
                                  self->config.sources[i]->name);
     }
     self->hello = hello;
-    if (braid_msg_try_send(self->dealer, NULL, &hello, NULL)) {
-        braid_error("cannot send HELLO: %s", strerror(errno));
-        return -1;
-    }
-    braid_notice("ready name=%s slots=%u sources=%s", self->name, self->config.slots, list);
+    for (size_t i = 0; i < self->nlinks; i++)
+        if (braid_msg_try_send(self->links[i].dealer, NULL, &hello, NULL)) {
+            braid_error("cannot send HELLO: %s", strerror(errno));
+            return -1;
+        }
+    braid_notice("ready name=%s slots=%u sources=%s brokers=%zu", self->name, self->config.slots,
+                 list, self->nlinks);
 
     int64_t now = zclock_mono();
-    self->heartbeat_at = now + self->config.heartbeat_msec;
-    self->broker_seen = now;
+    for (size_t i = 0; i < self->nlinks; i++) {
+        self->links[i].heartbeat_at = now + self->config.heartbeat_msec;
+        self->links[i].broker_seen = now;
+    }
     int rc = 0;
     while (!self->stopping || (braid_tasks_size(self->tasks) > 0 && now < self->stop_deadline)) {
         s_build_items(self, signal_fd);
@@ -548,88 +616,107 @@ braid_worker_run(braid_worker_t *self, int signal_fd)
             out first; the broker fences it, and RESETs us if it gave up.  */
         if (now - before > (int64_t) self->config.liveness_msec / 2 &&
             now - before > (int64_t) self->config.heartbeat_msec * 2) {
-            self->broker_seen = now;
+            for (size_t i = 0; i < self->nlinks; i++)
+                self->links[i].broker_seen = now;
             self->thawed_until = now + self->config.heartbeat_msec;
         }
         /*  The PUSH socket is polled only while it refused something; try
             again either way, a reconnect may have freed it.               */
-        self->sink.blocked = false;
+        for (size_t i = 0; i < self->nlinks; i++)
+            self->sinks[i].blocked = false;
         if (s_dispatch(self, signal_fd, now)) {
             rc = -1;
             break;
         }
+        /*  The kinds' timers first, then every task pumped (those whose
+            DONE left are dropped). Ended tasks send their DONE before
+            queued ones start: starting a command takes a while, and the
+            broker waits on that DONE to send what follows.                */
+        bool thawed = now < self->thawed_until;
+        s_pump_kinds(self, now);
+        self->tasks_done += braid_tasks_pump(self->tasks, now, thawed, self->sinks);
         /*  Runs started now may set a context timer due at once (curl's
             first step of a new transfer): fire the timers after them, so
-            a request leaves in the pass its TASK came in.                 */
-        s_start_queued(self, now);
-        for (size_t i = 0; i < self->nkinds; i++)
-            if (self->kinds[i].context && self->kinds[i].kind->context_pump)
-                self->kinds[i].kind->context_pump(self->kinds[i].context, now);
-        /*  Pump every task; drop those whose DONE left.                   */
-        self->tasks_done +=
-            braid_tasks_pump(self->tasks, now, now < self->thawed_until, &self->sink);
-        /*  While stopping too: the tasks being killed are still ours
-            until their DONE leaves.                                       */
-        if (now >= self->heartbeat_at) {
-            s_send_heartbeat(self);
-            self->heartbeat_at = now + self->config.heartbeat_msec;
+            a request leaves in the pass its TASK came in; and a run that
+            is over at once sends its DONE in this pass too.               */
+        if (s_start_queued(self, now) > 0) {
+            s_pump_kinds(self, now);
+            self->tasks_done += braid_tasks_pump_fresh(self->tasks, now, thawed, self->sinks);
         }
-        if (!self->stopping && now - self->broker_seen >= self->config.liveness_msec &&
-            s_reconnect(self, now)) {
-            rc = -1;
+        for (size_t i = 0; i < self->nlinks && rc == 0; i++) {
+            s_link_t *link = &self->links[i];
+            /*  While stopping too: the tasks being killed are still ours
+                until their DONE leaves.                                   */
+            if (now >= link->heartbeat_at) {
+                s_send_heartbeat(link);
+                link->heartbeat_at = now + self->config.heartbeat_msec;
+            }
+            if (!self->stopping && now - link->broker_seen >= self->config.liveness_msec &&
+                s_reconnect(link, now))
+                rc = -1;
+        }
+        if (rc)
             break;
-        }
     }
     if (braid_tasks_size(self->tasks))
         braid_warning("%zu tasks not reported to the broker", braid_tasks_size(self->tasks));
-    s_send_control(self, BRAID_MSG_BYE);
+    uint64_t reconnects = 0;
+    for (size_t i = 0; i < self->nlinks; i++) {
+        s_send_control(&self->links[i], BRAID_MSG_BYE);
+        reconnects += self->links[i].reconnects;
+    }
     braid_notice("stopped name=%s tasks_done=%llu malformed=%llu reconnects=%llu", self->name,
                  (unsigned long long) self->tasks_done, (unsigned long long) self->malformed,
-                 (unsigned long long) self->reconnects);
+                 (unsigned long long) reconnects);
     return rc;
 }
 
 /*  ---------------------------------------------------------------------
     Construction                                                           */
 
-/*  Make the DEALER and the PUSH and connect them (they must not exist). On
-    -1 whichever was made is destroyed again.                              */
+/*  Make the link's DEALER and PUSH and connect them (they must not exist).
+    On -1 whichever was made is destroyed again.                           */
 static int
-s_connect(braid_worker_t *self, char *err, size_t errsize)
+s_connect(s_link_t *link, char *err, size_t errsize)
 {
-    self->dealer = zsock_new(ZMQ_DEALER);
-    self->push = zsock_new(ZMQ_PUSH);
-    if (!self->dealer || !self->push) {
+    braid_worker_t *self = link->worker;
+    const char *backend = self->config.backends[link->index];
+    const char *sink = self->config.sinks[link->index];
+    link->dealer = zsock_new(ZMQ_DEALER);
+    link->push = zsock_new(ZMQ_PUSH);
+    if (!link->dealer || !link->push) {
         snprintf(err, errsize, "cannot create sockets: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    braid_socket_harden(self->dealer, BRAID_WORKER_HWM);
-    braid_socket_harden(self->push, BRAID_WORKER_HWM);
+    braid_socket_harden(link->dealer, BRAID_WORKER_HWM);
+    braid_socket_harden(link->push, BRAID_WORKER_HWM);
+    /*  Never wait in a read: a message ZMQ_EVENTS reported may be gone
+        with its connection by the time it is read (broker.c, s_bind).     */
+    zsock_set_rcvtimeo(link->dealer, 0);
     /*  The transport reaps a dead broker connection too (libzmq reconnects);
         the worker's own liveness check decides what the tasks do.         */
-    braid_socket_heartbeat(self->dealer, (int) self->config.heartbeat_msec,
+    braid_socket_heartbeat(link->dealer, (int) self->config.heartbeat_msec,
                            (int) self->config.liveness_msec);
-    braid_socket_heartbeat(self->push, (int) self->config.heartbeat_msec,
+    braid_socket_heartbeat(link->push, (int) self->config.heartbeat_msec,
                            (int) self->config.liveness_msec);
-    if (self->key && (braid_curve_client(self->dealer, self->key, self->broker_key) ||
-                      braid_curve_client(self->push, self->key, self->broker_key))) {
+    if (self->key && (braid_curve_client(link->dealer, self->key, self->broker_key) ||
+                      braid_curve_client(link->push, self->key, self->broker_key))) {
         snprintf(err, errsize, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    if (zsock_connect(self->dealer, "%s", self->config.backend)) {
-        snprintf(err, errsize, "cannot connect to backend %s: %s", self->config.backend,
+    if (zsock_connect(link->dealer, "%s", backend)) {
+        snprintf(err, errsize, "cannot connect to backend %s: %s", backend,
                  zmq_strerror(zmq_errno()));
         goto fail;
     }
-    if (zsock_connect(self->push, "%s", self->config.sink)) {
-        snprintf(err, errsize, "cannot connect to sink %s: %s", self->config.sink,
-                 zmq_strerror(zmq_errno()));
+    if (zsock_connect(link->push, "%s", sink)) {
+        snprintf(err, errsize, "cannot connect to sink %s: %s", sink, zmq_strerror(zmq_errno()));
         goto fail;
     }
     return 0;
 fail:
-    zsock_destroy(&self->dealer);
-    zsock_destroy(&self->push);
+    zsock_destroy(&link->dealer);
+    zsock_destroy(&link->push);
     return -1;
 }
 
@@ -669,13 +756,24 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
     self->config = *config;
     snprintf(self->name, sizeof self->name, "%s", config->name);
     self->config.name = self->name;
-    self->sink = (braid_task_sink_t){.send = s_sink_send, .arg = self};
-    /*  Room for every live task (running and queued), slots more still
-        dying silently after a RESET or a new attempt (only running
-        children take time to die), and a few refusals waiting for their
-        DONE: beyond that a broker is ignoring our slot count and TASKs
-        drop (never listed, so the broker sends them again).               */
-    size_t max_tasks = braid_worker_capacity(config->slots) + (size_t) config->slots + 16;
+    if (config->nbrokers < 1 || config->nbrokers > BRAID_WORKER_MAX_BROKERS) {
+        snprintf(err, errsize, "1..%d brokers, not %zu", BRAID_WORKER_MAX_BROKERS,
+                 config->nbrokers);
+        goto fail;
+    }
+    self->nlinks = config->nbrokers;
+    for (size_t i = 0; i < self->nlinks; i++) {
+        self->links[i] = (s_link_t){.worker = self, .index = (uint32_t) i};
+        self->sinks[i] = (braid_task_sink_t){.send = s_sink_send, .arg = &self->links[i]};
+    }
+    /*  Room for every live task (running and queued) of every broker,
+        slots more still dying silently after a RESET or a new attempt
+        (only running children take time to die), and a few refusals
+        waiting for their DONE: beyond that a broker is ignoring our slot
+        count and TASKs drop (never listed, so the broker sends them
+        again).                                                            */
+    size_t max_tasks =
+        braid_worker_capacity(config->slots) * self->nlinks + (size_t) config->slots + 16;
     self->tasks = braid_tasks_new(max_tasks);
     self->max_items = 3 + 3 * max_tasks;
     self->items = calloc(self->max_items, sizeof *self->items);
@@ -690,8 +788,11 @@ braid_worker_new(const braid_worker_config_t *config, char *err, size_t errsize)
         self->config.liveness_msec = BRAID_WORKER_LIVENESS_MSEC;
     if (braid_curve_load_pair(config->key, config->broker_key, &self->key, &self->broker_key, err,
                               errsize) ||
-        s_open_kinds(self, err, errsize) || s_connect(self, err, errsize))
+        s_open_kinds(self, err, errsize))
         goto fail;
+    for (size_t i = 0; i < self->nlinks; i++)
+        if (s_connect(&self->links[i], err, errsize))
+            goto fail;
     return self;
 fail:
     braid_worker_destroy(&self);
@@ -709,12 +810,15 @@ braid_worker_destroy(braid_worker_t **self_p)
         if (self->kinds[i].kind->close)
             self->kinds[i].kind->close(&self->kinds[i].context);
     /*  Linger a little so the last DONEs and BYE leave.                   */
-    if (self->dealer)
-        zsock_set_linger(self->dealer, BRAID_WORKER_LINGER_MSEC);
-    if (self->push)
-        zsock_set_linger(self->push, BRAID_WORKER_LINGER_MSEC);
-    zsock_destroy(&self->dealer);
-    zsock_destroy(&self->push);
+    for (size_t i = 0; i < self->nlinks; i++) {
+        s_link_t *link = &self->links[i];
+        if (link->dealer)
+            zsock_set_linger(link->dealer, BRAID_WORKER_LINGER_MSEC);
+        if (link->push)
+            zsock_set_linger(link->push, BRAID_WORKER_LINGER_MSEC);
+        zsock_destroy(&link->dealer);
+        zsock_destroy(&link->push);
+    }
     zcert_destroy(&self->key);
     zcert_destroy(&self->broker_key);
     free(self->items);

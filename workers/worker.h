@@ -1,9 +1,15 @@
 /*  worker.h - the braid worker: one event loop, many concurrent tasks.
 
-    A DEALER connected to the broker's backend carries HELLO, WHEARTBEAT
-    and BYE out and TASK, TASK_CREDIT, TASK_CANCEL, BHEARTBEAT
-    and RESET in; a PUSH connected to the sink carries DATA and DONE out.
-    See proto/PROTOCOL.md, "A worker".
+    Per broker (a link): a DEALER connected to the broker's backend carries
+    HELLO, WHEARTBEAT and BYE out and TASK, TASK_CREDIT, TASK_CANCEL,
+    BHEARTBEAT and RESET in; a PUSH connected to its sink carries DATA and
+    DONE out. See proto/PROTOCOL.md, "A worker".
+
+    Several brokers: each link registers, heartbeats, reconnects and is
+    reset on its own, and lists only its own tasks; every link announces
+    the worker's slots, and the slots are shared: at most `slots` tasks run
+    at once whatever the links bring (the rest wait queued, each broker at
+    most its slots' worth), queued tasks start fairly across the links.
 */
 
 #ifndef BRAID_WORKER_H_INCLUDED
@@ -14,6 +20,7 @@
 
 #include "braid_msg.h"
 #include "source.h"
+#include "tasks.h"
 
 typedef struct _braid_worker_t braid_worker_t;
 
@@ -26,21 +33,26 @@ typedef struct _braid_worker_t braid_worker_t;
 /*  A TASK is acknowledged by the first heartbeat that lists it: one goes
     out at most this long after a TASK came, whatever the interval.        */
 #define BRAID_WORKER_ACK_MSEC 250
+#define BRAID_WORKER_MAX_BROKERS BRAID_TASKS_MAX_LINKS /* brokers one worker serves */
 
 typedef struct {
     const char *name;               /* valid per braid_name_valid()        */
     uint32_t slots;                 /* 1..BRAID_MAX_SLOTS tasks run at once,
                                        as many more wait in a queue        */
-    const char *backend;            /* endpoint to connect the DEALER to   */
-    const char *sink;               /* endpoint to connect the PUSH to     */
+    const char *backends[BRAID_WORKER_MAX_BROKERS];
+                                    /* per broker: the DEALER's endpoint   */
+    const char *sinks[BRAID_WORKER_MAX_BROKERS];
+                                    /* per broker: the PUSH's endpoint     */
+    size_t nbrokers;                /* 1..BRAID_WORKER_MAX_BROKERS         */
     braid_source_t **sources;       /* borrowed; must outlive the worker   */
     size_t nsources;                /* 1..BRAID_MAX_SOURCES                */
     uint32_t heartbeat_msec;        /* WHEARTBEAT interval; 0 = default    */
     uint32_t liveness_msec;         /* broker silent this long: reconnect;
                                        0 = default                         */
     const char *key;                /* CURVE: this worker's keypair file   */
-    const char *broker_key;         /* CURVE: the broker's public cert;
-                                       both or neither                     */
+    const char *broker_key;         /* CURVE: the brokers' public cert (one
+                                       key for all of them); both or
+                                       neither                             */
 } braid_worker_config_t;
 
 /*  Open the contexts of the source kinds the sources use, create the

@@ -52,6 +52,8 @@ MAX_FRAMES = 2
 # The longest varint of a parts frame (values below 2^28).
 VARINT_MAX = 4
 HEARTBEAT_ENTRY = 20
+RESUME_RANGE = 16
+MAX_RESUME_RANGES = 65536
 U64 = (1 << 64) - 1
 
 # Channels (braid_channel_t).
@@ -65,6 +67,7 @@ STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_CANCELLED = 0, 1, 2, 3
 ORDER_SUBMIT, ORDER_ARRIVAL, ORDER_KEY = 0, 1, 2
 FLAG_FAIL_FAST = 0x1
 FLAG_RETRIES = 0x2
+FLAG_RESUME = 0x4
 # HELLO K: per source, what its partials carry.
 SOURCE_KEYED = 0x1
 SOURCE_SCORE_ASC = 0x2
@@ -90,6 +93,7 @@ MESSAGES = {
     4: ("CANCEL", "j", 0, 0, CH_CLIENT),
     5: ("PING", "", 0, 0, CH_CLIENT),
     6: ("STATS", "", 0, 0, CH_CLIENT),
+    8: ("RESUME", "jqse", 1, 1, CH_CLIENT),
     10: ("ACCEPT", "j", 0, 0, CH_TO_CLIENT),
     11: ("PARTIAL", "jOqse", 1, 1, CH_TO_CLIENT),
     12: ("END", "jOqsxpaEWBQUXD", 0, 1, CH_TO_CLIENT),
@@ -117,6 +121,7 @@ MSG_CREDIT = 3
 MSG_CANCEL = 4
 MSG_PING = 5
 MSG_STATS = 6
+MSG_RESUME = 8
 MSG_ACCEPT = 10
 MSG_PARTIAL = 11
 MSG_END = 12
@@ -470,10 +475,14 @@ def payload_fits(mtype, size):
         cap = MAX_QUERY_LEN
     elif mtype == MSG_WHEARTBEAT:
         cap = MAX_SLOTS * HEARTBEAT_ENTRY
+    elif mtype == MSG_RESUME:
+        cap = MAX_RESUME_RANGES * RESUME_RANGE
     else:
         cap = MAX_FRAME
     if size > cap:
         return False
+    if mtype == MSG_RESUME:
+        return size % RESUME_RANGE == 0
     return mtype != MSG_WHEARTBEAT or size % HEARTBEAT_ENTRY == 0
 
 

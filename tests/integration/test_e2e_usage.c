@@ -41,12 +41,16 @@ static const s_case_t s_cases[] = {
     {2, {BRAID_WORKER_PATH, "-n", "0", "-s", "x=synthetic:parts=1", NULL}},
     {2, {BRAID_WORKER_PATH, "-n", "65536", "-s", "x=synthetic:parts=1", NULL}},
     {2, {BRAID_WORKER_PATH, "-s", NULL}},
+    /*  Two brokers need two sinks (the i-th -b with the i-th -k).         */
+    {2, {BRAID_WORKER_PATH, "-b", "tcp://127.0.0.1:9", "-b", "tcp://127.0.0.1:10", "-k",
+         "tcp://127.0.0.1:11", "-s", "x=synthetic:parts=1", NULL}},
     {2, {BRAID_CLI_PATH, "--no-such-flag", NULL}},
     {2, {BRAID_CLI_PATH, "no-such-command", NULL}},
     {2, {BRAID_CLI_PATH, "submit", "--no-such-flag", "-s", "x", "q", NULL}},
     {2, {BRAID_CLI_PATH, "submit", "q", NULL}}, /* no source */
     {2, {BRAID_CLI_PATH, "submit", "-s", "x", "-o", "sideways", "q", NULL}},
     {2, {BRAID_CLI_PATH, "submit", "-s", NULL}},
+    {2, {BRAID_CLI_PATH, "submit", "--liveness", "1s", "-s", "x", "q", NULL}}, /* < 2 s */
     {0, {BRAIDD_PATH, "-h", NULL}},
     {0, {BRAIDD_PATH, "-V", NULL}},
     {0, {BRAID_WORKER_PATH, "-h", NULL}},

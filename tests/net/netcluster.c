@@ -7,6 +7,8 @@
 
 #include "netcluster.h"
 
+#include "braid_curve.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +16,11 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_STATS_MSEC 15000
 
@@ -25,7 +29,7 @@
     host's address, beyond loopback: when braidd requires `insecure = yes`
     (or CURVE) for that, the line goes here.                                */
 static char *
-s_broker_conf(const braid_net_opts_t *opts)
+s_broker_conf(const braid_net_opts_t *opts, const char *dir)
 {
     char *text = NULL;
     size_t size = 0;
@@ -34,15 +38,21 @@ s_broker_conf(const braid_net_opts_t *opts)
         return NULL;
     char endpoint[64];
     fprintf(f, "broker\n");
-    fprintf(f, "    insecure = yes\n");  /* namespaces, not loopback: no CURVE here */
+    if (opts->curve) {
+        /*  The keys braid_net_cluster_new made (s_make_keys).            */
+        fprintf(f, "    secret_key = \"%s/broker_secret\"\n", dir);
+        fprintf(f, "    client_keys = \"%s/clients\"\n", dir);
+        fprintf(f, "    worker_keys = \"%s/workers\"\n", dir);
+    } else
+        fprintf(f, "    insecure = yes\n"); /* namespaces, not loopback, no CURVE */
     fprintf(f, "    frontend = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_FRONTEND_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_FRONTEND_PORT, endpoint,
                                 sizeof endpoint));
     fprintf(f, "    backend = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_BACKEND_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_BACKEND_PORT, endpoint,
                                 sizeof endpoint));
     fprintf(f, "    sink = \"%s\"\n",
-            braid_host_endpoint(BRAID_HOST_BROKER, BRAID_NET_SINK_PORT, endpoint,
+            braid_host_endpoint(opts->broker_host, BRAID_NET_SINK_PORT, endpoint,
                                 sizeof endpoint));
     if (opts->heartbeat_msec)
         fprintf(f, "    heartbeat_msec = %d\n", opts->heartbeat_msec);
@@ -55,13 +65,50 @@ s_broker_conf(const braid_net_opts_t *opts)
     return text;
 }
 
+/*  The keys of a CURVE cluster, as `braid keygen` makes them: the broker's
+    keypair in dir, the client's in dir/clients, the workers' (one key for
+    all of them) in dir/workers, the directories the broker allows. 0 / -1
+    (reported).                                                             */
+static int
+s_make_keys(braid_net_cluster_t *self, const char *dir)
+{
+    char clients[256], workers[256], err[256];
+    if (strlen(dir) > 200) {
+        fprintf(stderr, "netcluster: temp dir path too long for the keys\n");
+        return -1;
+    }
+    snprintf(clients, sizeof clients, "%s/clients", dir);
+    snprintf(workers, sizeof workers, "%s/workers", dir);
+    snprintf(self->broker_key, sizeof self->broker_key, "%s/broker", dir);
+    snprintf(self->client_key, sizeof self->client_key, "%s/client_secret", clients);
+    snprintf(self->worker_key, sizeof self->worker_key, "%s/worker_secret", workers);
+    char client_pub[300], worker_pub[300];
+    snprintf(client_pub, sizeof client_pub, "%s/client", clients);
+    snprintf(worker_pub, sizeof worker_pub, "%s/worker", workers);
+    if ((mkdir(clients, 0700) != 0 && errno != EEXIST)
+        || (mkdir(workers, 0700) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "netcluster: mkdir %s: %s\n", clients, strerror(errno));
+        return -1;
+    }
+    if (braid_curve_keygen(self->broker_key, err, sizeof err) != 0
+        || braid_curve_keygen(client_pub, err, sizeof err) != 0
+        || braid_curve_keygen(worker_pub, err, sizeof err) != 0) {
+        fprintf(stderr, "netcluster: keygen: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 braid_net_cluster_t *
 braid_net_cluster_new(braid_topo_t *topo, const char *dir, const braid_net_opts_t *opts)
 {
     braid_net_cluster_t *self = calloc(1, sizeof *self);
-    char *conf_text = s_broker_conf(opts);
-    char *conf = braid_path(dir, "braidd.conf");
-    if (!self || !conf_text || !conf
+    char *conf_text = NULL, *conf = NULL;
+    if (!self || (opts->curve && s_make_keys(self, dir) != 0))
+        goto fail;
+    conf_text = s_broker_conf(opts, dir);
+    conf = braid_path(dir, "braidd.conf");
+    if (!conf_text || !conf
         || braid_file_write(conf, conf_text, strlen(conf_text), 0644) != 0) {
         fprintf(stderr, "netcluster: cannot write the broker config\n");
         goto fail;
@@ -81,18 +128,18 @@ braid_net_cluster_new(braid_topo_t *topo, const char *dir, const braid_net_opts_
     for (int i = 0; i < 3; i++) {
         int port = ports[i];
         if (opts->delay_msec > 0) {
-            self->relays[i] = braid_relay_new(topo, BRAID_HOST_BROKER,
-                                              port + BRAID_NET_RELAY_PORT_OFFSET, BRAID_HOST_BROKER,
-                                              braid_host_addr(BRAID_HOST_BROKER), port,
+            self->relays[i] = braid_relay_new(topo, opts->broker_host,
+                                              port + BRAID_NET_RELAY_PORT_OFFSET, opts->broker_host,
+                                              braid_host_addr(opts->broker_host), port,
                                               opts->delay_msec);
             if (!self->relays[i])
                 goto fail;
             port = braid_relay_port(self->relays[i]);
         }
-        braid_host_endpoint(BRAID_HOST_BROKER, port, endpoints[i], sizeof cluster->frontend);
+        braid_host_endpoint(opts->broker_host, port, endpoints[i], sizeof cluster->frontend);
     }
     const char *argv[] = {BRAIDD_PATH, "-c", conf, NULL};
-    cluster->broker = braid_topo_spawn(topo, BRAID_HOST_BROKER, dir, "braidd", argv, NULL);
+    cluster->broker = braid_topo_spawn(topo, opts->broker_host, dir, "braidd", argv, NULL);
     if (!cluster->broker
         || braid_proc_wait_line(cluster->broker, BRAID_STDERR, "<5>braidd: ready",
                                 BRAID_START_MSEC)
@@ -133,8 +180,14 @@ braid_net_cluster_add_worker(braid_net_cluster_t *self, braid_host_t host, const
                              int slots, const char *const specs[])
 {
     char heartbeat[16], liveness[16];
-    const char *extra[5];
+    const char *extra[9];
     int n = 0;
+    if (self->opts.curve) {
+        extra[n++] = "--key";
+        extra[n++] = self->worker_key;
+        extra[n++] = "--broker-key";
+        extra[n++] = self->broker_key;
+    }
     if (self->opts.heartbeat_msec) {
         snprintf(heartbeat, sizeof heartbeat, "%d", self->opts.heartbeat_msec);
         extra[n++] = "--heartbeat";
@@ -172,7 +225,20 @@ braid_proc_t *
 braid_net_cluster_submit(braid_net_cluster_t *self, const char *name, const char *const args[],
                          const char *stdin_path)
 {
-    s_submit_t s = {self->cluster, name, args, stdin_path, NULL};
+    /*  Under CURVE the client's keys go first (braid_cluster_submit puts
+        -b FRONTEND before the args).                                      */
+    const char *keyed[64];
+    int n = 0;
+    if (self->opts.curve) {
+        keyed[n++] = "--key";
+        keyed[n++] = self->client_key;
+        keyed[n++] = "--broker-key";
+        keyed[n++] = self->broker_key;
+    }
+    for (int i = 0; args[i] && n < 63; i++)
+        keyed[n++] = args[i];
+    keyed[n] = NULL;
+    s_submit_t s = {self->cluster, name, keyed, stdin_path, NULL};
     braid_topo_call(self->topo, BRAID_HOST_CLIENT, s_submit_fn, &s);
     return s.proc;
 }
@@ -181,7 +247,13 @@ json_t *
 braid_net_cluster_stats(braid_net_cluster_t *self, char **text_p)
 {
     const char *argv[] = {BRAID_CLI_PATH, "stats", "--json", "-T", "5000", "-b",
-                          self->cluster->frontend, NULL};
+                          self->cluster->frontend, NULL, NULL, NULL, NULL, NULL};
+    if (self->opts.curve) {
+        argv[7] = "--key";
+        argv[8] = self->client_key;
+        argv[9] = "--broker-key";
+        argv[10] = self->broker_key;
+    }
     braid_proc_t *proc =
         braid_topo_spawn(self->topo, BRAID_HOST_CLIENT, NULL, "braid-stats", argv, NULL);
     json_t *json = NULL;
@@ -252,6 +324,8 @@ braid_net_teardown(void **state)
     if (!f)
         return 0;
     braid_net_cluster_destroy(&f->net);
+    braid_net_cluster_destroy(&f->net2);
+    braid_tmpdir_destroy(&f->dir2);
     braid_topo_destroy(&f->topo);
     int orphans = braid_harness_reap_orphans();
     braid_tmpdir_destroy(&f->dir);

@@ -43,6 +43,9 @@ typedef struct {
     int heartbeat_msec; /* broker and workers; 0: the programs' defaults */
     int liveness_msec;  /* worker liveness, both sides; 0: the defaults */
     int delay_msec;     /* > 0: clients and workers reach the broker through relays */
+    bool curve;         /* CURVE on: keys made in the test dir, every peer uses them */
+    braid_host_t broker_host; /* where braidd runs: BRAID_HOST_BROKER (0, the
+                                 default) or BRAID_HOST_BROKER2 */
 } braid_net_opts_t;
 
 typedef struct {
@@ -50,10 +53,20 @@ typedef struct {
     braid_net_opts_t opts;
     braid_cluster_t *cluster; /* owned */
     braid_relay_t *relays[3]; /* frontend, backend, sink; owned, or NULL */
+    /*  With opts.curve: the broker's public certificate, the client's and
+        the workers' keypairs (paths in the test dir), else empty.         */
+    char broker_key[512];
+    char client_key[512];
+    char worker_key[512];
 } braid_net_cluster_t;
 
-/*  Start braidd on the broker host (logs in dir), and the relays if
-    opts->delay_msec > 0. Owned, or NULL (reported).                        */
+/*  Start braidd on the broker host (opts->broker_host; logs in dir, one
+    cluster a dir), and the relays if
+    opts->delay_msec > 0. With opts->curve the keys are made first
+    (`braid keygen`'s braid_curve_keygen: dir/broker, dir/clients/client,
+    dir/workers/worker): the broker binds with CURVE and the client and
+    worker allowlists, and every worker, client and stats call below
+    presents its key. Owned, or NULL (reported).                            */
 braid_net_cluster_t *
 braid_net_cluster_new(braid_topo_t *topo, const char *dir, const braid_net_opts_t *opts);
 
@@ -64,8 +77,8 @@ int
 braid_net_cluster_add_worker(braid_net_cluster_t *self, braid_host_t host, const char *name,
                              int slots, const char *const specs[]);
 
-/*  `braid submit -b FRONTEND ARGS...` on the client host; stdin from
-    stdin_path or /dev/null. Owned, or NULL.                                */
+/*  `braid submit -b FRONTEND ARGS...` on the client host (with the client
+    key under CURVE); stdin from stdin_path or /dev/null. Owned, or NULL.   */
 braid_proc_t *
 braid_net_cluster_submit(braid_net_cluster_t *self, const char *name, const char *const args[],
                          const char *stdin_path);
@@ -91,6 +104,8 @@ typedef struct {
     char *dir;                 /* owned temp dir, or NULL when skipped */
     braid_topo_t *topo;        /* owned, or NULL when skipped */
     braid_net_cluster_t *net;  /* owned once the test starts one, or NULL */
+    braid_net_cluster_t *net2; /* a second one (another broker host), or NULL */
+    char *dir2;                /* its temp dir, owned, or NULL */
 } braid_net_fixture_t;
 
 /*  cmocka setup: the initial state is the temp dir's prefix. When the

@@ -2,6 +2,10 @@
     host binding 198.18.0.1, a worker on each worker host, the client on
     the client host (netcluster.h).
 
+    CURVE is on: the broker binds with its keypair and the client and
+    worker allowlists; the client and the workers present their keys, and
+    a client without keys gets no answer (exit 3).
+
     1,000 queries through an exec source,
     `sh -c 'echo "$0 one"; echo "$0 two"' {query}`: the client exits 0 and
     its stdout (submit order) equals the sequential reference, the same
@@ -54,7 +58,8 @@ test_net_braid(void **state)
     char *want = braid_net_reference(ref_argv, queries, &want_len);
     assert_non_null(want);
 
-    braid_net_opts_t opts = {0};
+    /*  CURVE on (issue 12, acceptance 1): every peer presents its key.    */
+    braid_net_opts_t opts = {.curve = true};
     f->net = braid_net_cluster_new(f->topo, f->dir, &opts);
     assert_non_null(f->net);
     const char *specs[] = {"lines=exec:sh -c '" S_COMMAND "' {query}", NULL};
@@ -87,6 +92,17 @@ test_net_braid(void **state)
     assert_non_null(got);
     assert_int_equal(braid_compare("submit output", got, got_len, want, want_len), 0);
     braid_proc_destroy(&client);
+
+    /*  CURVE is enforced: a client without keys gets no answer (exit 3,
+        broker unavailable) from the same frontend.                        */
+    const char *plain[] = {BRAID_CLI_PATH, "submit", "-T", "1500", "-b", c->frontend,
+                           "-s", "lines", "nokey", NULL};
+    braid_proc_t *nokey =
+        braid_topo_spawn(f->topo, BRAID_HOST_CLIENT, f->dir, "client-nokey", plain, NULL);
+    assert_non_null(nokey);
+    assert_int_equal(braid_proc_finish(nokey, 30000, &code), 0);
+    assert_int_equal(code, 3);
+    braid_proc_destroy(&nokey);
 
     assert_int_equal(braid_net_cluster_stop(f->net), 0);
     long long w1 = s_tasks_done(f->dir, "w1"), w2 = s_tasks_done(f->dir, "w2");

@@ -79,7 +79,7 @@ test_net_cut(void **state)
     char *want = braid_net_reference(ref_argv, queries, &want_len);
     assert_non_null(want);
 
-    braid_net_opts_t opts = {.heartbeat_msec = 200, .liveness_msec = 1200};
+    braid_net_opts_t opts = {.heartbeat_msec = 200, .liveness_msec = 1200, .curve = true};
     f->net = braid_net_cluster_new(f->topo, f->dir, &opts);
     assert_non_null(f->net);
     braid_cluster_t *c = f->net->cluster;

@@ -105,6 +105,16 @@ static const s_case_t s_cases[] = {
     {BRAID_WORKER_PATH, "slots.conf", "worker\n    slots = 0\nsource\n    x\n        type = exec\n",
      2, "%s:2: slots must be an integer"},
     {BRAID_WORKER_PATH, "empty.conf", "worker\n    slots = 4\n", 2, "%s: no source"},
+    {BRAID_WORKER_PATH, "brokers.conf",
+     "worker\n    backend = \"tcp://10.0.0.1:5556 tcp://10.0.0.2:5556\"\n"
+     "    sink = \"tcp://10.0.0.1:5557,tcp://10.0.0.2:5557\"\n"
+     "source\n    x\n        type = exec\n        command = \"echo {query}\"\n",
+     0, "%s: ok\n"},
+    {BRAID_WORKER_PATH, "sinks.conf",
+     "worker\n    backend = \"tcp://10.0.0.1:5556 tcp://10.0.0.2:5556\"\n"
+     "    sink = \"tcp://10.0.0.1:5557\"\n"
+     "source\n    x\n        type = exec\n        command = \"echo {query}\"\n",
+     2, "%s: 2 backends need as many sinks, not 1"},
 };
 
 static void

@@ -81,6 +81,8 @@ def test_constants_match_braid_msg_h():
              "MAX_DEDUP": "BRAID_MAX_DEDUP", "MAX_FRAMES": "BRAID_MAX_FRAMES",
              "MAX_PARTS": "BRAID_MAX_PARTS", "MAX_QUERIES_FRAME": "BRAID_MAX_QUERIES_FRAME",
              "FLAG_FAIL_FAST": "BRAID_FLAG_FAIL_FAST", "FLAG_RETRIES": "BRAID_FLAG_RETRIES",
+             "FLAG_RESUME": "BRAID_FLAG_RESUME", "RESUME_RANGE": "BRAID_RESUME_RANGE",
+             "MAX_RESUME_RANGES": "BRAID_MAX_RESUME_RANGES",
              "CH_CLIENT": "BRAID_CH_CLIENT", "CH_TO_CLIENT": "BRAID_CH_TO_CLIENT",
              "CH_WORKER": "BRAID_CH_WORKER", "CH_TO_WORKER": "BRAID_CH_TO_WORKER",
              "CH_SINK": "BRAID_CH_SINK", "ORDER_SUBMIT": "BRAID_ORDER_SUBMIT",
@@ -476,6 +478,13 @@ def test_frames_and_payload_bounds():
     for size in (19, 21, P.MAX_SLOTS * 20 + 20):
         with pytest.raises(P.DecodeError) as e:
             P.decode_frames([hb, b"\0" * size], P.CH_WORKER)
+        assert e.value.reason == "frame-size"
+    rs = P.encode(P.Msg(P.MSG_RESUME, job_id=b"\0" * 16, query=0, source=0, seq=0))
+    P.decode_frames([rs, b""], P.CH_CLIENT)
+    P.decode_frames([rs, b"\0" * 32], P.CH_CLIENT)
+    for size in (15, 17, P.MAX_RESUME_RANGES * 16 + 16):
+        with pytest.raises(P.DecodeError) as e:
+            P.decode_frames([rs, b"\0" * size], P.CH_CLIENT)
         assert e.value.reason == "frame-size"
 
 

@@ -62,6 +62,8 @@ test_defaults(void **state)
     assert_null(cfg.metrics);                   /* no endpoint unless asked */
     assert_int_equal(cfg.default_policy.retries, 2);
     assert_ptr_equal(braid_broker_config_policy(&cfg, "web"), &cfg.default_policy);
+    assert_int_equal(cfg.orphan_msec, 30000);
+    assert_int_equal(cfg.default_policy.orphan_msec, BRAID_POLICY_ORPHAN_BROKER);
 }
 
 static void
@@ -82,12 +84,14 @@ test_every_kind_of_key(void **state)
                        "    max_buffered_bytes = 1048576\n"
                        "    credit_bytes = 65536\n"
                        "    metrics = \"127.0.0.1:9464\"\n"
+                       "    orphan_msec = 2000\n"
                        "source\n"
                        "    web\n"
                        "        max_concurrent = 8\n"
                        "        rate = 2.5\n"
                        "        on_retry = restart\n"
                        "        timeout_msec = 604800000\n"
+                       "        orphan_msec = 0\n"
                        "    grep\n"
                        "        retries = 0\n";
     assert_int_equal(s_load(text, &cfg, &conf, err, sizeof err), 0);
@@ -111,9 +115,12 @@ test_every_kind_of_key(void **state)
     assert_int_equal(web->on_retry, BRAID_ON_RETRY_RESTART);
     assert_int_equal(web->timeout_msec, BRAID_MAX_MSEC);
     assert_int_equal(web->retries, 2);          /* from the default policy */
+    assert_int_equal(cfg.orphan_msec, 2000);
+    assert_int_equal(web->orphan_msec, 0);      /* its own: fail at once   */
     const braid_policy_t *grep = braid_broker_config_policy(&cfg, "grep");
     assert_int_equal(grep->retries, 0);
     assert_int_equal(grep->max_concurrent, 0);
+    assert_int_equal(grep->orphan_msec, BRAID_POLICY_ORPHAN_BROKER);    /* the broker's */
     assert_ptr_equal(braid_broker_config_policy(&cfg, "docs"), &cfg.default_policy);
     braid_conf_destroy(&conf);
 }
@@ -160,6 +167,7 @@ static const struct {
     {"source\n    web\n        rate = 0x10\n", ":3: rate must be 0 (no limit) or a number"},
     {"source\n    web\n        rate = 2e9\n", ":3: rate must be 0 (no limit) or a number"},
     {"source\n    web\n        on_retry = never\n", ":3: on_retry must be resume, restart or fail"},
+    {"broker\n    orphan_msec = 604800001\n", ":2: orphan_msec must be an integer in 0..604800000"},
     {"source\n    web\n        burst = 0\n", ":3: burst must be an integer in 1..1000000"},
     {"source\n    web\n        zz = 1\n", ":3: unknown key 'zz' in a source policy"},
 };

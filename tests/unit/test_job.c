@@ -520,6 +520,165 @@ test_cancel(void **state)
     braid_job_destroy(&job);
 }
 
+/*  A source no worker serves any more (job_orphan.c): its waiting tasks,
+    never dispatched or taken back for a retry, end failed; running ones
+    and the other source's are untouched; what arrived stays before the
+    END; nothing of that source is dispatched after.                       */
+static void
+test_orphan(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(4, 2, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 9, 100, 0);
+    s_add_queries(job, 0, 4);
+    uint32_t a0 = s_start(job, 0), a1 = s_start(job, 1), a2 = s_start(job, 2);
+    zmsg_t *f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 0, a0, 0, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 0, a0, BRAID_STATUS_OK, 1, ""), BRAID_JOB_ACCEPTED);
+    /*  Task 2 (query 1, source 0) sent one partial; its worker is lost.  */
+    f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 2, a2, 0, &f), BRAID_JOB_ACCEPTED);
+    braid_job_policy_t pol = {.retries = 5, .on_retry = BRAID_ON_RETRY_RESUME};
+    assert_int_equal(braid_job_retry(job, 2, a2, true, "worker lost", &pol), BRAID_JOB_AGAIN);
+    braid_job_ready(job, 2);
+    assert_int_equal(braid_job_wants(job) & 1, 1);
+    /*  Tasks 2, 4 and 6 wait on source 0: they end.                      */
+    assert_int_equal(braid_job_orphan(job, 0, "no worker serves source src0"), 3);
+    assert_int_equal(braid_job_orphan(job, 0, "again"), 0);
+    assert_int_equal(braid_job_wants(job) & 1, 0);
+    assert_true(braid_job_running(job, 1, a1));
+    assert_int_equal(braid_job_done(job, 1, a1, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    for (int i = 0; i < 3; i++) {
+        int64_t idx = braid_job_next_task(job, 3);
+        assert_int_equal(idx % 2, 1);
+        uint32_t a = s_start(job, (uint32_t) idx);
+        assert_int_equal(braid_job_done(job, (uint32_t) idx, a, BRAID_STATUS_OK, 0, ""),
+                         BRAID_JOB_ACCEPTED);
+    }
+    assert_int_equal(braid_job_next_task(job, 3), -1);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    /*  q0: ok (its partial in the END), ok; q1: the partial, failed (1
+        part), ok; q2, q3: failed (0 parts), ok; JOB_END failed.          */
+    uint32_t want[] = {BRAID_STATUS_OK, BRAID_STATUS_OK, BRAID_STATUS_FAILED, BRAID_STATUS_OK,
+                       BRAID_STATUS_FAILED, BRAID_STATUS_OK, BRAID_STATUS_FAILED, BRAID_STATUS_OK};
+    size_t e = 0, partials = 0;
+    for (size_t i = 0; i < sink.n; i++) {
+        if (sink.recs[i].type == BRAID_MSG_PARTIAL) {
+            partials += sink.recs[i].nframes;
+            continue;
+        }
+        if (sink.recs[i].type == BRAID_MSG_JOB_END) {
+            assert_int_equal(sink.recs[i].status, BRAID_STATUS_FAILED);
+            continue;
+        }
+        assert_int_equal(sink.recs[i].type, BRAID_MSG_END);
+        assert_true(e < 8);
+        assert_int_equal(sink.recs[i].status, want[e]);
+        if (e == 2)
+            assert_int_equal(sink.recs[i].parts, 1);
+        partials += sink.recs[i].nframes;
+        e++;
+    }
+    assert_int_equal(e, 8);
+    assert_int_equal(partials, 2);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
+/*  ranges as RESUME's frame: pairs of big-endian first, end.              */
+static size_t
+s_ranges(uint8_t *buf, const uint64_t *pairs, size_t n)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        for (int b = 0; b < 8; b++)
+            buf[i * 8 + (size_t) b] = (uint8_t) (pairs[i] >> (56 - 8 * b));
+    return n * BRAID_RESUME_RANGE;
+}
+
+/*  Failover with resume (job_resume.c): held until RESUME and the queries;
+    the tasks the client saw end say nothing more; the head resumes after
+    the seqs the client has; the rest runs in task order.                  */
+static void
+test_resume(void **state)
+{
+    (void) state;
+    braid_msg_t sub = s_submit(3, 2, BRAID_ORDER_SUBMIT, 1000);
+    braid_job_t *job = braid_job_new(&sub, 9, 100, 0);
+    braid_job_hold(job);
+    braid_on_retry_t resume[2] = {BRAID_ON_RETRY_RESUME, BRAID_ON_RETRY_RESUME};
+    uint8_t buf[64];
+    uint64_t ended[] = {0, 3};
+    size_t size = s_ranges(buf, ended, 1);
+    /*  Not before the queries are complete.                               */
+    assert_int_equal(braid_job_resume(job, buf, size, 1, 1, 2, resume), -1);
+    s_add_queries(job, 0, 3);
+    assert_int_equal(braid_job_wants(job), 0);          /* held            */
+    assert_int_equal(braid_job_next_task(job, 3), -1);
+    /*  Bad ranges: out of order, empty, past the tasks.                   */
+    uint64_t bad1[] = {2, 3, 0, 1}, bad2[] = {1, 1}, bad3[] = {4, 7};
+    assert_int_equal(braid_job_resume(job, buf, s_ranges(buf, bad1, 2), 0, 0, 0, resume), -1);
+    assert_int_equal(braid_job_resume(job, buf, s_ranges(buf, bad2, 1), 0, 0, 0, resume), -1);
+    assert_int_equal(braid_job_resume(job, buf, s_ranges(buf, bad3, 1), 0, 0, 0, resume), -1);
+    assert_true(braid_job_held(job));
+    size = s_ranges(buf, ended, 1);
+    assert_int_equal(braid_job_resume(job, buf, size, 1, 1, 2, resume), 0);
+    assert_false(braid_job_held(job));
+    /*  Task 3 (query 1, source 1) first, resuming at seq 2.               */
+    assert_int_equal(braid_job_next_task(job, 3), 3);
+    uint64_t r, w;
+    uint32_t a3 = braid_job_start(job, 3, &r, &w);
+    assert_int_equal(r, 2);
+    assert_int_equal(braid_job_next_task(job, 3), 4);
+    uint32_t a4 = s_start(job, 4);
+    uint32_t a5 = s_start(job, 5);
+    zmsg_t *f = s_frames(2);
+    assert_int_equal(braid_job_data(job, 3, a3, 2, &f), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 3, a3, BRAID_STATUS_OK, 4, ""), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 4, a4, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    assert_int_equal(braid_job_done(job, 5, a5, BRAID_STATUS_OK, 0, ""), BRAID_JOB_ACCEPTED);
+    s_sink_t sink = {0};
+    assert_true(braid_job_pump(job, &s_io, &sink));
+    /*  END of task 3 with its 2 partials (seqs 2, 3; parts 4), ENDs of 4
+        and 5, JOB_END: nothing of tasks 0..2.                              */
+    assert_int_equal(sink.n, 4);
+    assert_int_equal(sink.recs[0].type, BRAID_MSG_END);
+    assert_int_equal(sink.recs[0].query, 1);
+    assert_int_equal(sink.recs[0].source, 1);
+    assert_int_equal(sink.recs[0].parts, 4);
+    assert_int_equal(sink.recs[0].nframes, 2);
+    assert_int_equal(sink.recs[1].query, 2);
+    assert_int_equal(sink.recs[2].query, 2);
+    assert_int_equal(sink.recs[3].type, BRAID_MSG_JOB_END);
+    assert_int_equal(sink.recs[3].status, BRAID_STATUS_OK);
+    free(sink.recs);
+    braid_job_destroy(&job);
+
+    /*  Arrival order, ended tasks scattered, head restarted (on_retry
+        restart): RESTART first, then from seq 0.                          */
+    sub = s_submit(4, 1, BRAID_ORDER_ARRIVAL, 1000);
+    job = braid_job_new(&sub, 10, 100, 0);
+    braid_job_hold(job);
+    s_add_queries(job, 0, 4);
+    uint64_t scattered[] = {0, 1, 2, 3};
+    braid_on_retry_t restart[1] = {BRAID_ON_RETRY_RESTART};
+    assert_int_equal(braid_job_resume(job, buf, s_ranges(buf, scattered, 2), 1, 0, 5, restart), 0);
+    assert_int_equal(braid_job_next_task(job, 1), 1);
+    uint32_t a1 = braid_job_start(job, 1, &r, &w);
+    assert_int_equal(r, 0);
+    assert_int_equal(braid_job_next_task(job, 1), 3);
+    f = s_frames(1);
+    assert_int_equal(braid_job_data(job, 1, a1, 0, &f), BRAID_JOB_ACCEPTED);
+    memset(&sink, 0, sizeof sink);
+    braid_job_pump(job, &s_io, &sink);
+    assert_true(sink.n >= 2);
+    assert_int_equal(sink.recs[0].type, BRAID_MSG_RESTART);
+    assert_int_equal(sink.recs[1].type, BRAID_MSG_PARTIAL);
+    assert_int_equal(sink.recs[1].seq, 0);
+    free(sink.recs);
+    braid_job_destroy(&job);
+}
+
 static void
 test_queries_rules(void **state)
 {
@@ -769,6 +928,8 @@ main(void)
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_stale_and_gap),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_orphan),
+        cmocka_unit_test(test_resume),
         cmocka_unit_test(test_queries_rules),
         cmocka_unit_test(test_retry_resumes_after_forwarded),
         cmocka_unit_test(test_retry_restart_announces),

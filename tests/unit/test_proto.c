@@ -709,6 +709,9 @@ static const t_golden_t s_golden[] = {
     {4, BRAID_CH_CLIENT, 0, 0, "93 01 04 " J},
     {5, BRAID_CH_CLIENT, 0, 0, "92 01 05"},
     {6, BRAID_CH_CLIENT, 0, 0, "92 01 06"},
+    /*  RESUME jqse: the head task (q 7, s 31) and its seqs written (2^32);
+        1 frame: the ended ranges.                                         */
+    {8, BRAID_CH_CLIENT, 1, 1, "96 01 08 " J "07 1f cf 00 00 00 01 00 00 00 00"},
     {10, BRAID_CH_TO_CLIENT, 0, 0, "93 01 0a " J},
     {11, BRAID_CH_TO_CLIENT, 1, 1, "97 01 0b " J O_ "07 1f cf 00 00 00 01 00 00 00 00"},
     /*  END jOqsxpaEWBQUXD: 16 items (array16), W "w1", B 1764504000000
@@ -1393,6 +1396,8 @@ static const t_bad_t s_bad[] = {
     {"WHEARTBEAT with 0 frames", "92 01 15", NULL, 0, WK, BRAID_ERR_FRAMES},
     {"WHEARTBEAT with 1 frame is fine", "92 01 15", NULL, 1, WK, BRAID_OK},
     {"WHEARTBEAT with 2 frames", "92 01 15", NULL, 2, WK, BRAID_ERR_FRAMES},
+    {"RESUME with 0 frames", "96 01 08 " J "07 1f 00", NULL, 0, CL, BRAID_ERR_FRAMES},
+    {"RESUME with 2 frames", "96 01 08 " J "07 1f 00", NULL, 2, CL, BRAID_ERR_FRAMES},
     {"WHEARTBEAT with 1025 frames", "92 01 15", NULL, 1025, WK, BRAID_ERR_FRAMES},
     {"BHEARTBEAT with 1 frame", "92 01 21", NULL, 1, TW, BRAID_ERR_FRAMES},
 
@@ -1939,6 +1944,28 @@ test_recv_frame_size_rule_is_heartbeat_only(void **state)
     zmsg_destroy(&payload);
 }
 
+/*  RESUME's frame holds whole ranges of 16 bytes: 32 pass, 33 are refused
+    (frame-size), as is an empty RESUME without its frame (frames).       */
+static void
+test_recv_resume_ranges(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t m;
+    braid_msg_init(&m, BRAID_MSG_RESUME);
+    zmsg_t *payload = s_payload(1, 2 * BRAID_RESUME_RANGE);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    braid_err_t err = BRAID_OK;
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_CLIENT, &m, NULL, &payload, &err), 0);
+    assert_int_equal(zframe_size(zmsg_first(payload)), 32);
+    zmsg_destroy(&payload);
+    braid_msg_init(&m, BRAID_MSG_RESUME);
+    payload = s_payload(1, 2 * BRAID_RESUME_RANGE + 1);
+    assert_int_equal(braid_msg_send(p->a, NULL, &m, &payload, false), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_CLIENT, &m, NULL, &payload, &err), -2);
+    assert_int_equal(err, BRAID_ERR_FRAME_SIZE);
+    assert_null(payload);
+}
+
 /*  The other new messages over a socket: TASK_ACK (worker -> backend),
     RESET (backend -> worker), RESTART (frontend -> client), DONE with g.   */
 static void
@@ -2093,6 +2120,67 @@ test_send_no_peer_eagain(void **state)
     zsock_destroy(&dealer);
 }
 
+/*  try_recv: EAGAIN when nothing waits (nothing is left allocated), then
+    each message as braid_msg_recv gives it, routed and not; send_mem: one
+    payload frame copied from memory, routed, and EHOSTUNREACH for a peer
+    that is not there.                                                      */
+static void
+test_try_recv_and_send_mem(void **state)
+{
+    t_pair_t *p = *state;
+    braid_msg_t m, in;
+    zframe_t *rid = NULL;
+    zmsg_t *payload = NULL;
+    braid_err_t err;
+    errno = 0;
+    assert_int_equal(braid_msg_try_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err),
+                     -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_null(rid);
+    assert_null(payload);
+
+    braid_msg_init(&m, BRAID_MSG_PING);
+    assert_int_equal(braid_msg_send(p->b, NULL, &m, NULL, false), 0);
+    /*  inproc delivers at once; bounded wait all the same.                 */
+    int rc = -1;
+    for (int i = 0; i < 1000 && rc != 0; i++) {
+        rc = braid_msg_try_recv(p->a, true, BRAID_CH_CLIENT, &in, &rid, &payload, &err);
+        if (rc != 0) {
+            assert_int_equal(errno, EAGAIN);
+            zclock_sleep(1);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(in.type, BRAID_MSG_PING);
+    assert_non_null(rid);
+    assert_int_equal(zmsg_size(payload), 0);
+    zmsg_destroy(&payload);
+
+    s_fill(&m, s_def(BRAID_MSG_TASK), V_MAX);
+    const char query[] = "a query";
+    assert_int_equal(braid_msg_send_mem(p->a, rid, &m, query, sizeof query - 1, true), 0);
+    assert_int_equal(braid_msg_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload, &err),
+                     0);
+    s_assert_msg_equal(&m, &in, "kaNrwtbz");
+    assert_int_equal(zmsg_size(payload), 1);
+    assert_int_equal(zframe_size(zmsg_first(payload)), sizeof query - 1);
+    assert_memory_equal(zframe_data(zmsg_first(payload)), query, sizeof query - 1);
+    zmsg_destroy(&payload);
+    errno = 0;
+    assert_int_equal(braid_msg_try_recv(p->b, false, BRAID_CH_TO_WORKER, &in, NULL, &payload,
+                                        &err),
+                     -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_null(payload);
+
+    zframe_t *nobody = zframe_new("nobody", 6);
+    errno = 0;
+    assert_int_equal(braid_msg_send_mem(p->a, nobody, &m, query, sizeof query - 1, true), -1);
+    assert_int_equal(errno, EHOSTUNREACH);
+    zframe_destroy(&nobody);
+    zframe_destroy(&rid);
+}
+
 /*  ---------------------------------------------------------------------   */
 
 int
@@ -2157,6 +2245,7 @@ main(void)
         RD(test_recv_heartbeat_max),
         RD(test_recv_heartbeat_frame_count),
         PR(test_recv_frame_size_rule_is_heartbeat_only),
+        PR(test_recv_resume_ranges),
         PR(test_new_messages_over_sockets),
         PR(test_recv_wrong_channel),
         RD(test_recv_timeout),
@@ -2164,6 +2253,7 @@ main(void)
         RD(test_send_unknown_peer),
         RD(test_send_invalid_msg),
         cmocka_unit_test(test_send_no_peer_eagain),
+        RD(test_try_recv_and_send_mem),
     };
     failed += cmocka_run_group_tests_name("sockets", sockets, NULL, NULL);
 

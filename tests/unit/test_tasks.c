@@ -253,9 +253,9 @@ test_table(void **state)
     assert_null(braid_tasks_at(tasks, 3));
 
     /*  find: by id and attempt.                                           */
-    assert_ptr_equal(braid_tasks_find(tasks, 20, 1), braid_tasks_at(tasks, 2));
-    assert_null(braid_tasks_find(tasks, 20, 2));
-    assert_null(braid_tasks_find(tasks, 40, 1));
+    assert_ptr_equal(braid_tasks_find(tasks, 0, 20, 1), braid_tasks_at(tasks, 2));
+    assert_null(braid_tasks_find(tasks, 0, 20, 2));
+    assert_null(braid_tasks_find(tasks, 0, 40, 1));
 
     /*  Queued tasks start lowest id first, whatever order they came in.   */
     braid_task_t *next = braid_tasks_next_queued(tasks);
@@ -269,15 +269,15 @@ test_table(void **state)
 
     /*  claim: the same attempt is a duplicate; another attempt silences
         the one held (its slot is free at once).                           */
-    assert_int_equal(braid_tasks_claim(tasks, 10, 1, 0), BRAID_TASKS_DUPLICATE);
-    assert_int_equal(braid_tasks_claim(tasks, 40, 1, 0), BRAID_TASKS_NEW);
-    assert_int_equal(braid_tasks_claim(tasks, 10, 2, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 1, 0), BRAID_TASKS_DUPLICATE);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 40, 1, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 2, 0), BRAID_TASKS_NEW);
     assert_int_equal(braid_tasks_busy(tasks), 0);
     assert_true(braid_task_silent(braid_tasks_at(tasks, 1)));
-    assert_null(braid_tasks_find(tasks, 10, 1));
+    assert_null(braid_tasks_find(tasks, 0, 10, 1));
     assert_int_equal(braid_tasks_live(tasks), 2);
     /*  A silenced attempt is no duplicate of itself any more.             */
-    assert_int_equal(braid_tasks_claim(tasks, 10, 1, 0), BRAID_TASKS_NEW);
+    assert_int_equal(braid_tasks_claim(tasks, 0, 10, 1, 0), BRAID_TASKS_NEW);
 
     /*  Full: a fourth is taken, a fifth refused (and destroyed).          */
     braid_task_t *task = s_task(synth, 50, 1, 0, 0, 0);
@@ -301,6 +301,128 @@ test_table(void **state)
     braid_tasks_destroy(&tasks);
     braid_tasks_destroy(&tasks);
     assert_null(tasks);
+    braid_source_destroy(&synth);
+}
+
+/*  Several brokers (links): task ids are each broker's own, so the same id
+    on two links is two tasks; the slots go to the link holding fewest;
+    silencing one link leaves the other's tasks.                          */
+static void
+test_links(void **state)
+{
+    (void) state;
+    braid_source_t *synth = s_synth("x=synthetic:parts=1");
+    braid_tasks_t *tasks = braid_tasks_new(8);
+    assert_non_null(tasks);
+    uint32_t links[] = {0, 0, 1, 1};
+    uint64_t ids[] = {1, 2, 1, 2};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(braid_tasks_claim(tasks, links[i], ids[i], 1, 0), BRAID_TASKS_NEW);
+        braid_task_t *task = s_task(synth, ids[i], 1, 0, 0, 0);
+        braid_task_set_link(task, links[i]);
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
+    /*  The same (link, id, attempt) is a duplicate; on the other link not. */
+    assert_int_equal(braid_tasks_claim(tasks, 1, 1, 1, 0), BRAID_TASKS_DUPLICATE);
+    assert_ptr_equal(braid_tasks_find(tasks, 1, 1, 1), braid_tasks_at(tasks, 2));
+    assert_ptr_equal(braid_tasks_find(tasks, 0, 1, 1), braid_tasks_at(tasks, 0));
+    assert_null(braid_tasks_find(tasks, 2, 1, 1));
+    assert_int_equal(braid_tasks_held(tasks, 0), 2);
+    assert_int_equal(braid_tasks_held(tasks, 1), 2);
+    /*  Starting alternates between the links: each gets its share.        */
+    uint32_t started[4];
+    for (size_t i = 0; i < 4; i++) {
+        braid_task_t *next = braid_tasks_next_queued(tasks);
+        assert_non_null(next);
+        started[i] = braid_task_link(next);
+        braid_tasks_start(tasks, next, NULL, 0);
+    }
+    assert_int_equal(started[0], 0);
+    assert_int_equal(started[1], 1);
+    assert_int_equal(started[2], 0);
+    assert_int_equal(started[3], 1);
+    assert_null(braid_tasks_next_queued(tasks));
+    assert_int_equal(braid_tasks_busy(tasks), 4);
+    /*  Link 1's broker goes away: its tasks only are silenced.            */
+    assert_int_equal(braid_tasks_silence_link(tasks, 1, 0), 2);
+    assert_int_equal(braid_tasks_busy(tasks), 2);
+    assert_int_equal(braid_tasks_held(tasks, 1), 0);
+    assert_int_equal(braid_tasks_held(tasks, 0), 2);
+    assert_int_equal(braid_tasks_live(tasks), 2);
+    braid_tasks_destroy(&tasks);
+    braid_source_destroy(&synth);
+}
+
+/*  A braid_tasks_context_fn: the context is the test's, counted.          */
+static void *
+s_context_of(void *arg, const braid_task_t *task)
+{
+    (void) task;
+    (*(int *) arg)++;
+    return NULL;
+}
+
+/*  start_queued starts the lowest ids first, at most max, skipping tasks
+    that ended while queued (cancelled, refused); any_queued follows.      */
+static void
+test_start_queued(void **state)
+{
+    (void) state;
+    braid_source_t *synth = s_synth("x=synthetic:parts=1");
+    braid_tasks_t *tasks = braid_tasks_new(8);
+    assert_false(braid_tasks_any_queued(tasks));
+    uint64_t ids[] = {50, 20, 40, 10, 30};
+    for (size_t i = 0; i < 5; i++) {
+        braid_task_t *task = s_task(synth, ids[i], 1, 0, 0, 0);
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
+    /*  10 is cancelled while queued: it never starts.                     */
+    braid_task_abort(braid_tasks_find(tasks, 0, 10, 1), BRAID_STATUS_CANCELLED, false, "cancelled",
+                     0);
+    assert_true(braid_tasks_any_queued(tasks));
+    assert_int_equal(braid_tasks_queued(tasks), 4);
+    int contexts = 0;
+    assert_int_equal(braid_tasks_start_queued(tasks, 2, s_context_of, &contexts, 0), 2);
+    assert_int_equal(contexts, 2);
+    assert_int_equal(braid_tasks_busy(tasks), 2);
+    assert_int_equal(braid_task_phase(braid_tasks_find(tasks, 0, 20, 1)), BRAID_TASK_RUN);
+    assert_int_equal(braid_task_phase(braid_tasks_find(tasks, 0, 30, 1)), BRAID_TASK_RUN);
+    assert_int_equal(braid_task_phase(braid_tasks_find(tasks, 0, 40, 1)), BRAID_TASK_QUEUED);
+    assert_int_equal(braid_task_phase(braid_tasks_find(tasks, 0, 10, 1)), BRAID_TASK_END);
+    assert_int_equal(braid_tasks_queued(tasks), 2);
+    assert_int_equal(braid_task_id(braid_tasks_next_queued(tasks)), 40);
+    /*  No room: nothing starts.                                            */
+    assert_int_equal(braid_tasks_start_queued(tasks, 0, s_context_of, &contexts, 0), 0);
+    /*  More room than queued: both start, 40 then 50.                      */
+    assert_int_equal(braid_tasks_start_queued(tasks, 5, s_context_of, &contexts, 0), 2);
+    assert_int_equal(braid_tasks_busy(tasks), 4);
+    assert_false(braid_tasks_any_queued(tasks));
+    assert_null(braid_tasks_next_queued(tasks));
+    assert_int_equal(braid_tasks_start_queued(tasks, 5, s_context_of, &contexts, 0), 0);
+    assert_int_equal(contexts, 4);
+    /*  The pump ends them all (and the cancelled one): the table empties. */
+    s_sink_t fake;
+    braid_task_sink_t sink = s_sink(&fake);
+    assert_int_equal(braid_tasks_pump(tasks, 0, false, &sink), 5);
+    assert_int_equal(braid_tasks_size(tasks), 0);
+    assert_int_equal(braid_tasks_busy(tasks), 0);
+    /*  Tasks added after a pump are found queued again; pump_fresh pumps
+        only those started since the last pump: the one started sends its
+        DONE, the one still queued stays, and nothing is pumped twice.     */
+    for (uint64_t id = 60; id <= 70; id += 10) {
+        braid_task_t *task = s_task(synth, id, 1, 0, 0, 0);
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
+    assert_true(braid_tasks_any_queued(tasks));
+    assert_int_equal(braid_tasks_start_queued(tasks, 1, s_context_of, &contexts, 0), 1);
+    fake.nsent = 0;
+    assert_int_equal(braid_tasks_pump_fresh(tasks, 0, false, &sink), 1);
+    assert_int_equal(fake.nsent, 1);
+    assert_int_equal(fake.sent[0].msg.task_id, 60);
+    assert_int_equal(braid_tasks_size(tasks), 1);
+    assert_int_equal(braid_tasks_pump_fresh(tasks, 0, false, &sink), 0);
+    assert_int_equal(braid_task_phase(braid_tasks_at(tasks, 0)), BRAID_TASK_QUEUED);
+    braid_tasks_destroy(&tasks);
     braid_source_destroy(&synth);
 }
 
@@ -616,6 +738,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_links),
+        cmocka_unit_test(test_start_queued),
         cmocka_unit_test(test_slots_freed_by_done),
         cmocka_unit_test(test_window_and_credit),
         cmocka_unit_test(test_byte_window),

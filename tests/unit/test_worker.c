@@ -338,8 +338,9 @@ s_setup(void **state)
     f->config = (braid_worker_config_t){
         .name = "tw",
         .slots = 1,
-        .backend = strdup(backend),
-        .sink = strdup(sink),
+        .backends = {strdup(backend)},
+        .sinks = {strdup(sink)},
+        .nbrokers = 1,
         .sources = f->sources,
         .nsources = 3,
         .heartbeat_msec = 10000,    /* only the TASK acknowledgement       */
@@ -389,8 +390,8 @@ s_teardown(void **state)
     close(f->sig[1]);
     for (size_t i = 0; i < 3; i++)
         braid_source_destroy(&f->sources[i]);
-    free((char *) f->config.backend);
-    free((char *) f->config.sink);
+    free((char *) f->config.backends[0]);
+    free((char *) f->config.sinks[0]);
     free(f);
     return 0;
 }
