@@ -592,7 +592,7 @@ s_try_resume(braid_broker_t *self, s_job_t *ent)
                          on_retry) != 0) {
         s_send_error(self, ent->client, braid_job_id(job), BRAID_ERR_CODE_BAD_REQUEST,
                      "resume: task ranges out of order or beyond the job");
-        ent->silent = true;
+        s_silence(ent);
         braid_frontend_job_stop(self, &ent->sj, BRAID_STATUS_CANCELLED, "cancelled: bad request");
     } else
         braid_info("job resumed job=%s ranges=%zu head=%u/%u seq=%llu", ent->key,

@@ -123,8 +123,13 @@ braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p)
     }
     bool waiting = braid_task_phase(task) == BRAID_TASK_QUEUED;
     uint32_t link = braid_task_link(task);
-    if (link >= BRAID_TASKS_MAX_LINKS)
-        link = BRAID_TASKS_MAX_LINKS - 1;   /* shares the last row */
+    if (link >= BRAID_TASKS_MAX_LINKS) {
+        /*  No such broker: the worker has at most that many (worker.h).  */
+        braid_error("task id=%llu on link %u: no such link", (unsigned long long) braid_task_id(task),
+                    link);
+        braid_task_destroy(&task);
+        return NULL;
+    }
     self->entries[self->size++] = (s_entry_t){task, braid_task_id(task), link, waiting, false};
     self->waiting += waiting;
     return task;
@@ -330,7 +335,7 @@ s_pump(braid_tasks_t *self, int64_t now, bool thawed, braid_task_sink_t *sinks, 
             continue;
         }
         e.fresh = false;
-        braid_task_pumped_t pumped = braid_task_pump(e.task, now, thawed, &sinks[braid_task_link(e.task)]);
+        braid_task_pumped_t pumped = braid_task_pump(e.task, now, thawed, &sinks[e.link]);
         if (pumped == BRAID_TASK_BUSY) {
             self->entries[kept++] = e;
             continue;

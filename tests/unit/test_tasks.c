@@ -733,12 +733,69 @@ test_kill_and_silence(void **state)
     assert_int_equal(s_script.destroyed, 1);
 }
 
+/*  Several links through the batch paths: start_queued shares the slots
+    between the links (each gets two of four), and a pump sends each task's
+    messages on its own link's sink; a task on a link past the table's
+    bound is refused.                                                       */
+static void
+test_links_start_and_pump(void **state)
+{
+    (void) state;
+    braid_source_t *synth = s_synth("x=synthetic:parts=1");
+    braid_tasks_t *tasks = braid_tasks_new(8);
+    assert_non_null(tasks);
+    for (uint64_t i = 0; i < 6; i++) {
+        braid_task_t *task = s_task(synth, 10 + i, 1, 0, 0, 0);
+        braid_task_set_link(task, (uint32_t) (i % 2));
+        assert_non_null(braid_tasks_add(tasks, &task));
+    }
+    braid_task_t *bad = s_task(synth, 99, 1, 0, 0, 0);
+    braid_task_set_link(bad, BRAID_TASKS_MAX_LINKS);
+    assert_null(braid_tasks_add(tasks, &bad));
+    assert_int_equal(braid_tasks_size(tasks), 6);
+    int contexts = 0;
+    assert_int_equal(braid_tasks_start_queued(tasks, 4, s_context_of, &contexts, 0), 4);
+    assert_int_equal(braid_tasks_busy(tasks), 4);
+    /*  Two started per link, each link's lowest ids.                      */
+    size_t running[2] = {0};
+    for (size_t i = 0; i < braid_tasks_size(tasks); i++) {
+        braid_task_t *task = braid_tasks_at(tasks, i);
+        if (braid_task_phase(task) == BRAID_TASK_RUN) {
+            running[braid_task_link(task)]++;
+            assert_true(braid_task_id(task) < 14);
+        }
+    }
+    assert_int_equal(running[0], 2);
+    assert_int_equal(running[1], 2);
+    s_sink_t fakes[BRAID_TASKS_MAX_LINKS];
+    braid_task_sink_t sinks[BRAID_TASKS_MAX_LINKS];
+    for (size_t i = 0; i < BRAID_TASKS_MAX_LINKS; i++)
+        sinks[i] = s_sink(&fakes[i]);
+    assert_int_equal(braid_tasks_pump(tasks, 0, false, sinks), 4);
+    assert_int_equal(braid_tasks_busy(tasks), 0);
+    for (size_t l = 0; l < 2; l++) {
+        size_t dones = 0;
+        assert_true(fakes[l].nsent > 0);
+        for (size_t i = 0; i < fakes[l].nsent; i++) {
+            assert_int_equal(fakes[l].sent[i].msg.task_id % 2, l);  /* ids 10+i, link i % 2 */
+            dones += fakes[l].sent[i].msg.type == BRAID_MSG_DONE;
+        }
+        assert_int_equal(dones, 2);
+    }
+    for (size_t l = 2; l < BRAID_TASKS_MAX_LINKS; l++)
+        assert_int_equal(fakes[l].nsent, 0);
+    assert_int_equal(braid_tasks_queued(tasks), 2);
+    braid_tasks_destroy(&tasks);
+    braid_source_destroy(&synth);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_links),
+        cmocka_unit_test(test_links_start_and_pump),
         cmocka_unit_test(test_start_queued),
         cmocka_unit_test(test_slots_freed_by_done),
         cmocka_unit_test(test_window_and_credit),
