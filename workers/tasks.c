@@ -125,8 +125,8 @@ braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p)
     uint32_t link = braid_task_link(task);
     if (link >= BRAID_TASKS_MAX_LINKS) {
         /*  No such broker: the worker has at most that many (worker.h).  */
-        braid_error("task id=%llu on link %u: no such link", (unsigned long long) braid_task_id(task),
-                    link);
+        braid_error("task id=%llu on link %u: no such link",
+                    (unsigned long long) braid_task_id(task), link);
         braid_task_destroy(&task);
         return NULL;
     }

@@ -61,7 +61,8 @@ size_t
 braid_tasks_live(const braid_tasks_t *self);
 
 /*  Add task (consumed). Returns it (borrowed), or NULL if the table is
-    full (the task is destroyed).                                           */
+    full or the task's link is not below BRAID_TASKS_MAX_LINKS (the task is
+    destroyed).                                                             */
 braid_task_t *
 braid_tasks_add(braid_tasks_t *self, braid_task_t **task_p);
 
